@@ -1,0 +1,63 @@
+"""A minimal event-sourced aggregate base for pydantic events.
+
+eventsourcing's own `Aggregate` creates its events with the wall clock and as dataclasses; the
+domain here must not read a clock and its events are pydantic models, so this base follows the
+library's pydantic example instead: the aggregate is rebuilt by applying events in order, and new
+events wait in `pending` until the application collects and stores them. It satisfies
+eventsourcing's `CollectEventsProtocol` (`id`, `version`, `collect_events`), so the library's
+repository and `Application.save` work with it unchanged.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, TypeVar
+from uuid import UUID
+
+from loanledger.domain.event import DomainEvent
+
+E = TypeVar("E", bound=DomainEvent)
+
+
+class EventSourcedAggregate:
+    """State rebuilt from events; subclasses implement `apply` for each event type."""
+
+    def __init__(self, aggregate_id: UUID) -> None:
+        self.id = aggregate_id
+        self.version = 0
+        self.created_on: datetime | None = None
+        self.modified_on: datetime | None = None
+        self._pending: list[DomainEvent] = []
+
+    def apply(self, event: Any) -> None:
+        """Record the position of an applied event; subclasses call this then change state."""
+        assert isinstance(event, DomainEvent)
+        if event.originator_version != self.version + 1:
+            raise ValueError(
+                f"event version {event.originator_version} does not follow {self.version}"
+            )
+        self.version = event.originator_version
+        if self.created_on is None:
+            self.created_on = event.timestamp
+        self.modified_on = event.timestamp
+
+    def trigger(self, event_class: type[E], recorded_at: datetime, **fields: Any) -> E:
+        """Create the next event, apply it, and keep it pending until saved."""
+        event = event_class(
+            originator_id=self.id,
+            originator_version=self.version + 1,
+            timestamp=recorded_at,
+            **fields,
+        )
+        event.mutate(self)
+        self._pending.append(event)
+        return event
+
+    def collect_events(self) -> list[DomainEvent]:
+        """Hand pending events to the application and forget them."""
+        collected, self._pending = self._pending, []
+        return collected
+
+    @property
+    def has_pending_events(self) -> bool:
+        return bool(self._pending)

@@ -1,0 +1,69 @@
+"""The error hierarchy every layer raises.
+
+A `DomainError` is a refusal: the input broke a named rule and nothing was recorded. Retrying the
+same input gives the same refusal. A `ConcurrencyError` is not a refusal: another writer changed the
+same loan first, and retrying may succeed. Both derive from `LoanLedgerError` so callers can catch
+everything the library raises on purpose with one clause.
+"""
+
+from __future__ import annotations
+
+
+class LoanLedgerError(Exception):
+    """Base of every error the library raises on purpose."""
+
+
+class DomainError(LoanLedgerError, ValueError):
+    """An input broke a rule; nothing was recorded. Subclasses name the rule."""
+
+
+class ConcurrencyError(LoanLedgerError):
+    """Another writer recorded an event for the same loan first; retrying may succeed."""
+
+
+class InvalidAmountError(DomainError):
+    """An amount is not a finite decimal > 0 with at most the currency's minor-unit places."""
+
+
+class InvalidRateError(DomainError):
+    """An interest rate is not a finite decimal within the allowed range."""
+
+
+class InvalidTermError(DomainError):
+    """A term, repayment day or schedule parameter is outside its allowed range."""
+
+
+class UnknownCurrencyError(DomainError):
+    """A currency code is not in the currency table."""
+
+
+class CurrencyMismatchError(DomainError):
+    """Two amounts in different currencies were combined."""
+
+
+class UnknownRepaymentMethodError(DomainError):
+    """The repayment method is not one of annuity, equal_principal, interest_only, bullet."""
+
+
+class InvalidDateError(DomainError):
+    """A date is malformed, out of range or out of order."""
+
+
+class InvalidCommandError(DomainError):
+    """A journal command is malformed: unknown command, unknown or missing field, wrong type."""
+
+
+class JournalParseError(InvalidCommandError):
+    """A journal line is not valid JSON or not a JSON object."""
+
+
+class InvalidStoreURLError(DomainError):
+    """A store URL has an unknown scheme or is malformed."""
+
+
+class InvalidNumberError(DomainError):
+    """A number is not a finite decimal given as a decimal string, int or Decimal (never a float)."""
+
+
+class InvalidRoundingError(DomainError):
+    """A rounding mode is not one the library accepts (ROUND_HALF_UP or ROUND_HALF_EVEN)."""

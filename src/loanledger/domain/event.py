@@ -1,0 +1,63 @@
+"""The base of every stored fact: a frozen pydantic model with two times.
+
+`effective_date` is the business date the fact applies to; `timestamp` is when the ledger recorded
+it (UTC). Keeping both on every event is what lets every query take `as_of` and `known_at`
+(DESIGN §2, principle 2). Events carry the journal's `loan_id` as well as the aggregate UUID, so an
+auditor reading any single stored event knows which loan it belongs to without a lookup, and the
+verifier can name a broken loan even when its first event is unreadable.
+
+Events never read the clock: the application passes the recorded time in.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any, ClassVar, Protocol
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, field_validator
+
+
+class Mutable(Protocol):
+    """What an event needs from the aggregate it changes."""
+
+    def apply(self, event: Any) -> None: ...
+
+
+class DomainEvent(BaseModel):
+    """A fact recorded about one aggregate. Subclasses add their fields and `apply` logic.
+
+    `class_version` starts at 1; raising it requires a static `upcast_vN_vN+1(state: dict)` on the
+    class for each step, which the mapper runs one step at a time on older stored events.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=False)
+
+    class_version: ClassVar[int] = 1
+
+    originator_id: UUID
+    originator_version: int
+    timestamp: datetime
+    loan_id: str
+    effective_date: date
+
+    @field_validator("timestamp")
+    @classmethod
+    def _timestamp_is_aware_utc(cls, value: datetime) -> datetime:
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError("timestamp must be timezone-aware")
+        return value.astimezone(UTC)
+
+    def mutate(self, aggregate: Any) -> Any:
+        """Apply this event to `aggregate` (None for a creation event) and return the result.
+
+        This is the hook eventsourcing's repository calls when it replays stored events.
+        """
+        if aggregate is None:
+            aggregate = self.create_aggregate()
+        aggregate.apply(self)
+        return aggregate
+
+    def create_aggregate(self) -> Any:
+        """Only creation events override this; any other event first in a stream is corrupt."""
+        raise TypeError(f"{type(self).__name__} cannot start a stream")

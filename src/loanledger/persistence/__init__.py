@@ -1,0 +1,1 @@
+"""Storage adapters: store URLs, the event mapper, the hash chain and its verifier."""

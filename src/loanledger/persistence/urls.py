@@ -1,0 +1,118 @@
+"""Store URLs and the eventsourcing settings they stand for.
+
+One URL names a store everywhere (library, CLI, tests): `memory://`, `sqlite:///path/to.db`
+(`sqlite://` alone is an in-memory SQLite database) or `postgresql://user:pass@host:port/db`
+with optional `?schema=NAME`. The URL comes from the argument, else env `LOANLEDGER_DB`, else
+the SQLite default. `POSTGRES_ENABLE_DB_FUNCTIONS` is never enabled: with it the library's insert
+function drops tracking records (DESIGN §4).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from urllib.parse import parse_qs, unquote, urlsplit
+from uuid import uuid4
+
+from loanledger.domain.errors import InvalidStoreURLError
+
+DEFAULT_STORE_URL = "sqlite:///loanledger.db"
+STORE_URL_ENV = "LOANLEDGER_DB"
+
+_SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+
+
+@dataclass(frozen=True)
+class StoreSettings:
+    """What a store URL resolves to: its kind and the eventsourcing environment for it."""
+
+    url: str
+    kind: str  # "memory", "sqlite" or "postgresql"
+    env: Mapping[str, str]
+
+    @property
+    def redacted_url(self) -> str:
+        """The URL without a password, for messages and logs."""
+        return re.sub(r"(//[^:/@]+):[^@]*@", r"\1:***@", self.url)
+
+
+def resolve_store_url(url: str | None, environ: Mapping[str, str] | None = None) -> str:
+    """The argument, else env `LOANLEDGER_DB`, else the SQLite default."""
+    if url:
+        return url
+    environ = os.environ if environ is None else environ
+    return environ.get(STORE_URL_ENV) or DEFAULT_STORE_URL
+
+
+def parse_store_url(url: str) -> StoreSettings:
+    """Map a store URL onto eventsourcing's persistence module and settings, or refuse it."""
+    if not isinstance(url, str) or "://" not in url:
+        raise InvalidStoreURLError(
+            f"store URL {url!r} must look like memory://, sqlite:///path or postgresql://..."
+        )
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme == "memory":
+        return StoreSettings(url, "memory", {"PERSISTENCE_MODULE": "eventsourcing.popo"})
+    if scheme == "sqlite":
+        return _sqlite_settings(url, parts.netloc, parts.path)
+    if scheme in ("postgresql", "postgres"):
+        return _postgres_settings(url)
+    raise InvalidStoreURLError(
+        f"unknown store URL scheme {parts.scheme!r} in {url!r}: use memory://, sqlite:///path "
+        "or postgresql://user:password@host:port/database"
+    )
+
+
+def _sqlite_settings(url: str, netloc: str, path: str) -> StoreSettings:
+    if netloc:
+        raise InvalidStoreURLError(
+            f"SQLite URL {url!r} has a host; write sqlite:///relative.db or sqlite:////abs.db"
+        )
+    # sqlite:///books.db -> "books.db"; sqlite:////var/books.db -> "/var/books.db".
+    db_path = unquote(path[1:]) if path.startswith("/") else unquote(path)
+    # A bare sqlite:// is a private in-memory database, named uniquely so that two ledgers in one
+    # process never share it by accident.
+    dbname = db_path or f"file:loanledger-{uuid4().hex}?mode=memory&cache=shared"
+    env = {
+        "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+        "SQLITE_DBNAME": dbname,
+        "SQLITE_LOCK_TIMEOUT": "10",
+    }
+    return StoreSettings(url, "sqlite", env)
+
+
+def _postgres_settings(url: str) -> StoreSettings:
+    parts = urlsplit(url)
+    dbname = unquote(parts.path.lstrip("/"))
+    if not dbname:
+        raise InvalidStoreURLError(f"PostgreSQL URL {url!r} names no database")
+    query = {key: values[-1] for key, values in parse_qs(parts.query).items()}
+    unknown = sorted(set(query) - {"schema"})
+    if unknown:
+        raise InvalidStoreURLError(
+            f"PostgreSQL URL option(s) {', '.join(unknown)} are not supported (only schema)"
+        )
+    env = {
+        "PERSISTENCE_MODULE": "eventsourcing.postgres",
+        "POSTGRES_DBNAME": dbname,
+        "POSTGRES_HOST": parts.hostname or "127.0.0.1",
+        "POSTGRES_PORT": str(parts.port or 5432),
+        "POSTGRES_USER": unquote(parts.username or "postgres"),
+        "POSTGRES_PASSWORD": unquote(parts.password or ""),
+        "POSTGRES_ENABLE_DB_FUNCTIONS": "n",
+        "POSTGRES_CONNECT_TIMEOUT": "10",
+        "POSTGRES_LOCK_TIMEOUT": "10",
+        "POSTGRES_POOL_SIZE": "4",
+        "POSTGRES_MAX_OVERFLOW": "4",
+    }
+    schema = query.get("schema")
+    if schema is not None:
+        if not _SCHEMA_NAME.match(schema):
+            raise InvalidStoreURLError(
+                f"schema {schema!r} must be a lower-case SQL identifier (letters, digits, _)"
+            )
+        env["POSTGRES_SCHEMA"] = schema
+    return StoreSettings(url, "postgresql", env)
