@@ -62,8 +62,36 @@ class InvalidStoreURLError(DomainError):
 
 
 class InvalidNumberError(DomainError):
-    """A number is not a finite decimal given as a decimal string, int or Decimal (never a float)."""
+    """A number is not a finite decimal given as a decimal string, int or Decimal (not a float)."""
 
 
 class InvalidRoundingError(DomainError):
     """A rounding mode is not one the library accepts (ROUND_HALF_UP or ROUND_HALF_EVEN)."""
+
+
+class WrongStateError(DomainError):
+    """A command came in the wrong state of the loan (e.g. disburse before approval)."""
+
+
+class LoanNotFoundError(DomainError):
+    """The command names a loan that has not applied yet (or applies twice)."""
+
+
+class SeparationOfDutiesError(DomainError):
+    """The same person took two roles that must be held by different people."""
+
+
+class AuthorityLimitError(DomainError):
+    """An approval exceeds the approver's authority limit or the applied amount."""
+
+
+class OverDisbursementError(DomainError):
+    """Disbursements would exceed the approved amount."""
+
+
+class DuplicateReferenceError(DomainError):
+    """A reference was used before with different content (idempotency key conflict)."""
+
+
+class LimitExceededError(DomainError):
+    """An input is larger than a documented limit (line length, batch size, string length)."""
