@@ -1,0 +1,273 @@
+"""Journal commands (DESIGN §6): strict pydantic models, one per `command`.
+
+A command is what someone asks the ledger to do, exactly as written in a JSON Lines journal.
+Parsing is strict: unknown fields are refused, amounts and rates are decimal strings (a JSON
+number with a fraction would be a float and is refused), dates are ISO `YYYY-MM-DD`, booleans are
+JSON booleans. Every refusal is a `DomainError` subclass whose message names the command, the
+field and the rule; nothing is recorded for a refused command.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from datetime import date
+from decimal import Decimal
+from typing import Annotated, Any, ClassVar, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    StringConstraints,
+    ValidationError,
+)
+
+from loanledger.domain.errors import (
+    DomainError,
+    InvalidAmountError,
+    InvalidCommandError,
+    InvalidDateError,
+    InvalidRateError,
+)
+from loanledger.domain.money import parse_decimal
+
+MAX_TEXT_LENGTH = 2000
+"""Longest free text (notes, findings, reasons) a command may carry."""
+
+MAX_ID_LENGTH = 64
+"""Longest identifier (loan id, person id, reference, collateral id)."""
+
+EARLIEST_DATE = date(1970, 1, 1)
+LATEST_DATE = date(2199, 12, 31)
+
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def _strict_date(value: object) -> date:
+    if isinstance(value, date):
+        parsed = value
+    elif isinstance(value, str) and _ISO_DATE.fullmatch(value):
+        try:
+            parsed = date.fromisoformat(value)
+        except ValueError as error:
+            raise InvalidDateError(f"{value!r} is not a calendar date") from error
+    else:
+        raise InvalidDateError(f"must be an ISO date 'YYYY-MM-DD', got {value!r}")
+    if not EARLIEST_DATE <= parsed <= LATEST_DATE:
+        raise InvalidDateError(
+            f"{parsed.isoformat()} is outside "
+            f"{EARLIEST_DATE.isoformat()}..{LATEST_DATE.isoformat()}"
+        )
+    return parsed
+
+
+def _amount(value: object) -> Decimal:
+    parsed = parse_decimal(value, "amount", error=InvalidAmountError)
+    if parsed <= 0:
+        raise InvalidAmountError(f"amount must be greater than zero, got {value}")
+    return parsed
+
+
+def _rate(value: object) -> Decimal:
+    parsed = parse_decimal(value, "annual_rate", error=InvalidRateError)
+    if not Decimal(0) <= parsed <= Decimal(1):
+        raise InvalidRateError(
+            f"annual_rate must be between 0 and 1 (a fraction, 0.049 for 4.9%), got {value}"
+        )
+    return parsed
+
+
+def _strict_bool(value: object) -> bool:
+    if not isinstance(value, bool):
+        raise InvalidCommandError(f"must be true or false, got {value!r}")
+    return value
+
+
+def _strict_int(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidCommandError(f"must be a whole number, got {value!r}")
+    return value
+
+
+def _decimal_text(value: Decimal) -> str:
+    return format(value, "f")
+
+
+IsoDate = Annotated[date, BeforeValidator(_strict_date)]
+Amount = Annotated[Decimal, BeforeValidator(_amount), PlainSerializer(_decimal_text)]
+Rate = Annotated[Decimal, BeforeValidator(_rate), PlainSerializer(_decimal_text)]
+Flag = Annotated[bool, BeforeValidator(_strict_bool)]
+WholeNumber = Annotated[int, BeforeValidator(_strict_int)]
+Identifier = Annotated[
+    str,
+    StringConstraints(strict=True, min_length=1, max_length=MAX_ID_LENGTH, strip_whitespace=False),
+]
+Text = Annotated[str, StringConstraints(strict=True, max_length=MAX_TEXT_LENGTH)]
+RepaymentMethodName = Literal["annuity", "equal_principal", "interest_only", "bullet"]
+
+
+class Command(BaseModel):
+    """Fields every command but `close_day` has."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+    name: ClassVar[str]
+    command: str
+    loan_id: Identifier
+    on: IsoDate
+
+    def content_hash(self) -> str:
+        """SHA-256 of the command's canonical content, for idempotency-key comparison."""
+        canonical = json.dumps(
+            self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"), ensure_ascii=False
+        )
+        return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+class Borrower(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+    id: Identifier
+    name: Annotated[str, StringConstraints(strict=True, min_length=1, max_length=200)]
+    id_number: Annotated[str, StringConstraints(strict=True, max_length=64)] | None = None
+
+
+class Apply(Command):
+    name = "apply"
+    command: Literal["apply"]
+    borrower: Borrower
+    amount: Amount
+    currency: Annotated[str, StringConstraints(strict=True, min_length=3, max_length=3)] = "CNY"
+    term_months: WholeNumber
+    annual_rate: Rate
+    repayment_method: RepaymentMethodName
+    purpose: Text
+
+
+class Findings(BaseModel):
+    """The six areas of a pre-loan investigation (贷前调查)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+    basic: Text  # 基本情况
+    operations: Text  # 经营状况
+    finances: Text  # 财务状况
+    credit_record: Text  # 信誉状况
+    management: Text  # 经营者素质
+    guarantees: Text  # 担保情况
+
+
+class RecordInvestigation(Command):
+    name = "record_investigation"
+    command: Literal["record_investigation"]
+    investigators: Annotated[list[Identifier], Field(min_length=2, max_length=2)]
+    findings: Findings
+    conclusion: Literal["recommend", "decline"]
+
+
+class Review(Command):
+    name = "review"
+    command: Literal["review"]
+    reviewer: Identifier
+    passed: Flag
+    notes: Text
+
+
+class Approve(Command):
+    name = "approve"
+    command: Literal["approve"]
+    approver: Identifier
+    authority_limit: Amount
+    amount: Amount
+    term_months: WholeNumber
+    annual_rate: Rate
+    repayment_method: RepaymentMethodName
+    repayment_day: WholeNumber | None = None
+
+
+class Reject(Command):
+    name = "reject"
+    command: Literal["reject"]
+    approver: Identifier
+    reason: Text
+
+
+class Withdraw(Command):
+    """The applicant withdraws the application before disbursement."""
+
+    name = "withdraw"
+    command: Literal["withdraw"]
+    reason: Text = ""
+
+
+class Disburse(Command):
+    name = "disburse"
+    command: Literal["disburse"]
+    amount: Amount
+    reference: Identifier
+    payee: Annotated[str, StringConstraints(strict=True, max_length=200)] | None = None
+
+
+class Repay(Command):
+    name = "repay"
+    command: Literal["repay"]
+    amount: Amount
+    reference: Identifier
+    prepay: Flag = False
+
+
+LOAN_COMMANDS: dict[str, type[Command]] = {
+    cls.name: cls
+    for cls in (Apply, RecordInvestigation, Review, Approve, Reject, Withdraw, Disburse, Repay)
+}
+
+
+class CloseDay(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+    name: ClassVar[str] = "close_day"
+    command: Literal["close_day"]
+    on: IsoDate
+
+
+def register_command(cls: type[Command]) -> type[Command]:
+    """Add a command model (used by the servicing commands)."""
+    LOAN_COMMANDS[cls.name] = cls
+    return cls
+
+
+def parse_command(data: object) -> Command | CloseDay:
+    """Validate one journal command; refuse with the DomainError that names the broken rule."""
+    if not isinstance(data, dict):
+        raise InvalidCommandError(f"a command must be a JSON object, got {type(data).__name__}")
+    name = data.get("command")
+    if name == "close_day":
+        model: type[BaseModel] = CloseDay
+    elif isinstance(name, str) and name in LOAN_COMMANDS:
+        model = LOAN_COMMANDS[name]
+    else:
+        known = ", ".join(sorted([*LOAN_COMMANDS, "close_day"]))
+        shown = name if isinstance(name, str) and len(name) <= 40 else "…"
+        raise InvalidCommandError(f"unknown command {shown!r}; known commands: {known}")
+    try:
+        parsed = model.model_validate(data)
+    except ValidationError as error:
+        raise _domain_error(str(name), error) from None
+    assert isinstance(parsed, Command | CloseDay)
+    return parsed
+
+
+def _domain_error(command: str, error: ValidationError) -> DomainError:
+    """The first validation problem as the DomainError subclass of the rule it broke."""
+    problem = error.errors(include_url=False)[0]
+    where = ".".join(str(part) for part in problem["loc"]) or "command"
+    cause: Any = (problem.get("ctx") or {}).get("error")
+    if isinstance(cause, DomainError):
+        return type(cause)(f"{command}: field '{where}': {cause}")
+    kind = problem["type"]
+    if kind == "extra_forbidden":
+        return InvalidCommandError(f"{command}: unknown field '{where}'")
+    if kind == "missing":
+        return InvalidCommandError(f"{command}: missing field '{where}'")
+    return InvalidCommandError(f"{command}: field '{where}': {problem['msg']}")

@@ -1,0 +1,562 @@
+"""The Loan aggregate: the rules that decide whether a fact may be recorded, and its history.
+
+Commands are checked against everything recorded so far; a refused command raises a
+`DomainError` subclass naming the rule and leaves no pending event behind (the caller discards
+the aggregate). Derived figures are not stored on the aggregate: `position` and `status_on`
+compute them from the facts for any business date, and `as_known_at` rebuilds the aggregate from
+the facts recorded up to a moment, which is how `known_at` queries work.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+from loanledger.domain.aggregate import EventSourcedAggregate
+from loanledger.domain.calendar import validate_repayment_day
+from loanledger.domain.commands import (
+    Apply,
+    Approve,
+    Disburse,
+    RecordInvestigation,
+    Reject,
+    Repay,
+    Review,
+    Withdraw,
+)
+from loanledger.domain.errors import (
+    AuthorityLimitError,
+    DuplicateReferenceError,
+    InvalidDateError,
+    InvalidTermError,
+    OverDisbursementError,
+    SeparationOfDutiesError,
+    WrongStateError,
+)
+from loanledger.domain.event import DomainEvent
+from loanledger.domain.loan_events import (
+    AllocationRevised,
+    ApplicationWithdrawn,
+    BorrowerFacts,
+    InvestigationRecorded,
+    LoanApplied,
+    LoanApproved,
+    LoanDisbursed,
+    LoanRejected,
+    RepaymentReceived,
+    ReviewRecorded,
+)
+from loanledger.domain.money import Money, currency
+from loanledger.domain.rates import AnnualRate
+from loanledger.domain.rules import CN_2023, RuleSet
+from loanledger.domain.schedule import MAX_TERM_MONTHS, MIN_TERM_MONTHS, parse_repayment_method
+from loanledger.domain.servicing import MoneyFact, Position, Terms, derive_position
+
+MAX_TRANCHES = 120
+"""Disbursement tranches per loan: a limit keeps every derivation bounded."""
+
+MAX_REPAYMENTS = 5000
+"""Repayments per loan (a 30-year monthly loan needs 360; the rest is headroom for partials)."""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a command did: the events it recorded (none for an idempotent repeat) and a summary."""
+
+    events: tuple[DomainEvent, ...]
+    result: dict[str, Any]
+
+
+class Loan(EventSourcedAggregate):
+    """One loan, from application to its last repayment."""
+
+    def __init__(self, aggregate_id: UUID) -> None:
+        super().__init__(aggregate_id)
+        self.history: list[DomainEvent] = []
+        self.loan_id = ""
+        self.application: LoanApplied | None = None
+        self.investigation: InvestigationRecorded | None = None
+        self.review: ReviewRecorded | None = None
+        self.approval: LoanApproved | None = None
+        self.rejection: LoanRejected | None = None
+        self.withdrawal: ApplicationWithdrawn | None = None
+        self.disbursements: list[LoanDisbursed] = []
+        self.repayments: list[RepaymentReceived] = []
+        self.references: dict[str, LoanDisbursed | RepaymentReceived] = {}
+        self.recorded_allocations: dict[str, tuple[int, dict[str, Decimal]]] = {}
+        """Per repayment reference: (version of the repayment event, latest recorded allocation)."""
+
+    # --- replay --------------------------------------------------------------------------------
+
+    def apply(self, event: Any) -> None:
+        super().apply(event)
+        self.history.append(event)
+        if isinstance(event, LoanApplied):
+            self.loan_id = event.loan_id
+            self.application = event
+        elif isinstance(event, InvestigationRecorded):
+            self.investigation = event
+        elif isinstance(event, ReviewRecorded):
+            self.review = event
+        elif isinstance(event, LoanApproved):
+            self.approval = event
+        elif isinstance(event, LoanRejected):
+            self.rejection = event
+        elif isinstance(event, ApplicationWithdrawn):
+            self.withdrawal = event
+        elif isinstance(event, LoanDisbursed):
+            self.disbursements.append(event)
+            self.references[event.reference] = event
+        elif isinstance(event, RepaymentReceived):
+            self.repayments.append(event)
+            self.references[event.reference] = event
+            self.recorded_allocations[event.reference] = (
+                event.originator_version,
+                dict(event.allocation),
+            )
+        elif isinstance(event, AllocationRevised):
+            version, _ = self.recorded_allocations[event.reference]
+            self.recorded_allocations[event.reference] = (version, dict(event.allocation))
+        else:
+            raise TypeError(f"a Loan cannot apply {type(event).__name__}")
+
+    def as_known_at(self, known_at: datetime | None) -> Loan:
+        """The loan rebuilt from the facts recorded at or before `known_at` (None: all)."""
+        if known_at is None:
+            return self
+        known = Loan(self.id)
+        for event in self.history:
+            if event.timestamp <= known_at:
+                event.mutate(known)
+        return known
+
+    # --- derived state ---------------------------------------------------------------------------
+
+    @property
+    def currency_code(self) -> str:
+        assert self.application is not None
+        return self.application.currency
+
+    def terms(self) -> Terms:
+        assert self.approval is not None
+        return Terms(
+            amount=Money.of(self.approval.amount, self.currency_code),
+            term_months=self.approval.term_months,
+            annual_rate=AnnualRate.of(self.approval.annual_rate),
+            method=parse_repayment_method(self.approval.repayment_method),
+            repayment_day=self.approval.repayment_day,
+        )
+
+    def money_facts(self) -> list[MoneyFact]:
+        facts = [
+            MoneyFact(
+                "disburse",
+                event.effective_date,
+                Money.of(event.amount, self.currency_code),
+                event.reference,
+                event.originator_version,
+            )
+            for event in self.disbursements
+        ]
+        facts.extend(
+            MoneyFact(
+                "repay",
+                event.effective_date,
+                Money.of(event.amount, self.currency_code),
+                event.reference,
+                event.originator_version,
+                prepay=event.prepay,
+            )
+            for event in self.repayments
+        )
+        return facts
+
+    def position(self, as_of: date, rules: RuleSet = CN_2023) -> Position | None:
+        """Balances, dues, penalty and DPD at the end of `as_of`; None before approval."""
+        if self.approval is None:
+            return None
+        return derive_position(self.terms(), self.money_facts(), as_of, rules)
+
+    def exists_on(self, as_of: date) -> bool:
+        return self.application is not None and self.application.effective_date <= as_of
+
+    def status_on(self, as_of: date, position: Position | None) -> str:
+        """The Contract status on `as_of` from the facts effective by then."""
+
+        def effective(event: DomainEvent | None) -> bool:
+            return event is not None and event.effective_date <= as_of
+
+        if effective(self.withdrawal):
+            return "withdrawn"
+        if effective(self.rejection):
+            return "rejected"
+        if position is not None and position.disbursed > 0:
+            if position.is_settled:
+                return "closed"
+            return "overdue" if position.days_past_due > 0 else "active"
+        for event, status in (
+            (self.approval, "approved"),
+            (self.review, "reviewed"),
+            (self.investigation, "investigated"),
+        ):
+            if effective(event):
+                return status
+        return "applied"
+
+    # --- commands: pre-loan --------------------------------------------------------------------
+
+    @classmethod
+    def open_application(cls, aggregate_id: UUID, command: Apply, recorded_at: datetime) -> Loan:
+        currency_unit = currency(command.currency)
+        Money.of(command.amount, currency_unit)  # refuses more places than the minor unit
+        _check_term(command.term_months)
+        loan = cls(aggregate_id)
+        loan.trigger(
+            LoanApplied,
+            recorded_at,
+            loan_id=command.loan_id,
+            effective_date=command.on,
+            borrower=BorrowerFacts(**command.borrower.model_dump()),
+            amount=command.amount,
+            currency=currency_unit.code,
+            term_months=command.term_months,
+            annual_rate=command.annual_rate,
+            repayment_method=command.repayment_method,
+            purpose=command.purpose,
+        )
+        return loan
+
+    def record_investigation(self, command: RecordInvestigation, recorded_at: datetime) -> None:
+        self._require_open_application("record_investigation")
+        if self.investigation is not None:
+            raise WrongStateError(
+                f"loan {self.loan_id} already has an investigation recorded "
+                f"on {self.investigation.effective_date.isoformat()}"
+            )
+        first, second = command.investigators
+        if first == second:
+            raise SeparationOfDutiesError(
+                f"investigators must be two distinct people (双人调查), got {first!r} twice"
+            )
+        assert self.application is not None
+        self._require_not_before(command.on, self.application, "the application")
+        self.trigger(
+            InvestigationRecorded,
+            recorded_at,
+            loan_id=self.loan_id,
+            effective_date=command.on,
+            investigators=(first, second),
+            findings=command.findings.model_dump(),
+            conclusion=command.conclusion,
+        )
+
+    def record_review(self, command: Review, recorded_at: datetime) -> None:
+        self._require_open_application("review")
+        if self.investigation is None:
+            raise WrongStateError(f"loan {self.loan_id} cannot be reviewed before investigation")
+        if self.review is not None:
+            raise WrongStateError(f"loan {self.loan_id} has been reviewed already")
+        if command.reviewer in self.investigation.investigators:
+            raise SeparationOfDutiesError(
+                f"reviewer {command.reviewer!r} must not be one of the investigators"
+            )
+        self._require_not_before(command.on, self.investigation, "the investigation")
+        self.trigger(
+            ReviewRecorded,
+            recorded_at,
+            loan_id=self.loan_id,
+            effective_date=command.on,
+            reviewer=command.reviewer,
+            passed=command.passed,
+            notes=command.notes,
+        )
+
+    # --- commands: in-loan ---------------------------------------------------------------------
+
+    def approve(self, command: Approve, recorded_at: datetime) -> None:
+        self._require_open_application("approve")
+        if self.approval is not None:
+            raise WrongStateError(f"loan {self.loan_id} is approved already")
+        if self.review is None or self.investigation is None:
+            raise WrongStateError(f"loan {self.loan_id} cannot be approved before review")
+        if not self.review.passed:
+            raise WrongStateError(
+                f"loan {self.loan_id} did not pass review; it can only be rejected"
+            )
+        if self.investigation.conclusion != "recommend":
+            raise WrongStateError(
+                f"loan {self.loan_id}: the investigators declined it; it can only be rejected"
+            )
+        self._check_approver(command.approver)
+        assert self.application is not None
+        code = self.currency_code
+        amount = Money.of(command.amount, code)
+        limit = Money.of(command.authority_limit, code)
+        if amount > limit:
+            raise AuthorityLimitError(
+                f"approved amount {amount} exceeds the approver's authority limit {limit} "
+                "(按授权权限审批)"
+            )
+        applied = Money.of(self.application.amount, code)
+        if amount > applied:
+            raise AuthorityLimitError(
+                f"approved amount {amount} exceeds the applied amount {applied}"
+            )
+        _check_term(command.term_months)
+        parse_repayment_method(command.repayment_method)
+        if command.repayment_day is not None:
+            validate_repayment_day(command.repayment_day)
+        self._require_not_before(command.on, self.review, "the review")
+        self.trigger(
+            LoanApproved,
+            recorded_at,
+            loan_id=self.loan_id,
+            effective_date=command.on,
+            approver=command.approver,
+            authority_limit=command.authority_limit,
+            amount=command.amount,
+            term_months=command.term_months,
+            annual_rate=command.annual_rate,
+            repayment_method=command.repayment_method,
+            repayment_day=command.repayment_day,
+        )
+
+    def reject(self, command: Reject, recorded_at: datetime) -> None:
+        self._require_open_application("reject")
+        if self.approval is not None:
+            raise WrongStateError(f"loan {self.loan_id} is approved already; it cannot be rejected")
+        self._check_approver(command.approver)
+        latest = self.review or self.investigation or self.application
+        assert latest is not None
+        self._require_not_before(command.on, latest, "the last pre-loan step")
+        self.trigger(
+            LoanRejected,
+            recorded_at,
+            loan_id=self.loan_id,
+            effective_date=command.on,
+            approver=command.approver,
+            reason=command.reason,
+        )
+
+    def withdraw(self, command: Withdraw, recorded_at: datetime) -> None:
+        self._require_open_application("withdraw")
+        if self.disbursements:
+            raise WrongStateError(
+                f"loan {self.loan_id} has been disbursed; it can no longer be withdrawn"
+            )
+        latest = self.approval or self.review or self.investigation or self.application
+        assert latest is not None
+        self._require_not_before(command.on, latest, "the last pre-loan step")
+        self.trigger(
+            ApplicationWithdrawn,
+            recorded_at,
+            loan_id=self.loan_id,
+            effective_date=command.on,
+            reason=command.reason,
+        )
+
+    def disburse(self, command: Disburse, recorded_at: datetime) -> Outcome:
+        repeat = self._repeat_of(command)
+        if repeat is not None:
+            return repeat
+        if self.rejection is not None or self.withdrawal is not None:
+            raise WrongStateError(f"loan {self.loan_id} is closed to disbursement")
+        if self.approval is None:
+            raise WrongStateError(f"loan {self.loan_id} cannot be disbursed before approval")
+        self._require_not_before(command.on, self.approval, "the approval")
+        code = self.currency_code
+        amount = Money.of(command.amount, code)
+        already = sum((event.amount for event in self.disbursements), start=Decimal(0))
+        approved = Money.of(self.approval.amount, code)
+        if Money.of(already, code) + amount > approved:
+            raise OverDisbursementError(
+                f"disbursing {amount} would bring the total disbursed to "
+                f"{Money.of(already, code) + amount}, above the approved {approved}"
+            )
+        if len(self.disbursements) >= MAX_TRANCHES:
+            raise InvalidTermError(f"a loan may have at most {MAX_TRANCHES} disbursement tranches")
+        if self.disbursements:
+            first = min(event.effective_date for event in self.disbursements)
+            position = self.position(command.on)
+            assert position is not None
+            maturity = position.maturity_date
+            if command.on < first or (maturity is not None and command.on >= maturity):
+                raise InvalidDateError(
+                    f"a further tranche must fall between the first disbursement "
+                    f"{first.isoformat()} and maturity, got {command.on.isoformat()}"
+                )
+        event = self.trigger(
+            LoanDisbursed,
+            recorded_at,
+            loan_id=self.loan_id,
+            effective_date=command.on,
+            amount=amount.amount,
+            reference=command.reference,
+            payee=command.payee,
+            content_hash=command.content_hash(),
+        )
+        return Outcome((event,), self.disbursement_result(event, repeated=False))
+
+    # --- commands: post-loan -------------------------------------------------------------------
+
+    def repay(self, command: Repay, recorded_at: datetime, rules: RuleSet = CN_2023) -> Outcome:
+        repeat = self._repeat_of(command)
+        if repeat is not None:
+            return repeat
+        if not self.disbursements:
+            raise WrongStateError(
+                f"loan {self.loan_id}: no repayment before the first disbursement"
+            )
+        first = min(event.effective_date for event in self.disbursements)
+        if command.on < first:
+            raise InvalidDateError(
+                f"repayment dated {command.on.isoformat()} is before the first disbursement "
+                f"on {first.isoformat()}"
+            )
+        if len(self.repayments) >= MAX_REPAYMENTS:
+            raise InvalidTermError(f"a loan may have at most {MAX_REPAYMENTS} repayments")
+        amount = Money.of(command.amount, self.currency_code)
+        before = self.position(command.on, rules)
+        assert before is not None
+        if before.is_settled:
+            raise WrongStateError(
+                f"loan {self.loan_id} is fully repaid as of {command.on.isoformat()}; "
+                "nothing is owed"
+            )
+        version = self.version + 1
+        facts = [
+            *self.money_facts(),
+            MoneyFact("repay", command.on, amount, command.reference, version, command.prepay),
+        ]
+        latest = max(fact.on for fact in facts)
+        after = derive_position(self.terms(), facts, latest, rules)
+        allocation = _allocation_amounts(after, command.reference)
+        event = self.trigger(
+            RepaymentReceived,
+            recorded_at,
+            loan_id=self.loan_id,
+            effective_date=command.on,
+            amount=amount.amount,
+            reference=command.reference,
+            prepay=command.prepay,
+            content_hash=command.content_hash(),
+            allocation=allocation,
+        )
+        revisions = self._revise_allocations(after, event, recorded_at)
+        return Outcome((event, *revisions), self.repayment_result(event, repeated=False))
+
+    def _revise_allocations(
+        self, position: Position, cause: RepaymentReceived, recorded_at: datetime
+    ) -> list[AllocationRevised]:
+        """Record a compensating event for every earlier repayment whose allocation changed."""
+        revisions = []
+        for repayment in self.repayments:
+            if repayment.reference == cause.reference:
+                continue
+            version, recorded = self.recorded_allocations[repayment.reference]
+            current = _allocation_amounts(position, repayment.reference)
+            if current != recorded:
+                revisions.append(
+                    self.trigger(
+                        AllocationRevised,
+                        recorded_at,
+                        loan_id=self.loan_id,
+                        effective_date=repayment.effective_date,
+                        reference=repayment.reference,
+                        revises_version=version,
+                        caused_by_version=cause.originator_version,
+                        previous=recorded,
+                        allocation=current,
+                    )
+                )
+        return revisions
+
+    # --- results -------------------------------------------------------------------------------
+
+    def disbursement_result(self, event: LoanDisbursed, *, repeated: bool) -> dict[str, Any]:
+        total = sum(
+            (
+                item.amount
+                for item in self.disbursements
+                if item.originator_version <= event.originator_version
+            ),
+            start=Decimal(0),
+        )
+        return {
+            "reference": event.reference,
+            "amount": f"{event.amount:.2f}",
+            "disbursed_total": f"{total:.2f}",
+            "version": event.originator_version,
+            "repeated": repeated,
+        }
+
+    def repayment_result(self, event: RepaymentReceived, *, repeated: bool) -> dict[str, Any]:
+        _, allocation = self.recorded_allocations[event.reference]
+        return {
+            "reference": event.reference,
+            "amount": f"{event.amount:.2f}",
+            "allocation": {key: f"{value:.2f}" for key, value in sorted(allocation.items())},
+            "version": event.originator_version,
+            "repeated": repeated,
+        }
+
+    # --- helpers -------------------------------------------------------------------------------
+
+    def _repeat_of(self, command: Disburse | Repay) -> Outcome | None:
+        """Same reference and same content: a no-op returning the original result."""
+        earlier = self.references.get(command.reference)
+        if earlier is None:
+            return None
+        if earlier.content_hash != command.content_hash():
+            raise DuplicateReferenceError(
+                f"reference {command.reference!r} was already used on loan {self.loan_id} "
+                "with different content"
+            )
+        if isinstance(earlier, LoanDisbursed):
+            return Outcome((), self.disbursement_result(earlier, repeated=True))
+        return Outcome((), self.repayment_result(earlier, repeated=True))
+
+    def _require_open_application(self, command: str) -> None:
+        if self.rejection is not None:
+            raise WrongStateError(f"loan {self.loan_id} was rejected; {command} is not allowed")
+        if self.withdrawal is not None:
+            raise WrongStateError(f"loan {self.loan_id} was withdrawn; {command} is not allowed")
+
+    def _check_approver(self, approver: str) -> None:
+        if self.investigation is not None and approver in self.investigation.investigators:
+            raise SeparationOfDutiesError(
+                f"approver {approver!r} must not be one of the investigators"
+            )
+        if self.review is not None and approver == self.review.reviewer:
+            raise SeparationOfDutiesError(f"approver {approver!r} must not be the reviewer")
+
+    def _require_not_before(self, on: date, earlier: DomainEvent, what: str) -> None:
+        if on < earlier.effective_date:
+            raise InvalidDateError(
+                f"effective date {on.isoformat()} is before {what} on "
+                f"{earlier.effective_date.isoformat()}"
+            )
+
+
+def _check_term(term_months: int) -> None:
+    if not MIN_TERM_MONTHS <= term_months <= MAX_TERM_MONTHS:
+        raise InvalidTermError(
+            f"term_months must be between {MIN_TERM_MONTHS} and {MAX_TERM_MONTHS}, "
+            f"got {term_months}"
+        )
+
+
+def _allocation_amounts(position: Position, reference: str) -> dict[str, Decimal]:
+    """The allocation of one repayment at exactly the currency's minor unit, as recorded."""
+    allocation = position.allocations[reference]
+    parts = {
+        "penalty": allocation.penalty,
+        "interest": allocation.interest,
+        "principal": allocation.principal,
+        "prepaid_principal": allocation.prepaid_principal,
+        "overpayment": allocation.overpayment,
+    }
+    return {name: Money.of(value, position.currency).amount for name, value in parts.items()}

@@ -1,0 +1,443 @@
+"""Derived state of a disbursed loan: dues, allocation, penalty and days past due (DESIGN §7).
+
+Everything here is a pure function of the money facts (disbursements and repayments with their
+effective dates), the approved terms, the business date `as_of` and a rule set. Nothing is stored:
+the same facts always give the same figures, which is what makes replay equal live and makes a
+fact recorded late give the same balances as one recorded on time.
+
+The walk is event-driven, not day by day. Between two changes the overdue balance of an
+installment is constant, so its penalty for a stretch of days is balance × daily rate × days,
+accrued lazily just before the balance changes and at the end of `as_of`.
+
+Conventions, each from the Contract:
+
+* Penalty 罚息 for calendar day t after a due date is (overdue principal + unpaid overdue interest,
+  复利) at the end of day t × annual_rate × 1.5 / 360. End-of-day balances mean the first overdue
+  day counts and the repayment day does not (算头不算尾): a payment on day t meets the penalty
+  accrued through day t−1. Penalty is accrued exactly (as a rational) per installment; what is
+  owed is that accrual rounded HALF_UP to the fen, and paying that amount settles it.
+* A repayment is allocated oldest installment first; within one, penalty → interest → principal
+  (Civil Code art. 561). A remainder is held as overpayment and applied (interest, then principal)
+  to installments as they fall due, unless the repayment asks to prepay.
+* A prepayment reduces principal at once by the whole remainder and the remaining installments
+  are re-amortised over the same number of installments (lower installments). The interest the
+  old balance earned from the start of the current period to the prepayment date is not lost: it
+  is carried into the next installment's interest. A remainder that would clear the principal but
+  not that carried interest cannot prepay and is held as overpayment instead; one that clears
+  both pays the loan off.
+* A further tranche of disbursement re-amortises the remaining installments the same way, with
+  the tranche added to the principal.
+* Days past due on D = D − the earliest due date whose principal or interest is unpaid at the end
+  of D (0 on the due date itself); penalty alone does not make a loan past due.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import Decimal
+from fractions import Fraction
+
+from loanledger.domain.calendar import default_repayment_day
+from loanledger.domain.money import Currency, Money, round_to_minor
+from loanledger.domain.rates import AnnualRate
+from loanledger.domain.rules import CN_2023, RuleSet
+from loanledger.domain.schedule import (
+    Installment,
+    RepaymentMethod,
+    accrued_interest,
+    build_schedule,
+    reamortise,
+)
+
+ZERO = Decimal(0)
+ONE_DAY = timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class Terms:
+    """The approved terms a schedule is built from."""
+
+    amount: Money
+    term_months: int
+    annual_rate: AnnualRate
+    method: RepaymentMethod
+    repayment_day: int | None
+
+    @property
+    def currency(self) -> Currency:
+        return self.amount.currency
+
+
+@dataclass(frozen=True)
+class MoneyFact:
+    """A disbursement (kind "disburse") or repayment (kind "repay") as the engine sees it."""
+
+    kind: str
+    on: date
+    amount: Money
+    reference: str
+    sequence: int
+    """Recording order, which breaks ties between facts on the same effective date."""
+    prepay: bool = False
+
+
+@dataclass(frozen=True)
+class Allocation:
+    """How one repayment was applied, in the order the law fixes."""
+
+    reference: str
+    on: date
+    penalty: Decimal = ZERO
+    interest: Decimal = ZERO
+    principal: Decimal = ZERO
+    prepaid_principal: Decimal = ZERO
+    overpayment: Decimal = ZERO
+    """Held as a liability, to be applied as later installments fall due (or refunded)."""
+
+    def as_dict(self) -> dict[str, str]:
+        return {
+            "penalty": _text(self.penalty),
+            "interest": _text(self.interest),
+            "principal": _text(self.principal),
+            "prepaid_principal": _text(self.prepaid_principal),
+            "overpayment": _text(self.overpayment),
+        }
+
+
+@dataclass
+class _Due:
+    """One installment while the facts are walked."""
+
+    number: int
+    due_date: date
+    principal: Decimal
+    interest: Decimal
+    principal_paid: Decimal = ZERO
+    interest_paid: Decimal = ZERO
+    penalty_unpaid: Fraction = Fraction(0)
+    penalty_paid: Decimal = ZERO
+    accrued_through: date | None = None
+
+    @property
+    def principal_unpaid(self) -> Decimal:
+        return self.principal - self.principal_paid
+
+    @property
+    def interest_unpaid(self) -> Decimal:
+        return self.interest - self.interest_paid
+
+    @property
+    def overdue_base(self) -> Decimal:
+        return self.principal_unpaid + self.interest_unpaid
+
+    def penalty_owed(self, currency: Currency, rounding: str) -> Decimal:
+        return round_to_minor(self.penalty_unpaid, currency, rounding)
+
+
+@dataclass
+class Position:
+    """A loan's derived state at the end of `as_of`."""
+
+    as_of: date
+    currency: Currency
+    installments: list[_Due] = field(default_factory=list)
+    disbursed: Decimal = ZERO
+    overpayment: Decimal = ZERO
+    allocations: dict[str, Allocation] = field(default_factory=dict)
+    first_disbursed_on: date | None = None
+    rounding: str = CN_2023.rounding
+
+    @property
+    def principal_outstanding(self) -> Decimal:
+        return sum((due.principal_unpaid for due in self.installments), start=ZERO)
+
+    def _overdue(self) -> list[_Due]:
+        return [due for due in self.installments if due.due_date < self.as_of]
+
+    @property
+    def overdue_principal(self) -> Decimal:
+        return sum((due.principal_unpaid for due in self._overdue()), start=ZERO)
+
+    @property
+    def overdue_interest(self) -> Decimal:
+        return sum((due.interest_unpaid for due in self._overdue()), start=ZERO)
+
+    @property
+    def penalty_outstanding(self) -> Decimal:
+        """Each installment's exact accrual rounded to the fen, then summed (what paying costs)."""
+        return sum(
+            (due.penalty_owed(self.currency, self.rounding) for due in self.installments),
+            start=ZERO,
+        )
+
+    @property
+    def days_past_due(self) -> int:
+        for due in self.installments:
+            if due.overdue_base > 0:
+                return max((self.as_of - due.due_date).days, 0)
+        return 0
+
+    @property
+    def next_due(self) -> _Due | None:
+        """The earliest installment due on or after as_of with anything unpaid."""
+        for due in self.installments:
+            if due.due_date >= self.as_of and due.overdue_base > 0:
+                return due
+        return None
+
+    @property
+    def maturity_date(self) -> date | None:
+        return self.installments[-1].due_date if self.installments else None
+
+    @property
+    def is_settled(self) -> bool:
+        """Disbursed, and no principal, interest or penalty is owed any more."""
+        return (
+            self.disbursed > 0
+            and self.principal_outstanding == 0
+            and all(due.interest_unpaid == 0 for due in self.installments)
+            and self.penalty_outstanding == 0
+        )
+
+    def schedule(self) -> list[Installment]:
+        """The contractual schedule in force (after prepayments or tranches, re-amortised)."""
+        rows = []
+        remaining = sum((due.principal for due in self.installments), start=ZERO)
+        for due in self.installments:
+            remaining -= due.principal
+            rows.append(
+                Installment(
+                    number=due.number,
+                    due_date=due.due_date,
+                    principal=Money.of(due.principal, self.currency),
+                    interest=Money.of(due.interest, self.currency),
+                    installment=Money.of(due.principal + due.interest, self.currency),
+                    principal_remaining=Money.of(remaining, self.currency),
+                )
+            )
+        return rows
+
+
+def derive_position(
+    terms: Terms, facts: Iterable[MoneyFact], as_of: date, rules: RuleSet = CN_2023
+) -> Position:
+    """Walk the money facts effective on or before `as_of` and return the position at its end."""
+    ordered = sorted(
+        (fact for fact in facts if fact.on <= as_of), key=lambda fact: (fact.on, fact.sequence)
+    )
+    walk = _Walk(terms, rules, as_of)
+    for fact in ordered:
+        walk.advance_to(fact.on)
+        if fact.kind == "disburse":
+            walk.disburse(fact)
+        else:
+            walk.repay(fact)
+    walk.advance_to(as_of)
+    walk.accrue_all(as_of)
+    return walk.position
+
+
+class _Walk:
+    """The mutable state of one derivation; never escapes `derive_position`."""
+
+    def __init__(self, terms: Terms, rules: RuleSet, as_of: date) -> None:
+        self.terms = terms
+        self.rules = rules
+        self.currency = terms.currency
+        self.position = Position(as_of=as_of, currency=self.currency, rounding=rules.rounding)
+        self.daily_penalty_rate = (
+            terms.annual_rate.exact * Fraction(rules.penalty_multiplier)
+        ) / rules.penalty_day_count_basis
+        self.reached: date | None = None
+        """Installments due on or before this date have had held overpayment applied."""
+        self.last_reamortised_on: date | None = None
+        self.carried: dict[int, Decimal] = {}
+        """Interest carried into an installment by a re-amortisation within its period."""
+
+    # --- time ----------------------------------------------------------------------------------
+
+    def advance_to(self, day: date) -> None:
+        """Start of `day`: installments falling due up to `day` take any held overpayment."""
+        if self.position.overpayment == 0:
+            self.reached = day
+            return
+        for due in self.position.installments:
+            if (self.reached is None or due.due_date > self.reached) and due.due_date <= day:
+                self._apply_overpayment(due)
+        self.reached = day
+
+    def _apply_overpayment(self, due: _Due) -> None:
+        held = self.position.overpayment
+        to_interest = min(held, due.interest_unpaid)
+        due.interest_paid += to_interest
+        held -= to_interest
+        to_principal = min(held, due.principal_unpaid)
+        due.principal_paid += to_principal
+        held -= to_principal
+        self.position.overpayment = held
+
+    def accrue(self, due: _Due, through: date) -> None:
+        """Add the penalty of days after the due date up to `through` at the current balance."""
+        start = due.accrued_through if due.accrued_through is not None else due.due_date
+        days = (through - start).days
+        if days <= 0:
+            return
+        base = due.overdue_base
+        if base > 0:
+            due.penalty_unpaid += Fraction(base) * self.daily_penalty_rate * days
+        due.accrued_through = through
+
+    def accrue_all(self, through: date) -> None:
+        for due in self.position.installments:
+            self.accrue(due, through)
+
+    # --- facts ---------------------------------------------------------------------------------
+
+    def disburse(self, fact: MoneyFact) -> None:
+        position = self.position
+        position.disbursed += fact.amount.amount
+        if position.first_disbursed_on is None:
+            position.first_disbursed_on = fact.on
+            repayment_day = self.terms.repayment_day or default_repayment_day(fact.on)
+            rows = build_schedule(
+                fact.amount,
+                self.terms.annual_rate,
+                self.terms.term_months,
+                self.terms.method,
+                fact.on,
+                repayment_day,
+                rounding=self.rules.rounding,
+                day_count=self.rules.irregular_period_day_count,
+            )
+            position.installments = [
+                _Due(row.number, row.due_date, row.principal.amount, row.interest.amount)
+                for row in rows
+            ]
+            return
+        self._reamortise_from(fact.on, principal_change=fact.amount.amount)
+
+    def repay(self, fact: MoneyFact) -> None:
+        day = fact.on
+        remaining = fact.amount.amount
+        allocation = {"penalty": ZERO, "interest": ZERO, "principal": ZERO}
+        for due in self.position.installments:
+            if due.due_date > day or remaining == 0:
+                break
+            self.accrue(due, day - ONE_DAY)
+            owed = due.penalty_owed(self.currency, self.rules.rounding)
+            paid = min(remaining, owed)
+            if paid == owed:
+                due.penalty_unpaid = Fraction(0)  # paying the rounded amount settles the accrual
+            else:
+                due.penalty_unpaid -= Fraction(paid)
+            due.penalty_paid += paid
+            remaining -= paid
+            allocation["penalty"] += paid
+            paid = min(remaining, due.interest_unpaid)
+            due.interest_paid += paid
+            remaining -= paid
+            allocation["interest"] += paid
+            paid = min(remaining, due.principal_unpaid)
+            due.principal_paid += paid
+            remaining -= paid
+            allocation["principal"] += paid
+        prepaid = ZERO
+        if remaining > 0 and fact.prepay:
+            prepaid, interest = self._prepay(day, remaining)
+            remaining -= prepaid + interest
+            allocation["interest"] += interest
+        self.position.overpayment += remaining
+        self.position.allocations[fact.reference] = Allocation(
+            reference=fact.reference,
+            on=day,
+            penalty=allocation["penalty"],
+            interest=allocation["interest"],
+            principal=allocation["principal"],
+            prepaid_principal=prepaid,
+            overpayment=remaining,
+        )
+
+    def _prepay(self, day: date, amount: Decimal) -> tuple[Decimal, Decimal]:
+        """Reduce principal by `amount` now; return (principal prepaid, interest paid)."""
+        future = [due for due in self.position.installments if due.due_date > day]
+        outstanding = sum((due.principal_unpaid for due in future), start=ZERO)
+        if outstanding == 0:
+            return ZERO, ZERO
+        carried = self._carried_interest(day, outstanding)
+        if amount >= outstanding + carried:
+            # Pays the loan off: the carried interest and all principal in the next installment,
+            # paid today; the installments after it are no longer owed and leave the schedule.
+            first = future[0]
+            first.principal = first.principal_paid = outstanding
+            first.interest = first.interest_paid = carried
+            self.position.installments = [
+                due for due in self.position.installments if due.due_date <= day
+            ] + [first]
+            return outstanding, carried
+        if amount >= outstanding:
+            return ZERO, ZERO  # cannot clear the carried interest: held as overpayment instead
+        self._reamortise_from(day, principal_change=-amount)
+        return amount, ZERO
+
+    def _period_start(self, day: date) -> date:
+        """Where interest of the current period started: the last due date, re-amortisation or
+        first disbursement on or before `day`."""
+        start = self.position.first_disbursed_on
+        assert start is not None
+        for due in self.position.installments:
+            if due.due_date <= day:
+                start = max(start, due.due_date)
+        return max(start, self.last_reamortised_on or start)
+
+    def _carried_interest(self, day: date, outstanding: Decimal) -> Decimal:
+        """Interest the outstanding principal earned from the period start to `day`, plus any
+        interest already carried into the next installment by an earlier change this period."""
+        start = self._period_start(day)
+        next_due = next(due for due in self.position.installments if due.due_date > day)
+        earned = accrued_interest(
+            Money.of(outstanding, self.currency),
+            self.terms.annual_rate,
+            start,
+            day,
+            day_count=self.rules.irregular_period_day_count,
+            rounding=self.rules.rounding,
+        ).amount
+        return earned + self.carried.get(next_due.number, ZERO)
+
+    def _reamortise_from(self, day: date, principal_change: Decimal) -> None:
+        """Replace the installments due after `day` by a re-amortised schedule of the same count."""
+        future = [due for due in self.position.installments if due.due_date > day]
+        if not future:
+            return
+        outstanding = sum((due.principal_unpaid for due in future), start=ZERO)
+        carried = self._carried_interest(day, outstanding)
+        new_principal = outstanding + principal_change
+        kept = [due for due in self.position.installments if due.due_date <= day]
+        if new_principal <= 0:
+            self.position.installments = kept
+            return
+        rows = reamortise(
+            Money.of(new_principal, self.currency),
+            self.terms.annual_rate,
+            len(future),
+            self.terms.method,
+            day,
+            future[0].due_date,
+            first_number=future[0].number,
+            rounding=self.rules.rounding,
+            day_count=self.rules.irregular_period_day_count,
+        )
+        replaced = [
+            _Due(row.number, row.due_date, row.principal.amount, row.interest.amount)
+            for row in rows
+        ]
+        replaced[0].interest += carried
+        self.carried = {replaced[0].number: carried}
+        self.last_reamortised_on = day
+        self.position.installments = kept + replaced
+
+
+def _text(value: Decimal) -> str:
+    return f"{value:.2f}"
