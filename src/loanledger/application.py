@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from os import PathLike
 from typing import Any
 from uuid import UUID
@@ -20,34 +21,40 @@ from eventsourcing.application import AggregateNotFoundError, Application, Proce
 from eventsourcing.persistence import IntegrityError, Notification, Recording, StoredEvent
 from eventsourcing.utils import Environment, EnvType
 
-from loanledger.domain.commands import (
-    Apply,
-    Approve,
-    CloseDay,
-    Command,
-    Disburse,
-    RecordInvestigation,
-    Reject,
-    Repay,
-    Review,
-    Withdraw,
-    parse_command,
-)
+from loanledger.domain.commands import Apply, CloseDay, Command, parse_command
 from loanledger.domain.errors import (
     ConcurrencyError,
     DomainError,
     InvalidDateError,
     LoanNotFoundError,
+    UnknownReportError,
     WrongStateError,
 )
+from loanledger.domain.event import DomainEvent
 from loanledger.domain.loan import Loan, Outcome
+from loanledger.domain.rules import CLASSIFICATIONS, CN_2023
 from loanledger.journal import numbered_lines, parse_line
 from loanledger.persistence.chain import GENESIS_LINK, ChainHeads, compute_link, seal, unseal
 from loanledger.persistence.ids import loan_uuid
 from loanledger.persistence.mapper import LedgerMapper
 from loanledger.persistence.urls import StoreSettings, parse_store_url, resolve_store_url
 from loanledger.persistence.verify import VerifyResult, read_notifications, verify_chains
-from loanledger.views import loan_view, schedule_rows
+from loanledger.projection.engine import ProjectionEngine
+from loanledger.projection.loan_index import LoanIndexProjection
+from loanledger.projection.sql import statements
+from loanledger.projection.store import open_read_store
+from loanledger.reports import portfolio
+from loanledger.reports.portfolio import LoanRow
+from loanledger.views import loan_row, loan_view, schedule_rows
+
+REPORTS: dict[str, Callable[[Iterable[LoanRow]], list[dict[str, Any]]]] = {
+    "loan_ledger": portfolio.loan_ledger,
+    "five_category": portfolio.five_category,
+    "aging": portfolio.aging,
+    "ifrs9_stages": portfolio.ifrs9_stages,
+    "notices": portfolio.notices,
+    "worklist": portfolio.worklist,
+}
 
 Clock = Callable[[], datetime]
 
@@ -74,6 +81,18 @@ class LoanLedger(Application[UUID]):
         self.clock = clock
         self._heads = ChainHeads()
         super().__init__(env=dict(settings.env))
+        self.rules = CN_2023
+        self.read_store = open_read_store(settings)
+        self.loan_index = LoanIndexProjection()
+        self.projections = ProjectionEngine(
+            self.read_store,
+            [self.loan_index],
+            select=lambda start, limit: self.recorder.select_notifications(start, limit),
+            decode=self._decode,
+        )
+        self._closed_days = statements("closed_days", self.read_store.dialect)
+        with self.read_store.transaction() as txn:
+            txn.execute(self._closed_days["create"])
 
     @classmethod
     def open(cls, url: str | None = None, *, clock: Clock = system_clock) -> LoanLedger:
@@ -86,6 +105,11 @@ class LoanLedger(Application[UUID]):
         # advisory lock while the library creates its tables.
         with _schema_lock(settings):
             return cls(settings, clock=clock)
+
+    def _decode(self, notification: Notification) -> DomainEvent:
+        event = self.mapper.to_domain_event(notification)
+        assert isinstance(event, DomainEvent)
+        return event
 
     # --- eventsourcing hooks -------------------------------------------------------------------
 
@@ -192,7 +216,7 @@ class LoanLedger(Application[UUID]):
         """
         parsed = parse_command(command)
         if isinstance(parsed, CloseDay):
-            raise WrongStateError("close_day is not available in this version of the ledger")
+            return {"command": "close_day", **self.close_day(parsed.on)}
         for attempt in range(1, MAX_COMMAND_ATTEMPTS + 1):
             try:
                 return self._execute_once(parsed)
@@ -227,24 +251,10 @@ class LoanLedger(Application[UUID]):
             self.save(loan)
             return self._result(command, loan, Outcome(tuple(), {}))
         loan = self._get(command.loan_id)
-        recorded_at = max(self.clock(), loan.modified_on or self.clock())
-        outcome = Outcome((), {})
-        if isinstance(command, RecordInvestigation):
-            loan.record_investigation(command, recorded_at)
-        elif isinstance(command, Review):
-            loan.record_review(command, recorded_at)
-        elif isinstance(command, Approve):
-            loan.approve(command, recorded_at)
-        elif isinstance(command, Reject):
-            loan.reject(command, recorded_at)
-        elif isinstance(command, Withdraw):
-            loan.withdraw(command, recorded_at)
-        elif isinstance(command, Disburse):
-            outcome = loan.disburse(command, recorded_at)
-        elif isinstance(command, Repay):
-            outcome = loan.repay(command, recorded_at)
-        else:  # pragma: no cover - parse_command only returns the commands above
-            raise WrongStateError(f"command {command.command!r} is not handled")
+        now = self.clock()
+        # Recorded time never runs backwards within a loan, even if the clock does.
+        recorded_at = max(now, loan.modified_on) if loan.modified_on else now
+        outcome = loan.handle(command, recorded_at)
         if loan.has_pending_events:
             self.save(loan)
         return self._result(command, loan, outcome)
@@ -275,7 +285,138 @@ class LoanLedger(Application[UUID]):
         loan = self._get(loan_id).as_known_at(parse_known_at(known_at))
         if not loan.exists_on(day):
             raise LoanNotFoundError(f"loan {loan_id} has no application on or before {day}")
-        return loan_view(loan, day)
+        self.projections.catch_up()
+        moment = parse_known_at(known_at)
+        return loan_view(loan, day, self.rules, contagion=self._contagion(loan, day, moment))
+
+    def close_day(self, day: date | str) -> dict[str, Any]:
+        """Run servicing for one business date: notices, legal recovery and grade changes.
+
+        Only loans whose next action date has come, or that have events close of day has not
+        seen, are looked at, so the cost follows the day's work, not the book's size. Closing a
+        date twice records nothing new; closing a date that was closed before is harmless.
+        """
+        on = parse_as_of(day)
+        self.projections.catch_up()
+        index = self.loan_index.sql(self.read_store)
+        queue = [row[0] for row in self.read_store.query(index["due"], (on.isoformat(),))]
+        seen: set[str] = set()
+        events_recorded = 0
+        while queue:
+            loan_id = queue.pop(0)
+            if loan_id in seen:
+                continue
+            seen.add(loan_id)
+            recorded, grade_changed, loan = self._close_loan_day(loan_id, on)
+            events_recorded += recorded
+            if grade_changed and loan.application is not None:
+                # A loan turning non-performing can make its borrower's other loans so too.
+                queue.extend(self._borrower_loans(loan.application.borrower.id))
+        with self.read_store.transaction() as txn:
+            txn.execute(
+                self._closed_days["insert"],
+                (on.isoformat(), self.clock().isoformat(), len(seen), events_recorded),
+            )
+        return {
+            "on": on.isoformat(),
+            "loans_processed": len(seen),
+            "events_recorded": events_recorded,
+        }
+
+    def _close_loan_day(self, loan_id: str, on: date) -> tuple[int, bool, Loan]:
+        for attempt in range(1, MAX_COMMAND_ATTEMPTS + 1):
+            loan = self._get(loan_id)
+            now = self.clock()
+            recorded_at = max(now, loan.modified_on) if loan.modified_on else now
+            contagion = self._contagion(loan, on)
+            events, next_on = loan.close_day(on, recorded_at, self.rules, contagion=contagion)
+            try:
+                if events:
+                    self.save(loan)
+            except ConcurrencyError:
+                if attempt == MAX_COMMAND_ATTEMPTS:
+                    raise
+                continue
+            index = self.loan_index.sql(self.read_store)
+            with self.read_store.transaction() as txn:
+                txn.execute(
+                    index["processed"],
+                    (loan.version, next_on.isoformat() if next_on else None, loan_id),
+                )
+            grade_changed = any(type(event).__name__ == "ClassificationChanged" for event in events)
+            return len(events), grade_changed, loan
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _borrower_loans(self, borrower_id: str) -> list[str]:
+        index = self.loan_index.sql(self.read_store)
+        return [row[0] for row in self.read_store.query(index["borrower_loans"], (borrower_id,))]
+
+    def _contagion(self, loan: Loan, on: date, known_at: datetime | None = None) -> bool:
+        """Whether more than the rule set's share of the borrower's balances here are
+        non-performing (substandard or worse), which makes all the borrower's loans so."""
+        if loan.application is None:
+            return False
+        siblings = self._borrower_loans(loan.application.borrower.id)
+        if len(siblings) < 2:
+            return False
+        total = Decimal(0)
+        non_performing = Decimal(0)
+        for sibling_id in siblings:
+            sibling = loan if sibling_id == loan.loan_id else self._get(sibling_id)
+            sibling = sibling.as_known_at(known_at)
+            if not sibling.exists_on(on):
+                continue
+            position = sibling.position(on, self.rules)
+            if position is None or position.disbursed == 0:
+                continue
+            outstanding = position.principal_outstanding
+            total += outstanding
+            grade = sibling.risk(on, position, self.rules).classification
+            if CLASSIFICATIONS.index(grade) >= CLASSIFICATIONS.index("substandard"):
+                non_performing += outstanding
+        if total == 0:
+            return False
+        return non_performing / total > self.rules.contagion_non_performing_share
+
+    def last_closed_day(self) -> date | None:
+        rows = self.read_store.query(self._closed_days["last"])
+        return date.fromisoformat(rows[0][0]) if rows and rows[0][0] else None
+
+    def earliest_effective_date(self) -> date | None:
+        self.projections.catch_up()
+        index = self.loan_index.sql(self.read_store)
+        rows = self.read_store.query(index["earliest_applied"])
+        return date.fromisoformat(rows[0][0]) if rows and rows[0][0] else None
+
+    def report(
+        self, name: str, as_of: date | str, known_at: datetime | str | None = None
+    ) -> list[dict[str, Any]]:
+        """A §8 report as of `as_of` (end of day), from the facts known at `known_at`."""
+        builder = REPORTS.get(name)
+        if builder is None:
+            known = ", ".join(sorted(REPORTS))
+            raise UnknownReportError(f"unknown report {name!r}; reports: {known}")
+        day = parse_as_of(as_of)
+        moment = parse_known_at(known_at)
+        return builder(self._loan_rows(day, moment))
+
+    def _loan_rows(self, on: date, known_at: datetime | None) -> Iterator[LoanRow]:
+        """Each loan that exists on `on`, one at a time (the book is never all in memory)."""
+        self.projections.catch_up()
+        index = self.loan_index.sql(self.read_store)
+        for (loan_id,) in self.read_store.query(index["all_loans"]):
+            loan = self._get(loan_id).as_known_at(known_at)
+            if loan.exists_on(on):
+                contagion = self._contagion(loan, on, known_at)
+                yield loan_row(loan, on, self.rules, contagion=contagion)
+
+    def rebuild(self) -> None:
+        """Drop every projection and rebuild it from the events."""
+        self.projections.rebuild()
+
+    def close(self) -> None:
+        super().close()
+        self.read_store.close()
 
     def schedule(self, loan_id: str, as_of: date | str | None = None) -> list[dict[str, Any]]:
         """The §8 schedule rows in force on `as_of` (None: after every recorded fact)."""

@@ -13,8 +13,17 @@ from typing import Any
 from loanledger.domain.calendar import default_repayment_day
 from loanledger.domain.loan import Loan
 from loanledger.domain.money import Money
-from loanledger.domain.rules import CN_2023, RuleSet, bucket, classification_floor, ifrs9_stage
+from loanledger.domain.postloan import (
+    PostLoanState,
+    RiskView,
+    actions_on,
+    assess,
+    post_loan_state,
+)
+from loanledger.domain.rules import CN_2023, RuleSet, bucket
 from loanledger.domain.schedule import build_schedule
+from loanledger.domain.servicing import Position
+from loanledger.reports.portfolio import IN_PORTFOLIO, LoanRow
 
 
 def amount_text(value: Decimal) -> str:
@@ -22,15 +31,24 @@ def amount_text(value: Decimal) -> str:
     return f"{value.quantize(Decimal('0.01'), rounding='ROUND_HALF_UP'):.2f}"
 
 
-def loan_view(loan: Loan, as_of: date, rules: RuleSet = CN_2023) -> dict[str, Any]:
-    """The §8 `loan` fields for `loan` (already restricted to what was known) on `as_of`."""
+def loan_view(
+    loan: Loan, as_of: date, rules: RuleSet = CN_2023, *, contagion: bool = False
+) -> dict[str, Any]:
+    """The §8 `loan` fields for `loan` (already restricted to what was known) on `as_of`, plus
+    the post-loan clocks a servicing team needs (limitation, guarantee, observation, next check).
+    `contagion` is set by the caller when the borrower's other loans make this one
+    non-performing."""
     position = loan.position(as_of, rules)
-    status = loan.status_on(as_of, position)
     figures = position if position is not None and position.disbursed > 0 else None
+    risk = assess(post_loan_state(loan, as_of), figures, rules, contagion=contagion)
+    status = loan.status_on(as_of, position, risk)
     zero = Decimal(0)
     days_past_due = figures.days_past_due if figures is not None else 0
-    warnings = ["days_past_due"] if days_past_due >= 1 else []
     next_due = figures.next_due if figures is not None else None
+
+    def day(value: date | None) -> str | None:
+        return value.isoformat() if value is not None else None
+
     return {
         "loan_id": loan.loan_id,
         "status": status,
@@ -40,16 +58,21 @@ def loan_view(loan: Loan, as_of: date, rules: RuleSet = CN_2023) -> dict[str, An
         "penalty_outstanding": amount_text(figures.penalty_outstanding if figures else zero),
         "days_past_due": days_past_due,
         "bucket": bucket(days_past_due, rules),
-        "classification": classification_floor(days_past_due, rules),
-        "ifrs9_stage": ifrs9_stage(days_past_due, flagged=False, written_off=False, rules=rules),
-        "next_due_date": next_due.due_date.isoformat() if next_due is not None else None,
+        "classification": risk.classification,
+        "ifrs9_stage": risk.ifrs9_stage,
+        "next_due_date": day(next_due.due_date) if next_due is not None else None,
         "next_due_amount": amount_text(next_due.overdue_base) if next_due is not None else None,
-        "ltv": None,
-        "warnings": warnings,
+        "ltv": f"{risk.ltv:.4f}" if risk.ltv is not None else None,
+        "warnings": list(risk.warnings),
         "overpayment": amount_text(figures.overpayment if figures else zero),
         "currency": loan.currency_code,
         "rule_set": rules.version,
         "as_of": as_of.isoformat(),
+        "classification_reasons": list(risk.reasons),
+        "limitation_expires_on": day(risk.limitation_expires_on),
+        "guarantee_expires_on": day(risk.guarantee_expires_on),
+        "observation_until": day(risk.observation_until),
+        "next_check_due": day(risk.next_check_due),
     }
 
 
@@ -76,3 +99,81 @@ def schedule_rows(loan: Loan, as_of: date, rules: RuleSet = CN_2023) -> list[dic
         day_count=rules.irregular_period_day_count,
     )
     return [row.as_row() for row in rows]
+
+
+def loan_row(
+    loan: Loan, as_of: date, rules: RuleSet = CN_2023, *, contagion: bool = False
+) -> LoanRow:
+    """Everything the portfolio reports need of one loan on `as_of`."""
+    view = loan_view(loan, as_of, rules, contagion=contagion)
+    position = loan.position(as_of, rules)
+    figures = position if position is not None and position.disbursed > 0 else None
+    state = post_loan_state(loan, as_of)
+    risk = assess(state, figures, rules, contagion=contagion)
+    assert loan.application is not None
+    terms = loan.approval or loan.application
+    disbursed_on = figures.first_disbursed_on if figures is not None else None
+    maturity = figures.maturity_date if figures is not None else None
+    notices = [
+        {
+            "notice_id": notice.notice_id,
+            "loan_id": loan.loan_id,
+            "kind": notice.kind,
+            "issued_on": notice.effective_date.isoformat(),
+            "due_date": notice.due_date.isoformat() if notice.due_date else None,
+            "acknowledged_on": (
+                state.acknowledged[notice.notice_id].effective_date.isoformat()
+                if notice.notice_id in state.acknowledged
+                else None
+            ),
+        }
+        for notice in state.notices.values()
+    ]
+    return LoanRow(
+        view=view,
+        borrower_id=loan.application.borrower.id,
+        amount=terms.amount,
+        annual_rate=terms.annual_rate,
+        disbursed_on=disbursed_on.isoformat() if disbursed_on else None,
+        maturity_date=maturity.isoformat() if maturity else None,
+        notices=notices,
+        worklist=_worklist(loan.loan_id, as_of, figures, state, risk, rules, view["status"]),
+    )
+
+
+def _worklist(
+    loan_id: str,
+    as_of: date,
+    position: Position | None,
+    state: PostLoanState,
+    risk: RiskView,
+    rules: RuleSet,
+    status: str,
+) -> list[dict[str, Any]]:
+    """What a servicing team must do for this loan on `as_of`."""
+    if status not in IN_PORTFOLIO:
+        return []
+    items: dict[tuple[str, str], dict[str, Any]] = {}
+
+    def add(item: str, detail: str) -> None:
+        items[(item, detail)] = {"loan_id": loan_id, "item": item, "detail": detail}
+
+    issued_today = [n for n in state.notices.values() if n.effective_date == as_of]
+    pending = [
+        action.fields
+        for action in actions_on(loan_id, as_of, position, state, risk, rules)
+        if action.kind == "NoticeIssued"
+    ]
+    for notice in [*(n.model_dump() for n in issued_today), *pending]:
+        kind = notice["kind"]
+        if kind == "reminder":
+            add("reminder", f"installment {notice['installment_number']} due {notice['due_date']}")
+        elif kind == "dunning":
+            add("dunning", f"days past due {notice['days_past_due']}")
+        else:
+            add("legal_recovery", f"days past due {notice['days_past_due']}")
+    if risk.next_check_due is not None and risk.next_check_due <= as_of:
+        add("post_loan_check", f"due {risk.next_check_due.isoformat()}")
+    for warning in risk.warnings:
+        add("warning", warning)
+    return list(items.values())

@@ -106,6 +106,11 @@ def test_penalty_runs_over_a_month_boundary_on_two_overdue_installments(
         "currency": "CNY",
         "rule_set": "CN-2023",
         "as_of": "2024-03-20",
+        "classification_reasons": ["days_past_due=34"],
+        "limitation_expires_on": "2027-02-15",
+        "guarantee_expires_on": None,
+        "observation_until": None,
+        "next_check_due": "2024-04-14",
     }
 
 

@@ -218,9 +218,180 @@ class Repay(Command):
     prepay: Flag = False
 
 
+class PledgeCollateral(Command):
+    name = "pledge_collateral"
+    command: Literal["pledge_collateral"]
+    collateral_id: Identifier
+    kind: Identifier
+    value: Amount
+    appraiser: Identifier | None = None
+
+
+class RevalueCollateral(Command):
+    name = "revalue_collateral"
+    command: Literal["revalue_collateral"]
+    collateral_id: Identifier
+    value: Amount
+    appraiser: Identifier | None = None
+
+
+class ReleaseCollateral(Command):
+    name = "release_collateral"
+    command: Literal["release_collateral"]
+    collateral_id: Identifier
+
+
+class Guarantor(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+    id: Identifier
+    name: Annotated[str, StringConstraints(strict=True, min_length=1, max_length=200)]
+
+
+class AddGuarantor(Command):
+    name = "add_guarantor"
+    command: Literal["add_guarantor"]
+    guarantor: Guarantor
+    guaranteed_amount: Amount
+
+
+class AssessGuarantor(Command):
+    """A periodic assessment of a guarantor's ability to pay (保证人代偿能力)."""
+
+    name = "assess_guarantor"
+    command: Literal["assess_guarantor"]
+    guarantor_id: Identifier
+    ability: Literal["normal", "weakened"]
+    notes: Text = ""
+
+
+class CheckFindings(BaseModel):
+    """The four areas of a post-loan check (贷后检查)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+    use_of_funds: Text
+    repayment_ability: Text
+    collateral: Text
+    guarantor: Text
+
+
+class RecordPostLoanCheck(Command):
+    name = "record_post_loan_check"
+    command: Literal["record_post_loan_check"]
+    inspector: Identifier
+    findings: CheckFindings
+    rating: Literal["normal", "attention", "adverse"]
+    funds_misused: Flag = False
+    """Funds used against the agreed purpose: penalty switches to the misuse multiplier."""
+
+
+class AcknowledgeNotice(Command):
+    """The borrower's receipt (回执) of a written notice."""
+
+    name = "acknowledge_notice"
+    command: Literal["acknowledge_notice"]
+    notice_id: Identifier
+
+
+class Downgrade(Command):
+    """A manual classification, never better than the floor days past due set."""
+
+    name = "downgrade"
+    command: Literal["downgrade"]
+    classification: Literal["normal", "special_mention", "substandard", "doubtful", "loss"]
+    approver: Identifier
+    reason: Annotated[str, StringConstraints(strict=True, min_length=1, max_length=2000)]
+
+
+class WriteOff(Command):
+    name = "write_off"
+    command: Literal["write_off"]
+    approver: Identifier
+    reason: Text
+
+
+class Restructure(Command):
+    """New terms for the whole outstanding debt (重组/展期): arrears are capitalised."""
+
+    name = "restructure"
+    command: Literal["restructure"]
+    approver: Identifier
+    term_months: WholeNumber
+    annual_rate: Rate
+    repayment_method: RepaymentMethodName
+    repayment_day: WholeNumber | None = None
+    reason: Text = ""
+
+
+class CloseLoan(Command):
+    """Close a fully repaid loan; any overpayment held is refunded."""
+
+    name = "close"
+    command: Literal["close"]
+
+
+class FileArbitration(Command):
+    """A claim filed with an arbitration commission or court (批量仲裁 / 诉讼)."""
+
+    name = "file_arbitration"
+    command: Literal["file_arbitration"]
+    case_id: Identifier
+    forum: Annotated[str, StringConstraints(strict=True, min_length=1, max_length=200)]
+    claim_amount: Amount
+
+
+class RecordAward(Command):
+    name = "record_award"
+    command: Literal["record_award"]
+    case_id: Identifier
+    award_amount: Amount
+
+
+class ApplyEnforcement(Command):
+    """Application to a court for enforcement of an award (申请执行)."""
+
+    name = "apply_enforcement"
+    command: Literal["apply_enforcement"]
+    case_id: Identifier
+    court: Annotated[str, StringConstraints(strict=True, min_length=1, max_length=200)]
+
+
+class RecordRecovery(Command):
+    """Money recovered through a case; the cash itself is recorded by the `repay` it names."""
+
+    name = "record_recovery"
+    command: Literal["record_recovery"]
+    case_id: Identifier
+    amount: Amount
+    repayment_reference: Identifier
+
+
 LOAN_COMMANDS: dict[str, type[Command]] = {
     cls.name: cls
-    for cls in (Apply, RecordInvestigation, Review, Approve, Reject, Withdraw, Disburse, Repay)
+    for cls in (
+        Apply,
+        RecordInvestigation,
+        Review,
+        Approve,
+        Reject,
+        Withdraw,
+        Disburse,
+        Repay,
+        PledgeCollateral,
+        RevalueCollateral,
+        ReleaseCollateral,
+        AddGuarantor,
+        AssessGuarantor,
+        RecordPostLoanCheck,
+        AcknowledgeNotice,
+        Downgrade,
+        WriteOff,
+        Restructure,
+        CloseLoan,
+        FileArbitration,
+        RecordAward,
+        ApplyEnforcement,
+        RecordRecovery,
+    )
 }
 
 
@@ -229,12 +400,6 @@ class CloseDay(BaseModel):
     name: ClassVar[str] = "close_day"
     command: Literal["close_day"]
     on: IsoDate
-
-
-def register_command(cls: type[Command]) -> type[Command]:
-    """Add a command model (used by the servicing commands)."""
-    LOAN_COMMANDS[cls.name] = cls
-    return cls
 
 
 def parse_command(data: object) -> Command | CloseDay:

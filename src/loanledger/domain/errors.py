@@ -95,3 +95,15 @@ class DuplicateReferenceError(DomainError):
 
 class LimitExceededError(DomainError):
     """An input is larger than a documented limit (line length, batch size, string length)."""
+
+
+class ClassificationError(DomainError):
+    """A manual classification would be better than the floor that days past due set."""
+
+
+class UnknownReferenceError(DomainError):
+    """The command names a collateral item, guarantor, notice or case the loan does not have."""
+
+
+class UnknownReportError(DomainError):
+    """The report name is not one the ledger builds."""

@@ -18,40 +18,85 @@ from uuid import UUID
 from loanledger.domain.aggregate import EventSourcedAggregate
 from loanledger.domain.calendar import validate_repayment_day
 from loanledger.domain.commands import (
+    AcknowledgeNotice,
+    AddGuarantor,
     Apply,
+    ApplyEnforcement,
     Approve,
+    AssessGuarantor,
+    CloseLoan,
+    Command,
     Disburse,
+    Downgrade,
+    FileArbitration,
+    PledgeCollateral,
+    RecordAward,
     RecordInvestigation,
+    RecordPostLoanCheck,
+    RecordRecovery,
     Reject,
+    ReleaseCollateral,
     Repay,
+    Restructure,
+    RevalueCollateral,
     Review,
     Withdraw,
+    WriteOff,
 )
 from loanledger.domain.errors import (
     AuthorityLimitError,
+    ClassificationError,
     DuplicateReferenceError,
     InvalidDateError,
     InvalidTermError,
+    LimitExceededError,
     OverDisbursementError,
     SeparationOfDutiesError,
+    UnknownReferenceError,
     WrongStateError,
 )
 from loanledger.domain.event import DomainEvent
 from loanledger.domain.loan_events import (
     AllocationRevised,
     ApplicationWithdrawn,
+    ArbitrationFiled,
+    AwardGranted,
     BorrowerFacts,
+    ClassificationChanged,
+    ClassificationDowngraded,
+    CollateralPledged,
+    CollateralReleased,
+    CollateralRevalued,
+    EnforcementApplied,
+    GuarantorAdded,
+    GuarantorAssessed,
     InvestigationRecorded,
+    LegalRecoveryOpened,
     LoanApplied,
     LoanApproved,
+    LoanClosed,
     LoanDisbursed,
     LoanRejected,
+    LoanRestructured,
+    LoanWrittenOff,
+    NoticeAcknowledged,
+    NoticeIssued,
+    PostLoanCheckRecorded,
+    RecoveryRecorded,
     RepaymentReceived,
     ReviewRecorded,
 )
 from loanledger.domain.money import Money, currency
+from loanledger.domain.postloan import (
+    Action,
+    RiskView,
+    actions_on,
+    assess,
+    next_action_after,
+    post_loan_state,
+)
 from loanledger.domain.rates import AnnualRate
-from loanledger.domain.rules import CN_2023, RuleSet
+from loanledger.domain.rules import CLASSIFICATIONS, CN_2023, RuleSet, classification_floor
 from loanledger.domain.schedule import MAX_TERM_MONTHS, MIN_TERM_MONTHS, parse_repayment_method
 from loanledger.domain.servicing import MoneyFact, Position, Terms, derive_position
 
@@ -60,6 +105,18 @@ MAX_TRANCHES = 120
 
 MAX_REPAYMENTS = 5000
 """Repayments per loan (a 30-year monthly loan needs 360; the rest is headroom for partials)."""
+
+MAX_COLLATERAL_ITEMS = 100
+MAX_GUARANTORS = 50
+MAX_CASES = 50
+MAX_RESTRUCTURES = 12
+"""Limits on what a loan may accumulate, so every derivation stays bounded."""
+
+SERVICING_EVENTS: dict[str, type[DomainEvent]] = {
+    "NoticeIssued": NoticeIssued,
+    "LegalRecoveryOpened": LegalRecoveryOpened,
+    "ClassificationChanged": ClassificationChanged,
+}
 
 
 @dataclass(frozen=True)
@@ -88,6 +145,16 @@ class Loan(EventSourcedAggregate):
         self.references: dict[str, LoanDisbursed | RepaymentReceived] = {}
         self.recorded_allocations: dict[str, tuple[int, dict[str, Decimal]]] = {}
         """Per repayment reference: (version of the repayment event, latest recorded allocation)."""
+        self.collateral: dict[str, CollateralPledged] = {}
+        """Active collateral by id (released items leave)."""
+        self.guarantors: dict[str, GuarantorAdded] = {}
+        self.notices: dict[str, NoticeIssued] = {}
+        self.acknowledged: dict[str, NoticeAcknowledged] = {}
+        self.cases: dict[str, list[DomainEvent]] = {}
+        self.misuse: PostLoanCheckRecorded | None = None
+        self.restructures: list[LoanRestructured] = []
+        self.written_off: LoanWrittenOff | None = None
+        self.closed: LoanClosed | None = None
 
     # --- replay --------------------------------------------------------------------------------
 
@@ -121,6 +188,40 @@ class Loan(EventSourcedAggregate):
             version, _ = self.recorded_allocations[event.reference]
             self.recorded_allocations[event.reference] = (version, dict(event.allocation))
         else:
+            self._apply_post_loan(event)
+
+    def _apply_post_loan(self, event: DomainEvent) -> None:
+        if isinstance(event, CollateralPledged):
+            self.collateral[event.collateral_id] = event
+        elif isinstance(event, CollateralReleased):
+            self.collateral.pop(event.collateral_id, None)
+        elif isinstance(event, GuarantorAdded):
+            self.guarantors[event.guarantor_id] = event
+        elif isinstance(event, NoticeIssued):
+            self.notices[event.notice_id] = event
+        elif isinstance(event, NoticeAcknowledged):
+            self.acknowledged[event.notice_id] = event
+        elif isinstance(event, PostLoanCheckRecorded):
+            if event.funds_misused and self.misuse is None:
+                self.misuse = event
+        elif isinstance(event, LoanRestructured):
+            self.restructures.append(event)
+        elif isinstance(event, LoanWrittenOff):
+            self.written_off = event
+        elif isinstance(event, LoanClosed):
+            self.closed = event
+        elif isinstance(
+            event, ArbitrationFiled | AwardGranted | EnforcementApplied | RecoveryRecorded
+        ):
+            self.cases.setdefault(event.case_id, []).append(event)
+        elif not isinstance(
+            event,
+            CollateralRevalued
+            | GuarantorAssessed
+            | LegalRecoveryOpened
+            | ClassificationChanged
+            | ClassificationDowngraded,
+        ):
             raise TypeError(f"a Loan cannot apply {type(event).__name__}")
 
     def as_known_at(self, known_at: datetime | None) -> Loan:
@@ -172,6 +273,30 @@ class Loan(EventSourcedAggregate):
             )
             for event in self.repayments
         )
+        zero = Money.zero(self.currency_code)
+        for event in self.restructures:
+            facts.append(
+                MoneyFact(
+                    "restructure",
+                    event.effective_date,
+                    zero,
+                    "",
+                    event.originator_version,
+                    new_terms=Terms(
+                        amount=zero,
+                        term_months=event.term_months,
+                        annual_rate=AnnualRate.of(event.annual_rate),
+                        method=parse_repayment_method(event.repayment_method),
+                        repayment_day=event.repayment_day,
+                    ),
+                )
+            )
+        if self.misuse is not None:
+            facts.append(
+                MoneyFact(
+                    "misuse", self.misuse.effective_date, zero, "", self.misuse.originator_version
+                )
+            )
         return facts
 
     def position(self, as_of: date, rules: RuleSet = CN_2023) -> Position | None:
@@ -180,10 +305,14 @@ class Loan(EventSourcedAggregate):
             return None
         return derive_position(self.terms(), self.money_facts(), as_of, rules)
 
+    def risk(self, as_of: date, position: Position | None, rules: RuleSet = CN_2023) -> RiskView:
+        """Warnings, classification and stage on `as_of` (without borrower-level contagion)."""
+        return assess(post_loan_state(self, as_of), position, rules)
+
     def exists_on(self, as_of: date) -> bool:
         return self.application is not None and self.application.effective_date <= as_of
 
-    def status_on(self, as_of: date, position: Position | None) -> str:
+    def status_on(self, as_of: date, position: Position | None, risk: RiskView | None) -> str:
         """The Contract status on `as_of` from the facts effective by then."""
 
         def effective(event: DomainEvent | None) -> bool:
@@ -193,9 +322,15 @@ class Loan(EventSourcedAggregate):
             return "withdrawn"
         if effective(self.rejection):
             return "rejected"
+        if effective(self.closed):
+            return "closed"
         if position is not None and position.disbursed > 0:
             if position.is_settled:
                 return "closed"
+            if effective(self.written_off):
+                return "written_off"
+            if risk is not None and risk.legal_recovery:
+                return "legal_recovery"
             return "overdue" if position.days_past_due > 0 else "active"
         for event, status in (
             (self.approval, "approved"),
@@ -474,6 +609,328 @@ class Loan(EventSourcedAggregate):
                 )
         return revisions
 
+    # --- commands: collateral, guarantors, checks ---------------------------------------------
+
+    def pledge_collateral(self, command: PledgeCollateral, recorded_at: datetime) -> None:
+        self._require_servicable("pledge_collateral", needs_disbursement=False)
+        if command.collateral_id in self.collateral:
+            raise DuplicateReferenceError(
+                f"collateral {command.collateral_id!r} is already pledged to loan {self.loan_id}"
+            )
+        if len(self.collateral) >= MAX_COLLATERAL_ITEMS:
+            raise LimitExceededError(
+                f"a loan may have at most {MAX_COLLATERAL_ITEMS} collateral items"
+            )
+        assert self.application is not None
+        self._require_not_before(command.on, self.application, "the application")
+        value = Money.of(command.value, self.currency_code)
+        self.trigger(
+            CollateralPledged,
+            recorded_at,
+            loan_id=self.loan_id,
+            effective_date=command.on,
+            collateral_id=command.collateral_id,
+            kind=command.kind,
+            value=value.amount,
+            appraiser=command.appraiser,
+        )
+
+    def revalue_collateral(self, command: RevalueCollateral, recorded_at: datetime) -> None:
+        self._require_servicable("revalue_collateral", needs_disbursement=False)
+        pledged = self._collateral(command.collateral_id)
+        self._require_not_before(command.on, pledged, "the pledge")
+        value = Money.of(command.value, self.currency_code)
+        self.trigger(
+            CollateralRevalued,
+            recorded_at,
+            loan_id=self.loan_id,
+            effective_date=command.on,
+            collateral_id=command.collateral_id,
+            value=value.amount,
+            appraiser=command.appraiser,
+        )
+
+    def release_collateral(self, command: ReleaseCollateral, recorded_at: datetime) -> None:
+        pledged = self._collateral(command.collateral_id)
+        self._require_not_before(command.on, pledged, "the pledge")
+        self.trigger(
+            CollateralReleased,
+            recorded_at,
+            loan_id=self.loan_id,
+            effective_date=command.on,
+            collateral_id=command.collateral_id,
+        )
+
+    def add_guarantor(self, command: AddGuarantor, recorded_at: datetime) -> None:
+        self._require_servicable("add_guarantor", needs_disbursement=False)
+        if command.guarantor.id in self.guarantors:
+            raise DuplicateReferenceError(
+                f"guarantor {command.guarantor.id!r} already guarantees loan {self.loan_id}"
+            )
+        if len(self.guarantors) >= MAX_GUARANTORS:
+            raise LimitExceededError(f"a loan may have at most {MAX_GUARANTORS} guarantors")
+        assert self.application is not None
+        self._require_not_before(command.on, self.application, "the application")
+        amount = Money.of(command.guaranteed_amount, self.currency_code)
+        self.trigger(
+            GuarantorAdded,
+            recorded_at,
+            loan_id=self.loan_id,
+            effective_date=command.on,
+            guarantor_id=command.guarantor.id,
+            guarantor_name=command.guarantor.name,
+            guaranteed_amount=amount.amount,
+        )
+
+    def assess_guarantor(self, command: AssessGuarantor, recorded_at: datetime) -> None:
+        added = self.guarantors.get(command.guarantor_id)
+        if added is None:
+            raise UnknownReferenceError(
+                f"loan {self.loan_id} has no guarantor {command.guarantor_id!r}"
+            )
+        self._require_not_before(command.on, added, "the guarantee")
+        self.trigger(
+            GuarantorAssessed,
+            recorded_at,
+            loan_id=self.loan_id,
+            effective_date=command.on,
+            guarantor_id=command.guarantor_id,
+            ability=command.ability,
+            notes=command.notes,
+        )
+
+    def record_post_loan_check(self, command: RecordPostLoanCheck, recorded_at: datetime) -> None:
+        self._require_servicable("record_post_loan_check", needs_disbursement=True)
+        self._require_on_or_after_disbursement(command.on)
+        self.trigger(
+            PostLoanCheckRecorded,
+            recorded_at,
+            loan_id=self.loan_id,
+            effective_date=command.on,
+            inspector=command.inspector,
+            findings=command.findings.model_dump(),
+            rating=command.rating,
+            funds_misused=command.funds_misused,
+        )
+
+    # --- commands: collection, classification, legal -----------------------------------------
+
+    def acknowledge_notice(self, command: AcknowledgeNotice, recorded_at: datetime) -> None:
+        notice = self.notices.get(command.notice_id)
+        if notice is None:
+            raise UnknownReferenceError(f"loan {self.loan_id} has no notice {command.notice_id!r}")
+        earlier = self.acknowledged.get(command.notice_id)
+        if earlier is not None:
+            raise WrongStateError(
+                f"notice {command.notice_id!r} was acknowledged on "
+                f"{earlier.effective_date.isoformat()}"
+            )
+        self._require_not_before(command.on, notice, "the notice")
+        self.trigger(
+            NoticeAcknowledged,
+            recorded_at,
+            loan_id=self.loan_id,
+            effective_date=command.on,
+            notice_id=command.notice_id,
+        )
+
+    def downgrade(
+        self, command: Downgrade, recorded_at: datetime, rules: RuleSet = CN_2023
+    ) -> None:
+        self._require_servicable("downgrade", needs_disbursement=True)
+        self._require_on_or_after_disbursement(command.on)
+        position = self.position(command.on, rules)
+        assert position is not None
+        floor = classification_floor(position.days_past_due, rules)
+        if CLASSIFICATIONS.index(command.classification) < CLASSIFICATIONS.index(floor):
+            raise ClassificationError(
+                f"classification {command.classification!r} would be above the floor {floor!r} "
+                f"that {position.days_past_due} days past due sets on {command.on.isoformat()}"
+            )
+        self.trigger(
+            ClassificationDowngraded,
+            recorded_at,
+            loan_id=self.loan_id,
+            effective_date=command.on,
+            classification=command.classification,
+            approver=command.approver,
+            reason=command.reason,
+        )
+
+    def file_arbitration(self, command: FileArbitration, recorded_at: datetime) -> None:
+        self._require_servicable("file_arbitration", needs_disbursement=True)
+        if command.case_id in self.cases:
+            raise DuplicateReferenceError(f"case {command.case_id!r} is already filed")
+        if len(self.cases) >= MAX_CASES:
+            raise LimitExceededError(f"a loan may have at most {MAX_CASES} legal cases")
+        self._require_on_or_after_disbursement(command.on)
+        self.trigger(
+            ArbitrationFiled,
+            recorded_at,
+            loan_id=self.loan_id,
+            effective_date=command.on,
+            case_id=command.case_id,
+            forum=command.forum,
+            claim_amount=Money.of(command.claim_amount, self.currency_code).amount,
+        )
+
+    def record_award(self, command: RecordAward, recorded_at: datetime) -> None:
+        filed = self._case(command.case_id)
+        self._require_not_before(command.on, filed, "the filing")
+        self.trigger(
+            AwardGranted,
+            recorded_at,
+            loan_id=self.loan_id,
+            effective_date=command.on,
+            case_id=command.case_id,
+            award_amount=Money.of(command.award_amount, self.currency_code).amount,
+        )
+
+    def apply_enforcement(self, command: ApplyEnforcement, recorded_at: datetime) -> None:
+        filed = self._case(command.case_id)
+        if not any(isinstance(event, AwardGranted) for event in self.cases[command.case_id]):
+            raise WrongStateError(f"case {command.case_id!r} has no award to enforce yet")
+        self._require_not_before(command.on, filed, "the filing")
+        self.trigger(
+            EnforcementApplied,
+            recorded_at,
+            loan_id=self.loan_id,
+            effective_date=command.on,
+            case_id=command.case_id,
+            court=command.court,
+        )
+
+    def record_recovery(self, command: RecordRecovery, recorded_at: datetime) -> None:
+        filed = self._case(command.case_id)
+        repayment = self.references.get(command.repayment_reference)
+        if not isinstance(repayment, RepaymentReceived):
+            raise UnknownReferenceError(
+                f"recovery names repayment {command.repayment_reference!r}, which loan "
+                f"{self.loan_id} has not received; record the cash with repay first"
+            )
+        amount = Money.of(command.amount, self.currency_code)
+        if amount.amount != repayment.amount:
+            raise DuplicateReferenceError(
+                f"recovery of {amount} does not match repayment "
+                f"{command.repayment_reference!r} of {repayment.amount:.2f}"
+            )
+        self._require_not_before(command.on, filed, "the filing")
+        self.trigger(
+            RecoveryRecorded,
+            recorded_at,
+            loan_id=self.loan_id,
+            effective_date=command.on,
+            case_id=command.case_id,
+            amount=amount.amount,
+            repayment_reference=command.repayment_reference,
+        )
+
+    # --- commands: write-off, restructure, close -----------------------------------------------
+
+    def write_off(self, command: WriteOff, recorded_at: datetime, rules: RuleSet = CN_2023) -> None:
+        self._require_servicable("write_off", needs_disbursement=True)
+        self._require_on_or_after_disbursement(command.on)
+        position = self.position(command.on, rules)
+        assert position is not None
+        if position.is_settled:
+            raise WrongStateError(
+                f"loan {self.loan_id} owes nothing; there is nothing to write off"
+            )
+        interest = position.overdue_interest + sum(
+            (due.interest_unpaid for due in position.installments if due.due_date == command.on),
+            start=Decimal(0),
+        )
+        self.trigger(
+            LoanWrittenOff,
+            recorded_at,
+            loan_id=self.loan_id,
+            effective_date=command.on,
+            approver=command.approver,
+            reason=command.reason,
+            principal=position.principal_outstanding,
+            interest=interest,
+            penalty=position.penalty_outstanding,
+        )
+
+    def restructure(
+        self, command: Restructure, recorded_at: datetime, rules: RuleSet = CN_2023
+    ) -> None:
+        self._require_servicable("restructure", needs_disbursement=True)
+        self._require_on_or_after_disbursement(command.on)
+        if len(self.restructures) >= MAX_RESTRUCTURES:
+            raise LimitExceededError(f"a loan may be restructured at most {MAX_RESTRUCTURES} times")
+        self._check_approver(command.approver)
+        _check_term(command.term_months)
+        if command.repayment_day is not None:
+            validate_repayment_day(command.repayment_day)
+        position = self.position(command.on, rules)
+        assert position is not None
+        if position.is_settled:
+            raise WrongStateError(
+                f"loan {self.loan_id} owes nothing; there is nothing to restructure"
+            )
+        self.trigger(
+            LoanRestructured,
+            recorded_at,
+            loan_id=self.loan_id,
+            effective_date=command.on,
+            approver=command.approver,
+            reason=command.reason,
+            term_months=command.term_months,
+            annual_rate=command.annual_rate,
+            repayment_method=command.repayment_method,
+            repayment_day=command.repayment_day,
+        )
+
+    def close(self, command: CloseLoan, recorded_at: datetime, rules: RuleSet = CN_2023) -> None:
+        self._require_servicable("close", needs_disbursement=True)
+        self._require_on_or_after_disbursement(command.on)
+        position = self.position(command.on, rules)
+        assert position is not None
+        if not position.is_settled:
+            raise WrongStateError(
+                f"loan {self.loan_id} still owes principal {position.principal_outstanding:.2f} "
+                f"and penalty {position.penalty_outstanding:.2f} on {command.on.isoformat()}"
+            )
+        self.trigger(
+            LoanClosed,
+            recorded_at,
+            loan_id=self.loan_id,
+            effective_date=command.on,
+            refund=position.overpayment,
+        )
+
+    # --- close of day --------------------------------------------------------------------------
+
+    def close_day(
+        self, day: date, recorded_at: datetime, rules: RuleSet = CN_2023, *, contagion: bool = False
+    ) -> tuple[list[DomainEvent], date | None]:
+        """Record the notices and grade changes `day` owes this loan; return them and the next
+        date close of day needs to look at it. Running it twice for a day records nothing new."""
+        position = self.position(day, rules)
+        state = post_loan_state(self, day)
+        risk = assess(state, position, rules, contagion=contagion)
+        events: list[DomainEvent] = []
+        for action in actions_on(self.loan_id, day, position, state, risk, rules):
+            events.append(self._record_action(action, day, recorded_at))
+        return events, next_action_after(day, position, risk, rules)
+
+    def _record_action(self, action: Action, day: date, recorded_at: datetime) -> DomainEvent:
+        event_class = SERVICING_EVENTS[action.kind]
+        return self.trigger(
+            event_class, recorded_at, loan_id=self.loan_id, effective_date=day, **action.fields
+        )
+
+    # --- dispatch ------------------------------------------------------------------------------
+
+    def handle(self, command: Command, recorded_at: datetime) -> Outcome:
+        """Run any journal command but `apply` on this loan; refusals raise DomainError."""
+        handler = getattr(self, _HANDLERS[type(command)])
+        outcome = handler(command, recorded_at)
+        if isinstance(outcome, Outcome):
+            return outcome
+        return Outcome(tuple(self._pending), {})
+
     # --- results -------------------------------------------------------------------------------
 
     def disbursement_result(self, event: LoanDisbursed, *, repeated: bool) -> dict[str, Any]:
@@ -519,6 +976,33 @@ class Loan(EventSourcedAggregate):
             return Outcome((), self.disbursement_result(earlier, repeated=True))
         return Outcome((), self.repayment_result(earlier, repeated=True))
 
+    def _require_servicable(self, command: str, *, needs_disbursement: bool) -> None:
+        self._require_open_application(command)
+        if self.closed is not None:
+            raise WrongStateError(f"loan {self.loan_id} is closed; {command} is not allowed")
+        if self.written_off is not None:
+            raise WrongStateError(f"loan {self.loan_id} is written off; {command} is not allowed")
+        if needs_disbursement and not self.disbursements:
+            raise WrongStateError(f"loan {self.loan_id} is not disbursed; {command} is not allowed")
+
+    def _require_on_or_after_disbursement(self, on: date) -> None:
+        first = min(self.disbursements, key=lambda event: event.effective_date)
+        self._require_not_before(on, first, "the first disbursement")
+
+    def _collateral(self, collateral_id: str) -> CollateralPledged:
+        pledged = self.collateral.get(collateral_id)
+        if pledged is None:
+            raise UnknownReferenceError(
+                f"loan {self.loan_id} has no active collateral {collateral_id!r}"
+            )
+        return pledged
+
+    def _case(self, case_id: str) -> DomainEvent:
+        events = self.cases.get(case_id)
+        if not events:
+            raise UnknownReferenceError(f"loan {self.loan_id} has no case {case_id!r}")
+        return events[0]
+
     def _require_open_application(self, command: str) -> None:
         if self.rejection is not None:
             raise WrongStateError(f"loan {self.loan_id} was rejected; {command} is not allowed")
@@ -539,6 +1023,33 @@ class Loan(EventSourcedAggregate):
                 f"effective date {on.isoformat()} is before {what} on "
                 f"{earlier.effective_date.isoformat()}"
             )
+
+
+_HANDLERS: dict[type[Command], str] = {
+    RecordInvestigation: "record_investigation",
+    Review: "record_review",
+    Approve: "approve",
+    Reject: "reject",
+    Withdraw: "withdraw",
+    Disburse: "disburse",
+    Repay: "repay",
+    PledgeCollateral: "pledge_collateral",
+    RevalueCollateral: "revalue_collateral",
+    ReleaseCollateral: "release_collateral",
+    AddGuarantor: "add_guarantor",
+    AssessGuarantor: "assess_guarantor",
+    RecordPostLoanCheck: "record_post_loan_check",
+    AcknowledgeNotice: "acknowledge_notice",
+    Downgrade: "downgrade",
+    WriteOff: "write_off",
+    Restructure: "restructure",
+    CloseLoan: "close",
+    FileArbitration: "file_arbitration",
+    RecordAward: "record_award",
+    ApplyEnforcement: "apply_enforcement",
+    RecordRecovery: "record_recovery",
+}
+"""The Loan method that handles each journal command (`apply` creates the loan instead)."""
 
 
 def _check_term(term_months: int) -> None:

@@ -6,6 +6,7 @@ Amounts and rates are exact Decimals (stored as strings). Every event class star
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -107,3 +108,141 @@ class AllocationRevised(DomainEvent):
     caused_by_version: int
     previous: dict[str, Decimal]
     allocation: dict[str, Decimal]
+
+
+# --- post-loan (贷后) facts ---------------------------------------------------------------------
+
+
+class CollateralPledged(DomainEvent):
+    collateral_id: str
+    kind: str
+    value: Decimal
+    appraiser: str | None
+
+
+class CollateralRevalued(DomainEvent):
+    """A new appraisal; the history of values is the sequence of these events."""
+
+    collateral_id: str
+    value: Decimal
+    appraiser: str | None
+
+
+class CollateralReleased(DomainEvent):
+    collateral_id: str
+
+
+class GuarantorAdded(DomainEvent):
+    guarantor_id: str
+    guarantor_name: str
+    guaranteed_amount: Decimal
+
+
+class GuarantorAssessed(DomainEvent):
+    guarantor_id: str
+    ability: Literal["normal", "weakened"]
+    notes: str
+
+
+class PostLoanCheckRecorded(DomainEvent):
+    """贷后检查 by an inspector, with findings and a rating."""
+
+    inspector: str
+    findings: dict[str, str]
+    rating: Literal["normal", "attention", "adverse"]
+    funds_misused: bool
+
+
+class NoticeIssued(DomainEvent):
+    """A written notice sent by close of day: reminder (提示还贷通知), dunning (书面催收通知) or
+    legal (依法收贷). `rule_set` names the rules that decided it."""
+
+    notice_id: str
+    kind: Literal["reminder", "dunning", "legal"]
+    due_date: date | None
+    installment_number: int | None
+    days_past_due: int
+    amount_due: Decimal
+    rule_set: str
+
+
+class NoticeAcknowledged(DomainEvent):
+    """The borrower's receipt (回执) of a notice; it also resets the limitation clock."""
+
+    notice_id: str
+
+
+class LegalRecoveryOpened(DomainEvent):
+    """Legal recovery opened the first day days past due exceeded the rule set's threshold."""
+
+    days_past_due: int
+    rule_set: str
+
+
+class ClassificationChanged(DomainEvent):
+    """A derived risk grade changed (recorded by close of day with the rule set that decided)."""
+
+    previous: str
+    classification: str
+    previous_stage: int
+    ifrs9_stage: int
+    days_past_due: int
+    reasons: tuple[str, ...]
+    rule_set: str
+
+
+class ClassificationDowngraded(DomainEvent):
+    """A manual classification by an approver, with its reason (never above the DPD floor)."""
+
+    classification: str
+    approver: str
+    reason: str
+
+
+class LoanWrittenOff(DomainEvent):
+    """Balances moved off balance sheet (核销); later repayments are recoveries."""
+
+    approver: str
+    reason: str
+    principal: Decimal
+    interest: Decimal
+    penalty: Decimal
+
+
+class LoanRestructured(DomainEvent):
+    """New terms for the whole outstanding debt; arrears and accrued interest are capitalised."""
+
+    approver: str
+    reason: str
+    term_months: int
+    annual_rate: Decimal
+    repayment_method: str
+    repayment_day: int | None
+
+
+class LoanClosed(DomainEvent):
+    """All obligations met; `refund` is the overpayment returned to the borrower."""
+
+    refund: Decimal
+
+
+class ArbitrationFiled(DomainEvent):
+    case_id: str
+    forum: str
+    claim_amount: Decimal
+
+
+class AwardGranted(DomainEvent):
+    case_id: str
+    award_amount: Decimal
+
+
+class EnforcementApplied(DomainEvent):
+    case_id: str
+    court: str
+
+
+class RecoveryRecorded(DomainEvent):
+    case_id: str
+    amount: Decimal
+    repayment_reference: str

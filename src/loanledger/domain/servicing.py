@@ -39,7 +39,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from fractions import Fraction
 
-from loanledger.domain.calendar import default_repayment_day
+from loanledger.domain.calendar import default_repayment_day, first_due_date
 from loanledger.domain.money import Currency, Money, round_to_minor
 from loanledger.domain.rates import AnnualRate
 from loanledger.domain.rules import CN_2023, RuleSet
@@ -72,7 +72,12 @@ class Terms:
 
 @dataclass(frozen=True)
 class MoneyFact:
-    """A disbursement (kind "disburse") or repayment (kind "repay") as the engine sees it."""
+    """A fact that changes the money walk, as the engine sees it.
+
+    Kinds: "disburse" and "repay" (with `amount`), "restructure" (with `new_terms`: the whole
+    outstanding debt, arrears and accrued interest included, is re-scheduled from `on`) and
+    "misuse" (funds used against the agreed purpose: the penalty multiplier switches from `on`).
+    """
 
     kind: str
     on: date
@@ -81,6 +86,7 @@ class MoneyFact:
     sequence: int
     """Recording order, which breaks ties between facts on the same effective date."""
     prepay: bool = False
+    new_terms: Terms | None = None
 
 
 @dataclass(frozen=True)
@@ -148,6 +154,10 @@ class Position:
     allocations: dict[str, Allocation] = field(default_factory=dict)
     first_disbursed_on: date | None = None
     rounding: str = CN_2023.rounding
+    restructured_on: date | None = None
+    capitalised: Decimal = ZERO
+    """Arrears, penalty and accrued interest turned into principal by the last restructure."""
+    misuse_since: date | None = None
 
     @property
     def principal_outstanding(self) -> Decimal:
@@ -232,8 +242,14 @@ def derive_position(
         walk.advance_to(fact.on)
         if fact.kind == "disburse":
             walk.disburse(fact)
-        else:
+        elif fact.kind == "repay":
             walk.repay(fact)
+        elif fact.kind == "restructure":
+            walk.restructure(fact)
+        elif fact.kind == "misuse":
+            walk.misuse(fact)
+        else:
+            raise ValueError(f"unknown money fact kind {fact.kind!r}")
     walk.advance_to(as_of)
     walk.accrue_all(as_of)
     return walk.position
@@ -247,14 +263,18 @@ class _Walk:
         self.rules = rules
         self.currency = terms.currency
         self.position = Position(as_of=as_of, currency=self.currency, rounding=rules.rounding)
-        self.daily_penalty_rate = (
-            terms.annual_rate.exact * Fraction(rules.penalty_multiplier)
-        ) / rules.penalty_day_count_basis
+        self.penalty_multiplier = rules.penalty_multiplier
+        self.daily_penalty_rate = self._daily_penalty_rate()
         self.reached: date | None = None
         """Installments due on or before this date have had held overpayment applied."""
         self.last_reamortised_on: date | None = None
         self.carried: dict[int, Decimal] = {}
         """Interest carried into an installment by a re-amortisation within its period."""
+
+    def _daily_penalty_rate(self) -> Fraction:
+        return (
+            self.terms.annual_rate.exact * Fraction(self.penalty_multiplier)
+        ) / self.rules.penalty_day_count_basis
 
     # --- time ----------------------------------------------------------------------------------
 
@@ -358,6 +378,67 @@ class _Walk:
             prepaid_principal=prepaid,
             overpayment=remaining,
         )
+
+    def misuse(self, fact: MoneyFact) -> None:
+        """From `fact.on`, penalty runs at the misuse multiplier (days before keep theirs)."""
+        if self.position.misuse_since is not None:
+            return
+        self.accrue_all(fact.on - ONE_DAY)
+        self.position.misuse_since = fact.on
+        self.penalty_multiplier = self.rules.misuse_penalty_multiplier
+        self.daily_penalty_rate = self._daily_penalty_rate()
+
+    def restructure(self, fact: MoneyFact) -> None:
+        """Re-schedule the whole debt from `fact.on` on new terms, capitalising the arrears
+        (overdue interest and penalty owed) and the interest accrued in the current period."""
+        assert fact.new_terms is not None
+        day = fact.on
+        position = self.position
+        if not position.installments:
+            return
+        self.accrue_all(day - ONE_DAY)
+        outstanding = position.principal_outstanding
+        due_now = [due for due in position.installments if due.due_date <= day]
+        arrears = sum((due.interest_unpaid for due in due_now), start=ZERO)
+        penalty = sum(
+            (due.penalty_owed(self.currency, self.rules.rounding) for due in position.installments),
+            start=ZERO,
+        )
+        future = [due for due in position.installments if due.due_date > day]
+        accrued = self._carried_interest(day, outstanding) if future and outstanding > 0 else ZERO
+        capitalised = arrears + penalty + accrued
+        for due in due_now:
+            # What was unpaid is not forgiven: it moves into the new principal.
+            due.principal = due.principal_paid
+            due.interest = due.interest_paid
+            due.penalty_unpaid = Fraction(0)
+        position.capitalised = capitalised
+        position.restructured_on = day
+        self.terms = fact.new_terms
+        self.daily_penalty_rate = self._daily_penalty_rate()
+        self.carried = {}
+        self.last_reamortised_on = day
+        new_principal = outstanding + capitalised
+        if new_principal <= 0:
+            position.installments = due_now
+            return
+        repayment_day = self.terms.repayment_day or default_repayment_day(day)
+        first_number = (due_now[-1].number + 1) if due_now else 1
+        rows = reamortise(
+            Money.of(new_principal, self.currency),
+            self.terms.annual_rate,
+            self.terms.term_months,
+            self.terms.method,
+            day,
+            first_due_date(day, repayment_day),
+            first_number=first_number,
+            rounding=self.rules.rounding,
+            day_count=self.rules.irregular_period_day_count,
+        )
+        position.installments = due_now + [
+            _Due(row.number, row.due_date, row.principal.amount, row.interest.amount)
+            for row in rows
+        ]
 
     def _prepay(self, day: date, amount: Decimal) -> tuple[Decimal, Decimal]:
         """Reduce principal by `amount` now; return (principal prepaid, interest paid)."""

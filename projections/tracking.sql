@@ -1,0 +1,19 @@
+-- Where each projection has read the notification log up to. A projection's rows and its
+-- position are written in one transaction, so after any stop it resumes exactly once.
+
+-- name: create
+CREATE TABLE IF NOT EXISTS loanledger_tracking (
+    projection TEXT PRIMARY KEY,
+    position BIGINT NOT NULL,
+    version INTEGER NOT NULL
+)
+
+-- name: select
+SELECT position, version FROM loanledger_tracking WHERE projection = ?
+
+-- name: upsert
+INSERT INTO loanledger_tracking (projection, position, version) VALUES (?, ?, ?)
+ON CONFLICT (projection) DO UPDATE SET position = excluded.position, version = excluded.version
+
+-- name: delete
+DELETE FROM loanledger_tracking WHERE projection = ?

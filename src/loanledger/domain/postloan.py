@@ -1,0 +1,398 @@
+"""Post-loan (贷后) state and decisions, derived from a loan's facts for one business date.
+
+`PostLoanState` gathers what was in force at the end of `as_of` (collateral values, guarantors'
+latest assessments, the latest post-loan check, notices and receipts, legal recovery, write-off,
+restructure, closure). `assess` turns it and the money position into the risk view the Contract
+reports: warnings, classification (五级分类) and IFRS 9 stage. `actions_on` lists the notices and
+records close of day owes on a date, and `next_action_after` tells the close-of-day index when a
+loan next needs looking at, so that closing a day touches only loans with work that day.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from typing import TYPE_CHECKING, Any
+
+from loanledger.domain.calendar import add_months
+from loanledger.domain.event import DomainEvent
+from loanledger.domain.loan_events import (
+    ClassificationChanged,
+    ClassificationDowngraded,
+    CollateralPledged,
+    CollateralReleased,
+    CollateralRevalued,
+    GuarantorAdded,
+    GuarantorAssessed,
+    LegalRecoveryOpened,
+    LoanClosed,
+    LoanRestructured,
+    LoanWrittenOff,
+    NoticeAcknowledged,
+    NoticeIssued,
+    PostLoanCheckRecorded,
+)
+from loanledger.domain.rules import (
+    CLASSIFICATIONS,
+    RuleSet,
+    classification_floor,
+    ifrs9_stage,
+    worse_classification,
+)
+from loanledger.domain.servicing import Position
+
+if TYPE_CHECKING:
+    from loanledger.domain.loan import Loan
+
+LIMITATION_YEARS = 3
+"""诉讼时效: three years from when the creditor could claim (Civil Code art. 188)."""
+
+GUARANTEE_PERIOD_MONTHS = 6
+"""保证期间 when none is agreed: six months after the debt falls due (Civil Code art. 692)."""
+
+OBSERVATION_MONTHS = 12
+"""A restructured loan stays at least substandard for at least a year ..."""
+
+OBSERVATION_PERIODS = 2
+"""... and at least two repayment periods."""
+
+WARNING_ORDER = ("days_past_due", "ltv_breach", "adverse_post_loan_check", "guarantor_weakened")
+
+
+@dataclass
+class PostLoanState:
+    """What was in force at the end of `as_of`, from facts effective by then."""
+
+    as_of: date
+    collateral: dict[str, Decimal] = field(default_factory=dict)
+    """Active collateral: id -> latest appraised value."""
+    guarantors: dict[str, GuarantorAdded] = field(default_factory=dict)
+    guarantor_ability: dict[str, str] = field(default_factory=dict)
+    checks: list[PostLoanCheckRecorded] = field(default_factory=list)
+    notices: dict[str, NoticeIssued] = field(default_factory=dict)
+    acknowledged: dict[str, NoticeAcknowledged] = field(default_factory=dict)
+    legal: LegalRecoveryOpened | None = None
+    written_off: LoanWrittenOff | None = None
+    restructured: LoanRestructured | None = None
+    closed: LoanClosed | None = None
+    manual: ClassificationDowngraded | None = None
+    recorded_grade: ClassificationChanged | None = None
+
+    @property
+    def collateral_value(self) -> Decimal:
+        return sum(self.collateral.values(), start=Decimal(0))
+
+    @property
+    def last_check(self) -> PostLoanCheckRecorded | None:
+        return self.checks[-1] if self.checks else None
+
+
+def post_loan_state(loan: Loan, as_of: date) -> PostLoanState:
+    """Gather the post-loan facts effective on or before `as_of`, in effective order."""
+    state = PostLoanState(as_of)
+    events = sorted(
+        (event for event in loan.history if event.effective_date <= as_of),
+        key=lambda event: (event.effective_date, event.originator_version),
+    )
+    for event in events:
+        _gather(state, event)
+    return state
+
+
+def _gather(state: PostLoanState, event: DomainEvent) -> None:
+    if isinstance(event, CollateralPledged | CollateralRevalued):
+        state.collateral[event.collateral_id] = event.value
+    elif isinstance(event, CollateralReleased):
+        state.collateral.pop(event.collateral_id, None)
+    elif isinstance(event, GuarantorAdded):
+        state.guarantors[event.guarantor_id] = event
+        state.guarantor_ability[event.guarantor_id] = "normal"
+    elif isinstance(event, GuarantorAssessed):
+        state.guarantor_ability[event.guarantor_id] = event.ability
+    elif isinstance(event, PostLoanCheckRecorded):
+        state.checks.append(event)
+    elif isinstance(event, NoticeIssued):
+        state.notices[event.notice_id] = event
+    elif isinstance(event, NoticeAcknowledged):
+        state.acknowledged[event.notice_id] = event
+    elif isinstance(event, LegalRecoveryOpened):
+        state.legal = event
+    elif isinstance(event, LoanWrittenOff):
+        state.written_off = event
+    elif isinstance(event, LoanRestructured):
+        state.restructured = event
+    elif isinstance(event, LoanClosed):
+        state.closed = event
+    elif isinstance(event, ClassificationDowngraded):
+        state.manual = event
+    elif isinstance(event, ClassificationChanged):
+        state.recorded_grade = event
+
+
+@dataclass(frozen=True)
+class RiskView:
+    """Warnings, classification and stage of one loan on one date, with the reasons."""
+
+    warnings: tuple[str, ...]
+    classification: str
+    ifrs9_stage: int
+    reasons: tuple[str, ...]
+    ltv: Decimal | None
+    limitation_expires_on: date | None
+    guarantee_expires_on: date | None
+    observation_until: date | None
+    legal_recovery: bool
+    next_check_due: date | None
+
+
+def ltv_of(position: Position | None, state: PostLoanState) -> Decimal | None:
+    """Loan outstanding / active collateral value, 4 places HALF_UP; None without collateral."""
+    value = state.collateral_value
+    if position is None or value <= 0:
+        return None
+    return (position.principal_outstanding / value).quantize(
+        Decimal("0.0001"), rounding=ROUND_HALF_UP
+    )
+
+
+def assess(
+    state: PostLoanState, position: Position | None, rules: RuleSet, *, contagion: bool = False
+) -> RiskView:
+    """The Contract's risk view: DPD floors, manual downgrade, restructure observation, warnings."""
+    days_past_due = position.days_past_due if position is not None else 0
+    ltv = ltv_of(position, state)
+    warnings = set()
+    if days_past_due >= 1:
+        warnings.add("days_past_due")
+    if ltv is not None and ltv > rules.ltv_warning_above:
+        warnings.add("ltv_breach")
+    last_check = state.last_check
+    if last_check is not None and last_check.rating == "adverse":
+        warnings.add("adverse_post_loan_check")
+    if any(ability == "weakened" for ability in state.guarantor_ability.values()):
+        warnings.add("guarantor_weakened")
+    ordered = tuple(name for name in WARNING_ORDER if name in warnings)
+
+    classification = classification_floor(days_past_due, rules)
+    reasons = [f"days_past_due={days_past_due}"]
+    if state.manual is not None:
+        manual = state.manual.classification
+        if worse_classification(manual, classification) == manual and manual != classification:
+            reasons.append(f"manual: {state.manual.reason}")
+        classification = worse_classification(classification, manual)
+    observation_until = _observation_until(state, position)
+    if observation_until is not None and state.as_of < observation_until:
+        if worse_classification(classification, "substandard") != classification:
+            reasons.append("restructured: observation period")
+        classification = worse_classification(classification, "substandard")
+    if contagion and CLASSIFICATIONS.index(classification) < CLASSIFICATIONS.index("substandard"):
+        classification = "substandard"
+        reasons.append("borrower non-performing elsewhere (contagion)")
+    if state.written_off is not None:
+        classification = "loss"
+    flagged = any(name != "days_past_due" for name in ordered)
+    stage = ifrs9_stage(
+        days_past_due, flagged=flagged, written_off=state.written_off is not None, rules=rules
+    )
+    legal = state.legal is not None and state.written_off is None and state.closed is None
+    if (
+        legal
+        and position is not None
+        and position.overdue_principal + position.overdue_interest == 0
+    ):
+        legal = False  # the arrears were fully repaid
+    return RiskView(
+        warnings=ordered,
+        classification=classification,
+        ifrs9_stage=stage,
+        reasons=tuple(reasons),
+        ltv=ltv,
+        limitation_expires_on=_limitation(state, position),
+        guarantee_expires_on=_guarantee_expiry(state, position),
+        observation_until=observation_until,
+        legal_recovery=legal,
+        next_check_due=_next_check_due(state, position, rules),
+    )
+
+
+def _observation_until(state: PostLoanState, position: Position | None) -> date | None:
+    if state.restructured is None or position is None:
+        return None
+    start = state.restructured.effective_date
+    new_dues = [due.due_date for due in position.installments if due.due_date > start]
+    periods = new_dues[OBSERVATION_PERIODS - 1] if len(new_dues) >= OBSERVATION_PERIODS else start
+    return max(add_months(start, OBSERVATION_MONTHS), periods)
+
+
+def _limitation(state: PostLoanState, position: Position | None) -> date | None:
+    """Three years from the earliest unpaid due date, restarted by the latest receipt."""
+    if position is None:
+        return None
+    unpaid = [due for due in position.installments if due.overdue_base > 0]
+    overdue = [due for due in unpaid if due.due_date < state.as_of]
+    if not overdue:
+        return None
+    start = overdue[0].due_date
+    receipts = [event.effective_date for event in state.acknowledged.values()]
+    if receipts:
+        start = max(start, max(receipts))
+    return add_months(start, 12 * LIMITATION_YEARS)
+
+
+def _guarantee_expiry(state: PostLoanState, position: Position | None) -> date | None:
+    if not state.guarantors or position is None or position.maturity_date is None:
+        return None
+    return add_months(position.maturity_date, GUARANTEE_PERIOD_MONTHS)
+
+
+def _next_check_due(state: PostLoanState, position: Position | None, rules: RuleSet) -> date | None:
+    """Every `post_loan_check_interval_days` after the last check (or the first disbursement)."""
+    if position is None or position.first_disbursed_on is None or position.is_settled:
+        return None
+    if state.written_off is not None or state.closed is not None:
+        return None
+    last = state.last_check.effective_date if state.last_check else position.first_disbursed_on
+    return last + timedelta(days=rules.post_loan_check_interval_days)
+
+
+# --- close of day ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Action:
+    """One record close of day owes on a date: an event class name and its fields."""
+
+    kind: str
+    fields: dict[str, Any]
+
+
+def notice_id(loan_id: str, kind: str, on: date) -> str:
+    """Deterministic, so closing the same day twice finds the notice it already issued."""
+    return f"{loan_id}/{kind}/{on.isoformat()}"
+
+
+def actions_on(
+    loan_id: str,
+    day: date,
+    position: Position | None,
+    state: PostLoanState,
+    risk: RiskView,
+    rules: RuleSet,
+) -> list[Action]:
+    """What close of day records for one loan on `day`, given its state at the end of `day`."""
+    if position is None or position.first_disbursed_on is None:
+        return []
+    if state.closed is not None or state.written_off is not None:
+        return []
+    actions: list[Action] = []
+    reminder_for = day + timedelta(days=rules.reminder_days_before_due)
+    for due in position.installments:
+        if due.due_date == reminder_for and due.overdue_base > position.overpayment:
+            identifier = notice_id(loan_id, "reminder", day)
+            if identifier not in state.notices:
+                actions.append(
+                    Action(
+                        "NoticeIssued",
+                        {
+                            "notice_id": identifier,
+                            "kind": "reminder",
+                            "due_date": due.due_date,
+                            "installment_number": due.number,
+                            "days_past_due": 0,
+                            "amount_due": due.overdue_base,
+                            "rule_set": rules.version,
+                        },
+                    )
+                )
+    days_past_due = position.days_past_due
+    if days_past_due >= 1 and (days_past_due - 1) % rules.dunning_interval_days == 0:
+        identifier = notice_id(loan_id, "dunning", day)
+        if identifier not in state.notices:
+            actions.append(
+                Action(
+                    "NoticeIssued",
+                    {
+                        "notice_id": identifier,
+                        "kind": "dunning",
+                        "due_date": None,
+                        "installment_number": None,
+                        "days_past_due": days_past_due,
+                        "amount_due": position.overdue_principal
+                        + position.overdue_interest
+                        + position.penalty_outstanding,
+                        "rule_set": rules.version,
+                    },
+                )
+            )
+    if days_past_due > rules.legal_recovery_after_days and state.legal is None:
+        actions.append(
+            Action(
+                "LegalRecoveryOpened", {"days_past_due": days_past_due, "rule_set": rules.version}
+            )
+        )
+        actions.append(
+            Action(
+                "NoticeIssued",
+                {
+                    "notice_id": notice_id(loan_id, "legal", day),
+                    "kind": "legal",
+                    "due_date": None,
+                    "installment_number": None,
+                    "days_past_due": days_past_due,
+                    "amount_due": position.overdue_principal
+                    + position.overdue_interest
+                    + position.penalty_outstanding,
+                    "rule_set": rules.version,
+                },
+            )
+        )
+    previous = state.recorded_grade
+    previous_grade = previous.classification if previous else "normal"
+    previous_stage = previous.ifrs9_stage if previous else 1
+    if (risk.classification, risk.ifrs9_stage) != (previous_grade, previous_stage):
+        actions.append(
+            Action(
+                "ClassificationChanged",
+                {
+                    "previous": previous_grade,
+                    "classification": risk.classification,
+                    "previous_stage": previous_stage,
+                    "ifrs9_stage": risk.ifrs9_stage,
+                    "days_past_due": days_past_due,
+                    "reasons": risk.reasons,
+                    "rule_set": rules.version,
+                },
+            )
+        )
+    return actions
+
+
+def next_action_after(
+    day: date, position: Position | None, risk: RiskView | None, rules: RuleSet
+) -> date | None:
+    """The first date after `day` on which close of day may owe this loan a record, assuming no
+    new facts arrive (any new fact re-queues the loan). None when nothing can fall due."""
+    if position is None or position.first_disbursed_on is None or position.is_settled:
+        return None
+    candidates = []
+    if risk is not None and risk.observation_until is not None and risk.observation_until > day:
+        candidates.append(risk.observation_until)
+    for due in position.installments:
+        if due.overdue_base <= 0:
+            continue
+        reminder = due.due_date - timedelta(days=rules.reminder_days_before_due)
+        for candidate in (reminder, due.due_date + timedelta(days=1)):
+            if candidate > day:
+                candidates.append(candidate)
+    first_unpaid = next((due for due in position.installments if due.overdue_base > 0), None)
+    if first_unpaid is not None and first_unpaid.due_date < day + timedelta(days=1):
+        # Overdue: the next dunning day, and each DPD threshold of grade, stage and legal action.
+        thresholds = [1 + rules.dunning_interval_days * k for k in range(0, 40)]
+        thresholds += [*rules.classification_floors, rules.stage2_days_past_due]
+        thresholds += [rules.stage3_days_past_due, rules.legal_recovery_after_days + 1]
+        for threshold in thresholds:
+            candidate = first_unpaid.due_date + timedelta(days=threshold)
+            if candidate > day:
+                candidates.append(candidate)
+    return min(candidates) if candidates else None

@@ -1,0 +1,1 @@
+"""The projection engine and the read models it maintains (DESIGN §4, §8)."""

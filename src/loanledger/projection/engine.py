@@ -1,0 +1,126 @@
+"""The projection engine: batches of events into read models, with exactly-once tracking.
+
+eventsourcing's `ProjectionRunner` needs PostgreSQL's LISTEN/NOTIFY and commits one event per
+transaction. This engine works on every store: it reads the notification log a bounded batch at
+a time, lets each projection write its rows for the batch, and writes the projection's new
+position in the same read-model transaction. After any stop it resumes from that position, so
+each event is applied exactly once. A projection whose `version` changed is rebuilt from the
+first event.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from threading import Lock
+from typing import Any
+
+from eventsourcing.persistence import Notification
+
+from loanledger.domain.event import DomainEvent
+from loanledger.projection.sql import statements
+from loanledger.projection.store import ReadStore, Transaction
+
+BATCH_SIZE = 1000
+"""Events per transaction: large enough to amortise a commit, small enough to bound memory."""
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """One event with its position in the notification log."""
+
+    position: int
+    event: DomainEvent
+
+
+class Projection(ABC):
+    """A read model maintained from events. Subclasses name their SQL file."""
+
+    name: str
+    version: int = 1
+
+    def sql(self, store: ReadStore) -> dict[str, str]:
+        return statements(self.name, store.dialect)
+
+    def create(self, txn: Transaction, store: ReadStore) -> None:
+        for key, statement in self.sql(store).items():
+            if key.startswith("create"):
+                txn.execute(statement)
+
+    def drop(self, txn: Transaction, store: ReadStore) -> None:
+        txn.execute(self.sql(store)["drop"])
+
+    @abstractmethod
+    def process(self, txn: Transaction, store: ReadStore, batch: Sequence[Recorded]) -> None: ...
+
+
+class ProjectionEngine:
+    """Keeps a set of projections caught up with the notification log."""
+
+    def __init__(
+        self,
+        store: ReadStore,
+        projections: Sequence[Projection],
+        select: Callable[[int, int], Sequence[Notification]],
+        decode: Callable[[Notification], DomainEvent],
+        batch_size: int = BATCH_SIZE,
+    ) -> None:
+        self.store = store
+        self.projections = list(projections)
+        self._select = select
+        self._decode = decode
+        self.batch_size = batch_size
+        self._lock = Lock()
+        self._tracking = statements("tracking", store.dialect)
+        with store.transaction() as txn:
+            txn.execute(self._tracking["create"])
+            for projection in self.projections:
+                row = txn.execute(self._tracking["select"], (projection.name,))
+                if row and row[0][1] != projection.version:
+                    projection.drop(txn, store)
+                    txn.execute(self._tracking["delete"], (projection.name,))
+                projection.create(txn, store)
+
+    def position(self, projection: Projection) -> int:
+        rows = self.store.query(self._tracking["select"], (projection.name,))
+        return int(rows[0][0]) if rows else 0
+
+    def catch_up(self) -> int:
+        """Process every event recorded so far; return how many were processed."""
+        with self._lock:
+            processed = 0
+            while True:
+                positions = {p.name: self.position(p) for p in self.projections}
+                start = min(positions.values(), default=0) + 1
+                notifications = self._select(start, self.batch_size)
+                if not notifications:
+                    return processed
+                batch = [Recorded(n.id, self._decode(n)) for n in notifications]
+                last = notifications[-1].id
+                with self.store.transaction() as txn:
+                    for projection in self.projections:
+                        mine = [
+                            item for item in batch if item.position > positions[projection.name]
+                        ]
+                        if mine:
+                            projection.process(txn, self.store, mine)
+                        txn.execute(
+                            self._tracking["upsert"], (projection.name, last, projection.version)
+                        )
+                processed += len(batch)
+                if len(notifications) < self.batch_size:
+                    return processed
+
+    def rebuild(self) -> int:
+        """Drop every projection and build it again from the first event."""
+        with self._lock, self.store.transaction() as txn:
+            for projection in self.projections:
+                projection.drop(txn, self.store)
+                txn.execute(self._tracking["delete"], (projection.name,))
+                projection.create(txn, self.store)
+        return self.catch_up()
+
+
+def first_column(rows: list[tuple[Any, ...]]) -> list[Any]:
+    return [row[0] for row in rows]

@@ -1,0 +1,1 @@
+"""Report builders (DESIGN §8) and their output formats."""
