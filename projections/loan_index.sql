@@ -27,6 +27,9 @@ CREATE INDEX IF NOT EXISTS loanledger_loan_index_borrower
 -- name: drop
 DROP TABLE IF EXISTS loanledger_loan_index
 
+-- name: clear
+DELETE FROM loanledger_loan_index
+
 -- name: insert_applied
 INSERT INTO loanledger_loan_index (loan_id, aggregate_id, borrower_id, applied_on, last_version)
 VALUES (?, ?, ?, ?, ?)

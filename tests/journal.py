@@ -86,7 +86,7 @@ def disburse(loan_id: str, on: str, amount: str, reference: str = "D-1") -> dict
 def repay(
     loan_id: str, on: str, amount: str, reference: str, *, prepay: bool = False
 ) -> dict[str, Any]:
-    command = {
+    command: dict[str, Any] = {
         "command": "repay",
         "loan_id": loan_id,
         "on": on,

@@ -43,6 +43,7 @@ from loanledger.projection.engine import ProjectionEngine
 from loanledger.projection.loan_index import LoanIndexProjection
 from loanledger.projection.sql import statements
 from loanledger.projection.store import open_read_store
+from loanledger.reports import ledger as ledger_reports
 from loanledger.reports import portfolio
 from loanledger.reports.portfolio import LoanRow
 from loanledger.views import loan_row, loan_view, schedule_rows
@@ -82,6 +83,7 @@ class LoanLedger(Application[UUID]):
         self._heads = ChainHeads()
         super().__init__(env=dict(settings.env))
         self.rules = CN_2023
+        self.create_tables = settings.env.get("CREATE_TABLE", "y") != "n"
         self.read_store = open_read_store(settings)
         self.loan_index = LoanIndexProjection()
         self.projections = ProjectionEngine(
@@ -89,16 +91,19 @@ class LoanLedger(Application[UUID]):
             [self.loan_index],
             select=lambda start, limit: self.recorder.select_notifications(start, limit),
             decode=self._decode,
+            create_tables=self.create_tables,
         )
         self._closed_days = statements("closed_days", self.read_store.dialect)
-        with self.read_store.transaction() as txn:
-            txn.execute(self._closed_days["create"])
+        if self.create_tables:
+            with self.read_store.transaction() as txn:
+                txn.execute(self._closed_days["create"])
 
     @classmethod
     def open(cls, url: str | None = None, *, clock: Clock = system_clock) -> LoanLedger:
         """Open the ledger at `url` (else env `LOANLEDGER_DB`, else `sqlite:///loanledger.db`)."""
         settings = parse_store_url(resolve_store_url(url))
-        if settings.kind != "postgresql":
+        if settings.kind != "postgresql" or settings.env.get("CREATE_TABLE") == "n":
+            # Table creation off: the schema and tables are the DBA's (migrations/).
             return cls(settings, clock=clock)
         # CREATE SCHEMA/TABLE IF NOT EXISTS race in PostgreSQL's catalog ("tuple concurrently
         # updated") when several processes open the same new store at once, so opening holds an
@@ -389,23 +394,61 @@ class LoanLedger(Application[UUID]):
         return date.fromisoformat(rows[0][0]) if rows and rows[0][0] else None
 
     def report(
-        self, name: str, as_of: date | str, known_at: datetime | str | None = None
+        self,
+        name: str,
+        as_of: date | str,
+        known_at: datetime | str | None = None,
+        *,
+        since: date | None = None,
     ) -> list[dict[str, Any]]:
-        """A §8 report as of `as_of` (end of day), from the facts known at `known_at`."""
-        builder = REPORTS.get(name)
-        if builder is None:
-            known = ", ".join(sorted(REPORTS))
-            raise UnknownReportError(f"unknown report {name!r}; reports: {known}")
+        """A §8 report as of `as_of` (end of day), from the facts known at `known_at`.
+
+        `journal` lists general-ledger lines dated from `since` (default: all) to `as_of`.
+        """
         day = parse_as_of(as_of)
         moment = parse_known_at(known_at)
+        if name == "trial_balance":
+            return ledger_reports.trial_balance(self._loan_postings(day, moment))
+        if name == "journal":
+            return ledger_reports.journal(self._loan_postings(day, moment), since)
+        builder = REPORTS.get(name)
+        if builder is None:
+            known = ", ".join(sorted([*REPORTS, "trial_balance", "journal"]))
+            raise UnknownReportError(f"unknown report {name!r}; reports: {known}")
         return builder(self._loan_rows(day, moment))
 
-    def _loan_rows(self, on: date, known_at: datetime | None) -> Iterator[LoanRow]:
-        """Each loan that exists on `on`, one at a time (the book is never all in memory)."""
+    def _loans(self, known_at: datetime | None) -> Iterator[Loan]:
         self.projections.catch_up()
         index = self.loan_index.sql(self.read_store)
         for (loan_id,) in self.read_store.query(index["all_loans"]):
-            loan = self._get(loan_id).as_known_at(known_at)
+            yield self._get(loan_id).as_known_at(known_at)
+
+    def _loan_postings(
+        self, on: date, known_at: datetime | None
+    ) -> Iterator[ledger_reports.LoanPostings]:
+        for loan in self._loans(known_at):
+            if loan.exists_on(on):
+                yield loan.loan_id, loan.postings(on, self.rules)
+
+    def reconcile(self, as_of: date | str) -> list[str]:
+        """Differences between each loan's subledger and its own figures (empty when tied)."""
+        day = parse_as_of(as_of)
+        problems: list[str] = []
+        for loan in self._loans(None):
+            if not loan.exists_on(day) or loan.approval is None:
+                continue
+            view = loan_view(loan, day, self.rules)
+            problems += ledger_reports.subledger_differences(
+                loan.loan_id,
+                loan.postings(day, self.rules),
+                view,
+                written_off=loan.written_off is not None and loan.written_off.effective_date <= day,
+            )
+        return problems
+
+    def _loan_rows(self, on: date, known_at: datetime | None) -> Iterator[LoanRow]:
+        """Each loan that exists on `on`, one at a time (the book is never all in memory)."""
+        for loan in self._loans(known_at):
             if loan.exists_on(on):
                 contagion = self._contagion(loan, on, known_at)
                 yield loan_row(loan, on, self.rules, contagion=contagion)

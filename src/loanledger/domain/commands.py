@@ -33,7 +33,7 @@ from loanledger.domain.errors import (
     InvalidDateError,
     InvalidRateError,
 )
-from loanledger.domain.money import parse_decimal
+from loanledger.domain.money import CURRENCIES, parse_decimal
 
 MAX_TEXT_LENGTH = 2000
 """Longest free text (notes, findings, reasons) a command may carry."""
@@ -65,10 +65,19 @@ def _strict_date(value: object) -> date:
     return parsed
 
 
+MAX_AMOUNT_PLACES = max(unit.minor_unit for unit in CURRENCIES.values())
+"""No currency the ledger knows has more minor-unit places; the loan's own currency is checked
+again when the command meets the loan (JPY allows none)."""
+
+
 def _amount(value: object) -> Decimal:
     parsed = parse_decimal(value, "amount", error=InvalidAmountError)
     if parsed <= 0:
         raise InvalidAmountError(f"amount must be greater than zero, got {value}")
+    exponent = parsed.as_tuple().exponent
+    assert isinstance(exponent, int)
+    if exponent < -MAX_AMOUNT_PLACES:
+        raise InvalidAmountError(f"amount {value} has more than {MAX_AMOUNT_PLACES} decimal places")
     return parsed
 
 

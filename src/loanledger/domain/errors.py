@@ -107,3 +107,8 @@ class UnknownReferenceError(DomainError):
 
 class UnknownReportError(DomainError):
     """The report name is not one the ledger builds."""
+
+
+class MigrationError(DomainError):
+    """The database's migration history does not match the shipped migrations (a changed or
+    unknown applied migration): nothing was applied."""

@@ -16,6 +16,7 @@ from typing import Any
 from uuid import UUID
 
 from loanledger.domain.aggregate import EventSourcedAggregate
+from loanledger.domain.books import Books, Posting
 from loanledger.domain.calendar import validate_repayment_day
 from loanledger.domain.commands import (
     AcknowledgeNotice,
@@ -297,7 +298,39 @@ class Loan(EventSourcedAggregate):
                     "misuse", self.misuse.effective_date, zero, "", self.misuse.originator_version
                 )
             )
+        endings: tuple[tuple[DomainEvent | None, str], ...] = (
+            (self.written_off, "write_off"),
+            (self.closed, "close"),
+        )
+        for ending, kind in endings:
+            if ending is not None:
+                facts.append(
+                    MoneyFact(kind, ending.effective_date, zero, "", ending.originator_version)
+                )
         return facts
+
+    def postings(self, as_of: date, rules: RuleSet = CN_2023) -> list[Posting]:
+        """The general-ledger entries of this loan dated on or before `as_of` (DESIGN §9)."""
+        if self.approval is None:
+            return []
+        books = Books()
+        derive_position(self.terms(), self.money_facts(), as_of, rules, books=books)
+        values: dict[str, Decimal] = {}
+        for event in sorted(
+            self.history, key=lambda item: (item.effective_date, item.originator_version)
+        ):
+            if event.effective_date > as_of:
+                continue
+            if isinstance(event, CollateralPledged | CollateralRevalued):
+                change = event.value - values.get(event.collateral_id, Decimal(0))
+                values[event.collateral_id] = event.value
+            elif isinstance(event, CollateralReleased):
+                change = -values.pop(event.collateral_id, Decimal(0))
+            else:
+                continue
+            if change:
+                books.collateral(event.effective_date, event.collateral_id, change)
+        return sorted(books.postings, key=lambda posting: posting.on)
 
     def position(self, as_of: date, rules: RuleSet = CN_2023) -> Position | None:
         """Balances, dues, penalty and DPD at the end of `as_of`; None before approval."""
@@ -580,16 +613,17 @@ class Loan(EventSourcedAggregate):
             content_hash=command.content_hash(),
             allocation=allocation,
         )
-        revisions = self._revise_allocations(after, event, recorded_at)
-        return Outcome((event, *revisions), self.repayment_result(event, repeated=False))
+        return Outcome((event,), self.repayment_result(event, repeated=False))
 
     def _revise_allocations(
-        self, position: Position, cause: RepaymentReceived, recorded_at: datetime
+        self, cause: DomainEvent, recorded_at: datetime, rules: RuleSet = CN_2023
     ) -> list[AllocationRevised]:
         """Record a compensating event for every earlier repayment whose allocation changed."""
+        facts = self.money_facts()
+        position = derive_position(self.terms(), facts, max(fact.on for fact in facts), rules)
         revisions = []
         for repayment in self.repayments:
-            if repayment.reference == cause.reference:
+            if repayment is cause:
                 continue
             version, recorded = self.recorded_allocations[repayment.reference]
             current = _allocation_amounts(position, repayment.reference)
@@ -830,6 +864,9 @@ class Loan(EventSourcedAggregate):
     def write_off(self, command: WriteOff, recorded_at: datetime, rules: RuleSet = CN_2023) -> None:
         self._require_servicable("write_off", needs_disbursement=True)
         self._require_on_or_after_disbursement(command.on)
+        for restructure in self.restructures:
+            # A written-off loan cannot be restructured, so neither can history say it was.
+            self._require_not_before(command.on, restructure, "the restructure")
         position = self.position(command.on, rules)
         assert position is not None
         if position.is_settled:
@@ -885,6 +922,11 @@ class Loan(EventSourcedAggregate):
     def close(self, command: CloseLoan, recorded_at: datetime, rules: RuleSet = CN_2023) -> None:
         self._require_servicable("close", needs_disbursement=True)
         self._require_on_or_after_disbursement(command.on)
+        latest = max(
+            (*self.disbursements, *self.repayments, *self.restructures),
+            key=lambda event: event.effective_date,
+        )
+        self._require_not_before(command.on, latest, "the last money fact")
         position = self.position(command.on, rules)
         assert position is not None
         if not position.is_settled:
@@ -924,12 +966,20 @@ class Loan(EventSourcedAggregate):
     # --- dispatch ------------------------------------------------------------------------------
 
     def handle(self, command: Command, recorded_at: datetime) -> Outcome:
-        """Run any journal command but `apply` on this loan; refusals raise DomainError."""
+        """Run any journal command but `apply` on this loan; refusals raise DomainError.
+
+        A fact that changes the money walk (a repayment, a tranche, a restructure, a misuse
+        finding) may change how earlier repayments are allocated when it is backdated; each
+        recorded allocation it changes gets a compensating `AllocationRevised` event.
+        """
         handler = getattr(self, _HANDLERS[type(command)])
         outcome = handler(command, recorded_at)
-        if isinstance(outcome, Outcome):
-            return outcome
-        return Outcome(tuple(self._pending), {})
+        if not isinstance(outcome, Outcome):
+            outcome = Outcome(tuple(self._pending), {})
+        cause = next((event for event in self._pending if _moves_money(event)), None)
+        if cause is not None and self.repayments:
+            self._revise_allocations(cause, recorded_at)
+        return outcome
 
     # --- results -------------------------------------------------------------------------------
 
@@ -1050,6 +1100,13 @@ _HANDLERS: dict[type[Command], str] = {
     RecordRecovery: "record_recovery",
 }
 """The Loan method that handles each journal command (`apply` creates the loan instead)."""
+
+
+def _moves_money(event: DomainEvent) -> bool:
+    """Whether the event is a fact of the money walk (see `Loan.money_facts`)."""
+    if isinstance(event, PostLoanCheckRecorded):
+        return event.funds_misused
+    return isinstance(event, LoanDisbursed | RepaymentReceived | LoanRestructured)
 
 
 def _check_term(term_months: int) -> None:

@@ -39,7 +39,8 @@ from datetime import date, timedelta
 from decimal import Decimal
 from fractions import Fraction
 
-from loanledger.domain.calendar import default_repayment_day, first_due_date
+from loanledger.domain.books import CASH_CLEARING, OVERPAYMENTS, Books
+from loanledger.domain.calendar import add_months, default_repayment_day, first_due_date
 from loanledger.domain.money import Currency, Money, round_to_minor
 from loanledger.domain.rates import AnnualRate
 from loanledger.domain.rules import CN_2023, RuleSet
@@ -125,6 +126,8 @@ class _Due:
     penalty_unpaid: Fraction = Fraction(0)
     penalty_paid: Decimal = ZERO
     accrued_through: date | None = None
+    start: date | None = None
+    """Where this installment's interest period started (for month-end accruals)."""
 
     @property
     def principal_unpaid(self) -> Decimal:
@@ -230,14 +233,34 @@ class Position:
         return rows
 
 
+def _dues(rows: Iterable[Installment], start: date) -> list[_Due]:
+    """Walk rows for a schedule whose first period starts on `start`."""
+    dues = []
+    for row in rows:
+        dues.append(
+            _Due(row.number, row.due_date, row.principal.amount, row.interest.amount, start=start)
+        )
+        start = row.due_date
+    return dues
+
+
 def derive_position(
-    terms: Terms, facts: Iterable[MoneyFact], as_of: date, rules: RuleSet = CN_2023
+    terms: Terms,
+    facts: Iterable[MoneyFact],
+    as_of: date,
+    rules: RuleSet = CN_2023,
+    *,
+    books: Books | None = None,
 ) -> Position:
-    """Walk the money facts effective on or before `as_of` and return the position at its end."""
+    """Walk the money facts effective on or before `as_of` and return the position at its end.
+
+    With `books`, the walk also records the general-ledger postings of every step (dated on or
+    before `as_of`) into it.
+    """
     ordered = sorted(
         (fact for fact in facts if fact.on <= as_of), key=lambda fact: (fact.on, fact.sequence)
     )
-    walk = _Walk(terms, rules, as_of)
+    walk = _Walk(terms, rules, as_of, books)
     for fact in ordered:
         walk.advance_to(fact.on)
         if fact.kind == "disburse":
@@ -248,17 +271,25 @@ def derive_position(
             walk.restructure(fact)
         elif fact.kind == "misuse":
             walk.misuse(fact)
+        elif fact.kind == "write_off":
+            walk.write_off(fact)
+        elif fact.kind == "close":
+            walk.close(fact)
         else:
             raise ValueError(f"unknown money fact kind {fact.kind!r}")
     walk.advance_to(as_of)
     walk.accrue_all(as_of)
+    walk.end_of_day(as_of)
+    if books is not None:
+        books.postings = [posting for posting in books.postings if posting.on <= as_of]
     return walk.position
 
 
 class _Walk:
     """The mutable state of one derivation; never escapes `derive_position`."""
 
-    def __init__(self, terms: Terms, rules: RuleSet, as_of: date) -> None:
+    def __init__(self, terms: Terms, rules: RuleSet, as_of: date, books: Books | None) -> None:
+        self.books = books
         self.terms = terms
         self.rules = rules
         self.currency = terms.currency
@@ -279,14 +310,62 @@ class _Walk:
     # --- time ----------------------------------------------------------------------------------
 
     def advance_to(self, day: date) -> None:
-        """Start of `day`: installments falling due up to `day` take any held overpayment."""
-        if self.position.overpayment == 0:
-            self.reached = day
-            return
+        """Bring the walk to the start of `day`: installments falling due up to `day` are
+        recognised and take any held overpayment; with books, every month end before `day` is
+        closed (penalty recognised, interest accrued)."""
+        since = self.reached
+        if self.books is not None and since is not None:
+            month_end = _month_end(since)
+            while month_end < day:
+                self._due_through(month_end)
+                self.end_of_day(month_end)
+                month_end = _month_end(month_end + ONE_DAY)
+        self._due_through(day)
+        self.reached = day
+
+    def _due_through(self, day: date) -> None:
+        """Installments due after the last point reached and on or before `day` fall due."""
         for due in self.position.installments:
             if (self.reached is None or due.due_date > self.reached) and due.due_date <= day:
-                self._apply_overpayment(due)
-        self.reached = day
+                if self.books is not None:
+                    self.books.recognise_interest(
+                        due.due_date, due.number, due.interest, off=self._non_accrual(due.due_date)
+                    )
+                if self.position.overpayment > 0:
+                    self._apply_overpayment(due)
+        if self.reached is None or day > self.reached:
+            self.reached = day
+
+    def end_of_day(self, day: date) -> None:
+        """At a month end, recognise penalty owed and accrue interest earned but not yet due."""
+        if self.books is None or day != _month_end(day):
+            return
+        self.accrue_all(day)
+        off = self._non_accrual(day + ONE_DAY)
+        for due in self.position.installments:
+            if due.due_date <= day:
+                self._recognise_penalty(day, due, off=off)
+            elif due.start is not None and due.start < day and not off:
+                earned = round_to_minor(
+                    Fraction(due.interest)
+                    * (day - due.start).days
+                    / (due.due_date - due.start).days,
+                    self.currency,
+                    self.rules.rounding,
+                )
+                self.books.month_end_accrual(day, day + ONE_DAY, due.number, earned)
+
+    def _recognise_penalty(self, day: date, due: _Due, *, off: bool) -> None:
+        assert self.books is not None
+        owed = due.penalty_owed(self.currency, self.rules.rounding)
+        self.books.recognise_penalty(day, due.number, due.penalty_paid + owed, off=off)
+
+    def _non_accrual(self, day: date) -> bool:
+        """Whether days past due at the start of `day` exceed the non-accrual threshold."""
+        for due in self.position.installments:
+            if due.overdue_base > 0:
+                return (day - due.due_date).days > self.rules.non_accrual_after_days
+        return False
 
     def _apply_overpayment(self, due: _Due) -> None:
         held = self.position.overpayment
@@ -296,6 +375,15 @@ class _Walk:
         to_principal = min(held, due.principal_unpaid)
         due.principal_paid += to_principal
         held -= to_principal
+        if self.books is not None:
+            self.books.settle(
+                due.due_date,
+                "overpayment_applied",
+                str(due.number),
+                OVERPAYMENTS,
+                to_interest + to_principal,
+                [(due.number, ZERO, to_interest, to_principal)],
+            )
         self.position.overpayment = held
 
     def accrue(self, due: _Due, through: date) -> None:
@@ -331,21 +419,27 @@ class _Walk:
                 rounding=self.rules.rounding,
                 day_count=self.rules.irregular_period_day_count,
             )
-            position.installments = [
-                _Due(row.number, row.due_date, row.principal.amount, row.interest.amount)
-                for row in rows
-            ]
+            position.installments = _dues(rows, fact.on)
+            if self.books is not None:
+                self.books.disburse(fact.on, fact.amount.amount, fact.reference)
             return
+        if self.books is not None:
+            self.books.disburse(fact.on, fact.amount.amount, fact.reference)
         self._reamortise_from(fact.on, principal_change=fact.amount.amount)
 
     def repay(self, fact: MoneyFact) -> None:
         day = fact.on
         remaining = fact.amount.amount
         allocation = {"penalty": ZERO, "interest": ZERO, "principal": ZERO}
+        parts: list[tuple[int, Decimal, Decimal, Decimal]] = []
+        off = self._non_accrual(day)
         for due in self.position.installments:
             if due.due_date > day or remaining == 0:
                 break
             self.accrue(due, day - ONE_DAY)
+            if self.books is not None:
+                self._recognise_penalty(day, due, off=off)
+            before = (due.penalty_paid, due.interest_paid, due.principal_paid)
             owed = due.penalty_owed(self.currency, self.rules.rounding)
             paid = min(remaining, owed)
             if paid == owed:
@@ -363,11 +457,35 @@ class _Walk:
             due.principal_paid += paid
             remaining -= paid
             allocation["principal"] += paid
+            parts.append(
+                (
+                    due.number,
+                    due.penalty_paid - before[0],
+                    due.interest_paid - before[1],
+                    due.principal_paid - before[2],
+                )
+            )
         prepaid = ZERO
         if remaining > 0 and fact.prepay:
             prepaid, interest = self._prepay(day, remaining)
             remaining -= prepaid + interest
             allocation["interest"] += interest
+            if prepaid and self.books is not None:
+                payoff = [due for due in self.position.installments if due.due_date > day]
+                number = payoff[0].number if interest and payoff else 0
+                if interest:
+                    self.books.recognise_interest(day, number, interest, off=off)
+                parts.append((number, ZERO, interest, prepaid))
+        if self.books is not None:
+            self.books.settle(
+                day,
+                "repayment",
+                fact.reference,
+                CASH_CLEARING,
+                fact.amount.amount,
+                parts,
+                to_overpayment=remaining,
+            )
         self.position.overpayment += remaining
         self.position.allocations[fact.reference] = Allocation(
             reference=fact.reference,
@@ -378,6 +496,24 @@ class _Walk:
             prepaid_principal=prepaid,
             overpayment=remaining,
         )
+
+    def write_off(self, fact: MoneyFact) -> None:
+        """Balances leave the books (the borrower still owes them: the walk goes on)."""
+        if self.books is None or self.books.written_off:
+            return
+        day = fact.on
+        self.accrue_all(day - ONE_DAY)
+        off = self._non_accrual(day)
+        for due in self.position.installments:
+            if due.due_date <= day:
+                self._recognise_penalty(day, due, off=off)
+        self.books.write_off(day, self.position.principal_outstanding)
+
+    def close(self, fact: MoneyFact) -> None:
+        """The loan is closed; held overpayment is refunded."""
+        if self.books is not None and self.position.overpayment > 0:
+            self.books.refund(fact.on, self.position.overpayment)
+        self.position.overpayment = ZERO
 
     def misuse(self, fact: MoneyFact) -> None:
         """From `fact.on`, penalty runs at the misuse multiplier (days before keep theirs)."""
@@ -407,11 +543,23 @@ class _Walk:
         future = [due for due in position.installments if due.due_date > day]
         accrued = self._carried_interest(day, outstanding) if future and outstanding > 0 else ZERO
         capitalised = arrears + penalty + accrued
+        if self.books is not None:
+            off = self._non_accrual(day)
+            for due in due_now:
+                self._recognise_penalty(day, due, off=off)
+            if accrued and future:
+                self.books.recognise_interest(day, future[0].number, accrued, off=off)
+            moved = [due.number for due in due_now] + ([future[0].number] if accrued else [])
+            self.books.capitalise(day, moved, capitalised)
         for due in due_now:
             # What was unpaid is not forgiven: it moves into the new principal.
             due.principal = due.principal_paid
             due.interest = due.interest_paid
             due.penalty_unpaid = Fraction(0)
+            if self.books is not None:
+                bucket = self.books.bucket(due.number)
+                bucket.interest_recognised = due.interest
+                bucket.penalty_booked = due.penalty_paid
         position.capitalised = capitalised
         position.restructured_on = day
         self.terms = fact.new_terms
@@ -435,10 +583,10 @@ class _Walk:
             rounding=self.rules.rounding,
             day_count=self.rules.irregular_period_day_count,
         )
-        position.installments = due_now + [
-            _Due(row.number, row.due_date, row.principal.amount, row.interest.amount)
-            for row in rows
-        ]
+        position.installments = due_now + _dues(rows, day)
+        if self.books is not None:
+            for row in rows:
+                self.books.buckets.pop(row.number, None)
 
     def _prepay(self, day: date, amount: Decimal) -> tuple[Decimal, Decimal]:
         """Reduce principal by `amount` now; return (principal prepaid, interest paid)."""
@@ -510,14 +658,16 @@ class _Walk:
             rounding=self.rules.rounding,
             day_count=self.rules.irregular_period_day_count,
         )
-        replaced = [
-            _Due(row.number, row.due_date, row.principal.amount, row.interest.amount)
-            for row in rows
-        ]
+        replaced = _dues(rows, day)
         replaced[0].interest += carried
         self.carried = {replaced[0].number: carried}
         self.last_reamortised_on = day
         self.position.installments = kept + replaced
+
+
+def _month_end(day: date) -> date:
+    """The last day of `day`'s month."""
+    return add_months(day.replace(day=1), 1) - ONE_DAY
 
 
 def _text(value: Decimal) -> str:

@@ -2,9 +2,10 @@
 
 One URL names a store everywhere (library, CLI, tests): `memory://`, `sqlite:///path/to.db`
 (`sqlite://` alone is an in-memory SQLite database) or `postgresql://user:pass@host:port/db`
-with optional `?schema=NAME`. The URL comes from the argument, else env `LOANLEDGER_DB`, else
-the SQLite default. `POSTGRES_ENABLE_DB_FUNCTIONS` is never enabled: with it the library's insert
-function drops tracking records (DESIGN §4).
+with optional `?schema=NAME` and `?create_tables=false` (a DBA manages the schema with the SQL
+migrations, so eventsourcing must not create its tables: `CREATE_TABLE=n`). The URL comes from
+the argument, else env `LOANLEDGER_DB`, else the SQLite default. `POSTGRES_ENABLE_DB_FUNCTIONS`
+is never enabled: with it the library's insert function drops tracking records (DESIGN §4).
 """
 
 from __future__ import annotations
@@ -90,10 +91,11 @@ def _postgres_settings(url: str) -> StoreSettings:
     if not dbname:
         raise InvalidStoreURLError(f"PostgreSQL URL {url!r} names no database")
     query = {key: values[-1] for key, values in parse_qs(parts.query).items()}
-    unknown = sorted(set(query) - {"schema"})
+    unknown = sorted(set(query) - {"schema", "create_tables"})
     if unknown:
         raise InvalidStoreURLError(
-            f"PostgreSQL URL option(s) {', '.join(unknown)} are not supported (only schema)"
+            f"PostgreSQL URL option(s) {', '.join(unknown)} are not supported "
+            "(only schema, create_tables)"
         )
     env = {
         "PERSISTENCE_MODULE": "eventsourcing.postgres",
@@ -115,4 +117,14 @@ def _postgres_settings(url: str) -> StoreSettings:
                 f"schema {schema!r} must be a lower-case SQL identifier (letters, digits, _)"
             )
         env["POSTGRES_SCHEMA"] = schema
+    create_tables = query.get("create_tables")
+    if create_tables is not None:
+        # Only the two spellings: a typo such as "flase" must not silently create tables in a
+        # DBA-managed schema, nor silently skip them in a fresh one.
+        if create_tables.lower() not in ("true", "false"):
+            raise InvalidStoreURLError(f"create_tables {create_tables!r} must be true or false")
+        if create_tables.lower() == "false":
+            # eventsourcing then neither creates nor checks its tables: they must exist already
+            # (migrations/, applied by `loanledger.persistence.migrate`).
+            env["CREATE_TABLE"] = "n"
     return StoreSettings(url, "postgresql", env)

@@ -51,6 +51,10 @@ class Projection(ABC):
     def drop(self, txn: Transaction, store: ReadStore) -> None:
         txn.execute(self.sql(store)["drop"])
 
+    def clear(self, txn: Transaction, store: ReadStore) -> None:
+        """Empty the read model without DDL (for a DBA-managed schema)."""
+        txn.execute(self.sql(store)["clear"])
+
     @abstractmethod
     def process(self, txn: Transaction, store: ReadStore, batch: Sequence[Recorded]) -> None: ...
 
@@ -65,6 +69,8 @@ class ProjectionEngine:
         select: Callable[[int, int], Sequence[Notification]],
         decode: Callable[[Notification], DomainEvent],
         batch_size: int = BATCH_SIZE,
+        *,
+        create_tables: bool = True,
     ) -> None:
         self.store = store
         self.projections = list(projections)
@@ -72,15 +78,17 @@ class ProjectionEngine:
         self._decode = decode
         self.batch_size = batch_size
         self._lock = Lock()
+        self.create_tables = create_tables
         self._tracking = statements("tracking", store.dialect)
         with store.transaction() as txn:
-            txn.execute(self._tracking["create"])
+            if create_tables:
+                txn.execute(self._tracking["create"])
             for projection in self.projections:
                 row = txn.execute(self._tracking["select"], (projection.name,))
                 if row and row[0][1] != projection.version:
-                    projection.drop(txn, store)
-                    txn.execute(self._tracking["delete"], (projection.name,))
-                projection.create(txn, store)
+                    self._reset(txn, projection)
+                elif create_tables:
+                    projection.create(txn, store)
 
     def position(self, projection: Projection) -> int:
         rows = self.store.query(self._tracking["select"], (projection.name,))
@@ -112,13 +120,22 @@ class ProjectionEngine:
                 if len(notifications) < self.batch_size:
                     return processed
 
+    def _reset(self, txn: Transaction, projection: Projection) -> None:
+        """Forget a projection's rows and position. With table creation off (a DBA-managed
+        schema, migrations/) the rows are deleted instead of the table being dropped, since the
+        ledger's role may not own the table."""
+        if self.create_tables:
+            projection.drop(txn, self.store)
+            projection.create(txn, self.store)
+        else:
+            projection.clear(txn, self.store)
+        txn.execute(self._tracking["delete"], (projection.name,))
+
     def rebuild(self) -> int:
         """Drop every projection and build it again from the first event."""
         with self._lock, self.store.transaction() as txn:
             for projection in self.projections:
-                projection.drop(txn, self.store)
-                txn.execute(self._tracking["delete"], (projection.name,))
-                projection.create(txn, self.store)
+                self._reset(txn, projection)
         return self.catch_up()
 
 
