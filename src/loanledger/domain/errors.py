@@ -112,3 +112,8 @@ class UnknownReportError(DomainError):
 class MigrationError(DomainError):
     """The database's migration history does not match the shipped migrations (a changed or
     unknown applied migration): nothing was applied."""
+
+
+class CorruptHistoryError(LoanLedgerError):
+    """A loan's stored events cannot be read: the store was altered or damaged. Not a refusal
+    of the input; `verify()` names the first break and the loan's archive shows it."""

@@ -38,11 +38,12 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 from fractions import Fraction
+from functools import lru_cache
 
 from loanledger.domain.books import CASH_CLEARING, OVERPAYMENTS, Books
 from loanledger.domain.calendar import add_months, default_repayment_day, first_due_date
 from loanledger.domain.money import Currency, Money, round_to_minor
-from loanledger.domain.rates import AnnualRate
+from loanledger.domain.rates import AnnualRate, DayCount
 from loanledger.domain.rules import CN_2023, RuleSet
 from loanledger.domain.schedule import (
     Installment,
@@ -233,6 +234,32 @@ class Position:
         return rows
 
 
+@lru_cache(maxsize=4096)
+def _contract_schedule(
+    principal: Money,
+    annual_rate: AnnualRate,
+    term_months: int,
+    method: RepaymentMethod,
+    disbursed_on: date,
+    repayment_day: int,
+    rounding: str,
+    day_count: DayCount,
+) -> tuple[Installment, ...]:
+    """`build_schedule`, remembered: it is a pure function of its (hashable, frozen) arguments
+    and every derivation of a loan starts from the same one, so building it once per loan
+    instead of once per query is most of what keeps derivations fast."""
+    return build_schedule(
+        principal,
+        annual_rate,
+        term_months,
+        method,
+        disbursed_on,
+        repayment_day,
+        rounding=rounding,
+        day_count=day_count,
+    )
+
+
 def _dues(rows: Iterable[Installment], start: date) -> list[_Due]:
     """Walk rows for a schedule whose first period starts on `start`."""
     dues = []
@@ -409,15 +436,15 @@ class _Walk:
         if position.first_disbursed_on is None:
             position.first_disbursed_on = fact.on
             repayment_day = self.terms.repayment_day or default_repayment_day(fact.on)
-            rows = build_schedule(
+            rows = _contract_schedule(
                 fact.amount,
                 self.terms.annual_rate,
                 self.terms.term_months,
                 self.terms.method,
                 fact.on,
                 repayment_day,
-                rounding=self.rules.rounding,
-                day_count=self.rules.irregular_period_day_count,
+                self.rules.rounding,
+                self.rules.irregular_period_day_count,
             )
             position.installments = _dues(rows, fact.on)
             if self.books is not None:
