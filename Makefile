@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/python -m loanledger.demo
+	$(BIN)/loanledger demo
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests

@@ -18,12 +18,19 @@ from typing import Any
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
-from eventsourcing.persistence import IntegrityError, Notification, Recording, StoredEvent
+from eventsourcing.persistence import (
+    IntegrityError,
+    MapperDeserialisationError,
+    Notification,
+    Recording,
+    StoredEvent,
+)
 from eventsourcing.utils import Environment, EnvType
 
 from loanledger.domain.commands import Apply, CloseDay, Command, parse_command
 from loanledger.domain.errors import (
     ConcurrencyError,
+    CorruptHistoryError,
     DomainError,
     InvalidDateError,
     LoanNotFoundError,
@@ -34,7 +41,14 @@ from loanledger.domain.event import DomainEvent
 from loanledger.domain.loan import Loan, Outcome
 from loanledger.domain.rules import CLASSIFICATIONS, CN_2023
 from loanledger.journal import numbered_lines, parse_line
-from loanledger.persistence.chain import GENESIS_LINK, ChainHeads, compute_link, seal, unseal
+from loanledger.persistence.chain import (
+    GENESIS_LINK,
+    ChainHeads,
+    MalformedSealError,
+    compute_link,
+    seal,
+    unseal,
+)
 from loanledger.persistence.ids import loan_uuid
 from loanledger.persistence.mapper import LedgerMapper
 from loanledger.persistence.urls import StoreSettings, parse_store_url, resolve_store_url
@@ -45,6 +59,7 @@ from loanledger.projection.sql import statements
 from loanledger.projection.store import open_read_store
 from loanledger.reports import ledger as ledger_reports
 from loanledger.reports import portfolio
+from loanledger.reports.archive import StoredFact, build_archive, render_html
 from loanledger.reports.portfolio import LoanRow
 from loanledger.views import loan_row, loan_view, schedule_rows
 
@@ -277,6 +292,11 @@ class LoanLedger(Application[UUID]):
             loan: Loan = self.repository.get(loan_uuid(loan_id))
         except AggregateNotFoundError:
             raise LoanNotFoundError(f"loan {loan_id} has not applied") from None
+        except MapperDeserialisationError as error:
+            raise CorruptHistoryError(
+                f"loan {loan_id} has stored events that cannot be read; run verify() and "
+                f"see its archive for where the chain breaks ({error})"
+            ) from error
         assert isinstance(loan, Loan)
         return loan
 
@@ -452,6 +472,50 @@ class LoanLedger(Application[UUID]):
             if loan.exists_on(on):
                 contagion = self._contagion(loan, on, known_at)
                 yield loan_row(loan, on, self.rules, contagion=contagion)
+
+    def archive(self, loan_id: str) -> dict[str, Any]:
+        """The loan archive (贷款业务管理档案): every stored fact with its chain proof and the
+        state after it. A loan whose stored bytes were altered still has an archive: it names
+        the break and lists what follows it as unreadable. See `loanledger.reports.archive`."""
+        stored = self.recorder.select_events(loan_uuid(loan_id))
+        if not stored:
+            raise LoanNotFoundError(f"loan {loan_id} has not applied")
+        result = verify_chains(
+            Notification(
+                originator_id=item.originator_id,
+                originator_version=item.originator_version,
+                topic=item.topic,
+                state=item.state,
+                id=number,
+            )
+            for number, item in enumerate(stored, start=1)
+        )
+        facts = [
+            StoredFact(item.originator_version, item.topic, *self._read_stored(item))
+            for item in stored
+        ]
+        verified = {
+            "ok": result.ok,
+            "events_checked": result.events_checked,
+            "first_break": str(result.first_break) if result.first_break else None,
+        }
+        return build_archive(loan_id, facts, verified, self.rules)
+
+    def _read_stored(self, item: StoredEvent) -> tuple[str | None, DomainEvent | None]:
+        """(chain link, event) of one stored event; None for what cannot be read."""
+        try:
+            link, _ = unseal(item.state)
+        except MalformedSealError:
+            return None, None
+        try:
+            event = self.mapper.to_domain_event(item)
+        except MapperDeserialisationError:
+            return link, None
+        assert isinstance(event, DomainEvent)
+        return link, event
+
+    def archive_html(self, loan_id: str) -> str:
+        return render_html(self.archive(loan_id))
 
     def rebuild(self) -> None:
         """Drop every projection and rebuild it from the events."""

@@ -1,23 +1,240 @@
-"""`make demo`: the main job on the embedded SQLite default, through the public API only.
+"""`loanledger demo` (and `make demo`): a synthetic book, day by day, on SQLite.
 
-Until the CLI issue lands this is a short scripted run: open the default store, record, verify.
+Generates `loans` applications from `seed` with `loanledger.synthetic`, records them and closes
+every day for 18 months, then prints the five-category, aging and IFRS 9 summaries and writes to
+the output directory:
+
+- `journal.jsonl`: every command in order (with a `close_day` line per day); it replays with
+  `loanledger load` into an empty store and gives the same reports;
+- `<report>.csv` and `<report>.xlsx` for `five_category`, `aging`, `ifrs9_stages` and
+  `loan_ledger`, as of the last day;
+- `aging_by_month.png`: loans per aging bucket at each month end.
+
+Without `--db` the store is `sqlite:///OUT/demo.db`, deleted first so that every run gives the
+same book; a store given with `--db` must be empty (the demo never deletes a store it was given).
 """
 
 from __future__ import annotations
 
+import json
 import sys
+import time
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from pathlib import Path
+from typing import IO, Any
 
-from loanledger import LoanLedger
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from loanledger.application import LoanLedger
+from loanledger.domain.errors import DomainError
+from loanledger.reports import formats
+from loanledger.synthetic import SyntheticBook
+
+SUMMARY_REPORTS = ("five_category", "aging", "ifrs9_stages")
+"""Printed at the end and written as CSV and XLSX."""
+
+FILE_REPORTS = (*SUMMARY_REPORTS, "loan_ledger")
+"""Written as CSV and XLSX."""
+
+DEFAULT_OUT = Path("loanledger-demo")
+DEMO_DB_NAME = "demo.db"
 
 
-def main(url: str | None = None) -> int:
+class DemoStoreNotEmptyError(DomainError):
+    """The demo was given a store that already holds loans."""
+
+
+@dataclass
+class DemoResult:
+    """What a demo run produced."""
+
+    url: str
+    as_of: date
+    commands: int
+    seconds: float
+    files: list[Path] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+    reports: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    monthly_aging: dict[date, list[dict[str, Any]]] = field(default_factory=dict)
+
+
+def demo_url(out: Path) -> str:
+    """The default demo store: a SQLite file in the output directory."""
+    return f"sqlite:///{out / DEMO_DB_NAME}"
+
+
+def _remove_default_store(out: Path) -> None:
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        (out / f"{DEMO_DB_NAME}{suffix}").unlink(missing_ok=True)
+
+
+def is_month_end(day: date) -> bool:
+    return (day + timedelta(days=1)).day == 1
+
+
+def run_demo(
+    *,
+    loans: int = 2000,
+    seed: int = 7,
+    db: str | None = None,
+    out: Path = DEFAULT_OUT,
+    console: Console | None = None,
+) -> DemoResult:
+    """Generate, record and report the demo book; see the module docstring."""
+    console = console or Console()
+    started = time.perf_counter()
+    out.mkdir(parents=True, exist_ok=True)
+    if db is None:
+        _remove_default_store(out)
+        url = demo_url(out)
+    else:
+        url = db
     ledger = LoanLedger.open(url)
-    print(f"store: {ledger.settings.redacted_url}")
-    result = ledger.verify()
-    print(f"verify: {result}")
-    ledger.close()
-    return 0 if result.ok else 1
+    try:
+        if ledger.earliest_effective_date() is not None:
+            raise DemoStoreNotEmptyError(
+                f"store {ledger.settings.redacted_url} already holds loans; the demo needs an "
+                "empty store (or no --db, for a fresh sqlite:///OUT/demo.db)"
+            )
+        console.print(
+            f"demo: {loans} applications, seed {seed}, store {ledger.settings.redacted_url}"
+        )
+        result = _generate(ledger, loans=loans, seed=seed, out=out, console=console)
+        result.url = ledger.settings.redacted_url
+        step = time.perf_counter()
+        _write_reports(ledger, result, out)
+        _write_chart(result, out / "aging_by_month.png")
+        result.files.append(out / "aging_by_month.png")
+        result.timings["final reports and chart"] = time.perf_counter() - step
+        step = time.perf_counter()
+        checked = ledger.verify()
+        result.timings["verify"] = time.perf_counter() - step
+    finally:
+        ledger.close()
+    result.seconds = time.perf_counter() - started
+    for name in SUMMARY_REPORTS:
+        console.print(formats.to_table(result.reports[name], title=f"{name} as of {result.as_of}"))
+    console.print(
+        f"verify: {'ok' if checked.ok else 'BROKEN'} ({checked.loans_checked} loans, "
+        f"{checked.events_checked} events)"
+    )
+    console.print("files: " + ", ".join(str(path) for path in result.files))
+    console.print(
+        f"{result.commands} commands in {result.seconds:.1f} s ("
+        + ", ".join(f"{name} {seconds:.1f} s" for name, seconds in result.timings.items())
+        + ")"
+    )
+    return result
+
+
+def _generate(
+    ledger: LoanLedger, *, loans: int, seed: int, out: Path, console: Console
+) -> DemoResult:
+    book = SyntheticBook(ledger, loans=loans, seed=seed)
+    result = DemoResult(url="", as_of=book.end, commands=0, seconds=0.0)
+    journal_path = out / "journal.jsonl"
+    days = (book.end - book.start).days + 1
+    with (
+        journal_path.open("w", encoding="utf-8") as journal,
+        Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=Console(stderr=True) if console.file is sys.stdout else console,
+        ) as progress,
+    ):
+        task = progress.add_task("days", total=days)
+        started = time.perf_counter()
+        aging_seconds = 0.0
+
+        def emit(command: dict[str, Any], handle: IO[str] = journal) -> None:
+            handle.write(json.dumps(command, ensure_ascii=False) + "\n")
+
+        def closed(day: date, _: dict[str, Any]) -> None:
+            nonlocal aging_seconds
+            if is_month_end(day):
+                progress.update(task, description=f"{day} aging")
+                step = time.perf_counter()
+                result.monthly_aging[day] = ledger.report("aging", as_of=day)
+                aging_seconds += time.perf_counter() - step
+            progress.update(task, advance=1, description=f"{day}")
+
+        summary = book.run(emit, closed)
+    result.timings["book, day by day"] = time.perf_counter() - started - aging_seconds
+    result.timings["month-end aging reports"] = aging_seconds
+    result.commands = summary.commands
+    result.files.append(journal_path)
+    console.print(
+        f"book: {summary.applications} applications, {summary.disbursed} disbursed, "
+        f"{summary.rejected} rejected, {summary.withdrawn} withdrawn; behaviours "
+        + ", ".join(f"{name} {count}" for name, count in sorted(summary.behaviours.items()))
+    )
+    return result
+
+
+def _write_reports(ledger: LoanLedger, result: DemoResult, out: Path) -> None:
+    for name in FILE_REPORTS:
+        rows = ledger.report(name, as_of=result.as_of)
+        result.reports[name] = rows
+        csv_path = out / f"{name}.csv"
+        csv_path.write_text(formats.to_csv(rows), encoding="utf-8")
+        xlsx_path = out / f"{name}.xlsx"
+        formats.write_xlsx(rows, xlsx_path, title=name)
+        result.files.extend([csv_path, xlsx_path])
+
+
+def _write_chart(result: DemoResult, path: Path) -> None:
+    """Loans per aging bucket at each month end: all buckets, and the overdue ones alone."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
+
+    months = sorted(result.monthly_aging)
+    labels = [month.strftime("%Y-%m") for month in months]
+    buckets = [row["bucket"] for row in result.monthly_aging[months[0]]] if months else []
+    counts = {
+        bucket: [
+            next(row["loans"] for row in result.monthly_aging[month] if row["bucket"] == bucket)
+            for month in months
+        ]
+        for bucket in buckets
+    }
+    colours = plt.get_cmap("RdYlGn_r")
+    figure, (every, overdue) = plt.subplots(2, 1, figsize=(11, 8), sharex=True)
+    for axes, shown, title in (
+        (every, buckets, "Loans per aging bucket at each month end"),
+        (overdue, buckets[1:], "Overdue buckets only (M1 and worse)"),
+    ):
+        base = [0] * len(months)
+        for index, bucket in enumerate(buckets):
+            if bucket not in shown:
+                continue
+            colour = colours(index / max(1, len(buckets) - 1))
+            axes.bar(labels, counts[bucket], bottom=base, label=bucket, color=colour)
+            base = [low + high for low, high in zip(base, counts[bucket], strict=True)]
+        axes.set_title(title)
+        axes.set_ylabel("loans")
+        axes.yaxis.set_major_locator(MaxNLocator(integer=True))
+        axes.set_ylim(0, max([*base, 1]) * 1.2)
+        axes.legend(loc="upper left", ncols=8, fontsize="small")
+    overdue.tick_params(axis="x", labelrotation=45)
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m loanledger.demo`: the same as `loanledger demo`."""
+    from loanledger.cli import app
+
+    app(["demo", *(argv if argv is not None else sys.argv[1:])])
+    return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1] if len(sys.argv) > 1 else None))
+    sys.exit(main())

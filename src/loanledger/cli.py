@@ -1,0 +1,409 @@
+"""`loanledger`: the command line (DESIGN §8).
+
+Every command takes `--db URL` (default: env `LOANLEDGER_DB`, else `sqlite:///loanledger.db`).
+A refusal (any `DomainError`: a bad date, an unknown report, a journal line the ledger refuses)
+prints one line on stderr and exits 2; a broken hash chain makes `verify` exit 1; any other
+library error exits 1. Output for machines (`--format json|csv`) goes to stdout alone, or to
+`--output PATH`.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import IO, Annotated, Any, NoReturn
+
+import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+from loanledger.application import REPORTS, LoanLedger, parse_as_of, parse_known_at
+from loanledger.domain.commands import parse_command
+from loanledger.domain.errors import DomainError, LoanLedgerError
+from loanledger.journal import numbered_lines, parse_line
+from loanledger.persistence.urls import parse_store_url, resolve_store_url
+from loanledger.reports import formats
+
+EXIT_REFUSED = 2
+"""Exit status for refused input: a bad date, an unknown report or format, a refused line."""
+
+EXIT_FAILED = 1
+"""Exit status for a broken hash chain or any other library error."""
+
+app = typer.Typer(
+    name="loanledger",
+    help="Event-sourced loan ledger: record journals, close days, report, verify.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+DbOption = Annotated[
+    str | None,
+    typer.Option(
+        "--db",
+        metavar="URL",
+        help="Store URL (default: env LOANLEDGER_DB, else sqlite:///loanledger.db).",
+        show_default=False,
+    ),
+]
+AsOfOption = Annotated[
+    str, typer.Option("--as-of", metavar="YYYY-MM-DD", help="Business date (end of that day).")
+]
+KnownAtOption = Annotated[
+    str | None,
+    typer.Option(
+        "--known-at",
+        metavar="ISO-DATETIME",
+        help="Only facts recorded at or before this moment (with a UTC offset).",
+    ),
+]
+FormatOption = Annotated[
+    str, typer.Option("--format", "-f", help="Output format: table, json, csv or xlsx.")
+]
+OutputOption = Annotated[
+    Path | None,
+    typer.Option("--output", "-o", help="Write to this file instead of stdout (xlsx needs it)."),
+]
+
+
+class Refusal(Exception):
+    """Input the CLI refuses before it reaches the ledger."""
+
+
+def _stdout() -> Console:
+    return Console(highlight=False, soft_wrap=False)
+
+
+def _fail(message: str, code: int) -> NoReturn:
+    one_line = " ".join(str(message).split())
+    typer.echo(f"error: {one_line}", err=True)
+    raise typer.Exit(code)
+
+
+@contextmanager
+def _refusals() -> Iterator[None]:
+    """Turn refusals into one line on stderr and the documented exit status."""
+    try:
+        yield
+    except (DomainError, Refusal) as error:
+        _fail(str(error), EXIT_REFUSED)
+    except LoanLedgerError as error:
+        _fail(str(error), EXIT_FAILED)
+    except UnicodeDecodeError as error:
+        _fail(f"the journal is not UTF-8 text: {error}", EXIT_REFUSED)
+    except OSError as error:
+        _fail(f"{error.strerror or error}: {error.filename or ''}".rstrip(": "), EXIT_REFUSED)
+
+
+class StoreUnavailable(LoanLedgerError):
+    """The store URL is valid but the store cannot be opened (missing directory, server down)."""
+
+
+@contextmanager
+def _ledger(db: str | None) -> Iterator[LoanLedger]:
+    try:
+        ledger = LoanLedger.open(db)
+    except LoanLedgerError:
+        raise
+    except Exception as error:  # the drivers' own errors: sqlite3, psycopg, eventsourcing
+        shown = parse_store_url(resolve_store_url(db)).redacted_url
+        raise StoreUnavailable(f"cannot open store {shown}: {error}") from error
+    try:
+        yield ledger
+    finally:
+        ledger.close()
+
+
+def _progress(console: Console | None = None) -> Progress:
+    return Progress(
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=console or Console(stderr=True),
+        transient=False,
+    )
+
+
+def _check_format(fmt: str, allowed: tuple[str, ...] = formats.FORMATS) -> str:
+    if fmt not in allowed:
+        raise Refusal(f"unknown format {fmt!r}; formats: {', '.join(allowed)}")
+    return fmt
+
+
+def _emit_rows(
+    rows: list[dict[str, Any]], fmt: str, output: Path | None, title: str, sheet: str
+) -> None:
+    """Write `rows` in `fmt` to `output` (or stdout)."""
+    if fmt == "xlsx":
+        if output is None:
+            raise Refusal("--format xlsx needs --output PATH")
+        formats.write_xlsx(rows, output, title=sheet)
+    elif fmt == "table":
+        table = formats.to_table(rows, title=title)
+        if output is None:
+            _stdout().print(table)
+            return
+        with output.open("w", encoding="utf-8") as handle:
+            Console(file=handle, width=200, no_color=True).print(table)
+    else:
+        text = formats.render(rows, fmt)
+        if output is None:
+            sys.stdout.write(text if text.endswith("\n") or not text else text + "\n")
+            return
+        output.write_text(text if fmt == "csv" else text + "\n", encoding="utf-8")
+    typer.echo(f"wrote {len(rows)} rows to {output}")
+
+
+# --- commands ------------------------------------------------------------------------------------
+
+
+@app.command()
+def demo(
+    loans: Annotated[int, typer.Option(help="How many applications the book has.", min=1)] = 2000,
+    seed: Annotated[int, typer.Option(help="Seed of the generator (same seed, same book).")] = 7,
+    db: Annotated[
+        str | None,
+        typer.Option(
+            "--db",
+            metavar="URL",
+            help="Store URL (default: sqlite:///OUT/demo.db, deleted first). A given store must "
+            "be empty.",
+            show_default=False,
+        ),
+    ] = None,
+    out: Annotated[
+        Path, typer.Option("--out", help="Directory for the journal, reports and chart.")
+    ] = Path("loanledger-demo"),
+) -> None:
+    """Generate a synthetic book day by day, print portfolio reports, write files to --out."""
+    from loanledger.demo import run_demo
+
+    with _refusals():
+        run_demo(loans=loans, seed=seed, db=db, out=out, console=_stdout())
+
+
+@app.command()
+def load(
+    file: Annotated[str, typer.Argument(metavar="FILE", help="JSON Lines journal; - for stdin.")],
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Validate every line; record nothing.")
+    ] = False,
+    db: DbOption = None,
+) -> None:
+    """Apply a journal (JSON Lines, one command a line) in order.
+
+    Every line is parsed and validated first, so a malformed line records nothing at all. A line
+    the ledger then refuses (a broken rule) stops the load: the lines before it stay applied.
+    """
+    with _refusals(), _journal(file) as handle:
+        commands = _validate(handle)
+        if dry_run:
+            typer.echo(f"ok: {commands} commands valid; nothing recorded (dry run)")
+            return
+        handle.seek(0)
+        with _ledger(db) as ledger, _progress() as progress:
+            task = progress.add_task("load", total=commands)
+            consumed = 0
+
+            def ticking() -> Iterator[str]:
+                nonlocal consumed
+                for line in handle:
+                    if line.strip():
+                        consumed += 1
+                        if consumed > 1:
+                            progress.advance(task)
+                    yield line
+
+            try:
+                result = ledger.load(ticking())
+            except DomainError as error:
+                applied = max(consumed - 1, 0)
+                raise type(error)(
+                    f"{error} (the {applied} commands before it stay applied)"
+                ) from error
+            progress.advance(task)
+        typer.echo(f"loaded {result['applied']} commands into {ledger.settings.redacted_url}")
+
+
+@contextmanager
+def _journal(file: str) -> Iterator[IO[str]]:
+    """The journal as a seekable text file (stdin is spooled to a temporary file)."""
+    if file == "-":
+        with tempfile.TemporaryFile("w+", encoding="utf-8") as spool:
+            shutil.copyfileobj(sys.stdin, spool)
+            spool.seek(0)
+            yield spool
+        return
+    path = Path(file)
+    if not path.is_file():
+        raise Refusal(f"no journal file {file!r}")
+    with path.open(encoding="utf-8") as handle:
+        yield handle
+
+
+def _validate(lines: IO[str]) -> int:
+    """Parse and validate every line (JSON, then the command model); return how many."""
+    count = 0
+    for number, line in numbered_lines(lines):
+        try:
+            parse_command(parse_line(line))
+        except DomainError as error:
+            raise type(error)(f"line {number}: {error}; nothing recorded") from error
+        count += 1
+    return count
+
+
+@app.command("close-day")
+def close_day(
+    through: Annotated[
+        str, typer.Option("--through", metavar="YYYY-MM-DD", help="Last business date to close.")
+    ],
+    db: DbOption = None,
+) -> None:
+    """Close every date from the day after the last closed one (or from the earliest effective
+    date when none was closed) through --through."""
+    with _refusals():
+        last_day = parse_as_of(through)
+        with _ledger(db) as ledger:
+            last_closed = ledger.last_closed_day()
+            first = (
+                last_closed + timedelta(days=1)
+                if last_closed is not None
+                else ledger.earliest_effective_date()
+            )
+            if first is None:
+                typer.echo("nothing to close: the ledger records no loan yet")
+                return
+            if first > last_day:
+                typer.echo(f"nothing to close: closed through {last_closed} already")
+                return
+            days = (last_day - first).days + 1
+            loans = events = 0
+            with _progress() as progress:
+                task = progress.add_task("close-day", total=days)
+                for offset in range(days):
+                    day = first + timedelta(days=offset)
+                    progress.update(task, description=f"close-day {day.isoformat()}")
+                    result = ledger.close_day(day)
+                    loans += int(result["loans_processed"])
+                    events += int(result["events_recorded"])
+                    progress.advance(task)
+        typer.echo(
+            f"closed {days} days {first.isoformat()}..{last_day.isoformat()}: "
+            f"{loans} loan-days processed, {events} events recorded"
+        )
+
+
+@app.command()
+def report(
+    name: Annotated[
+        str, typer.Argument(metavar="NAME", help=f"One of: {', '.join(sorted(REPORTS))}.")
+    ],
+    as_of: AsOfOption,
+    known_at: KnownAtOption = None,
+    fmt: FormatOption = "table",
+    output: OutputOption = None,
+    db: DbOption = None,
+) -> None:
+    """Print a §8 report as of a business date."""
+    with _refusals():
+        if name not in REPORTS:
+            raise Refusal(f"unknown report {name!r}; reports: {', '.join(sorted(REPORTS))}")
+        day = parse_as_of(as_of)
+        moment = parse_known_at(known_at)
+        _check_format(fmt)
+        with _ledger(db) as ledger:
+            rows = ledger.report(name, as_of=day, known_at=moment)
+        title = f"{name} as of {day.isoformat()}" + (f", known at {known_at}" if known_at else "")
+        _emit_rows(rows, fmt, output, title=title, sheet=name)
+
+
+@app.command()
+def schedule(
+    loan_id: Annotated[str, typer.Argument(metavar="LOAN_ID")],
+    as_of: Annotated[
+        str | None,
+        typer.Option(
+            "--as-of", metavar="YYYY-MM-DD", help="Schedule in force then (default: latest)."
+        ),
+    ] = None,
+    fmt: FormatOption = "table",
+    output: OutputOption = None,
+    db: DbOption = None,
+) -> None:
+    """Print a loan's repayment schedule in force."""
+    with _refusals():
+        day: date | None = parse_as_of(as_of) if as_of is not None else None
+        _check_format(fmt)
+        with _ledger(db) as ledger:
+            rows = ledger.schedule(loan_id, as_of=day)
+        title = f"schedule of {loan_id}" + (f" as of {day.isoformat()}" if day else "")
+        _emit_rows(rows, fmt, output, title=title, sheet="schedule")
+
+
+@app.command()
+def loan(
+    loan_id: Annotated[str, typer.Argument(metavar="LOAN_ID")],
+    as_of: AsOfOption,
+    known_at: KnownAtOption = None,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="table or json.")] = "table",
+    db: DbOption = None,
+) -> None:
+    """Print one loan's §8 fields as of a business date."""
+    with _refusals():
+        day = parse_as_of(as_of)
+        moment: datetime | None = parse_known_at(known_at)
+        _check_format(fmt, ("table", "json"))
+        with _ledger(db) as ledger:
+            view = ledger.loan(loan_id, as_of=day, known_at=moment)
+        if fmt == "json":
+            typer.echo(json.dumps(view, ensure_ascii=False, indent=2))
+        else:
+            _stdout().print(formats.key_value_table(view, title=f"{loan_id} as of {day}"))
+
+
+@app.command()
+def verify(db: DbOption = None) -> None:
+    """Recompute every loan's hash chain; exit 1 and name the first break if one is broken."""
+    with _refusals(), _ledger(db) as ledger:
+        result = ledger.verify()
+    typer.echo(
+        f"verify: {'ok' if result.ok else 'BROKEN'}: {result.loans_checked} loans, "
+        f"{result.events_checked} events checked"
+    )
+    if not result.ok:
+        typer.echo(f"first break: {result.first_break}", err=True)
+        raise typer.Exit(EXIT_FAILED)
+
+
+@app.command()
+def rebuild(db: DbOption = None) -> None:
+    """Drop every projection and rebuild it from the events."""
+    with _refusals(), _ledger(db) as ledger:
+        ledger.rebuild()
+        typer.echo(f"rebuilt projections of {ledger.settings.redacted_url}")
+
+
+def main() -> None:
+    """The `loanledger` console script."""
+    app()
+
+
+if __name__ == "__main__":
+    main()

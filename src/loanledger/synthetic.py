@@ -1,0 +1,692 @@
+"""A synthetic, realistic loan book for the demo, generated deterministically from a seed.
+
+`SyntheticBook(ledger, loans=N, seed=S).run(emit)` walks business days from `start` for `months`
+months. Each day it decides, with one `random.Random(seed)`, what every loan's people do that day
+(apply, investigate, review, approve or reject, disburse, repay, pledge and revalue collateral,
+check, acknowledge notices, go to arbitration, write off, close), applies each command to the
+ledger at once and hands it to `emit`, then closes the day (`{"command": "close_day", "on": D}`).
+The commands are therefore valid by construction (the ledger accepted every one of them) and in
+effective-date order, so the emitted journal replays with `LoanLedger.load`.
+
+Repayment amounts come from the ledger itself: the schedule once at disbursement (and again after
+a prepayment), and the `loan` view only on the days a borrower cures arrears or a case is filed.
+Nothing else is queried, so generating costs about what recording the book costs.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import defaultdict
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from loanledger.application import LoanLedger
+
+START = date(2024, 1, 2)
+"""The first application date of the demo book."""
+
+APPLICATION_WINDOW_DAYS = 180
+"""Applications are spread over about the first six months."""
+
+MONTHS = 18
+"""How long the demo runs, day by day."""
+
+METHODS = ("annuity", "equal_principal", "interest_only", "bullet")
+TERMS = (6, 9, 12, 12, 18, 24, 24, 36)
+
+OUTCOMES: Mapping[str, float] = {"disbursed": 0.86, "rejected": 0.09, "withdrawn": 0.05}
+"""What becomes of an application."""
+
+BEHAVIOURS: Mapping[str, float] = {
+    "on_time": 0.50,
+    "late_cured": 0.12,
+    "partial": 0.10,
+    "prepayer": 0.12,
+    "defaulter": 0.16,
+}
+"""How a disbursed loan's borrower pays."""
+
+INVESTIGATORS = tuple(f"inv-{n:02d}" for n in range(1, 17))
+REVIEWERS = tuple(f"rev-{n:02d}" for n in range(1, 7))
+APPROVERS: Mapping[str, Decimal] = {
+    "apr-01": Decimal("300000.00"),
+    "apr-02": Decimal("1000000.00"),
+    "apr-03": Decimal("1000000.00"),
+    "apr-04": Decimal("5000000.00"),
+}
+"""Approvers and their authority limits (按授权权限审批)."""
+
+INSPECTORS = tuple(f"chk-{n:02d}" for n in range(1, 9))
+APPRAISERS = ("appraiser-01", "appraiser-02", "appraiser-03")
+
+SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜"
+GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华玉兰萍红建国峰辉鹏斌宇浩凯"
+PURPOSES = (
+    "working capital 流动资金",
+    "equipment purchase 设备购置",
+    "inventory 备货",
+    "shop renovation 店面装修",
+    "agricultural production 农业生产",
+    "vehicle for deliveries 运输车辆",
+)
+COLLATERAL_KINDS = ("house", "shop", "vehicle", "equipment", "land_use_right")
+
+CENT = Decimal("0.01")
+ZERO = Decimal(0)
+
+Emit = Callable[[dict[str, Any]], None]
+DayHook = Callable[[date, dict[str, Any]], None]
+
+
+def add_months(day: date, months: int) -> date:
+    """`day` moved by whole months, the day of month capped at the month's last day."""
+    index = day.year * 12 + day.month - 1 + months
+    year, month = divmod(index, 12)
+    month += 1
+    following = date(year + (month == 12), month % 12 + 1, 1)
+    return date(year, month, min(day.day, (following - timedelta(days=1)).day))
+
+
+def money(value: Decimal) -> str:
+    """An amount as the journal writes it: a string with exactly two decimals."""
+    return f"{value.quantize(CENT, rounding=ROUND_HALF_UP):.2f}"
+
+
+def quota(rng: random.Random, count: int, weights: Mapping[str, float]) -> list[str]:
+    """`count` labels in the proportions of `weights` (largest remainder; each label at least once
+    when there is room), shuffled with `rng`."""
+    exact = {label: weight * count for label, weight in weights.items()}
+    counts = {label: int(value) for label, value in exact.items()}
+    if count >= len(weights):
+        for label in counts:
+            counts[label] = max(counts[label], 1)
+    by_remainder = sorted(weights, key=lambda label: exact[label] - int(exact[label]), reverse=True)
+    index = 0
+    while sum(counts.values()) < count:
+        counts[by_remainder[index % len(by_remainder)]] += 1
+        index += 1
+    while sum(counts.values()) > count:
+        largest = max(counts, key=lambda label: counts[label])
+        counts[largest] -= 1
+    labels = [label for label, number in counts.items() for _ in range(number)]
+    rng.shuffle(labels)
+    return labels
+
+
+@dataclass
+class LoanPlan:
+    """One application: its terms, what becomes of it, how its borrower pays, and its state."""
+
+    loan_id: str
+    borrower_id: str
+    borrower_name: str
+    id_number: str
+    amount: Decimal
+    term_months: int
+    annual_rate: Decimal
+    method: str
+    purpose: str
+    applied_on: date
+    outcome: str
+    behaviour: str
+    collateral_value: Decimal | None
+    guarantor: bool
+    approver: str = ""
+    approved_amount: Decimal = ZERO
+    schedule: dict[date, dict[str, Any]] = field(default_factory=dict)
+    last_due: date | None = None
+    open: bool = False
+    repayments: int = 0
+    default_from: int = 0
+    special_installments: frozenset[int] = frozenset()
+
+
+@dataclass
+class BookSummary:
+    """What the generator did."""
+
+    applications: int = 0
+    disbursed: int = 0
+    rejected: int = 0
+    withdrawn: int = 0
+    commands: int = 0
+    days: int = 0
+    behaviours: dict[str, int] = field(default_factory=dict)
+    by_command: dict[str, int] = field(default_factory=dict)
+
+
+Action = tuple[str, str, dict[str, Any]]
+
+
+class SyntheticBook:
+    """Generates and applies a demo book to `ledger`, day by day, from `seed`."""
+
+    def __init__(
+        self,
+        ledger: LoanLedger,
+        *,
+        loans: int = 2000,
+        seed: int = 7,
+        start: date = START,
+        months: int = MONTHS,
+    ) -> None:
+        if loans < 1:
+            raise ValueError("the book needs at least one loan")
+        self.ledger = ledger
+        self.rng = random.Random(seed)
+        self.start = start
+        self.end = add_months(start, months) - timedelta(days=1)
+        self.summary = BookSummary()
+        self.plans: dict[str, LoanPlan] = {}
+        self._agenda: dict[date, list[Action]] = defaultdict(list)
+        self._emit: Emit = lambda command: None
+        self._plan(loans)
+
+    # --- planning ------------------------------------------------------------------------------
+
+    def _plan(self, count: int) -> None:
+        rng = self.rng
+        outcomes = quota(rng, count, OUTCOMES)
+        behaviours = quota(rng, count, BEHAVIOURS)
+        window = min(APPLICATION_WINDOW_DAYS, (self.end - self.start).days)
+        days = sorted(
+            self._weekday(self.start + timedelta(rng.randrange(window))) for _ in outcomes
+        )
+        for number, (applied_on, outcome, behaviour) in enumerate(
+            zip(days, outcomes, behaviours, strict=True), start=1
+        ):
+            method = rng.choices(METHODS, weights=(50, 25, 15, 10))[0]
+            term = rng.choice((6, 9, 12)) if method == "bullet" else rng.choice(TERMS)
+            amount = Decimal(round(10 ** rng.uniform(4.3, 5.9), -2))
+            if rng.random() < 0.2:
+                amount += Decimal(rng.randrange(1, 100)) / 100
+            plan = LoanPlan(
+                loan_id=f"L-{number:05d}",
+                borrower_id=f"B-{number:05d}",
+                borrower_name=rng.choice(SURNAMES) + "".join(rng.sample(GIVEN, rng.choice((1, 2)))),
+                id_number=self._id_number(),
+                amount=amount,
+                term_months=term,
+                annual_rate=Decimal(rng.randrange(350, 1801)) / 10000,
+                method=method,
+                purpose=rng.choice(PURPOSES),
+                applied_on=applied_on,
+                outcome=outcome,
+                behaviour=behaviour,
+                collateral_value=(
+                    (amount * Decimal(str(round(rng.uniform(1.25, 2.2), 2)))).quantize(Decimal(100))
+                    if rng.random() < 0.55
+                    else None
+                ),
+                guarantor=rng.random() < 0.35,
+            )
+            self.plans[plan.loan_id] = plan
+            self._at(applied_on, plan.loan_id, "apply")
+
+    def _weekday(self, day: date) -> date:
+        while day.weekday() >= 5:
+            day += timedelta(days=1)
+        return day
+
+    def _id_number(self) -> str:
+        rng = self.rng
+        born = date(1960, 1, 1) + timedelta(days=rng.randrange(365 * 40))
+        region = rng.choice(("110101", "310104", "440305", "330106", "510107"))
+        return f"{region}{born:%Y%m%d}{rng.randrange(1000):03d}{rng.choice('0123456789X')}"
+
+    def _at(self, day: date, loan_id: str, action: str, **params: Any) -> None:
+        if day <= self.end:
+            self._agenda[day].append((loan_id, action, params))
+
+    # --- running -------------------------------------------------------------------------------
+
+    def run(self, emit: Emit, on_day_closed: DayHook | None = None) -> BookSummary:
+        """Generate and apply the whole book; `emit` receives every accepted command in order,
+        `on_day_closed` the date and the close-of-day result after each day."""
+        self._emit = emit
+        day = self.start
+        while day <= self.end:
+            actions = self._agenda.pop(day, [])
+            index = 0
+            while index < len(actions):  # handlers may add work for the same day
+                loan_id, action, params = actions[index]
+                getattr(self, f"_do_{action}")(self.plans[loan_id], day, **params)
+                index += 1
+            result = self._execute({"command": "close_day", "on": day.isoformat()})
+            self.summary.days += 1
+            if on_day_closed is not None:
+                on_day_closed(day, result)
+            day += timedelta(days=1)
+        return self.summary
+
+    def _execute(self, command: dict[str, Any]) -> dict[str, Any]:
+        result = self.ledger.execute(command)
+        self._emit(command)
+        self.summary.commands += 1
+        name = command["command"]
+        self.summary.by_command[name] = self.summary.by_command.get(name, 0) + 1
+        return result
+
+    def _loan_command(self, name: str, plan: LoanPlan, day: date, **fields: Any) -> None:
+        self._execute({"command": name, "loan_id": plan.loan_id, "on": day.isoformat(), **fields})
+
+    def _later(self, day: date, low: int, high: int) -> date:
+        return day + timedelta(days=self.rng.randint(low, high))
+
+    # --- pre-loan ------------------------------------------------------------------------------
+
+    def _do_apply(self, plan: LoanPlan, day: date) -> None:
+        self.summary.applications += 1
+        self._loan_command(
+            "apply",
+            plan,
+            day,
+            borrower={
+                "id": plan.borrower_id,
+                "name": plan.borrower_name,
+                "id_number": plan.id_number,
+            },
+            amount=money(plan.amount),
+            currency="CNY",
+            term_months=plan.term_months,
+            annual_rate=f"{plan.annual_rate:.4f}",
+            repayment_method=plan.method,
+            purpose=plan.purpose,
+        )
+        self._at(self._later(day, 1, 3), plan.loan_id, "investigate")
+
+    def _do_investigate(self, plan: LoanPlan, day: date) -> None:
+        rng = self.rng
+        declined = plan.outcome == "rejected" and rng.random() < 0.4
+        first, second = rng.sample(INVESTIGATORS, 2)
+        self._loan_command(
+            "record_investigation",
+            plan,
+            day,
+            investigators=[first, second],
+            findings={
+                "basic": rng.choice(("营业执照 valid", "registered 2016", "sole proprietor")),
+                "operations": rng.choice(("steady orders", "seasonal sales", "two outlets")),
+                "finances": f"debt ratio {rng.randrange(20, 85)}%",
+                "credit_record": rng.choice(
+                    ("no defaults in PBoC report", "one late card payment 2022", "thin file")
+                ),
+                "management": rng.choice(("experienced owner", "family business", "new manager")),
+                "guarantees": (
+                    "collateral offered" if plan.collateral_value is not None else "unsecured"
+                ),
+            },
+            conclusion="decline" if declined else "recommend",
+        )
+        if declined:
+            self._at(
+                self._later(day, 1, 3), plan.loan_id, "reject", reason="investigators declined"
+            )
+        else:
+            self._at(self._later(day, 1, 3), plan.loan_id, "review")
+
+    def _do_review(self, plan: LoanPlan, day: date) -> None:
+        failed = plan.outcome == "rejected" and self.rng.random() < 0.5
+        self._loan_command(
+            "review",
+            plan,
+            day,
+            reviewer=self.rng.choice(REVIEWERS),
+            passed=not failed,
+            notes="cash flow does not cover installments" if failed else "dossier complete",
+        )
+        if failed:
+            self._at(self._later(day, 1, 2), plan.loan_id, "reject", reason="review failed")
+        elif plan.outcome == "rejected":
+            self._at(self._later(day, 1, 3), plan.loan_id, "reject", reason="credit committee")
+        else:
+            self._at(self._later(day, 1, 3), plan.loan_id, "approve")
+
+    def _do_reject(self, plan: LoanPlan, day: date, reason: str) -> None:
+        self.summary.rejected += 1
+        self._loan_command(
+            "reject", plan, day, approver=self.rng.choice(list(APPROVERS)), reason=reason
+        )
+
+    def _do_approve(self, plan: LoanPlan, day: date) -> None:
+        rng = self.rng
+        approved = plan.amount
+        if rng.random() < 0.15:
+            approved = max(Decimal(1000), (plan.amount * Decimal("0.8")).quantize(Decimal(100)))
+        approvers = [name for name, limit in APPROVERS.items() if limit >= approved]
+        plan.approver = rng.choice(approvers)
+        plan.approved_amount = approved
+        fields: dict[str, Any] = {
+            "approver": plan.approver,
+            "authority_limit": money(APPROVERS[plan.approver]),
+            "amount": money(approved),
+            "term_months": plan.term_months,
+            "annual_rate": f"{plan.annual_rate:.4f}",
+            "repayment_method": plan.method,
+        }
+        if rng.random() < 0.3:
+            fields["repayment_day"] = rng.choice((5, 10, 15, 20, 25))
+        self._loan_command("approve", plan, day, **fields)
+        if plan.collateral_value is not None:
+            self._loan_command(
+                "pledge_collateral",
+                plan,
+                day,
+                collateral_id=f"{plan.loan_id}-C1",
+                kind=rng.choice(COLLATERAL_KINDS),
+                value=money(plan.collateral_value),
+                appraiser=rng.choice(APPRAISERS),
+            )
+        if plan.guarantor:
+            self._loan_command(
+                "add_guarantor",
+                plan,
+                day,
+                guarantor={"id": f"G-{plan.loan_id[2:]}", "name": rng.choice(SURNAMES) + "某"},
+                guaranteed_amount=money(approved),
+            )
+        if plan.outcome == "withdrawn":
+            self._at(self._later(day, 1, 10), plan.loan_id, "withdraw")
+        else:
+            self._at(self._later(day, 1, 7), plan.loan_id, "disburse")
+
+    def _do_withdraw(self, plan: LoanPlan, day: date) -> None:
+        self.summary.withdrawn += 1
+        self._loan_command("withdraw", plan, day, reason="borrower found cheaper funding")
+
+    # --- in-loan -------------------------------------------------------------------------------
+
+    def _do_disburse(self, plan: LoanPlan, day: date) -> None:
+        rng = self.rng
+        self.summary.disbursed += 1
+        self.summary.behaviours[plan.behaviour] = self.summary.behaviours.get(plan.behaviour, 0) + 1
+        self._loan_command(
+            "disburse",
+            plan,
+            day,
+            amount=money(plan.approved_amount),
+            reference=f"{plan.loan_id}-D1",
+            payee=plan.borrower_name,
+        )
+        plan.open = True
+        self._refresh_schedule(plan, day)
+        numbers = sorted(row["number"] for row in plan.schedule.values())
+        last = numbers[-1]
+        if plan.behaviour == "defaulter":
+            plan.default_from = rng.randint(1, min(4, last))
+        elif plan.behaviour == "late_cured":
+            plan.special_installments = frozenset({rng.randint(1, min(6, last))})
+        elif plan.behaviour == "partial":
+            plan.special_installments = frozenset(rng.sample(numbers, min(2, len(numbers))))
+        elif plan.behaviour == "prepayer" and last >= 3:
+            plan.special_installments = frozenset({rng.randint(2, min(last - 1, 9))})
+        for due_date in plan.schedule:
+            self._at(due_date, plan.loan_id, "installment")
+        check = day
+        while True:
+            check = check + timedelta(days=90 - rng.randrange(6))
+            if check > self.end:
+                break
+            self._at(check, plan.loan_id, "check")
+        if plan.collateral_value is not None and rng.random() < 0.35:
+            self._at(self._later(day, 60, 300), plan.loan_id, "revalue")
+        if plan.guarantor:
+            self._at(self._later(day, 150, 200), plan.loan_id, "assess")
+
+    def _refresh_schedule(self, plan: LoanPlan, day: date) -> None:
+        rows = self.ledger.schedule(plan.loan_id, as_of=day)
+        plan.schedule = {
+            date.fromisoformat(row["due_date"]): row
+            for row in rows
+            if date.fromisoformat(row["due_date"]) >= day
+        }
+        plan.last_due = max(plan.schedule) if plan.schedule else None
+
+    def _repay(self, plan: LoanPlan, day: date, amount: Decimal, *, prepay: bool = False) -> str:
+        plan.repayments += 1
+        reference = f"{plan.loan_id}-R{plan.repayments:03d}"
+        fields: dict[str, Any] = {"amount": money(amount), "reference": reference}
+        if prepay:
+            fields["prepay"] = True
+        self._loan_command("repay", plan, day, **fields)
+        return reference
+
+    def _do_installment(self, plan: LoanPlan, day: date) -> None:
+        row = plan.schedule.get(day)
+        if not plan.open or row is None:
+            return
+        rng = self.rng
+        number = row["number"]
+        installment = Decimal(row["installment"])
+        special = number in plan.special_installments
+        if plan.behaviour == "defaulter" and number >= plan.default_from:
+            if number == plan.default_from:
+                self._plan_default(plan, day)
+            return
+        if plan.behaviour == "late_cured" and special:
+            self._at(self._later(day, 5, 20), plan.loan_id, "cure")
+            return
+        if plan.behaviour == "partial" and special:
+            share = Decimal(rng.randrange(50, 81)) / 100
+            self._repay(plan, day, (installment * share).quantize(CENT))
+            self._at(self._later(day, 5, 20), plan.loan_id, "cure")
+            return
+        self._repay(plan, day, installment)
+        if plan.behaviour == "prepayer" and special:
+            remaining = Decimal(row["principal_remaining"])
+            if rng.random() < 0.35:
+                self._repay(plan, day, remaining, prepay=True)
+                self._close_if_settled(plan, day)
+                if not plan.open:
+                    return
+            self._repay(
+                plan,
+                day,
+                (remaining * Decimal(rng.randrange(20, 61)) / 100).quantize(CENT),
+                prepay=True,
+            )
+            self._refresh_schedule(plan, day)
+            for due_date in plan.schedule:
+                if due_date > day and due_date not in self._agenda_days(plan):
+                    self._at(due_date, plan.loan_id, "installment")
+        if day == plan.last_due:
+            self._at(self._later(day, 0, 3), plan.loan_id, "close")
+
+    def _agenda_days(self, plan: LoanPlan) -> set[date]:
+        return {
+            day
+            for day, actions in self._agenda.items()
+            for loan_id, action, _ in actions
+            if loan_id == plan.loan_id and action == "installment"
+        }
+
+    def _do_cure(self, plan: LoanPlan, day: date) -> None:
+        """Pay every arrear and the penalty accrued through yesterday (算头不算尾)."""
+        if not plan.open:
+            return
+        view = self.ledger.loan(plan.loan_id, as_of=day - timedelta(days=1))
+        owed = (
+            Decimal(view["overdue_principal"])
+            + Decimal(view["overdue_interest"])
+            + Decimal(view["penalty_outstanding"])
+        )
+        if owed > 0:
+            self._repay(plan, day, owed)
+        if plan.last_due is not None and day > plan.last_due:
+            self._close_if_settled(plan, day)
+
+    def _do_close(self, plan: LoanPlan, day: date) -> None:
+        if plan.open:
+            self._close_if_settled(plan, day)
+
+    def _close_if_settled(self, plan: LoanPlan, day: date) -> None:
+        view = self.ledger.loan(plan.loan_id, as_of=day)
+        owed = sum(
+            Decimal(view[name])
+            for name in (
+                "principal_outstanding",
+                "overdue_principal",
+                "overdue_interest",
+                "penalty_outstanding",
+            )
+        )
+        if owed != 0:
+            return
+        self._loan_command("close", plan, day)
+        plan.open = False
+        if plan.collateral_value is not None:
+            self._loan_command("release_collateral", plan, day, collateral_id=f"{plan.loan_id}-C1")
+
+    # --- post-loan -----------------------------------------------------------------------------
+
+    def _do_check(self, plan: LoanPlan, day: date) -> None:
+        if not plan.open:
+            return
+        rng = self.rng
+        in_default = plan.behaviour == "defaulter" and any(
+            row["number"] >= plan.default_from and due < day for due, row in plan.schedule.items()
+        )
+        if in_default:
+            rating = "adverse"
+        else:
+            rating = rng.choices(("normal", "attention", "adverse"), weights=(82, 12, 6))[0]
+        misused = rating == "adverse" and not in_default and rng.random() < 0.1
+        fields: dict[str, Any] = {
+            "inspector": rng.choice(INSPECTORS),
+            "findings": {
+                "use_of_funds": "funds moved to a securities account" if misused else "as agreed",
+                "repayment_ability": {
+                    "normal": "sales steady",
+                    "attention": "orders down 20%",
+                    "adverse": "unpaid wages, orders down 50%",
+                }[rating],
+                "collateral": "intact" if plan.collateral_value is not None else "n/a",
+                "guarantor": "reachable" if plan.guarantor else "n/a",
+            },
+            "rating": rating,
+        }
+        if misused:
+            fields["funds_misused"] = True
+        self._loan_command("record_post_loan_check", plan, day, **fields)
+        if misused:
+            self._loan_command(
+                "downgrade",
+                plan,
+                day,
+                classification="substandard",
+                approver=plan.approver,
+                reason="loan funds used against the agreed purpose",
+            )
+
+    def _do_revalue(self, plan: LoanPlan, day: date) -> None:
+        if not plan.open or plan.collateral_value is None:
+            return
+        factor = Decimal(str(round(self.rng.uniform(0.35, 1.1), 2)))
+        self._loan_command(
+            "revalue_collateral",
+            plan,
+            day,
+            collateral_id=f"{plan.loan_id}-C1",
+            value=money(max(Decimal(100), (plan.collateral_value * factor).quantize(Decimal(100)))),
+            appraiser=self.rng.choice(APPRAISERS),
+        )
+
+    def _do_assess(self, plan: LoanPlan, day: date) -> None:
+        if not plan.open:
+            return
+        weakened = self.rng.random() < (0.6 if plan.behaviour == "defaulter" else 0.15)
+        self._loan_command(
+            "assess_guarantor",
+            plan,
+            day,
+            guarantor_id=f"G-{plan.loan_id[2:]}",
+            ability="weakened" if weakened else "normal",
+            notes="guarantor's business closed" if weakened else "income verified",
+        )
+
+    # --- default, collection, legal ------------------------------------------------------------
+
+    def _plan_default(self, plan: LoanPlan, missed: date) -> None:
+        """The first missed due date: dunning at DPD 1, legal recovery at DPD 91 (close of day
+        issues both); then receipts, an arbitration case or a write-off."""
+        rng = self.rng
+        dunning = missed + timedelta(days=1)
+        legal = missed + timedelta(days=91)
+        if rng.random() < 0.6:
+            self._at(
+                self._later(dunning, 2, 12),
+                plan.loan_id,
+                "acknowledge",
+                notice=f"dunning/{dunning}",
+            )
+        if rng.random() < 0.4:
+            self._at(
+                self._later(legal, 3, 15), plan.loan_id, "acknowledge", notice=f"legal/{legal}"
+            )
+        path = rng.random()
+        if path < 0.45:
+            self._at(self._later(legal, 10, 40), plan.loan_id, "arbitrate")
+        elif path < 0.8:
+            self._at(self._later(missed, 185, 260), plan.loan_id, "write_off")
+
+    def _do_acknowledge(self, plan: LoanPlan, day: date, notice: str) -> None:
+        self._loan_command("acknowledge_notice", plan, day, notice_id=f"{plan.loan_id}/{notice}")
+
+    def _do_arbitrate(self, plan: LoanPlan, day: date) -> None:
+        if not plan.open:
+            return
+        view = self.ledger.loan(plan.loan_id, as_of=day)
+        claim = sum(
+            (
+                Decimal(view[name])
+                for name in ("principal_outstanding", "overdue_interest", "penalty_outstanding")
+            ),
+            start=ZERO,
+        )
+        case_id = f"{plan.loan_id}-CASE1"
+        self._loan_command(
+            "file_arbitration",
+            plan,
+            day,
+            case_id=case_id,
+            forum=self.rng.choice(("上海仲裁委员会", "深圳国际仲裁院", "北京仲裁委员会")),
+            claim_amount=money(claim),
+        )
+        self._at(self._later(day, 30, 75), plan.loan_id, "award", case_id=case_id, claim=claim)
+
+    def _do_award(self, plan: LoanPlan, day: date, case_id: str, claim: Decimal) -> None:
+        self._loan_command("record_award", plan, day, case_id=case_id, award_amount=money(claim))
+        self._at(self._later(day, 10, 30), plan.loan_id, "enforce", case_id=case_id, claim=claim)
+
+    def _do_enforce(self, plan: LoanPlan, day: date, case_id: str, claim: Decimal) -> None:
+        self._loan_command("apply_enforcement", plan, day, case_id=case_id, court="区人民法院")
+        self._at(self._later(day, 20, 60), plan.loan_id, "recover", case_id=case_id, claim=claim)
+
+    def _do_recover(self, plan: LoanPlan, day: date, case_id: str, claim: Decimal) -> None:
+        if not plan.open:
+            return
+        amount = (claim * Decimal(self.rng.randrange(15, 61)) / 100).quantize(CENT)
+        reference = self._repay(plan, day, amount)
+        self._loan_command(
+            "record_recovery",
+            plan,
+            day,
+            case_id=case_id,
+            amount=money(amount),
+            repayment_reference=reference,
+        )
+
+    def _do_write_off(self, plan: LoanPlan, day: date) -> None:
+        if not plan.open:
+            return
+        self._loan_command(
+            "write_off",
+            plan,
+            day,
+            approver=plan.approver,
+            reason="borrower absconded; collection exhausted (呆账核销)",
+        )
+        plan.open = False
