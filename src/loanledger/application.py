@@ -8,16 +8,18 @@ hash chain, and maps an optimistic-concurrency conflict to `ConcurrencyError`.
 from __future__ import annotations
 
 import random
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from os import PathLike
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
+from eventsourcing.application import Application, ProcessingEvent
 from eventsourcing.persistence import (
     IntegrityError,
     MapperDeserialisationError,
@@ -96,6 +98,7 @@ class LoanLedger(Application[UUID]):
         self.settings = settings
         self.clock = clock
         self._heads = ChainHeads()
+        self._loan_events = LoanEvents()
         super().__init__(env=dict(settings.env))
         self.rules = CN_2023
         self.create_tables = settings.env.get("CREATE_TABLE", "y") != "n"
@@ -288,16 +291,32 @@ class LoanLedger(Application[UUID]):
         }
 
     def _get(self, loan_id: str) -> Loan:
+        """The loan rebuilt from its stored events.
+
+        Decoding stored bytes is most of what loading costs, so the decoded (immutable) events of
+        recently used loans are kept (`LoanEvents`, bounded) and only events stored since are
+        read and decoded; the aggregate itself is rebuilt fresh each time, so a refused command
+        can never leave a half-changed loan behind in a cache.
+        """
+        aggregate_id = loan_uuid(loan_id)
+        known = self._loan_events.get(aggregate_id)
         try:
-            loan: Loan = self.repository.get(loan_uuid(loan_id))
-        except AggregateNotFoundError:
-            raise LoanNotFoundError(f"loan {loan_id} has not applied") from None
+            new = [
+                cast(DomainEvent, event) for event in self.events.get(aggregate_id, gt=len(known))
+            ]
         except MapperDeserialisationError as error:
             raise CorruptHistoryError(
                 f"loan {loan_id} has stored events that cannot be read; run verify() and "
                 f"see its archive for where the chain breaks ({error})"
             ) from error
-        assert isinstance(loan, Loan)
+        events = known + new if new else known
+        if not events:
+            raise LoanNotFoundError(f"loan {loan_id} has not applied")
+        if new:
+            self._loan_events.put(aggregate_id, events)
+        loan = Loan(aggregate_id)
+        for event in events:
+            event.mutate(loan)
         return loan
 
     # --- queries ---------------------------------------------------------------------------------
@@ -327,17 +346,22 @@ class LoanLedger(Application[UUID]):
         queue = [row[0] for row in self.read_store.query(index["due"], (on.isoformat(),))]
         seen: set[str] = set()
         events_recorded = 0
+        processed: list[tuple[int, str | None, str]] = []
         while queue:
             loan_id = queue.pop(0)
             if loan_id in seen:
                 continue
             seen.add(loan_id)
-            recorded, grade_changed, loan = self._close_loan_day(loan_id, on)
+            recorded, grade_changed, loan, next_on = self._close_loan_day(loan_id, on)
             events_recorded += recorded
+            processed.append((loan.version, next_on.isoformat() if next_on else None, loan_id))
             if grade_changed and loan.application is not None:
                 # A loan turning non-performing can make its borrower's other loans so too.
                 queue.extend(self._borrower_loans(loan.application.borrower.id))
+        # One transaction for the day's index updates. A crash before it only means the loans
+        # are looked at again next time, which records nothing twice (notice ids are the day's).
         with self.read_store.transaction() as txn:
+            txn.executemany(index["processed"], processed)
             txn.execute(
                 self._closed_days["insert"],
                 (on.isoformat(), self.clock().isoformat(), len(seen), events_recorded),
@@ -348,7 +372,7 @@ class LoanLedger(Application[UUID]):
             "events_recorded": events_recorded,
         }
 
-    def _close_loan_day(self, loan_id: str, on: date) -> tuple[int, bool, Loan]:
+    def _close_loan_day(self, loan_id: str, on: date) -> tuple[int, bool, Loan, date | None]:
         for attempt in range(1, MAX_COMMAND_ATTEMPTS + 1):
             loan = self._get(loan_id)
             now = self.clock()
@@ -362,14 +386,8 @@ class LoanLedger(Application[UUID]):
                 if attempt == MAX_COMMAND_ATTEMPTS:
                     raise
                 continue
-            index = self.loan_index.sql(self.read_store)
-            with self.read_store.transaction() as txn:
-                txn.execute(
-                    index["processed"],
-                    (loan.version, next_on.isoformat() if next_on else None, loan_id),
-                )
             grade_changed = any(type(event).__name__ == "ClassificationChanged" for event in events)
-            return len(events), grade_changed, loan
+            return len(events), grade_changed, loan, next_on
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _borrower_loans(self, borrower_id: str) -> list[str]:
@@ -602,6 +620,33 @@ def _schema_lock(settings: StoreSettings) -> Iterator[None]:
             yield
         finally:
             connection.execute("SELECT pg_advisory_unlock(%s)", (SCHEMA_LOCK_KEY,))
+
+
+class LoanEvents:
+    """Decoded events of recently used loans, least recently used dropped first (bounded)."""
+
+    def __init__(self, capacity: int = 10_000) -> None:
+        self._capacity = capacity
+        self._events: OrderedDict[UUID, list[DomainEvent]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, aggregate_id: UUID) -> list[DomainEvent]:
+        with self._lock:
+            events = self._events.get(aggregate_id)
+            if events is None:
+                return []
+            self._events.move_to_end(aggregate_id)
+            return events
+
+    def put(self, aggregate_id: UUID, events: list[DomainEvent]) -> None:
+        with self._lock:
+            current = self._events.get(aggregate_id)
+            if current is not None and len(current) > len(events):
+                return  # another thread cached a longer history
+            self._events[aggregate_id] = events
+            self._events.move_to_end(aggregate_id)
+            while len(self._events) > self._capacity:
+                self._events.popitem(last=False)
 
 
 def _as_uuid(value: UUID | str) -> UUID:

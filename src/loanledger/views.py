@@ -6,6 +6,7 @@ Amounts are strings with exactly two decimals, dates ISO strings, counts integer
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -31,17 +32,41 @@ def amount_text(value: Decimal) -> str:
     return f"{value.quantize(Decimal('0.01'), rounding='ROUND_HALF_UP'):.2f}"
 
 
+@dataclass(frozen=True)
+class Derived:
+    """Everything derived for one loan on one date, computed once and shared by the views."""
+
+    position: Position | None
+    figures: Position | None
+    """The position once money has moved (None before the first disbursement)."""
+    state: PostLoanState
+    risk: RiskView
+    status: str
+
+
+def derive(loan: Loan, as_of: date, rules: RuleSet, *, contagion: bool) -> Derived:
+    position = loan.position(as_of, rules)
+    figures = position if position is not None and position.disbursed > 0 else None
+    state = post_loan_state(loan, as_of)
+    risk = assess(state, figures, rules, contagion=contagion)
+    return Derived(position, figures, state, risk, loan.status_on(as_of, position, risk))
+
+
 def loan_view(
-    loan: Loan, as_of: date, rules: RuleSet = CN_2023, *, contagion: bool = False
+    loan: Loan,
+    as_of: date,
+    rules: RuleSet = CN_2023,
+    *,
+    contagion: bool = False,
+    derived: Derived | None = None,
 ) -> dict[str, Any]:
     """The §8 `loan` fields for `loan` (already restricted to what was known) on `as_of`, plus
     the post-loan clocks a servicing team needs (limitation, guarantee, observation, next check).
     `contagion` is set by the caller when the borrower's other loans make this one
     non-performing."""
-    position = loan.position(as_of, rules)
-    figures = position if position is not None and position.disbursed > 0 else None
-    risk = assess(post_loan_state(loan, as_of), figures, rules, contagion=contagion)
-    status = loan.status_on(as_of, position, risk)
+    if derived is None:
+        derived = derive(loan, as_of, rules, contagion=contagion)
+    figures, risk, status = derived.figures, derived.risk, derived.status
     zero = Decimal(0)
     days_past_due = figures.days_past_due if figures is not None else 0
     next_due = figures.next_due if figures is not None else None
@@ -105,11 +130,9 @@ def loan_row(
     loan: Loan, as_of: date, rules: RuleSet = CN_2023, *, contagion: bool = False
 ) -> LoanRow:
     """Everything the portfolio reports need of one loan on `as_of`."""
-    view = loan_view(loan, as_of, rules, contagion=contagion)
-    position = loan.position(as_of, rules)
-    figures = position if position is not None and position.disbursed > 0 else None
-    state = post_loan_state(loan, as_of)
-    risk = assess(state, figures, rules, contagion=contagion)
+    derived = derive(loan, as_of, rules, contagion=contagion)
+    view = loan_view(loan, as_of, rules, derived=derived)
+    figures, state, risk = derived.figures, derived.state, derived.risk
     assert loan.application is not None
     terms = loan.approval or loan.application
     disbursed_on = figures.first_disbursed_on if figures is not None else None

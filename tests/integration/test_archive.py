@@ -8,6 +8,7 @@ from html.parser import HTMLParser
 import pytest
 
 from loanledger import LoanLedger
+from loanledger.application import LoanEvents
 from loanledger.domain.errors import CorruptHistoryError
 from loanledger.persistence.chain import GENESIS_LINK
 from loanledger.persistence.ids import loan_uuid
@@ -75,6 +76,7 @@ def test_the_archive_of_a_tampered_loan_says_where_the_chain_breaks(ledger: Loan
     assert [fact["unreadable"] for fact in archive["facts"][2:4]] == [True, False]
     assert archive["facts"][1]["state_after"]["status"] == "investigated"
     assert archive["facts"][3]["state_after"] is None  # figures stop at the break
+    ledger._loan_events = LoanEvents()  # as a ledger that has not read the loan before
     with pytest.raises(CorruptHistoryError, match="loan L-0001 has stored events that cannot"):
         ledger.loan("L-0001", as_of="2024-03-21")
 

@@ -156,6 +156,8 @@ class Loan(EventSourcedAggregate):
         self.restructures: list[LoanRestructured] = []
         self.written_off: LoanWrittenOff | None = None
         self.closed: LoanClosed | None = None
+        self._derived: Position | None = None
+        self._money_facts: tuple[int, list[MoneyFact]] | None = None
 
     # --- replay --------------------------------------------------------------------------------
 
@@ -253,6 +255,16 @@ class Loan(EventSourcedAggregate):
         )
 
     def money_facts(self) -> list[MoneyFact]:
+        """The facts of the money walk; built once per version of the loan (they are derived
+        from the loan's events alone, and every query and command asks for them)."""
+        cached = self._money_facts
+        if cached is not None and cached[0] == self.version:
+            return list(cached[1])
+        facts = self._build_money_facts()
+        self._money_facts = (self.version, facts)
+        return list(facts)
+
+    def _build_money_facts(self) -> list[MoneyFact]:
         facts = [
             MoneyFact(
                 "disburse",
@@ -602,6 +614,7 @@ class Loan(EventSourcedAggregate):
         latest = max(fact.on for fact in facts)
         after = derive_position(self.terms(), facts, latest, rules)
         allocation = _allocation_amounts(after, command.reference)
+        self._derived = after  # the same walk serves the revisions `handle` records next
         event = self.trigger(
             RepaymentReceived,
             recorded_at,
@@ -616,11 +629,18 @@ class Loan(EventSourcedAggregate):
         return Outcome((event,), self.repayment_result(event, repeated=False))
 
     def _revise_allocations(
-        self, cause: DomainEvent, recorded_at: datetime, rules: RuleSet = CN_2023
+        self,
+        cause: DomainEvent,
+        recorded_at: datetime,
+        rules: RuleSet = CN_2023,
+        *,
+        position: Position | None = None,
     ) -> list[AllocationRevised]:
-        """Record a compensating event for every earlier repayment whose allocation changed."""
-        facts = self.money_facts()
-        position = derive_position(self.terms(), facts, max(fact.on for fact in facts), rules)
+        """Record a compensating event for every earlier repayment whose allocation changed.
+        `position` may pass in a walk over exactly the current facts, to save a second one."""
+        if position is None:
+            facts = self.money_facts()
+            position = derive_position(self.terms(), facts, max(fact.on for fact in facts), rules)
         revisions = []
         for repayment in self.repayments:
             if repayment is cause:
@@ -978,7 +998,8 @@ class Loan(EventSourcedAggregate):
             outcome = Outcome(tuple(self._pending), {})
         cause = next((event for event in self._pending if _moves_money(event)), None)
         if cause is not None and self.repayments:
-            self._revise_allocations(cause, recorded_at)
+            self._revise_allocations(cause, recorded_at, position=self._derived)
+        self._derived = None
         return outcome
 
     # --- results -------------------------------------------------------------------------------

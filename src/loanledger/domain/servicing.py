@@ -143,7 +143,18 @@ class _Due:
         return self.principal_unpaid + self.interest_unpaid
 
     def penalty_owed(self, currency: Currency, rounding: str) -> Decimal:
+        if not self.penalty_unpaid:
+            return ZERO
         return round_to_minor(self.penalty_unpaid, currency, rounding)
+
+    @property
+    def settled(self) -> bool:
+        """Nothing left to pay, penalty included (its balance can no longer grow)."""
+        return (
+            self.principal == self.principal_paid
+            and self.interest == self.interest_paid
+            and (not self.penalty_unpaid)
+        )
 
 
 @dataclass
@@ -463,6 +474,8 @@ class _Walk:
         for due in self.position.installments:
             if due.due_date > day or remaining == 0:
                 break
+            if due.settled:
+                continue
             self.accrue(due, day - ONE_DAY)
             if self.books is not None:
                 self._recognise_penalty(day, due, off=off)
