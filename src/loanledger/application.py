@@ -60,7 +60,7 @@ from loanledger.projection.loan_index import LoanIndexProjection
 from loanledger.projection.sql import statements
 from loanledger.projection.store import open_read_store
 from loanledger.reports import ledger as ledger_reports
-from loanledger.reports import portfolio
+from loanledger.reports import portfolio, regulator
 from loanledger.reports.archive import StoredFact, build_archive, render_html
 from loanledger.reports.portfolio import LoanRow
 from loanledger.views import loan_row, loan_view, schedule_rows
@@ -72,6 +72,7 @@ REPORTS: dict[str, Callable[[Iterable[LoanRow]], list[dict[str, Any]]]] = {
     "ifrs9_stages": portfolio.ifrs9_stages,
     "notices": portfolio.notices,
     "worklist": portfolio.worklist,
+    "loan_level": regulator.loan_level,
 }
 
 Clock = Callable[[], datetime]
@@ -161,6 +162,7 @@ class LoanLedger(Application[UUID]):
             self._heads.observe(
                 _as_uuid(stored_event.originator_id), stored_event.originator_version, link
             )
+            self._loan_events.touch(_as_uuid(stored_event.originator_id))
         if not notification_ids:
             return []
         return [
@@ -290,7 +292,7 @@ class LoanLedger(Application[UUID]):
             **outcome.result,
         }
 
-    def _get(self, loan_id: str) -> Loan:
+    def _get(self, loan_id: str, *, fresh_through: int | None = None) -> Loan:
         """The loan rebuilt from its stored events.
 
         Decoding stored bytes is most of what loading costs, so the decoded (immutable) events of
@@ -299,7 +301,9 @@ class LoanLedger(Application[UUID]):
         can never leave a half-changed loan behind in a cache.
         """
         aggregate_id = loan_uuid(loan_id)
-        known = self._loan_events.get(aggregate_id)
+        known, checked_through = self._loan_events.get(aggregate_id)
+        if fresh_through is not None and known and checked_through >= fresh_through:
+            return self._replay(aggregate_id, known)
         try:
             new = [
                 cast(DomainEvent, event) for event in self.events.get(aggregate_id, gt=len(known))
@@ -312,8 +316,11 @@ class LoanLedger(Application[UUID]):
         events = known + new if new else known
         if not events:
             raise LoanNotFoundError(f"loan {loan_id} has not applied")
-        if new:
-            self._loan_events.put(aggregate_id, events)
+        self._loan_events.put(aggregate_id, events, fresh_through or 0)
+        return self._replay(aggregate_id, events)
+
+    @staticmethod
+    def _replay(aggregate_id: UUID, events: list[DomainEvent]) -> Loan:
         loan = Loan(aggregate_id)
         for event in events:
             event.mutate(loan)
@@ -458,8 +465,11 @@ class LoanLedger(Application[UUID]):
     def _loans(self, known_at: datetime | None) -> Iterator[Loan]:
         self.projections.catch_up()
         index = self.loan_index.sql(self.read_store)
+        # Every event up to this notification is projected, so cached histories checked since
+        # need no query (reports read thousands of loans).
+        fresh_through = self.recorder.max_notification_id() or 0
         for (loan_id,) in self.read_store.query(index["all_loans"]):
-            yield self._get(loan_id).as_known_at(known_at)
+            yield self._get(loan_id, fresh_through=fresh_through).as_known_at(known_at)
 
     def _loan_postings(
         self, on: date, known_at: datetime | None
@@ -623,30 +633,42 @@ def _schema_lock(settings: StoreSettings) -> Iterator[None]:
 
 
 class LoanEvents:
-    """Decoded events of recently used loans, least recently used dropped first (bounded)."""
+    """Decoded events of recently used loans, least recently used dropped first (bounded).
+
+    Each entry remembers the notification id through which it is known to be complete
+    (`checked_through`, 0 when unknown), so that readers who know nothing was recorded since can
+    skip the query; writing to a loan resets it.
+    """
 
     def __init__(self, capacity: int = 10_000) -> None:
         self._capacity = capacity
-        self._events: OrderedDict[UUID, list[DomainEvent]] = OrderedDict()
+        self._events: OrderedDict[UUID, tuple[list[DomainEvent], int]] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, aggregate_id: UUID) -> list[DomainEvent]:
+    def get(self, aggregate_id: UUID) -> tuple[list[DomainEvent], int]:
         with self._lock:
-            events = self._events.get(aggregate_id)
-            if events is None:
-                return []
+            entry = self._events.get(aggregate_id)
+            if entry is None:
+                return [], 0
             self._events.move_to_end(aggregate_id)
-            return events
+            return entry
 
-    def put(self, aggregate_id: UUID, events: list[DomainEvent]) -> None:
+    def put(self, aggregate_id: UUID, events: list[DomainEvent], checked_through: int) -> None:
         with self._lock:
             current = self._events.get(aggregate_id)
-            if current is not None and len(current) > len(events):
+            if current is not None and len(current[0]) > len(events):
                 return  # another thread cached a longer history
-            self._events[aggregate_id] = events
+            self._events[aggregate_id] = (events, checked_through)
             self._events.move_to_end(aggregate_id)
             while len(self._events) > self._capacity:
                 self._events.popitem(last=False)
+
+    def touch(self, aggregate_id: UUID) -> None:
+        """The loan was written to: its entry may be incomplete from now on."""
+        with self._lock:
+            entry = self._events.get(aggregate_id)
+            if entry is not None:
+                self._events[aggregate_id] = (entry[0], 0)
 
 
 def _as_uuid(value: UUID | str) -> UUID:

@@ -10,12 +10,13 @@ library error exits 1. Output for machines (`--format json|csv`) goes to stdout 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import IO, Annotated, Any, NoReturn
 
@@ -34,8 +35,9 @@ from loanledger.application import REPORTS, LoanLedger, parse_as_of, parse_known
 from loanledger.domain.commands import parse_command
 from loanledger.domain.errors import DomainError, LoanLedgerError
 from loanledger.journal import numbered_lines, parse_line
+from loanledger.persistence.migrate import migrate as apply_migrations
 from loanledger.persistence.urls import parse_store_url, resolve_store_url
-from loanledger.reports import formats
+from loanledger.reports import arbitration, formats, regulator
 
 EXIT_REFUSED = 2
 """Exit status for refused input: a bad date, an unknown report or format, a refused line."""
@@ -50,6 +52,18 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+export_app = typer.Typer(
+    name="export",
+    help="Regulatory and legal exports: loan-level data, the batch arbitration package.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(export_app, name="export")
+
+LEDGER_REPORTS = ("trial_balance", "journal")
+"""Reports `LoanLedger.report` builds from the general ledger rather than from `REPORTS`."""
+REPORT_NAMES = tuple(sorted([*REPORTS, *LEDGER_REPORTS]))
 
 DbOption = Annotated[
     str | None,
@@ -77,6 +91,13 @@ FormatOption = Annotated[
 OutputOption = Annotated[
     Path | None,
     typer.Option("--output", "-o", help="Write to this file instead of stdout (xlsx needs it)."),
+]
+UnmaskedOption = Annotated[
+    bool,
+    typer.Option(
+        "--unmasked",
+        help="Include full names and identity-document numbers (logged on stderr).",
+    ),
 ]
 
 
@@ -313,24 +334,39 @@ def close_day(
 @app.command()
 def report(
     name: Annotated[
-        str, typer.Argument(metavar="NAME", help=f"One of: {', '.join(sorted(REPORTS))}.")
+        str, typer.Argument(metavar="NAME", help=f"One of: {', '.join(REPORT_NAMES)}.")
     ],
     as_of: AsOfOption,
     known_at: KnownAtOption = None,
+    since: Annotated[
+        str | None,
+        typer.Option(
+            "--since",
+            metavar="YYYY-MM-DD",
+            help="journal only: lines dated from this date (default: all) to --as-of.",
+        ),
+    ] = None,
     fmt: FormatOption = "table",
     output: OutputOption = None,
     db: DbOption = None,
 ) -> None:
     """Print a §8 report as of a business date."""
     with _refusals():
-        if name not in REPORTS:
-            raise Refusal(f"unknown report {name!r}; reports: {', '.join(sorted(REPORTS))}")
+        if name not in REPORT_NAMES:
+            raise Refusal(f"unknown report {name!r}; reports: {', '.join(REPORT_NAMES)}")
+        if since is not None and name != "journal":
+            raise Refusal(f"--since applies to the journal report only, not to {name!r}")
         day = parse_as_of(as_of)
+        try:
+            start = parse_as_of(since) if since is not None else None
+        except DomainError as error:
+            raise Refusal(f"--since must be an ISO date 'YYYY-MM-DD', got {since!r}") from error
         moment = parse_known_at(known_at)
         _check_format(fmt)
         with _ledger(db) as ledger:
-            rows = ledger.report(name, as_of=day, known_at=moment)
-        title = f"{name} as of {day.isoformat()}" + (f", known at {known_at}" if known_at else "")
+            rows = ledger.report(name, as_of=day, known_at=moment, since=start)
+        period = f"{start.isoformat()}..{day.isoformat()}" if start else f"as of {day.isoformat()}"
+        title = f"{name} {period}" + (f", known at {known_at}" if known_at else "")
         _emit_rows(rows, fmt, output, title=title, sheet=name)
 
 
@@ -398,6 +434,130 @@ def rebuild(db: DbOption = None) -> None:
     with _refusals(), _ledger(db) as ledger:
         ledger.rebuild()
         typer.echo(f"rebuilt projections of {ledger.settings.redacted_url}")
+
+
+@app.command()
+def archive(
+    loan_id: Annotated[str, typer.Argument(metavar="LOAN_ID")],
+    fmt: Annotated[str, typer.Option("--format", "-f", help="json or html.")] = "json",
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write to this file instead of stdout.")
+    ] = None,
+    db: DbOption = None,
+) -> None:
+    """Print a loan's archive (贷款业务管理档案): every fact in chain order with its proof."""
+    with _refusals():
+        _check_format(fmt, ("json", "html"))
+        with _ledger(db) as ledger:
+            if fmt == "json":
+                text = json.dumps(ledger.archive(loan_id), ensure_ascii=False, indent=2) + "\n"
+            else:
+                text = ledger.archive_html(loan_id)
+        if output is None:
+            sys.stdout.write(text)
+            return
+        output.write_text(text, encoding="utf-8")
+        typer.echo(f"wrote the {fmt} archive of {loan_id} to {output}")
+
+
+@app.command("migrate")
+def migrate_command(db: DbOption = None) -> None:
+    """Apply the pending PostgreSQL migrations (for a DBA-managed schema); print each one."""
+    with _refusals():
+        settings = parse_store_url(resolve_store_url(db))
+        if settings.kind != "postgresql":
+            typer.echo(
+                f"nothing to migrate: {settings.kind} stores have no migrations; the library "
+                "creates their tables itself when it opens them"
+            )
+            return
+        try:
+            applied = apply_migrations(settings.url)
+        except LoanLedgerError:
+            raise
+        except Exception as error:  # psycopg's own errors: server down, no privilege, bad SQL
+            notes = " ".join(getattr(error, "__notes__", []))
+            raise StoreUnavailable(
+                f"cannot migrate {settings.redacted_url}: {error} {notes}".strip()
+            ) from error
+        for name in applied:
+            typer.echo(f"applied {name}")
+        if not applied:
+            typer.echo("nothing to apply")
+
+
+def _log_unmasked() -> None:
+    """The audit line every export of unmasked personal data leaves on stderr."""
+    user = os.environ.get("USER") or "unknown"
+    moment = datetime.now(UTC).isoformat(timespec="seconds")
+    typer.echo(f"UNMASKED export of personal data by {user} at {moment}", err=True)
+
+
+@export_app.command("loan-level")
+def export_loan_level(
+    as_of: AsOfOption,
+    output: Annotated[Path, typer.Option("--output", "-o", help="The file to write.")],
+    known_at: KnownAtOption = None,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="csv or xlsx.")] = "csv",
+    unmasked: UnmaskedOption = False,
+    db: DbOption = None,
+) -> None:
+    """Write the loan-level report (个人信贷分户账), personal data masked unless --unmasked."""
+    with _refusals():
+        day = parse_as_of(as_of)
+        moment = parse_known_at(known_at)
+        _check_format(fmt, ("csv", "xlsx"))
+        if unmasked:
+            _log_unmasked()
+        with _ledger(db) as ledger:
+            if unmasked:
+                # `report` only ever builds the masked rows; unmasked ones need the loan rows.
+                rows = regulator.loan_level(ledger._loan_rows(day, moment), unmasked=True)
+            else:
+                rows = ledger.report("loan_level", as_of=day, known_at=moment)
+        _emit_rows(rows, fmt, output, title=f"loan_level as of {day}", sheet="loan_level")
+
+
+@export_app.command("arbitration")
+def export_arbitration(
+    as_of: AsOfOption,
+    output: Annotated[
+        Path, typer.Option("--output", "-o", metavar="PATH.zip", help="The zip file to write.")
+    ],
+    unmasked: UnmaskedOption = False,
+    db: DbOption = None,
+) -> None:
+    """Write the batch arbitration package (批量仲裁): one evidence bundle per loan in legal
+    recovery on --as-of, plus index.csv, as a zip that is byte-identical for the same records."""
+    with _refusals():
+        day = parse_as_of(as_of)
+        if unmasked:
+            _log_unmasked()
+        with _ledger(db) as ledger:
+            claims = [
+                row
+                for row in ledger.report("loan_ledger", as_of=day)
+                if row["status"] == "legal_recovery"
+            ]
+            notices: dict[str, list[dict[str, Any]]] = {row["loan_id"]: [] for row in claims}
+            for notice in ledger.report("notices", as_of=day):
+                if notice["loan_id"] in notices:
+                    notices[notice["loan_id"]].append(notice)
+            bundles = [
+                (
+                    arbitration.evidence_bundle(
+                        ledger.archive(row["loan_id"]),
+                        row,
+                        notices[row["loan_id"]],
+                        day.isoformat(),
+                        unmasked=unmasked,
+                    ),
+                    arbitration.index_row(row, notices[row["loan_id"]]),
+                )
+                for row in claims
+            ]
+        output.write_bytes(arbitration.package(arbitration.arbitration_files(bundles)))
+        typer.echo(f"wrote {len(bundles)} evidence bundles and index.csv to {output}")
 
 
 def main() -> None:

@@ -160,6 +160,8 @@ def loan_row(
         disbursed_on=disbursed_on.isoformat() if disbursed_on else None,
         maturity_date=maturity.isoformat() if maturity else None,
         notices=notices,
+        borrower_name=loan.application.borrower.name,
+        borrower_id_number=loan.application.borrower.id_number,
         worklist=_worklist(loan.loan_id, as_of, figures, state, risk, rules, view["status"]),
     )
 

@@ -423,3 +423,21 @@ def test_closing_late_after_a_backdated_repayment_equals_closing_on_time() -> No
 
     for day in _days(date(2024, 1, 15), date(2024, 4, 30)):
         assert early.loan("L-0001", as_of=day) == on_time.loan("L-0001", as_of=day)
+
+
+def test_closing_days_before_a_recorded_disbursement_still_services_it_later(
+    ledger: LoanLedger,
+) -> None:
+    """A journal loaded ahead of time, then closed day by day from the application date: the
+    days before the disbursement have nothing to do, but must not forget the loan."""
+    _book(ledger)
+
+    _close_through(ledger, date(2024, 1, 2), date(2024, 5, 16))
+
+    notices = [
+        (notice.kind, notice.effective_date.isoformat())
+        for notice in _events(ledger, "L-0001", "NoticeIssued")
+    ]
+    assert notices[:2] == [("reminder", "2024-02-08"), ("dunning", "2024-02-16")]
+    assert ("legal", "2024-05-16") in notices
+    assert ledger.loan("L-0001", as_of="2024-05-16")["status"] == "legal_recovery"

@@ -244,10 +244,17 @@ class Loan(EventSourcedAggregate):
         assert self.application is not None
         return self.application.currency
 
+    def _money(self, amount: Decimal) -> Money:
+        """A stored amount as Money: stored amounts were checked when recorded and keep exactly
+        the minor-unit places, so they need no parsing again."""
+        return Money(
+            amount.quantize(currency(self.currency_code).quantum), currency(self.currency_code)
+        )
+
     def terms(self) -> Terms:
         assert self.approval is not None
         return Terms(
-            amount=Money.of(self.approval.amount, self.currency_code),
+            amount=self._money(self.approval.amount),
             term_months=self.approval.term_months,
             annual_rate=AnnualRate.of(self.approval.annual_rate),
             method=parse_repayment_method(self.approval.repayment_method),
@@ -269,7 +276,7 @@ class Loan(EventSourcedAggregate):
             MoneyFact(
                 "disburse",
                 event.effective_date,
-                Money.of(event.amount, self.currency_code),
+                self._money(event.amount),
                 event.reference,
                 event.originator_version,
             )
@@ -279,7 +286,7 @@ class Loan(EventSourcedAggregate):
             MoneyFact(
                 "repay",
                 event.effective_date,
-                Money.of(event.amount, self.currency_code),
+                self._money(event.amount),
                 event.reference,
                 event.originator_version,
                 prepay=event.prepay,
@@ -975,7 +982,13 @@ class Loan(EventSourcedAggregate):
         events: list[DomainEvent] = []
         for action in actions_on(self.loan_id, day, position, state, risk, rules):
             events.append(self._record_action(action, day, recorded_at))
-        return events, next_action_after(day, position, risk, rules)
+        next_on = next_action_after(day, position, risk, rules)
+        # Facts dated after `day` (a disbursement recorded ahead of its date, say) change what
+        # later days owe, so the loan must be looked at again by then at the latest.
+        later = [event.effective_date for event in self.history if event.effective_date > day]
+        if later:
+            next_on = min(later) if next_on is None else min(next_on, min(later))
+        return events, next_on
 
     def _record_action(self, action: Action, day: date, recorded_at: datetime) -> DomainEvent:
         event_class = SERVICING_EVENTS[action.kind]
@@ -1148,4 +1161,6 @@ def _allocation_amounts(position: Position, reference: str) -> dict[str, Decimal
         "prepaid_principal": allocation.prepaid_principal,
         "overpayment": allocation.overpayment,
     }
-    return {name: Money.of(value, position.currency).amount for name, value in parts.items()}
+    # The walk's amounts are exact sums of minor units; quantize only fixes the exponent of zero.
+    quantum = position.currency.quantum
+    return {name: value.quantize(quantum) for name, value in parts.items()}

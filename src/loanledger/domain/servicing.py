@@ -581,7 +581,10 @@ class _Walk:
             start=ZERO,
         )
         future = [due for due in position.installments if due.due_date > day]
-        accrued = self._carried_interest(day, outstanding) if future and outstanding > 0 else ZERO
+        # Interest of the current period runs on the principal not yet due; overdue principal
+        # already carries its interest in the overdue installments (and bears penalty).
+        not_yet_due = sum((due.principal_unpaid for due in future), start=ZERO)
+        accrued = self._carried_interest(day, not_yet_due) if not_yet_due > 0 else ZERO
         capitalised = arrears + penalty + accrued
         if self.books is not None:
             off = self._non_accrual(day)

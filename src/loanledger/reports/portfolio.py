@@ -32,6 +32,8 @@ class LoanRow:
     maturity_date: str | None
     notices: list[dict[str, Any]]
     worklist: list[dict[str, Any]]
+    borrower_name: str | None = None
+    borrower_id_number: str | None = None
 
 
 def _money(value: Decimal) -> str:

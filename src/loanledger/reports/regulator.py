@@ -1,0 +1,106 @@
+"""Regulatory loan-level data (EAST 个人信贷分户账 style) and the masking of personal data.
+
+`loan_level` gives one row per loan, sorted by `contract_number` (the loan id), with the fields a
+supervisory loan-level submission asks for. Personal data is masked unless the caller asks for it
+explicitly (`unmasked=True`): an identity-document number keeps its first 6 and last 4
+characters (the region code and the check digits), a name its first character; every other
+character becomes one `*`, so the masked text has the original length. The masking functions are
+also what the batch arbitration package applies to its evidence bundles.
+
+`gl_account` is the ledger account that carries the loan's principal (DESIGN §9):
+`loans_principal` once it has been disbursed and while it is on the balance sheet (a closed loan
+keeps the account it was booked in, with a zero balance), `offbs_written_off` once it is written
+off, and None for an application that was never disbursed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from loanledger.reports.portfolio import LoanRow
+
+MASK = "*"
+ID_NUMBER_KEEP_HEAD = 6
+ID_NUMBER_KEEP_TAIL = 4
+NAME_KEEP_HEAD = 1
+
+ON_BALANCE_SHEET_ACCOUNT = "loans_principal"
+WRITTEN_OFF_ACCOUNT = "offbs_written_off"
+
+PERSONAL_FIELDS = ("name", "id_number")
+"""Keys whose values `mask_personal_data` masks wherever they occur (borrowers, guarantors)."""
+
+
+def mask_id_number(value: str | None) -> str | None:
+    """`110101199001011234` -> `110101********1234`. A value too short to hide anything between
+    the kept head and tail (10 characters or fewer) is masked entirely; None stays None."""
+    if value is None:
+        return None
+    keep = ID_NUMBER_KEEP_HEAD + ID_NUMBER_KEEP_TAIL
+    if len(value) <= keep:
+        return MASK * len(value)
+    hidden = len(value) - keep
+    return value[:ID_NUMBER_KEEP_HEAD] + MASK * hidden + value[-ID_NUMBER_KEEP_TAIL:]
+
+
+def mask_name(value: str | None) -> str | None:
+    """`张三` -> `张*`, `欧阳娜娜` -> `欧***`; None stays None."""
+    if value is None:
+        return None
+    return value[:NAME_KEEP_HEAD] + MASK * max(len(value) - NAME_KEEP_HEAD, 0)
+
+
+def mask_personal_data(value: Any) -> Any:
+    """A copy of a JSON-ready structure with every `name` and `id_number` string masked."""
+    if isinstance(value, dict):
+        masked: dict[str, Any] = {}
+        for key, item in value.items():
+            if key == "name" and (item is None or isinstance(item, str)):
+                masked[key] = mask_name(item)
+            elif key == "id_number" and (item is None or isinstance(item, str)):
+                masked[key] = mask_id_number(item)
+            else:
+                masked[key] = mask_personal_data(item)
+        return masked
+    if isinstance(value, list):
+        return [mask_personal_data(item) for item in value]
+    return value
+
+
+def gl_account(status: str, disbursed_on: str | None) -> str | None:
+    """The account that carries the loan's principal (see the module docstring)."""
+    if status == "written_off":
+        return WRITTEN_OFF_ACCOUNT
+    if disbursed_on is None:
+        return None
+    return ON_BALANCE_SHEET_ACCOUNT
+
+
+def loan_level(rows: Iterable[LoanRow], *, unmasked: bool = False) -> list[dict[str, Any]]:
+    """个人信贷分户账: one row per loan, personal data masked unless `unmasked`."""
+    result = []
+    for row in rows:
+        view = row.view
+        name, id_number = row.borrower_name, row.borrower_id_number
+        result.append(
+            {
+                "contract_number": view["loan_id"],
+                "borrower_id_number": id_number if unmasked else mask_id_number(id_number),
+                "borrower_name": name if unmasked else mask_name(name),
+                "currency": view["currency"],
+                "amount": f"{row.amount:.2f}",
+                "annual_rate": f"{row.annual_rate}",
+                "disbursed_on": row.disbursed_on,
+                "maturity_date": row.maturity_date,
+                "principal_outstanding": view["principal_outstanding"],
+                "overdue_principal": view["overdue_principal"],
+                "overdue_interest": view["overdue_interest"],
+                "days_past_due": view["days_past_due"],
+                "status": view["status"],
+                "classification": view["classification"],
+                "ifrs9_stage": view["ifrs9_stage"],
+                "gl_account": gl_account(view["status"], row.disbursed_on),
+            }
+        )
+    return sorted(result, key=lambda item: item["contract_number"])
