@@ -359,11 +359,13 @@ class LoanLedger(Application[UUID]):
             if loan_id in seen:
                 continue
             seen.add(loan_id)
-            recorded, grade_changed, loan, next_on = self._close_loan_day(loan_id, on)
+            recorded, loan, next_on = self._close_loan_day(loan_id, on)
             events_recorded += recorded
             processed.append((loan.version, next_on.isoformat() if next_on else None, loan_id))
-            if grade_changed and loan.application is not None:
-                # A loan turning non-performing can make its borrower's other loans so too.
+            if loan.application is not None:
+                # Any change to one loan (its grade, or its balance after a repayment) can move
+                # the borrower's non-performing share across the contagion threshold, so the
+                # borrower's other loans are looked at the same day.
                 queue.extend(self._borrower_loans(loan.application.borrower.id))
         # One transaction for the day's index updates. A crash before it only means the loans
         # are looked at again next time, which records nothing twice (notice ids are the day's).
@@ -379,7 +381,7 @@ class LoanLedger(Application[UUID]):
             "events_recorded": events_recorded,
         }
 
-    def _close_loan_day(self, loan_id: str, on: date) -> tuple[int, bool, Loan, date | None]:
+    def _close_loan_day(self, loan_id: str, on: date) -> tuple[int, Loan, date | None]:
         for attempt in range(1, MAX_COMMAND_ATTEMPTS + 1):
             loan = self._get(loan_id)
             now = self.clock()
@@ -393,8 +395,7 @@ class LoanLedger(Application[UUID]):
                 if attempt == MAX_COMMAND_ATTEMPTS:
                     raise
                 continue
-            grade_changed = any(type(event).__name__ == "ClassificationChanged" for event in events)
-            return len(events), grade_changed, loan, next_on
+            return len(events), loan, next_on
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _borrower_loans(self, borrower_id: str) -> list[str]:
