@@ -9,6 +9,7 @@ the facts recorded up to a moment, which is how `known_at` queries work.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -164,68 +165,40 @@ class Loan(EventSourcedAggregate):
     def apply(self, event: Any) -> None:
         super().apply(event)
         self.history.append(event)
-        if isinstance(event, LoanApplied):
-            self.loan_id = event.loan_id
-            self.application = event
-        elif isinstance(event, InvestigationRecorded):
-            self.investigation = event
-        elif isinstance(event, ReviewRecorded):
-            self.review = event
-        elif isinstance(event, LoanApproved):
-            self.approval = event
-        elif isinstance(event, LoanRejected):
-            self.rejection = event
-        elif isinstance(event, ApplicationWithdrawn):
-            self.withdrawal = event
-        elif isinstance(event, LoanDisbursed):
-            self.disbursements.append(event)
-            self.references[event.reference] = event
-        elif isinstance(event, RepaymentReceived):
-            self.repayments.append(event)
-            self.references[event.reference] = event
-            self.recorded_allocations[event.reference] = (
-                event.originator_version,
-                dict(event.allocation),
-            )
-        elif isinstance(event, AllocationRevised):
-            version, _ = self.recorded_allocations[event.reference]
-            self.recorded_allocations[event.reference] = (version, dict(event.allocation))
-        else:
-            self._apply_post_loan(event)
-
-    def _apply_post_loan(self, event: DomainEvent) -> None:
-        if isinstance(event, CollateralPledged):
-            self.collateral[event.collateral_id] = event
-        elif isinstance(event, CollateralReleased):
-            self.collateral.pop(event.collateral_id, None)
-        elif isinstance(event, GuarantorAdded):
-            self.guarantors[event.guarantor_id] = event
-        elif isinstance(event, NoticeIssued):
-            self.notices[event.notice_id] = event
-        elif isinstance(event, NoticeAcknowledged):
-            self.acknowledged[event.notice_id] = event
-        elif isinstance(event, PostLoanCheckRecorded):
-            if event.funds_misused and self.misuse is None:
-                self.misuse = event
-        elif isinstance(event, LoanRestructured):
-            self.restructures.append(event)
-        elif isinstance(event, LoanWrittenOff):
-            self.written_off = event
-        elif isinstance(event, LoanClosed):
-            self.closed = event
-        elif isinstance(
-            event, ArbitrationFiled | AwardGranted | EnforcementApplied | RecoveryRecorded
-        ):
-            self.cases.setdefault(event.case_id, []).append(event)
-        elif not isinstance(
-            event,
-            CollateralRevalued
-            | GuarantorAssessed
-            | LegalRecoveryOpened
-            | ClassificationChanged
-            | ClassificationDowngraded,
-        ):
+        # Dispatch on the exact event class: replay runs this for every stored event of every
+        # loan read, and isinstance on pydantic models goes through a Python-level metaclass hook.
+        applier = _APPLIERS.get(type(event))
+        if applier is None:
             raise TypeError(f"a Loan cannot apply {type(event).__name__}")
+        applier(self, event)
+
+    def _on_applied(self, event: LoanApplied) -> None:
+        self.loan_id = event.loan_id
+        self.application = event
+
+    def _on_disbursed(self, event: LoanDisbursed) -> None:
+        self.disbursements.append(event)
+        self.references[event.reference] = event
+
+    def _on_repaid(self, event: RepaymentReceived) -> None:
+        self.repayments.append(event)
+        self.references[event.reference] = event
+        self.recorded_allocations[event.reference] = (
+            event.originator_version,
+            dict(event.allocation),
+        )
+
+    def _on_revised(self, event: AllocationRevised) -> None:
+        version, _ = self.recorded_allocations[event.reference]
+        self.recorded_allocations[event.reference] = (version, dict(event.allocation))
+
+    def _on_check(self, event: PostLoanCheckRecorded) -> None:
+        if event.funds_misused and self.misuse is None:
+            self.misuse = event
+
+    def _on_case(self, event: DomainEvent) -> None:
+        case_id = getattr(event, "case_id")  # noqa: B009 - every case event has one
+        self.cases.setdefault(case_id, []).append(event)
 
     def as_known_at(self, known_at: datetime | None) -> Loan:
         """The loan rebuilt from the facts recorded at or before `known_at` (None: all)."""
@@ -1108,6 +1081,48 @@ class Loan(EventSourcedAggregate):
                 f"{earlier.effective_date.isoformat()}"
             )
 
+
+def _set(name: str) -> Callable[[Loan, Any], None]:
+    def store(loan: Loan, event: Any) -> None:
+        setattr(loan, name, event)
+
+    return store
+
+
+def _ignore(loan: Loan, event: Any) -> None:
+    """Facts that only derivations read (from `history`)."""
+
+
+_APPLIERS: dict[type[DomainEvent], Callable[[Loan, Any], None]] = {
+    LoanApplied: Loan._on_applied,
+    InvestigationRecorded: _set("investigation"),
+    ReviewRecorded: _set("review"),
+    LoanApproved: _set("approval"),
+    LoanRejected: _set("rejection"),
+    ApplicationWithdrawn: _set("withdrawal"),
+    LoanDisbursed: Loan._on_disbursed,
+    RepaymentReceived: Loan._on_repaid,
+    AllocationRevised: Loan._on_revised,
+    CollateralPledged: lambda loan, event: loan.collateral.__setitem__(event.collateral_id, event),
+    CollateralReleased: lambda loan, event: loan.collateral.__delitem__(event.collateral_id),
+    GuarantorAdded: lambda loan, event: loan.guarantors.__setitem__(event.guarantor_id, event),
+    NoticeIssued: lambda loan, event: loan.notices.__setitem__(event.notice_id, event),
+    NoticeAcknowledged: lambda loan, event: loan.acknowledged.__setitem__(event.notice_id, event),
+    PostLoanCheckRecorded: Loan._on_check,
+    LoanRestructured: lambda loan, event: loan.restructures.append(event),
+    LoanWrittenOff: _set("written_off"),
+    LoanClosed: _set("closed"),
+    ArbitrationFiled: Loan._on_case,
+    AwardGranted: Loan._on_case,
+    EnforcementApplied: Loan._on_case,
+    RecoveryRecorded: Loan._on_case,
+    CollateralRevalued: _ignore,
+    GuarantorAssessed: _ignore,
+    LegalRecoveryOpened: _ignore,
+    ClassificationChanged: _ignore,
+    ClassificationDowngraded: _ignore,
+}
+"""How each fact changes the aggregate's own bookkeeping (everything else is derived)."""
 
 _HANDLERS: dict[type[Command], str] = {
     RecordInvestigation: "record_investigation",

@@ -100,7 +100,30 @@ def post_loan_state(loan: Loan, as_of: date) -> PostLoanState:
     return state
 
 
+_GATHERED = frozenset(
+    {
+        CollateralPledged,
+        CollateralRevalued,
+        CollateralReleased,
+        GuarantorAdded,
+        GuarantorAssessed,
+        PostLoanCheckRecorded,
+        NoticeIssued,
+        NoticeAcknowledged,
+        LegalRecoveryOpened,
+        LoanWrittenOff,
+        LoanRestructured,
+        LoanClosed,
+        ClassificationDowngraded,
+        ClassificationChanged,
+    }
+)
+"""The post-loan facts; most of a loan's events (money, pre-loan) are skipped at once."""
+
+
 def _gather(state: PostLoanState, event: DomainEvent) -> None:
+    if type(event) not in _GATHERED:
+        return
     if isinstance(event, CollateralPledged | CollateralRevalued):
         state.collateral[event.collateral_id] = event.value
     elif isinstance(event, CollateralReleased):
