@@ -23,7 +23,6 @@ import uuid
 import zipfile
 from collections.abc import Iterator
 from datetime import date, timedelta
-from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +32,7 @@ from typer.testing import CliRunner, Result
 from loanledger import LoanLedger
 from loanledger.cli import app
 from loanledger.reports import formats
+from tests.html import TagBalance
 from tests.journal import disburse, lines, pre_loan, repay
 
 runner = CliRunner()
@@ -109,26 +109,6 @@ def opened(book: str) -> Iterator[LoanLedger]:
         ledger.close()
 
 
-class _TagBalance(HTMLParser):
-    VOID = frozenset({"meta", "br", "link", "img", "input", "hr"})
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.open: list[str] = []
-        self.text: list[str] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag not in self.VOID:
-            self.open.append(tag)
-
-    def handle_endtag(self, tag: str) -> None:
-        assert self.open and self.open[-1] == tag, f"</{tag}> closes <{self.open[-1:]}>"
-        self.open.pop()
-
-    def handle_data(self, data: str) -> None:
-        self.text.append(data)
-
-
 # --- archive -------------------------------------------------------------------------------------
 
 
@@ -150,7 +130,7 @@ def test_archive_as_html_is_well_formed_and_shows_every_fact(
 
     assert result.exit_code == 0, result.stderr
     assert f"wrote the html archive of L-0002 to {page}" in result.stdout
-    parser = _TagBalance()
+    parser = TagBalance()
     parser.feed(page.read_text(encoding="utf-8"))
     assert parser.open == []
     text = "".join(parser.text)

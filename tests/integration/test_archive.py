@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-from html.parser import HTMLParser
 
 import pytest
 
@@ -12,6 +11,7 @@ from loanledger.application import LoanEvents
 from loanledger.domain.errors import CorruptHistoryError
 from loanledger.persistence.chain import GENESIS_LINK
 from loanledger.persistence.ids import loan_uuid
+from tests.html import TagBalance
 from tests.integration.tampering import flip_bit, overwrite_state, stored_states
 from tests.journal import disburse, pre_loan, repay
 
@@ -81,32 +81,12 @@ def test_the_archive_of_a_tampered_loan_says_where_the_chain_breaks(ledger: Loan
         ledger.loan("L-0001", as_of="2024-03-21")
 
 
-class _TagBalance(HTMLParser):
-    VOID = frozenset({"meta", "br", "link", "img", "input", "hr"})
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.open: list[str] = []
-        self.text: list[str] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag not in self.VOID:
-            self.open.append(tag)
-
-    def handle_endtag(self, tag: str) -> None:
-        assert self.open and self.open[-1] == tag, f"</{tag}> closes <{self.open[-1:]}>"
-        self.open.pop()
-
-    def handle_data(self, data: str) -> None:
-        self.text.append(data)
-
-
 def test_the_html_archive_is_well_formed_and_shows_every_fact(ledger: LoanLedger) -> None:
     _book(ledger)
     archive = ledger.archive("L-0001")
 
     page = ledger.archive_html("L-0001")
-    parser = _TagBalance()
+    parser = TagBalance()
     parser.feed(page)
 
     assert parser.open == []
