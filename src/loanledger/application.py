@@ -495,6 +495,12 @@ class LoanLedger(Application[UUID]):
             )
         return problems
 
+    def loan_rows(
+        self, as_of: date | str, known_at: datetime | str | None = None
+    ) -> Iterator[LoanRow]:
+        """Each loan's report row on `as_of` (one loan at a time), for builders of one's own."""
+        return self._loan_rows(parse_as_of(as_of), parse_known_at(known_at))
+
     def _loan_rows(self, on: date, known_at: datetime | None) -> Iterator[LoanRow]:
         """Each loan that exists on `on`, one at a time (the book is never all in memory)."""
         for loan in self._loans(known_at):

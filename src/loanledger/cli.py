@@ -512,7 +512,7 @@ def export_loan_level(
         with _ledger(db) as ledger:
             if unmasked:
                 # `report` only ever builds the masked rows; unmasked ones need the loan rows.
-                rows = regulator.loan_level(ledger._loan_rows(day, moment), unmasked=True)
+                rows = regulator.loan_level(ledger.loan_rows(day, moment), unmasked=True)
             else:
                 rows = ledger.report("loan_level", as_of=day, known_at=moment)
         _emit_rows(rows, fmt, output, title=f"loan_level as of {day}", sheet="loan_level")
