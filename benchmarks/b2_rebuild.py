@@ -1,0 +1,273 @@
+"""B2 projection catch-up and rebuild: `ledger.rebuild()` vs raw reads, and eventsourcing's
+`ProjectionRunner` catch-up on a subset (PostgreSQL)."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from typing import Any
+from uuid import UUID
+
+import psycopg
+from eventsourcing.application import Application
+from eventsourcing.persistence import Mapper, Tracking
+from eventsourcing.postgres import PostgresDatastore, PostgresTrackingRecorder
+from eventsourcing.projection import Projection, ProjectionRunner
+from psycopg import sql
+from psycopg.sql import SQL, Identifier
+
+from benchmarks.common import (
+    PG_URL,
+    Figure,
+    Report,
+    Store,
+    Workspace,
+    insert_stored,
+    median,
+    opened,
+    profile,
+    replicate,
+    timed,
+)
+from loanledger.persistence.chain import LINK_LENGTH, ChainHeads
+from loanledger.persistence.mapper import LedgerMapper
+
+TARGET_RATE = 45_000.0
+TARGET_RUNNER = 30.0
+TARGET_RAW = 0.75
+REBUILD_EVENTS = 100_000
+RUNNER_EVENTS = 20_000
+
+
+def build(
+    space: Workspace, kind: str, rows: list[tuple[UUID, int, str, bytes]], copies: int, loans: int
+) -> Store:
+    """A new store holding `copies` renamed copies of the rows (see `replicate`)."""
+    store = space.store(kind)
+    with opened(store) as ledger:
+        insert_stored(ledger, replicate(rows, copies, loans))
+    return store
+
+
+def rebuild(store: Store) -> float:
+    with opened(store) as ledger:
+        return timed(ledger.rebuild)
+
+
+# --- raw reads ---------------------------------------------------------------------------------
+
+
+def raw_read_sqlite(store: Store) -> tuple[float, float]:
+    """(per-loan SELECT + json.loads seconds, sequential scan seconds)."""
+    assert store.path is not None
+    connection = sqlite3.connect(store.path)
+    try:
+        ids = [
+            row[0]
+            for row in connection.execute(f"SELECT DISTINCT originator_id FROM {store.events}")
+        ]
+        select = (
+            f"SELECT originator_version, topic, state FROM {store.events} "
+            "WHERE originator_id = ? ORDER BY originator_version"
+        )
+
+        def per_loan() -> None:
+            for originator_id in ids:
+                for _, _, state in connection.execute(select, (originator_id,)):
+                    json.loads(state[LINK_LENGTH:])
+
+        def scan() -> None:
+            for _ in connection.execute(
+                f"SELECT originator_id, originator_version, topic, state FROM {store.events}"
+            ):
+                pass
+
+        return timed(per_loan), timed(scan)
+    finally:
+        connection.close()
+
+
+def raw_read_postgres(store: Store) -> tuple[float, float]:
+    assert store.schema is not None
+    table = sql.Identifier(store.schema, "loanledger_events")
+    with psycopg.connect(PG_URL) as connection:
+        ids = [
+            row[0]
+            for row in connection.execute(
+                sql.SQL("SELECT DISTINCT originator_id FROM {}").format(table)
+            )
+        ]
+        select = sql.SQL(
+            "SELECT originator_version, topic, state FROM {} "
+            "WHERE originator_id = %s ORDER BY originator_version"
+        ).format(table)
+
+        def per_loan() -> None:
+            with connection.cursor() as cursor:
+                for originator_id in ids:
+                    cursor.execute(select, (originator_id,), prepare=True)
+                    for _, _, state in cursor.fetchall():
+                        json.loads(state[LINK_LENGTH:])
+
+        def scan() -> None:
+            with connection.cursor(name="bench_scan") as cursor:
+                cursor.itersize = 5000
+                cursor.execute(
+                    sql.SQL(
+                        "SELECT originator_id, originator_version, topic, state FROM {}"
+                    ).format(table)
+                )
+                for _ in cursor:
+                    pass
+
+        result = timed(per_loan), timed(scan)
+        connection.rollback()
+        return result
+
+
+# --- eventsourcing's ProjectionRunner -------------------------------------------------------
+
+
+class StoredLedger(Application[UUID]):
+    """A plain eventsourcing application over the ledger's events table, with its mapper."""
+
+    name = "LoanLedger"
+
+    def construct_mapper(self) -> Mapper[UUID]:
+        return LedgerMapper(ChainHeads())
+
+
+class CountingView(PostgresTrackingRecorder):
+    """A trivial materialised view: events per topic, tracked in the same transaction."""
+
+    def __init__(self, datastore: PostgresDatastore, **kwargs: Any) -> None:
+        super().__init__(datastore, **kwargs)
+        schema = Identifier(self.datastore.schema)
+        counts = Identifier(self.tracking_table_name.replace("_tracking", "_counts"))
+        self.sql_create_statements.append(
+            SQL(
+                "CREATE TABLE IF NOT EXISTS {0}.{1} "
+                "(topic text PRIMARY KEY, events bigint NOT NULL)"
+            ).format(schema, counts)
+        )
+        self.upsert = SQL(
+            "INSERT INTO {0}.{1} AS c VALUES (%s, 1) "
+            "ON CONFLICT (topic) DO UPDATE SET events = c.events + 1"
+        ).format(schema, counts)
+
+    def count(self, topic: str, tracking: Tracking) -> None:
+        with self.datastore.transaction(commit=True) as cursor:
+            cursor.execute(self.upsert, (topic,), prepare=True)
+            self._insert_tracking(cursor, tracking)
+
+
+class CountingProjection(Projection[CountingView]):
+    name = "BenchCount"
+
+    def process_event(self, domain_event: Any, tracking: Tracking) -> None:
+        self.view.count(type(domain_event).__name__, tracking)
+
+
+def runner_catch_up(store: Store, run: int, last_id: int) -> float:
+    """Seconds for a new ProjectionRunner to process every stored event."""
+    with opened(store) as ledger:
+        env = dict(ledger.settings.env)
+    projection = type(f"BenchCount{run}", (CountingProjection,), {"name": f"BenchCount{run}"})
+
+    def catch_up() -> None:
+        with ProjectionRunner(
+            application_class=StoredLedger,
+            projection_class=projection,
+            view_class=CountingView,
+            env=env,
+        ) as runner:
+            runner.wait(last_id, timeout=900)
+
+    return timed(catch_up)
+
+
+def run(space: Workspace, base: dict[str, Store], *, quick: bool, runs: int, loans: int) -> Report:
+    report = Report("B2", "projection catch-up and rebuild")
+    base_rows = {kind: store.rows() for kind, store in base.items()}
+    base_events = len(base_rows["postgresql"])
+    copies = 3 if quick else max(1, REBUILD_EVENTS // base_events)
+    subset_copies = 1 if quick else max(1, RUNNER_EVENTS // base_events)
+    events = len(base_rows["postgresql"]) * copies
+    report.size(
+        f"rebuild and raw reads on {events} events ({copies} renamed copies of the B1 book, "
+        f"hash chains recomputed; issue size not fixed); ProjectionRunner on "
+        f"{len(base_rows['postgresql']) * subset_copies} events (issue: 20,000)"
+    )
+    for kind in ("sqlite", "postgresql"):
+        store = build(space, kind, base_rows[kind], copies, loans)
+        total = store.count()
+        times = [rebuild(store) for _ in range(runs)]
+        rate = total / median(times)
+        report.add(
+            Figure(
+                "B2",
+                f"{kind} rebuild",
+                rate,
+                "events/s",
+                target=f">= {TARGET_RATE:,.0f} events/s",
+                met=rate >= TARGET_RATE,
+                runs=times,
+                note=f"{total} events",
+            )
+        )
+        reads = [
+            raw_read_sqlite(store) if kind == "sqlite" else raw_read_postgres(store)
+            for _ in range(runs)
+        ]
+        raw_rate = total / median([r[0] for r in reads])
+        scan_rate = total / median([r[1] for r in reads])
+        report.add(
+            Figure("B2", f"{kind} raw read (per loan SELECT + json.loads)", raw_rate, "events/s")
+        )
+        report.add(Figure("B2", f"{kind} raw sequential scan (no decoding)", scan_rate, "events/s"))
+        on_pg = kind == "postgresql"
+        report.add(
+            Figure(
+                "B2",
+                f"{kind} rebuild / raw read",
+                rate / raw_rate,
+                "x",
+                target=f">= {TARGET_RAW}x" if on_pg else "reported only (SQLite, DESIGN §11)",
+                met=(rate / raw_rate >= TARGET_RAW) if on_pg else None,
+            )
+        )
+        report.add(Figure("B2", f"{kind} rebuild / sequential scan", rate / scan_rate, "x"))
+        if rate < TARGET_RATE or (on_pg and rate / raw_rate < TARGET_RAW):
+            with opened(store) as ledger:
+                report.profiles[f"{kind} rebuild ({total} events)"] = profile(ledger.rebuild)
+        space.drop(store)
+
+    subset = build(space, "postgresql", base_rows["postgresql"], subset_copies, loans)
+    total = subset.count()
+    rebuild_rate = total / median([rebuild(subset) for _ in range(runs)])
+    runner_times = [runner_catch_up(subset, number, total) for number in range(runs)]
+    runner_rate = total / median(runner_times)
+    report.add(
+        Figure(
+            "B2",
+            "postgresql ProjectionRunner catch-up",
+            runner_rate,
+            "events/s",
+            runs=runner_times,
+            note=f"{total} events",
+        )
+    )
+    report.add(Figure("B2", "postgresql rebuild (same subset)", rebuild_rate, "events/s"))
+    ratio = rebuild_rate / runner_rate
+    report.add(
+        Figure(
+            "B2",
+            "postgresql rebuild / ProjectionRunner",
+            ratio,
+            "x",
+            target=f">= {TARGET_RUNNER:.0f}x",
+            met=ratio >= TARGET_RUNNER,
+        )
+    )
+    space.drop(subset)
+    return report

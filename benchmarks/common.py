@@ -1,0 +1,337 @@
+"""Shared helpers: the machine, timing, stores, row copies, profiles and result records."""
+
+from __future__ import annotations
+
+import cProfile
+import io
+import os
+import platform
+import pstats
+import re
+import shutil
+import sqlite3
+import statistics
+import subprocess
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+import psycopg
+from eventsourcing.persistence import StoredEvent
+from psycopg import sql
+
+from loanledger import LoanLedger
+from loanledger.persistence.chain import GENESIS_LINK, compute_link, seal, unseal
+from loanledger.persistence.ids import loan_uuid
+
+PG_URL = os.environ.get("LOANLEDGER_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+EVENTS_TABLE = "loanledger_events"
+SQLITE_EVENTS_TABLE = "stored_events"
+
+
+# --- the machine -----------------------------------------------------------------------------
+
+
+def machine() -> dict[str, str]:
+    """nproc, CPU model, Python, SQLite and PostgreSQL versions, load average, and the date."""
+    cpu = "unknown"
+    with open("/proc/cpuinfo", encoding="utf-8") as info:
+        for line in info:
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    try:
+        with psycopg.connect(PG_URL, connect_timeout=5) as connection:
+            row = connection.execute("SHOW server_version").fetchone()
+            postgres = str(row[0]) if row else "unknown"
+    except psycopg.OperationalError as error:
+        postgres = f"unreachable ({error})"
+    from importlib.metadata import version
+
+    return {
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "nproc": subprocess.run(["nproc"], capture_output=True, text=True).stdout.strip(),
+        "cpu": cpu,
+        "python": platform.python_version(),
+        "sqlite": sqlite3.sqlite_version,
+        "postgresql": postgres,
+        "eventsourcing": version("eventsourcing"),
+        "platform": platform.platform(),
+        "loadavg": load_average(),
+    }
+
+
+def load_average() -> str:
+    """The 1/5/15-minute load averages (other work on the machine skews the figures)."""
+    return " ".join(f"{value:.2f}" for value in os.getloadavg())
+
+
+# --- timing ----------------------------------------------------------------------------------
+
+
+def timed(action: Callable[[], Any]) -> float:
+    started = time.perf_counter()
+    action()
+    return time.perf_counter() - started
+
+
+def median(values: Sequence[float]) -> float:
+    return statistics.median(values)
+
+
+# --- results ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Figure:
+    """One reported figure, with its target when it has one."""
+
+    bench: str
+    name: str
+    value: float
+    unit: str
+    target: str = ""
+    met: bool | None = None
+    note: str = ""
+    runs: list[float] = field(default_factory=list)
+
+    def line(self) -> str:
+        verdict = "" if self.met is None else ("  MET" if self.met else "  NOT MET")
+        target = f"  (target {self.target})" if self.target else ""
+        return f"[{self.bench}] {self.name}: {fmt(self.value)} {self.unit}{target}{verdict}"
+
+
+def fmt(value: float) -> str:
+    if value >= 100:
+        return f"{value:,.0f}"
+    if value >= 1:
+        return f"{value:.2f}"
+    return f"{value:.3f}"
+
+
+@dataclass
+class Report:
+    """What one benchmark found: figures, sizes used, and profiles of the missed targets."""
+
+    bench: str
+    title: str
+    figures: list[Figure] = field(default_factory=list)
+    sizes: list[str] = field(default_factory=list)
+    profiles: dict[str, str] = field(default_factory=dict)
+
+    def add(self, figure: Figure) -> Figure:
+        self.figures.append(figure)
+        print(figure.line(), flush=True)
+        return figure
+
+    def size(self, text: str) -> None:
+        self.sizes.append(text)
+        print(f"[{self.bench}] size: {text}", flush=True)
+
+
+@dataclass
+class Settings:
+    profile: bool = True
+    """Profile the missed targets (off in --quick runs, which only smoke-test the suite)."""
+
+
+SETTINGS = Settings()
+
+
+def profile(action: Callable[[], Any], lines: int = 10) -> str:
+    """The top `lines` entries of a cProfile of `action`, by own time."""
+    if not SETTINGS.profile:
+        return "(not profiled in --quick runs)"
+    profiler = cProfile.Profile()
+    profiler.enable()
+    try:
+        action()
+    finally:
+        profiler.disable()
+    out = io.StringIO()
+    stats = pstats.Stats(profiler, stream=out)
+    stats.sort_stats("tottime").print_stats(lines)
+    text = out.getvalue()
+    start = text.find("   ncalls")
+    body = text[start:] if start >= 0 else text
+    total = re.search(r"([\d,]+ function calls.*? in [\d.]+ seconds)", text)
+    head = total.group(1) if total else ""
+    site = str(Path(__file__).resolve().parents[1])
+    body = re.sub(r"/[^ ]*/site-packages/", "", body)
+    body = re.sub(r"/[^ ]*/lib/python3\.\d+/", "", body)
+    body = body.replace(site + "/", "")
+    return (head + "\n" + body).rstrip()
+
+
+# --- stores ----------------------------------------------------------------------------------
+
+
+@dataclass
+class Store:
+    """A ledger store made for a benchmark: its URL, kind and how to reach its rows raw."""
+
+    kind: str  # "sqlite" or "postgresql"
+    url: str
+    path: Path | None = None  # SQLite file
+    schema: str | None = None  # PostgreSQL schema
+
+    def open(self) -> LoanLedger:
+        return LoanLedger.open(self.url)
+
+    @property
+    def events(self) -> str:
+        """The qualified events table name."""
+        if self.kind == "sqlite":
+            return SQLITE_EVENTS_TABLE
+        return f"{self.schema}.{EVENTS_TABLE}"
+
+    def rows(self) -> list[tuple[UUID, int, str, bytes]]:
+        """The stored rows in notification order: (originator_id, version, topic, state)."""
+        if self.kind == "sqlite":
+            assert self.path is not None
+            with sqlite3.connect(self.path) as connection:
+                result = connection.execute(
+                    f"SELECT originator_id, originator_version, topic, state FROM {self.events} "
+                    "ORDER BY rowid"
+                ).fetchall()
+            return [(UUID(row[0]), int(row[1]), str(row[2]), bytes(row[3])) for row in result]
+        with psycopg.connect(PG_URL) as connection:
+            result = connection.execute(
+                sql.SQL(
+                    "SELECT originator_id, originator_version, topic, state FROM {} "
+                    "ORDER BY notification_id"
+                ).format(sql.Identifier(self.schema or "public", EVENTS_TABLE))
+            ).fetchall()
+        return [(row[0], int(row[1]), str(row[2]), bytes(row[3])) for row in result]
+
+    def count(self) -> int:
+        if self.kind == "sqlite":
+            assert self.path is not None
+            with sqlite3.connect(self.path) as connection:
+                return int(connection.execute(f"SELECT COUNT(*) FROM {self.events}").fetchone()[0])
+        with psycopg.connect(PG_URL) as connection:
+            row = connection.execute(
+                sql.SQL("SELECT COUNT(*) FROM {}").format(
+                    sql.Identifier(self.schema or "public", EVENTS_TABLE)
+                )
+            ).fetchone()
+            return int(row[0]) if row else 0
+
+
+class Workspace:
+    """Temporary SQLite files and PostgreSQL schemas, all removed at the end."""
+
+    def __init__(self) -> None:
+        self.dir = Path(tempfile.mkdtemp(prefix="loanledger-bench-"))
+        self.schemas: list[str] = []
+
+    def sqlite(self, name: str | None = None) -> Store:
+        path = self.dir / f"{name or uuid.uuid4().hex[:10]}.db"
+        return Store("sqlite", f"sqlite:///{path}", path=path)
+
+    def postgres(self) -> Store:
+        schema = f"bench_{uuid.uuid4().hex[:10]}"
+        self.schemas.append(schema)
+        return Store("postgresql", f"{PG_URL}?schema={schema}", schema=schema)
+
+    def store(self, kind: str) -> Store:
+        return self.sqlite() if kind == "sqlite" else self.postgres()
+
+    def drop(self, store: Store) -> None:
+        if store.schema:
+            drop_schema(store.schema)
+            if store.schema in self.schemas:
+                self.schemas.remove(store.schema)
+        elif store.path is not None:
+            for suffix in ("", "-wal", "-shm", "-journal"):
+                Path(str(store.path) + suffix).unlink(missing_ok=True)
+
+    def close(self) -> None:
+        for schema in list(self.schemas):
+            drop_schema(schema)
+        self.schemas.clear()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def drop_schema(schema: str) -> None:
+    with psycopg.connect(PG_URL, autocommit=True) as connection:
+        connection.execute(
+            sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema))
+        )
+
+
+@contextmanager
+def workspace() -> Iterator[Workspace]:
+    space = Workspace()
+    try:
+        yield space
+    finally:
+        space.close()
+
+
+@contextmanager
+def opened(store: Store) -> Iterator[LoanLedger]:
+    ledger = store.open()
+    try:
+        yield ledger
+    finally:
+        ledger.close()
+
+
+# --- copies of a stored book -----------------------------------------------------------------
+
+_LOAN_ID = re.compile(rb"L-(\d{7})")
+
+
+def replicate(
+    rows: Sequence[tuple[UUID, int, str, bytes]], copies: int, loans: int
+) -> Iterator[StoredEvent]:
+    """`copies` copies of a stored book of `loans` loans numbered L-0000001..: copy k renames
+    loan L-n to L-(n + k*loans) in every body (same byte length), moves it to that loan's
+    aggregate id and recomputes its hash chain, so the copy is exactly what loading the renamed
+    journal would have stored (same sizes, same topics, valid chains). Copy 0 is the original."""
+    for copy in range(copies):
+        offset = copy * loans
+        heads: dict[UUID, str] = {}
+
+        def rename(match: re.Match[bytes], offset: int = offset) -> bytes:
+            return b"L-%07d" % (int(match.group(1)) + offset)
+
+        for _, version, topic, state in rows:
+            _, body = unseal(state)
+            new_body = _LOAN_ID.sub(rename, body) if offset else body
+            match = _LOAN_ID.search(new_body)
+            assert match is not None, "every stored body names its loan"
+            originator = loan_uuid(match.group(0).decode("ascii"))
+            previous = heads.get(originator, GENESIS_LINK) if version > 1 else GENESIS_LINK
+            link = compute_link(previous, originator, version, topic, new_body)
+            heads[originator] = link
+            yield StoredEvent(
+                originator_id=originator,
+                originator_version=version,
+                topic=topic,
+                state=seal(link, new_body),
+            )
+
+
+def insert_stored(ledger: LoanLedger, events: Iterator[StoredEvent], batch: int = 2000) -> int:
+    """Insert stored events through the ledger's own recorder, `batch` per transaction."""
+    total = 0
+    pending: list[StoredEvent] = []
+    for event in events:
+        pending.append(event)
+        if len(pending) >= batch:
+            ledger.recorder.insert_events(pending)
+            total += len(pending)
+            pending = []
+    if pending:
+        ledger.recorder.insert_events(pending)
+        total += len(pending)
+    return total
