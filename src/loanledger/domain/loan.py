@@ -579,20 +579,31 @@ class Loan(EventSourcedAggregate):
         if len(self.repayments) >= MAX_REPAYMENTS:
             raise InvalidTermError(f"a loan may have at most {MAX_REPAYMENTS} repayments")
         amount = Money.of(command.amount, self.currency_code)
-        before = self.position(command.on, rules)
-        assert before is not None
-        if before.is_settled:
-            raise WrongStateError(
-                f"loan {self.loan_id} is fully repaid as of {command.on.isoformat()}; "
-                "nothing is owed"
-            )
         version = self.version + 1
         facts = [
             *self.money_facts(),
             MoneyFact("repay", command.on, amount, command.reference, version, command.prepay),
         ]
         latest = max(fact.on for fact in facts)
-        after = derive_position(self.terms(), facts, latest, rules)
+        if latest == command.on:
+            # The usual case, nothing recorded after this date: one walk answers both whether
+            # anything was owed (a settled loan gives this payment only to overpayment and stays
+            # settled) and how the payment is allocated.
+            after = derive_position(self.terms(), facts, latest, rules)
+            met = after.allocations[command.reference]
+            settled_before = after.is_settled and not (
+                met.penalty or met.interest or met.principal or met.prepaid_principal
+            )
+        else:
+            before = self.position(command.on, rules)
+            assert before is not None
+            settled_before = before.is_settled
+            after = derive_position(self.terms(), facts, latest, rules)
+        if settled_before:
+            raise WrongStateError(
+                f"loan {self.loan_id} is fully repaid as of {command.on.isoformat()}; "
+                "nothing is owed"
+            )
         allocation = _allocation_amounts(after, command.reference)
         self._derived = after  # the same walk serves the revisions `handle` records next
         event = self.trigger(
