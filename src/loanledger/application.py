@@ -100,6 +100,7 @@ class LoanLedger(Application[UUID]):
         self.clock = clock
         self._heads = ChainHeads()
         self._loan_events = LoanEvents()
+        self._borrowers: tuple[int, dict[str, list[str]]] | None = None
         super().__init__(env=dict(settings.env))
         self.rules = CN_2023
         self.create_tables = settings.env.get("CREATE_TABLE", "y") != "n"
@@ -399,8 +400,15 @@ class LoanLedger(Application[UUID]):
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _borrower_loans(self, borrower_id: str) -> list[str]:
-        index = self.loan_index.sql(self.read_store)
-        return [row[0] for row in self.read_store.query(index["borrower_loans"], (borrower_id,))]
+        """The borrower's loans, from a map of the loan index rebuilt only when the projection
+        has moved on (close of day asks for every loan it looks at)."""
+        if self._borrowers is None or self._borrowers[0] != self.projections.caught_up_to:
+            index = self.loan_index.sql(self.read_store)
+            grouped: dict[str, list[str]] = {}
+            for borrower, loan_id in self.read_store.query(index["borrowers"]):
+                grouped.setdefault(borrower, []).append(loan_id)
+            self._borrowers = (self.projections.caught_up_to, grouped)
+        return list(self._borrowers[1].get(borrower_id, []))
 
     def _contagion(self, loan: Loan, on: date, known_at: datetime | None = None) -> bool:
         """Whether more than the rule set's share of the borrower's balances here are

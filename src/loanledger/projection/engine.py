@@ -103,6 +103,7 @@ class ProjectionEngine:
                 start = min(positions.values(), default=0) + 1
                 notifications = self._select(start, self.batch_size)
                 if not notifications:
+                    self.caught_up_to = start - 1
                     return processed
                 batch = [Recorded(n.id, self._decode(n)) for n in notifications]
                 last = notifications[-1].id
@@ -118,6 +119,7 @@ class ProjectionEngine:
                         )
                 processed += len(batch)
                 if len(notifications) < self.batch_size:
+                    self.caught_up_to = last
                     return processed
 
     def _reset(self, txn: Transaction, projection: Projection) -> None:

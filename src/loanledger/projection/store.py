@@ -88,6 +88,15 @@ class SQLiteReadStore(ReadStore):
             finally:
                 cursor.close()
 
+    def query(self, statement: str, params: Sequence[Any] = ()) -> list[Row]:
+        """A read on its own: SQLite's implicit read transaction, no write lock taken."""
+        with self._lock:
+            cursor = self._connection.execute(statement, tuple(params))
+            try:
+                return list(cursor.fetchall())
+            finally:
+                cursor.close()
+
     def close(self) -> None:
         with self._lock:
             self._connection.close()
