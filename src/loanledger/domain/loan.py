@@ -537,7 +537,9 @@ class Loan(EventSourcedAggregate):
                 f"{Money.of(already, code) + amount}, above the approved {approved}"
             )
         if len(self.disbursements) >= MAX_TRANCHES:
-            raise InvalidTermError(f"a loan may have at most {MAX_TRANCHES} disbursement tranches")
+            raise LimitExceededError(
+                f"a loan may have at most {MAX_TRANCHES} disbursement tranches"
+            )
         if self.disbursements:
             first = min(event.effective_date for event in self.disbursements)
             position = self.position(command.on)
@@ -577,7 +579,7 @@ class Loan(EventSourcedAggregate):
                 f"on {first.isoformat()}"
             )
         if len(self.repayments) >= MAX_REPAYMENTS:
-            raise InvalidTermError(f"a loan may have at most {MAX_REPAYMENTS} repayments")
+            raise LimitExceededError(f"a loan may have at most {MAX_REPAYMENTS} repayments")
         amount = Money.of(command.amount, self.currency_code)
         version = self.version + 1
         facts = [
