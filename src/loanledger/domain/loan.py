@@ -200,6 +200,22 @@ class Loan(EventSourcedAggregate):
         case_id = getattr(event, "case_id")  # noqa: B009 - every case event has one
         self.cases.setdefault(case_id, []).append(event)
 
+    def checkpoint(self) -> tuple[int, int]:
+        """Where the loan stands now (version, pending events), for `rewound`."""
+        return self.version, len(self._pending)
+
+    def rewound(self, checkpoint: tuple[int, int]) -> Loan:
+        """The loan as it stood at `checkpoint`: a command that failed after recording some
+        events in memory (never in the store) is undone by replaying the facts before it."""
+        version, pending = checkpoint
+        if self.version == version:
+            return self
+        loan = Loan(self.id)
+        for event in self.history[:version]:
+            event.mutate(loan)
+        loan._pending = self._pending[:pending]
+        return loan
+
     def as_known_at(self, known_at: datetime | None) -> Loan:
         """The loan rebuilt from the facts recorded at or before `known_at` (None: all)."""
         if known_at is None:
