@@ -8,6 +8,7 @@ hash chain, and maps an optimistic-concurrency conflict to `ConcurrencyError`.
 from __future__ import annotations
 
 import random
+import sqlite3
 import threading
 import time
 from collections import OrderedDict
@@ -24,6 +25,7 @@ from eventsourcing.persistence import (
     IntegrityError,
     MapperDeserialisationError,
     Notification,
+    PersistenceError,
     Recording,
     StoredEvent,
 )
@@ -36,6 +38,7 @@ from loanledger.domain.errors import (
     DomainError,
     InvalidDateError,
     LoanNotFoundError,
+    StoreUnavailableError,
     UnknownReportError,
     WrongStateError,
 )
@@ -122,14 +125,25 @@ class LoanLedger(Application[UUID]):
     def open(cls, url: str | None = None, *, clock: Clock = system_clock) -> LoanLedger:
         """Open the ledger at `url` (else env `LOANLEDGER_DB`, else `sqlite:///loanledger.db`)."""
         settings = parse_store_url(resolve_store_url(url))
-        if settings.kind != "postgresql" or settings.env.get("CREATE_TABLE") == "n":
-            # Table creation off: the schema and tables are the DBA's (migrations/).
-            return cls(settings, clock=clock)
-        # CREATE SCHEMA/TABLE IF NOT EXISTS race in PostgreSQL's catalog ("tuple concurrently
-        # updated") when several processes open the same new store at once, so opening holds an
-        # advisory lock while the library creates its tables.
-        with _schema_lock(settings):
-            return cls(settings, clock=clock)
+        try:
+            if settings.kind != "postgresql" or settings.env.get("CREATE_TABLE") == "n":
+                # Table creation off: the schema and tables are the DBA's (migrations/).
+                return cls(settings, clock=clock)
+            # CREATE SCHEMA/TABLE IF NOT EXISTS race in PostgreSQL's catalog ("tuple
+            # concurrently updated") when several processes open the same new store at once, so
+            # opening holds an advisory lock while the library creates its tables.
+            with _schema_lock(settings):
+                return cls(settings, clock=clock)
+        except (PersistenceError, OSError, sqlite3.Error) as error:
+            raise StoreUnavailableError(
+                f"cannot open store {settings.redacted_url}: {error}"
+            ) from error
+        except Exception as error:
+            if type(error).__module__.startswith("psycopg"):
+                raise StoreUnavailableError(
+                    f"cannot open store {settings.redacted_url}: {error}"
+                ) from error
+            raise
 
     def _decode(self, notification: Notification) -> DomainEvent:
         event = self.mapper.to_domain_event(notification)

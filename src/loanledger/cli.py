@@ -33,7 +33,7 @@ from rich.progress import (
 
 from loanledger.application import REPORTS, LoanLedger, parse_as_of, parse_known_at
 from loanledger.domain.commands import parse_command
-from loanledger.domain.errors import DomainError, LoanLedgerError
+from loanledger.domain.errors import DomainError, LoanLedgerError, StoreUnavailableError
 from loanledger.journal import numbered_lines, parse_line
 from loanledger.persistence.migrate import migrate as apply_migrations
 from loanledger.persistence.urls import parse_store_url, resolve_store_url
@@ -130,19 +130,10 @@ def _refusals() -> Iterator[None]:
         _fail(f"{error.strerror or error}: {error.filename or ''}".rstrip(": "), EXIT_REFUSED)
 
 
-class StoreUnavailable(LoanLedgerError):
-    """The store URL is valid but the store cannot be opened (missing directory, server down)."""
-
-
 @contextmanager
 def _ledger(db: str | None) -> Iterator[LoanLedger]:
-    try:
-        ledger = LoanLedger.open(db)
-    except LoanLedgerError:
-        raise
-    except Exception as error:  # the drivers' own errors: sqlite3, psycopg, eventsourcing
-        shown = parse_store_url(resolve_store_url(db)).redacted_url
-        raise StoreUnavailable(f"cannot open store {shown}: {error}") from error
+    # An unreachable store raises StoreUnavailableError (a LoanLedgerError): one line, exit 1.
+    ledger = LoanLedger.open(db)
     try:
         yield ledger
     finally:
@@ -477,7 +468,7 @@ def migrate_command(db: DbOption = None) -> None:
             raise
         except Exception as error:  # psycopg's own errors: server down, no privilege, bad SQL
             notes = " ".join(getattr(error, "__notes__", []))
-            raise StoreUnavailable(
+            raise StoreUnavailableError(
                 f"cannot migrate {settings.redacted_url}: {error} {notes}".strip()
             ) from error
         for name in applied:

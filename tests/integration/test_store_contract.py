@@ -241,3 +241,14 @@ def test_threads_appending_to_one_stream_on_postgresql_lose_no_update(
     result = ledger.verify()
     assert (result.ok, result.events_checked) == (True, 81)
     ledger.close()
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["sqlite:////no/such/directory/books.db", "postgresql://postgres@127.0.0.1:1/postgres"],
+)
+def test_a_store_that_cannot_be_opened_raises_store_unavailable_naming_it(url: str) -> None:
+    from loanledger import StoreUnavailableError
+
+    with pytest.raises(StoreUnavailableError, match=f"^cannot open store {url}: "):
+        LoanLedger.open(url)

@@ -117,3 +117,8 @@ class MigrationError(DomainError):
 class CorruptHistoryError(LoanLedgerError):
     """A loan's stored events cannot be read: the store was altered or damaged. Not a refusal
     of the input; `verify()` names the first break and the loan's archive shows it."""
+
+
+class StoreUnavailableError(LoanLedgerError):
+    """The store could not be opened or reached (not a refusal of the input; retry later or fix
+    the URL)."""
