@@ -374,7 +374,14 @@ class LoanLedger(Application[UUID]):
         aggregate_id = loan_uuid(loan_id)
         known, checked_through = self._loan_events.get(aggregate_id)
         if fresh_through is not None and known and checked_through >= fresh_through:
-            return self._replay(aggregate_id, known)
+            # A read that knows nothing was recorded since: the loan replayed for the last such
+            # read serves again (readers never change a loan; commands never come this way).
+            shared = self._loan_events.replayed(aggregate_id)
+            if shared is not None and shared.version == len(known):
+                return shared
+            loan = self._replay(aggregate_id, known)
+            self._loan_events.keep_replayed(aggregate_id, loan)
+            return loan
         try:
             new = [
                 cast(DomainEvent, event) for event in self.events.get(aggregate_id, gt=len(known))
@@ -746,6 +753,7 @@ class LoanEvents:
     def __init__(self, capacity: int = 10_000) -> None:
         self._capacity = capacity
         self._events: OrderedDict[UUID, tuple[list[DomainEvent], int]] = OrderedDict()
+        self._replayed: OrderedDict[UUID, Loan] = OrderedDict()
         self._lock = threading.Lock()
 
     def get(self, aggregate_id: UUID) -> tuple[list[DomainEvent], int]:
@@ -772,6 +780,19 @@ class LoanEvents:
             entry = self._events.get(aggregate_id)
             if entry is not None:
                 self._events[aggregate_id] = (entry[0], 0)
+            self._replayed.pop(aggregate_id, None)
+
+    def replayed(self, aggregate_id: UUID) -> Loan | None:
+        """The loan last replayed for a read, if still kept."""
+        with self._lock:
+            return self._replayed.get(aggregate_id)
+
+    def keep_replayed(self, aggregate_id: UUID, loan: Loan) -> None:
+        with self._lock:
+            self._replayed[aggregate_id] = loan
+            self._replayed.move_to_end(aggregate_id)
+            while len(self._replayed) > self._capacity:
+                self._replayed.popitem(last=False)
 
 
 def _as_uuid(value: UUID | str) -> UUID:

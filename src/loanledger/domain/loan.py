@@ -102,6 +102,9 @@ from loanledger.domain.rules import CLASSIFICATIONS, CN_2023, RuleSet, classific
 from loanledger.domain.schedule import MAX_TERM_MONTHS, MIN_TERM_MONTHS, parse_repayment_method
 from loanledger.domain.servicing import MoneyFact, Position, Terms, derive_position
 
+MAX_REMEMBERED_POSITIONS = 64
+"""Positions one Loan object keeps for reuse (a bound, since a loan may be read on many dates)."""
+
 MAX_TRANCHES = 120
 """Disbursement tranches per loan: a limit keeps every derivation bounded."""
 
@@ -159,6 +162,7 @@ class Loan(EventSourcedAggregate):
         self.closed: LoanClosed | None = None
         self._derived: Position | None = None
         self._money_facts: tuple[int, list[MoneyFact]] | None = None
+        self._positions: dict[tuple[int, date, str], Position] = {}
 
     # --- replay --------------------------------------------------------------------------------
 
@@ -344,7 +348,17 @@ class Loan(EventSourcedAggregate):
         """Balances, dues, penalty and DPD at the end of `as_of`; None before approval."""
         if self.approval is None:
             return None
-        return derive_position(self.terms(), self.money_facts(), as_of, rules)
+        # Remembered per version and date on this object: a report or a close of day asks for
+        # the same position several times. Positions handed out are read, never changed.
+        key = (self.version, as_of, rules.version)
+        found = self._positions.get(key)
+        if found is None:
+            if len(self._positions) >= MAX_REMEMBERED_POSITIONS:
+                self._positions.clear()
+            found = self._positions[key] = derive_position(
+                self.terms(), self.money_facts(), as_of, rules
+            )
+        return found
 
     def risk(self, as_of: date, position: Position | None, rules: RuleSet = CN_2023) -> RiskView:
         """Warnings, classification and stage on `as_of` (without borrower-level contagion)."""
