@@ -181,7 +181,7 @@ def parse_decimal(
     """Parse an exact decimal from a decimal string, an int or a Decimal; refuse everything else.
 
     `what` names the value in messages ("amount", "annual_rate"); `error` is the DomainError
-    subclass raised, so each caller refuses with its own rule's error. Refused: float and bool
+    subclass raised, so each caller refuses with its own rule's error. Refused — floats and bools
     (a float is already inexact, a bool is never a number on purpose), NaN and infinities, strings
     that are not plain ASCII decimals (no spaces, underscores, thousands separators or non-ASCII
     digits), magnitudes of 1e18 or more (so "1e9999" is refused, not carried around), and more
@@ -295,7 +295,7 @@ class Money:
     def of(cls, value: str | int | Decimal, currency: str | Currency = DEFAULT_CURRENCY) -> Money:
         """Build Money from a decimal string, int or Decimal in a currency (CNY by default).
 
-        Refused with InvalidAmountError: float and bool, NaN and infinities, malformed strings,
+        Refused with InvalidAmountError — floats and bools, NaN and infinities, malformed strings,
         magnitudes of 1e18 or more, and more decimal places than the currency's minor unit
         (trailing zeros are fine: "1.500" is 1.50). The amount is stored at exactly the minor
         unit, so `Money.of("5")` holds 5.00.

@@ -40,7 +40,7 @@ from loanledger.domain.rules import (
     ifrs9_stage,
     worse_classification,
 )
-from loanledger.domain.servicing import Position
+from loanledger.domain.servicing import InstallmentDue, Position
 
 if TYPE_CHECKING:
     from loanledger.domain.loan import Loan
@@ -309,67 +309,39 @@ def actions_on(
     if state.closed is not None or state.written_off is not None:
         return []
     actions: list[Action] = []
+
+    def notice(
+        kind: str, amount_due: Decimal, *, due: InstallmentDue | None = None, dpd: int = 0
+    ) -> None:
+        identifier = notice_id(loan_id, kind, day)
+        if identifier in state.notices:
+            return  # issued by an earlier close of this day
+        fields = {
+            "notice_id": identifier,
+            "kind": kind,
+            "due_date": due.due_date if due is not None else None,
+            "installment_number": due.number if due is not None else None,
+            "days_past_due": dpd,
+            "amount_due": amount_due,
+            "rule_set": rules.version,
+        }
+        actions.append(Action("NoticeIssued", fields))
+
     reminder_for = day + timedelta(days=rules.reminder_days_before_due)
     for due in position.installments:
         if due.due_date == reminder_for and due.overdue_base > position.overpayment:
-            identifier = notice_id(loan_id, "reminder", day)
-            if identifier not in state.notices:
-                actions.append(
-                    Action(
-                        "NoticeIssued",
-                        {
-                            "notice_id": identifier,
-                            "kind": "reminder",
-                            "due_date": due.due_date,
-                            "installment_number": due.number,
-                            "days_past_due": 0,
-                            "amount_due": due.overdue_base,
-                            "rule_set": rules.version,
-                        },
-                    )
-                )
+            notice("reminder", due.overdue_base, due=due)
     days_past_due = position.days_past_due
+    arrears = position.overdue_principal + position.overdue_interest + position.penalty_outstanding
     if days_past_due >= 1 and (days_past_due - 1) % rules.dunning_interval_days == 0:
-        identifier = notice_id(loan_id, "dunning", day)
-        if identifier not in state.notices:
-            actions.append(
-                Action(
-                    "NoticeIssued",
-                    {
-                        "notice_id": identifier,
-                        "kind": "dunning",
-                        "due_date": None,
-                        "installment_number": None,
-                        "days_past_due": days_past_due,
-                        "amount_due": position.overdue_principal
-                        + position.overdue_interest
-                        + position.penalty_outstanding,
-                        "rule_set": rules.version,
-                    },
-                )
-            )
+        notice("dunning", arrears, dpd=days_past_due)
     if days_past_due > rules.legal_recovery_after_days and state.legal is None:
         actions.append(
             Action(
                 "LegalRecoveryOpened", {"days_past_due": days_past_due, "rule_set": rules.version}
             )
         )
-        actions.append(
-            Action(
-                "NoticeIssued",
-                {
-                    "notice_id": notice_id(loan_id, "legal", day),
-                    "kind": "legal",
-                    "due_date": None,
-                    "installment_number": None,
-                    "days_past_due": days_past_due,
-                    "amount_due": position.overdue_principal
-                    + position.overdue_interest
-                    + position.penalty_outstanding,
-                    "rule_set": rules.version,
-                },
-            )
-        )
+        notice("legal", arrears, dpd=days_past_due)
     previous = state.recorded_grade
     previous_grade = previous.classification if previous else "normal"
     previous_stage = previous.ifrs9_stage if previous else 1

@@ -38,7 +38,7 @@ class AnnualRate:
     """An annual interest rate as an exact fraction between 0 and 1 inclusive (0.049 = 4.9%).
 
     Build it with `AnnualRate.of("0.049")`; `AnnualRate(Decimal("0.049"))` is checked the same
-    way. Refused with InvalidRateError: float and bool, NaN and infinities, malformed strings,
+    way. Refused with InvalidRateError — floats and bools, NaN and infinities, malformed strings,
     negative rates and rates above 1. Zero is allowed (an interest-free loan).
     """
 

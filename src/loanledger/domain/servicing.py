@@ -115,7 +115,7 @@ class Allocation:
 
 
 @dataclass
-class _Due:
+class InstallmentDue:
     """One installment while the facts are walked."""
 
     number: int
@@ -163,7 +163,7 @@ class Position:
 
     as_of: date
     currency: Currency
-    installments: list[_Due] = field(default_factory=list)
+    installments: list[InstallmentDue] = field(default_factory=list)
     disbursed: Decimal = ZERO
     overpayment: Decimal = ZERO
     allocations: dict[str, Allocation] = field(default_factory=dict)
@@ -178,7 +178,7 @@ class Position:
     def principal_outstanding(self) -> Decimal:
         return sum((due.principal_unpaid for due in self.installments), start=ZERO)
 
-    def _overdue(self) -> list[_Due]:
+    def _overdue(self) -> list[InstallmentDue]:
         return [due for due in self.installments if due.due_date < self.as_of]
 
     @property
@@ -205,7 +205,7 @@ class Position:
         return 0
 
     @property
-    def next_due(self) -> _Due | None:
+    def next_due(self) -> InstallmentDue | None:
         """The earliest installment due on or after as_of with anything unpaid."""
         for due in self.installments:
             if due.due_date >= self.as_of and due.overdue_base > 0:
@@ -271,12 +271,14 @@ def _contract_schedule(
     )
 
 
-def _dues(rows: Iterable[Installment], start: date) -> list[_Due]:
+def _dues(rows: Iterable[Installment], start: date) -> list[InstallmentDue]:
     """Walk rows for a schedule whose first period starts on `start`."""
     dues = []
     for row in rows:
         dues.append(
-            _Due(row.number, row.due_date, row.principal.amount, row.interest.amount, start=start)
+            InstallmentDue(
+                row.number, row.due_date, row.principal.amount, row.interest.amount, start=start
+            )
         )
         start = row.due_date
     return dues
@@ -393,7 +395,7 @@ class _Walk:
                 )
                 self.books.month_end_accrual(day, day + ONE_DAY, due.number, earned)
 
-    def _recognise_penalty(self, day: date, due: _Due, *, off: bool) -> None:
+    def _recognise_penalty(self, day: date, due: InstallmentDue, *, off: bool) -> None:
         assert self.books is not None
         owed = due.penalty_owed(self.currency, self.rules.rounding)
         self.books.recognise_penalty(day, due.number, due.penalty_paid + owed, off=off)
@@ -405,7 +407,7 @@ class _Walk:
                 return (day - due.due_date).days > self.rules.non_accrual_after_days
         return False
 
-    def _apply_overpayment(self, due: _Due) -> None:
+    def _apply_overpayment(self, due: InstallmentDue) -> None:
         held = self.position.overpayment
         to_interest = min(held, due.interest_unpaid)
         due.interest_paid += to_interest
@@ -424,7 +426,7 @@ class _Walk:
             )
         self.position.overpayment = held
 
-    def accrue(self, due: _Due, through: date) -> None:
+    def accrue(self, due: InstallmentDue, through: date) -> None:
         """Add the penalty of days after the due date up to `through` at the current balance."""
         start = due.accrued_through if due.accrued_through is not None else due.due_date
         days = (through - start).days
