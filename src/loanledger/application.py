@@ -432,19 +432,35 @@ class LoanLedger(Application[UUID]):
         seen: set[str] = set()
         events_recorded = 0
         processed: list[tuple[int, str | None, str]] = []
+        unsaved: dict[str, Loan] = {}
         while queue:
             loan_id = queue.pop(0)
             if loan_id in seen:
                 continue
             seen.add(loan_id)
-            recorded, loan, next_on = self._close_loan_day(loan_id, on)
-            events_recorded += recorded
+            loan, next_on = self._close_loan_day(loan_id, on)
+            if loan.has_pending_events:
+                unsaved[loan_id] = loan
             processed.append((loan.version, next_on.isoformat() if next_on else None, loan_id))
             if loan.application is not None:
                 # Any change to one loan (its grade, or its balance after a repayment) can move
                 # the borrower's non-performing share across the contagion threshold, so the
                 # borrower's other loans are looked at the same day.
                 queue.extend(self._borrower_loans(loan.application.borrower.id))
+        events_recorded = sum(len(loan._pending) for loan in unsaved.values())
+        try:
+            # The day's records of every loan in one transaction.
+            if unsaved:
+                self.save(*unsaved.values())
+        except ConcurrencyError:
+            # A writer changed one of these loans meanwhile; nothing was stored: close each
+            # loan again on its own, reloading it, with retries.
+            processed = [row for row in processed if row[2] not in unsaved]
+            events_recorded = 0
+            for loan_id in unsaved:
+                recorded, loan, next_on = self._close_loan_day_alone(loan_id, on)
+                events_recorded += recorded
+                processed.append((loan.version, next_on.isoformat() if next_on else None, loan_id))
         # One transaction for the day's index updates. A crash before it only means the loans
         # are looked at again next time, which records nothing twice (notice ids are the day's).
         with self.read_store.transaction() as txn:
@@ -459,7 +475,16 @@ class LoanLedger(Application[UUID]):
             "events_recorded": events_recorded,
         }
 
-    def _close_loan_day(self, loan_id: str, on: date) -> tuple[int, Loan, date | None]:
+    def _close_loan_day(self, loan_id: str, on: date) -> tuple[Loan, date | None]:
+        """The loan with the day's records pending (not yet stored), and its next action date."""
+        loan = self._get(loan_id)
+        now = self.clock()
+        recorded_at = max(now, loan.modified_on) if loan.modified_on else now
+        contagion = self._contagion(loan, on)
+        _, next_on = loan.close_day(on, recorded_at, self.rules, contagion=contagion)
+        return loan, next_on
+
+    def _close_loan_day_alone(self, loan_id: str, on: date) -> tuple[int, Loan, date | None]:
         for attempt in range(1, MAX_COMMAND_ATTEMPTS + 1):
             loan = self._get(loan_id)
             now = self.clock()

@@ -69,3 +69,34 @@ def test_a_batch_that_loses_a_race_is_applied_line_by_line(
     assert references == {"R-OTHER", "R-1", "R-2"}
     assert ledger.verify().ok
     other.close()
+
+
+def test_a_close_of_day_that_loses_a_race_closes_each_loan_again_on_its_own(
+    ledger: LoanLedger, store_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The day's records of all loans are stored in one transaction; if another writer changed
+    one of the loans meanwhile, nothing is stored and each loan is closed again on its own."""
+    for command in pre_loan("L-0001"):
+        ledger.execute(command)
+    ledger.execute(disburse("L-0001", "2024-01-15", "12000.00"))
+    other = LoanLedger.open(store_url)
+    close_loan_day = ledger._close_loan_day
+
+    def close_then_race(loan_id, on):  # type: ignore[no-untyped-def]
+        result = close_loan_day(loan_id, on)
+        other.execute(repay("L-0001", "2024-02-10", "10.00", "R-OTHER"))
+        return result
+
+    monkeypatch.setattr(ledger, "_close_loan_day", close_then_race)
+
+    result = ledger.close_day("2024-02-16")
+
+    assert result["events_recorded"] == 2  # the dunning notice and the grade change
+    kinds = [
+        type(event).__name__
+        for event in ledger.events.get(ledger._get("L-0001").id)
+        if event.effective_date.isoformat() == "2024-02-16"
+    ]
+    assert kinds == ["NoticeIssued", "ClassificationChanged"]
+    assert ledger.verify().ok
+    other.close()
