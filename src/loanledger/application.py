@@ -23,8 +23,10 @@ from uuid import UUID
 from eventsourcing.application import Application, ProcessingEvent
 from eventsourcing.persistence import (
     IntegrityError,
+    InterfaceError,
     MapperDeserialisationError,
     Notification,
+    OperationalError,
     PersistenceError,
     Recording,
     StoredEvent,
@@ -171,6 +173,15 @@ class LoanLedger(Application[UUID]):
         except IntegrityError as error:
             raise ConcurrencyError(
                 "another writer recorded an event for the same loan first; reload and retry"
+            ) from error
+        except (OperationalError, InterfaceError) as error:
+            # The connection failed (a server restart, a network cut). Whether the transaction
+            # committed is unknown to us, so say so: re-sending the same command is safe, since
+            # it reloads the loan first (a recorded step is then refused or, for a repayment or
+            # disbursement, its reference makes it a no-op).
+            raise StoreUnavailableError(
+                f"the store failed while recording ({error}); the command may or may not have "
+                "been recorded: send it again"
             ) from error
         for stored_event in stored:
             link, _ = unseal(stored_event.state)
