@@ -51,9 +51,6 @@ WHERE loan_id = ?
 -- name: all_loans
 SELECT loan_id FROM loanledger_loan_index ORDER BY loan_id
 
--- name: borrower_loans
-SELECT loan_id FROM loanledger_loan_index WHERE borrower_id = ? ORDER BY loan_id
-
 -- name: borrowers
 SELECT borrower_id, loan_id FROM loanledger_loan_index ORDER BY borrower_id, loan_id
 

@@ -636,16 +636,7 @@ class LoanLedger(Application[UUID]):
         stored = self.recorder.select_events(loan_uuid(loan_id))
         if not stored:
             raise LoanNotFoundError(f"loan {loan_id} has not applied")
-        result = verify_chains(
-            Notification(
-                originator_id=item.originator_id,
-                originator_version=item.originator_version,
-                topic=item.topic,
-                state=item.state,
-                id=number,
-            )
-            for number, item in enumerate(stored, start=1)
-        )
+        result = verify_chains(iter(stored))
         facts = [
             StoredFact(item.originator_version, item.topic, *self._read_stored(item))
             for item in stored
@@ -738,15 +729,7 @@ def _schema_lock(settings: StoreSettings) -> Iterator[None]:
     from psycopg import sql
 
     env = settings.env
-    with psycopg.connect(
-        dbname=env["POSTGRES_DBNAME"],
-        host=env["POSTGRES_HOST"],
-        port=env["POSTGRES_PORT"],
-        user=env["POSTGRES_USER"],
-        password=env["POSTGRES_PASSWORD"] or None,
-        connect_timeout=int(env["POSTGRES_CONNECT_TIMEOUT"]),
-        autocommit=True,
-    ) as connection:
+    with psycopg.connect(**settings.postgres_connection(), autocommit=True) as connection:
         connection.execute("SELECT pg_advisory_lock(%s)", (SCHEMA_LOCK_KEY,))
         try:
             if "POSTGRES_SCHEMA" in env:

@@ -205,16 +205,7 @@ def _connect(settings: StoreSettings) -> psycopg.Connection[tuple[Any, ...]]:
     transaction explicitly, and the advisory lock and search_path span them all."""
     import psycopg
 
-    env = settings.env
-    return psycopg.connect(
-        dbname=env["POSTGRES_DBNAME"],
-        host=env["POSTGRES_HOST"],
-        port=env["POSTGRES_PORT"],
-        user=env["POSTGRES_USER"],
-        password=env["POSTGRES_PASSWORD"] or None,
-        connect_timeout=int(env["POSTGRES_CONNECT_TIMEOUT"]),
-        autocommit=True,
-    )
+    return psycopg.connect(**settings.postgres_connection(), autocommit=True)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

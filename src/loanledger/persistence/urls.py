@@ -14,6 +14,7 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 from uuid import uuid4
 
@@ -32,6 +33,23 @@ class StoreSettings:
     url: str
     kind: str  # "memory", "sqlite" or "postgresql"
     env: Mapping[str, str]
+
+    def postgres_connection(self, *, search_path: bool = False) -> dict[str, Any]:
+        """psycopg connection keywords for a PostgreSQL store (credentials, timeout, and the
+        store's schema as search_path when asked), so every connection the library opens
+        besides eventsourcing's own is made the same way."""
+        env = self.env
+        keywords: dict[str, Any] = {
+            "dbname": env["POSTGRES_DBNAME"],
+            "host": env["POSTGRES_HOST"],
+            "port": env["POSTGRES_PORT"],
+            "user": env["POSTGRES_USER"],
+            "password": env["POSTGRES_PASSWORD"] or None,
+            "connect_timeout": int(env["POSTGRES_CONNECT_TIMEOUT"]),
+        }
+        if search_path and "POSTGRES_SCHEMA" in env:
+            keywords["options"] = f"-c search_path={env['POSTGRES_SCHEMA']}"
+        return keywords
 
     @property
     def redacted_url(self) -> str:

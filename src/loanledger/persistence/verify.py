@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from uuid import UUID
 
-from eventsourcing.persistence import Notification
+from eventsourcing.persistence import Notification, StoredEvent
 
 from loanledger.persistence.chain import GENESIS_LINK, MalformedSealError, compute_link, unseal
 
@@ -72,8 +72,9 @@ def read_notifications(
         start = page[-1].id + 1
 
 
-def verify_chains(notifications: Iterator[Notification]) -> VerifyResult:
-    """Walk the log once, keeping only each loan's last version and link."""
+def verify_chains(notifications: Iterator[StoredEvent]) -> VerifyResult:
+    """Walk stored events in log order once, keeping only each loan's last version and link
+    (the notification log for the whole store, or one loan's events for its archive)."""
     chains: dict[UUID, _LoanChain] = {}
     events_checked = 0
     first_break: tuple[UUID, int, str] | None = None
@@ -103,7 +104,7 @@ def verify_chains(notifications: Iterator[Notification]) -> VerifyResult:
     )
 
 
-def _check(chain: _LoanChain, originator_id: UUID, notification: Notification) -> str | None:
+def _check(chain: _LoanChain, originator_id: UUID, notification: StoredEvent) -> str | None:
     version = notification.originator_version
     expected = chain.version + 1
     if version != expected:
@@ -126,7 +127,7 @@ def _check(chain: _LoanChain, originator_id: UUID, notification: Notification) -
     return None
 
 
-def _loan_id_of(notification: Notification) -> str:
+def _loan_id_of(notification: StoredEvent) -> str:
     """The journal's loan id stored in the event body, else the aggregate UUID."""
     try:
         _, body = unseal(notification.state)

@@ -14,7 +14,6 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from threading import Lock
-from typing import Any
 
 from eventsourcing.persistence import Notification
 
@@ -139,7 +138,3 @@ class ProjectionEngine:
             for projection in self.projections:
                 self._reset(txn, projection)
         return self.catch_up()
-
-
-def first_column(rows: list[tuple[Any, ...]]) -> list[Any]:
-    return [row[0] for row in rows]

@@ -127,17 +127,7 @@ class PostgresReadStore(ReadStore):
         from psycopg.conninfo import make_conninfo
         from psycopg_pool import ConnectionPool
 
-        env = settings.env
-        options = f"-c search_path={env['POSTGRES_SCHEMA']}" if "POSTGRES_SCHEMA" in env else ""
-        conninfo = make_conninfo(
-            dbname=env["POSTGRES_DBNAME"],
-            host=env["POSTGRES_HOST"],
-            port=env["POSTGRES_PORT"],
-            user=env["POSTGRES_USER"],
-            password=env["POSTGRES_PASSWORD"] or None,
-            connect_timeout=env["POSTGRES_CONNECT_TIMEOUT"],
-            options=options or None,
-        )
+        conninfo = make_conninfo(**settings.postgres_connection(search_path=True))
         self._pool = ConnectionPool(conninfo, min_size=1, max_size=4, open=True)
 
     @contextmanager
