@@ -62,8 +62,16 @@ from loanledger.persistence.urls import StoreSettings, parse_store_url, resolve_
 from loanledger.persistence.verify import VerifyResult, read_notifications, verify_chains
 from loanledger.projection.engine import ProjectionEngine
 from loanledger.projection.loan_index import LoanIndexProjection
+from loanledger.projection.loan_state import (
+    LoanStateProjection,
+    StateRow,
+    contagious_borrowers,
+    moment_text,
+    segment_of,
+    summary_row,
+)
 from loanledger.projection.sql import statements
-from loanledger.projection.store import open_read_store
+from loanledger.projection.store import Row, open_read_store
 from loanledger.reports import ledger as ledger_reports
 from loanledger.reports import portfolio, regulator
 from loanledger.reports.archive import StoredFact, build_archive, render_html
@@ -79,6 +87,9 @@ REPORTS: dict[str, Callable[[Iterable[LoanRow]], list[dict[str, Any]]]] = {
     "worklist": portfolio.worklist,
     "loan_level": regulator.loan_level,
 }
+
+STATE_SUMMARIES = frozenset({"five_category", "aging", "ifrs9_stages"})
+"""Summaries served by the bitemporal `loan_state` read model (with `loan_ledger`)."""
 
 Clock = Callable[[], datetime]
 
@@ -111,9 +122,10 @@ class LoanLedger(Application[UUID]):
         self.create_tables = settings.env.get("CREATE_TABLE", "y") != "n"
         self.read_store = open_read_store(settings)
         self.loan_index = LoanIndexProjection()
+        self.loan_state = LoanStateProjection(lambda loan_id: self._get(loan_id), self.rules)
         self.projections = ProjectionEngine(
             self.read_store,
-            [self.loan_index],
+            [self.loan_index, self.loan_state],
             select=lambda start, limit: self.recorder.select_notifications(start, limit),
             decode=self._decode,
             create_tables=self.create_tables,
@@ -513,15 +525,26 @@ class LoanLedger(Application[UUID]):
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _borrower_loans(self, borrower_id: str) -> list[str]:
-        """The borrower's loans, from a map of the loan index rebuilt only when the projection
-        has moved on (close of day asks for every loan it looks at)."""
+        """The borrower's loans (close of day asks for every loan it looks at)."""
+        return list(self._borrower_map().get(borrower_id, []))
+
+    def _borrower_map(self) -> dict[str, list[str]]:
+        """Borrower -> loans, from the loan index, rebuilt only when the projection has moved on."""
         if self._borrowers is None or self._borrowers[0] != self.projections.caught_up_to:
             index = self.loan_index.sql(self.read_store)
             grouped: dict[str, list[str]] = {}
             for borrower, loan_id in self.read_store.query(index["borrowers"]):
                 grouped.setdefault(borrower, []).append(loan_id)
             self._borrowers = (self.projections.caught_up_to, grouped)
-        return list(self._borrowers[1].get(borrower_id, []))
+        return self._borrowers[1]
+
+    def _contagious(self, rows: Iterable[StateRow]) -> set[str]:
+        """The borrowers whose loans are graded non-performing together on these rows."""
+        several = {borrower for borrower, loans in self._borrower_map().items() if len(loans) > 1}
+        return contagious_borrowers(
+            (row for row in rows if row.borrower_id in several),
+            self.rules.contagion_non_performing_share,
+        )
 
     def _contagion(self, loan: Loan, on: date, known_at: datetime | None = None) -> bool:
         """Whether more than the rule set's share of the borrower's balances here are
@@ -582,7 +605,53 @@ class LoanLedger(Application[UUID]):
         if builder is None:
             known = ", ".join(sorted([*REPORTS, "trial_balance", "journal"]))
             raise UnknownReportError(f"unknown report {name!r}; reports: {known}")
+        if name == "loan_ledger":
+            return self._loan_ledger_from_state(day, moment)
+        if name in STATE_SUMMARIES:
+            return builder(self._summary_rows_from_state(day, moment))
         return builder(self._loan_rows(day, moment))
+
+    def _state_query(
+        self, key: str, day: date, known_at: datetime | None
+    ) -> tuple[list[Row], set[str]]:
+        """The `loan_state` rows of every loan covered on (`day`, `known_at`), and the borrowers
+        of loans the read model does not cover there (a date beyond the business horizon, or a
+        moment before the loan's latest facts were carried that far): those borrowers' loans
+        are replayed, all of them, since a borrower's loans are graded together."""
+        self.projections.catch_up()
+        sql = self.loan_state.sql(self.read_store)
+        moment = moment_text(known_at)
+        rows = self.read_store.query(sql[key], (day.isoformat(), day.isoformat(), moment, moment))
+        covered = {row[0] for row in rows}
+        expected = self.read_store.query(sql["known_loans"], (day.isoformat(), moment))
+        replayed = {borrower for loan_id, borrower in expected if loan_id not in covered}
+        return [row for row in rows if row[1] not in replayed], replayed
+
+    def _replayed_rows(
+        self, borrowers: set[str], day: date, known_at: datetime | None
+    ) -> Iterator[LoanRow]:
+        for borrower in sorted(borrowers):
+            for loan_id in self._borrower_loans(borrower):
+                loan = self._get(loan_id).as_known_at(known_at)
+                if loan.exists_on(day):
+                    contagion = self._contagion(loan, day, known_at)
+                    yield loan_row(loan, day, self.rules, contagion=contagion)
+
+    def _summary_rows_from_state(self, day: date, known_at: datetime | None) -> list[LoanRow]:
+        stored, replayed = self._state_query("summary_at", day, known_at)
+        rows = [StateRow.of(item) for item in stored]
+        spread = self._contagious(rows)
+        result = [summary_row(row, contagion=row.borrower_id in spread) for row in rows]
+        return result + list(self._replayed_rows(replayed, day, known_at))
+
+    def _loan_ledger_from_state(self, day: date, known_at: datetime | None) -> list[dict[str, Any]]:
+        stored, replayed = self._state_query("rows_at", day, known_at)
+        spread = self._contagious(StateRow.of(item) for item in stored)
+        result = [
+            segment_of(item).row_on(day, self.rules, contagion=item[1] in spread) for item in stored
+        ]
+        result += portfolio.loan_ledger(self._replayed_rows(replayed, day, known_at))
+        return sorted(result, key=lambda row: row["loan_id"])
 
     def _loans(self, known_at: datetime | None) -> Iterator[Loan]:
         self.projections.catch_up()

@@ -1,0 +1,144 @@
+-- The bitemporal loan state: each loan's report row as segments of effective time
+-- [valid_from, valid_to) × recorded time [recorded_from, recorded_to).
+--
+-- Within a segment only days past due (counted from overdue_since) and penalty (each
+-- installment's exact accrual plus its daily amount, in `detail`) move, and they move linearly;
+-- everything else in the row is constant (see loanledger/projection/segments.py for where the
+-- boundaries fall). A report as of D known at T reads, for each loan, the one segment with
+-- valid_from <= D < valid_to and recorded_from <= T < recorded_to. Dates are ISO text and
+-- recorded times are UTC ISO text of fixed width, so text order is time order; open ends are
+-- '9999-12-31' and '9999-12-31T23:59:59.999999'.
+--
+-- A new fact recorded at T and effective from E closes (recorded_to = T) the open segments that
+-- end after E and writes the loan's segments from E under recorded_from = T: nothing recorded is
+-- ever rewritten, so every earlier answer can be given again. Segments are written up to the
+-- business horizon (the latest effective date seen); a report beyond a loan's coverage replays
+-- that loan instead.
+
+-- name: create
+CREATE TABLE IF NOT EXISTS loanledger_loan_state (
+    loan_id TEXT NOT NULL,
+    recorded_from TEXT NOT NULL,
+    valid_from TEXT NOT NULL,
+    valid_to TEXT NOT NULL,
+    recorded_to TEXT NOT NULL,
+    borrower_id TEXT NOT NULL,
+    status TEXT NOT NULL,
+    classification TEXT NOT NULL,
+    contagion_classification TEXT NOT NULL,
+    ifrs9_stage INTEGER NOT NULL,
+    bucket TEXT NOT NULL,
+    disbursed INTEGER NOT NULL,
+    principal_outstanding TEXT NOT NULL,
+    overdue_principal TEXT NOT NULL,
+    overdue_interest TEXT NOT NULL,
+    overdue_since TEXT,
+    detail TEXT NOT NULL,
+    PRIMARY KEY (loan_id, recorded_from, valid_from)
+)
+
+-- name: create_as_of_index
+CREATE INDEX IF NOT EXISTS loanledger_loan_state_as_of
+    ON loanledger_loan_state (valid_to, valid_from, recorded_to, recorded_from)
+
+-- name: create_open_index
+CREATE INDEX IF NOT EXISTS loanledger_loan_state_open
+    ON loanledger_loan_state (loan_id, recorded_to, valid_to)
+
+-- name: create_cover
+CREATE TABLE IF NOT EXISTS loanledger_loan_state_cover (
+    loan_id TEXT PRIMARY KEY,
+    known_from TEXT NOT NULL,
+    recorded_from TEXT NOT NULL,
+    covered_to TEXT NOT NULL
+)
+
+-- name: create_cover_index
+CREATE INDEX IF NOT EXISTS loanledger_loan_state_cover_to
+    ON loanledger_loan_state_cover (covered_to)
+
+-- name: create_horizon
+CREATE TABLE IF NOT EXISTS loanledger_loan_state_horizon (
+    id INTEGER PRIMARY KEY,
+    business_date TEXT NOT NULL
+)
+
+-- name: drop
+DROP TABLE IF EXISTS loanledger_loan_state
+
+-- name: drop_cover
+DROP TABLE IF EXISTS loanledger_loan_state_cover
+
+-- name: drop_horizon
+DROP TABLE IF EXISTS loanledger_loan_state_horizon
+
+-- name: clear
+DELETE FROM loanledger_loan_state
+
+-- name: clear_cover
+DELETE FROM loanledger_loan_state_cover
+
+-- name: clear_horizon
+DELETE FROM loanledger_loan_state_horizon
+
+-- name: insert
+INSERT INTO loanledger_loan_state (
+    loan_id, recorded_from, valid_from, valid_to, recorded_to, borrower_id, status,
+    classification, contagion_classification, ifrs9_stage, bucket, disbursed,
+    principal_outstanding, overdue_principal, overdue_interest, overdue_since, detail
+) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+
+-- name: open_containing
+SELECT valid_from, valid_to, borrower_id, status, classification, contagion_classification,
+       ifrs9_stage, bucket, disbursed, principal_outstanding, overdue_principal,
+       overdue_interest, overdue_since, detail
+FROM loanledger_loan_state
+WHERE loan_id = ? AND recorded_to = ? AND valid_from < ? AND valid_to > ?
+
+-- name: close_open
+UPDATE loanledger_loan_state SET recorded_to = ?
+WHERE loan_id = ? AND recorded_to = ? AND valid_to > ?
+
+-- name: cover
+SELECT known_from, recorded_from, covered_to FROM loanledger_loan_state_cover WHERE loan_id = ?
+
+-- name: upsert_cover
+INSERT INTO loanledger_loan_state_cover (loan_id, known_from, recorded_from, covered_to)
+VALUES (?, ?, ?, ?)
+ON CONFLICT (loan_id) DO UPDATE
+SET recorded_from = excluded.recorded_from, covered_to = excluded.covered_to
+
+-- name: stale
+SELECT loan_id, recorded_from, covered_to FROM loanledger_loan_state_cover
+WHERE covered_to <= ? ORDER BY loan_id
+
+-- name: horizon
+SELECT business_date FROM loanledger_loan_state_horizon WHERE id = 1
+
+-- name: upsert_horizon
+INSERT INTO loanledger_loan_state_horizon (id, business_date) VALUES (1, ?)
+ON CONFLICT (id) DO UPDATE SET business_date = excluded.business_date
+
+-- name: known_loans
+-- Loans applied on or before the date and known at the moment: those a report must list.
+SELECT i.loan_id, i.borrower_id FROM loanledger_loan_index i
+JOIN loanledger_loan_state_cover c ON c.loan_id = i.loan_id
+WHERE i.applied_on <= ? AND c.known_from <= ?
+ORDER BY i.loan_id
+
+-- name: summary_at
+-- What the portfolio summaries (five_category, aging, ifrs9_stages) need of each loan.
+SELECT loan_id, borrower_id, status, classification, contagion_classification, ifrs9_stage,
+       bucket, disbursed, principal_outstanding, overdue_principal, overdue_interest
+FROM loanledger_loan_state
+WHERE valid_to > ? AND valid_from <= ? AND recorded_to > ? AND recorded_from <= ?
+ORDER BY loan_id
+
+-- name: rows_at
+-- The loan_ledger rows: the summary columns plus the row at the segment's start.
+SELECT loan_id, borrower_id, status, classification, contagion_classification, ifrs9_stage,
+       bucket, disbursed, principal_outstanding, overdue_principal, overdue_interest,
+       valid_from, valid_to, overdue_since, detail
+FROM loanledger_loan_state
+WHERE valid_to > ? AND valid_from <= ? AND recorded_to > ? AND recorded_from <= ?
+ORDER BY loan_id

@@ -1,0 +1,388 @@
+"""A loan's report row as segments of effective time, for the bitemporal `loan_state` model.
+
+Between two consecutive *boundaries* nothing about a loan's report row changes except in a way a
+query can compute from the row at the segment's start: days past due grow by one a day, each
+installment's penalty accrues at a constant daily amount (its overdue base × the daily penalty
+rate), and the reasons text repeats the days past due. Everything else (balances, overdue amounts,
+bucket, classification, stage, status, warnings, next due, LTV, clocks) is constant. Boundaries
+are the dates on which that stops being true:
+
+- the effective date of every fact that can change the row (notices, recorded grades and
+  allocation revisions cannot, so they are not boundaries);
+- each installment's due date (held overpayment is applied) and the day after (it is overdue,
+  next due moves on);
+- each days-past-due threshold of the rule set (bucket, classification floor, IFRS 9 stage)
+  counted from the earliest unpaid due date;
+- the end of a restructured loan's observation period.
+
+`Timeline` walks one loan, as known at one moment, forward in effective time exactly as the money
+walk does, and takes the row at each boundary. The row at any date inside a segment, completed by
+`Segment.row_on`, equals what a full replay gives (tests compare them day by day).
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from datetime import date, timedelta
+from decimal import Decimal
+from fractions import Fraction
+from functools import cache
+from typing import Any
+
+from loanledger.domain.event import DomainEvent
+from loanledger.domain.loan import Loan
+from loanledger.domain.loan_events import (
+    AllocationRevised,
+    ClassificationChanged,
+    LoanApproved,
+    NoticeIssued,
+)
+from loanledger.domain.money import currency, round_to_minor
+from loanledger.domain.postloan import PostLoanState, RiskView, _gather, assess
+from loanledger.domain.rules import (
+    CLASSIFICATIONS,
+    RuleSet,
+    bucket,
+    classification_floor,
+    ifrs9_stage,
+)
+from loanledger.domain.servicing import ONE_DAY, MoneyFact, Position, _Walk
+from loanledger.reports.portfolio import LoanRow
+from loanledger.reports.portfolio import loan_ledger as loan_ledger_rows
+from loanledger.views import Derived, loan_view
+
+FOREVER = date(9999, 12, 31)
+"""`valid_to` of a segment nothing will end (no due date or threshold is left)."""
+
+ROW_NEUTRAL = (NoticeIssued, ClassificationChanged, AllocationRevised)
+"""Facts that never change a loan's report row: notices (the `notices` report reads them),
+grades recorded by close of day (derived from the row, not feeding it) and allocation revisions
+(the repayments they revise are the money facts)."""
+
+DAYS_PAST_DUE_SCAN = 4000
+"""How far `change_points` looks for a threshold: beyond every rule set's last one (DPD > 360)."""
+
+CONTAGION_REASON = "borrower non-performing elsewhere (contagion)"
+
+
+@cache
+def change_points(rules: RuleSet) -> tuple[int, ...]:
+    """The days-past-due values on which the bucket, the classification floor or the IFRS 9 stage
+    changes under `rules`, found by asking the rule functions themselves (so a rule set with
+    other thresholds needs no change here)."""
+
+    def grades(days: int) -> tuple[object, ...]:
+        return (
+            bucket(days, rules),
+            classification_floor(days, rules),
+            ifrs9_stage(days, flagged=False, written_off=False, rules=rules),
+            ifrs9_stage(days, flagged=True, written_off=False, rules=rules),
+            days >= 1,
+        )
+
+    return tuple(days for days in range(1, DAYS_PAST_DUE_SCAN) if grades(days) != grades(days - 1))
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A loan's report row over [valid_from, valid_to), as known from one set of facts."""
+
+    valid_from: date
+    valid_to: date
+    row: dict[str, Any]
+    """The `loan_ledger` row on `valid_from`, without borrower-level contagion."""
+    contagion_grade: tuple[str, list[str]]
+    """Classification and reasons on `valid_from` if the borrower is non-performing elsewhere."""
+    overdue_since: date | None
+    """Days past due on a date inside the segment are counted from here (None: current)."""
+    penalties: tuple[tuple[Fraction, Fraction], ...]
+    """Each installment's exact penalty on `valid_from` and what it accrues per day after."""
+    counts: bool
+    """Disbursed: the loan enters its borrower's contagion test."""
+
+    def days_past_due_on(self, day: date) -> int:
+        return (day - self.overdue_since).days if self.overdue_since is not None else 0
+
+    def row_on(self, day: date, rules: RuleSet, *, contagion: bool = False) -> dict[str, Any]:
+        """The report row on `day` (valid_from <= day < valid_to)."""
+        assert self.valid_from <= day < self.valid_to, (day, self.valid_from, self.valid_to)
+        row = dict(self.row)
+        days_past_due = self.days_past_due_on(day)
+        classification, reasons = (
+            self.contagion_grade
+            if contagion
+            else (row["classification"], row["classification_reasons"])
+        )
+        row["classification"] = classification
+        row["classification_reasons"] = [f"days_past_due={days_past_due}", *reasons[1:]]
+        row["days_past_due"] = days_past_due
+        row["as_of"] = day.isoformat()
+        if self.penalties:
+            elapsed = (day - self.valid_from).days
+            money = currency(row["currency"])
+            total = sum(
+                (
+                    round_to_minor(accrued + daily * elapsed, money, rules.rounding)
+                    for accrued, daily in self.penalties
+                    if accrued or daily
+                ),
+                start=Decimal(0),
+            )
+            row["penalty_outstanding"] = f"{total:.2f}"
+        return row
+
+
+@dataclass
+class Cursor:
+    """Where a timeline's walk stands at the start of `day`: the facts effective on or before
+    `day` applied, nothing accrued for `day` yet. A later walk of the same loan resumes from a
+    copy of it when every fact it adds is effective on or after `day` (the common case: facts
+    arrive in business-date order), instead of walking the loan's life again."""
+
+    day: date
+    walk: _Walk | None
+    state: PostLoanState
+    fact_index: int
+    event_index: int
+    events_known: int
+    """How many of the loan's events (in recorded order) the walk was built from."""
+
+    def copy(self) -> Cursor:
+        return Cursor(
+            self.day,
+            _copy_walk(self.walk) if self.walk is not None else None,
+            _state_on(self.state, self.state.as_of),
+            self.fact_index,
+            self.event_index,
+            self.events_known,
+        )
+
+    def resumes(self, loan: Loan, start: date) -> bool:
+        """Whether a walk of `loan` (which extends the walk's loan) from `start` may resume here."""
+        if start < self.day or len(loan.history) < self.events_known:
+            return False
+        return all(
+            event.effective_date >= self.day and not isinstance(event, LoanApproved)
+            for event in loan.history[self.events_known :]
+        )
+
+
+class Timeline:
+    """Walks one loan (as known at one moment) through effective time, boundary by boundary."""
+
+    def __init__(self, loan: Loan, rules: RuleSet) -> None:
+        assert loan.application is not None
+        self.loan = loan
+        self.rules = rules
+        self.events = sorted(
+            loan.history, key=lambda event: (event.effective_date, event.originator_version)
+        )
+        self.fact_dates = sorted(
+            {event.effective_date for event in self.events if not isinstance(event, ROW_NEUTRAL)}
+        )
+        self.facts = (
+            sorted(loan.money_facts(), key=lambda fact: (fact.on, fact.sequence))
+            if loan.approval is not None
+            else []
+        )
+        self.checkpoint: Cursor | None = None
+        """The cursor at the last boundary on or before `through` of the latest `segments`."""
+
+    @property
+    def starts_on(self) -> date:
+        assert self.loan.application is not None
+        return self.loan.application.effective_date
+
+    def segments(
+        self, start: date, through: date, resume: Cursor | None = None
+    ) -> Iterator[Segment]:
+        """Segments from `start` until one reaches past `through` (or never ends). With
+        `resume` (see `Cursor.resumes`), the walk goes on from a copy of it."""
+        loan, rules = self.loan, self.rules
+        if resume is not None:
+            assert resume.resumes(loan, start)
+            cursor = resume.copy()
+            cursor.events_known = len(loan.history)
+        else:
+            walk = _Walk(loan.terms(), rules, start, None) if loan.approval is not None else None
+            cursor = Cursor(start, walk, PostLoanState(start), 0, 0, len(loan.history))
+        day = start
+        while True:
+            walk = cursor.walk
+            if walk is not None:
+                while (
+                    cursor.fact_index < len(self.facts) and self.facts[cursor.fact_index].on <= day
+                ):
+                    _apply(walk, self.facts[cursor.fact_index])
+                    cursor.fact_index += 1
+                walk.advance_to(day)
+            events = self.events
+            while (
+                cursor.event_index < len(events)
+                and events[cursor.event_index].effective_date <= day
+            ):
+                _gather(cursor.state, events[cursor.event_index])
+                cursor.event_index += 1
+            cursor.day = day
+            cursor.state.as_of = day
+            if day <= through:
+                self.checkpoint = cursor.copy()
+            position = None
+            daily = Fraction(0)
+            if walk is not None:
+                walk.accrue_all(day)
+                position = walk.position
+                position.as_of = day
+                daily = walk.daily_penalty_rate
+            row, segment = self._row(day, position, cursor.state, daily)
+            following = self._next_boundary(day, position, segment)
+            yield Segment(
+                valid_from=day,
+                valid_to=following if following is not None else FOREVER,
+                row=row,
+                contagion_grade=segment["contagion_grade"],
+                overdue_since=segment["overdue_since"],
+                penalties=segment["penalties"],
+                counts=segment["counts"],
+            )
+            if following is None or following > through:
+                return
+            day = following
+
+    def _row(
+        self, day: date, position: Position | None, state: PostLoanState, daily: Fraction
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        loan, rules = self.loan, self.rules
+        figures = position if position is not None and position.disbursed > 0 else None
+        risk = assess(state, figures, rules)
+        derived = Derived(position, figures, state, risk, loan.status_on(day, position, risk))
+        view = loan_view(loan, day, rules, derived=derived)
+        assert loan.application is not None
+        terms = loan.approval or loan.application
+        disbursed_on = figures.first_disbursed_on if figures is not None else None
+        maturity = figures.maturity_date if figures is not None else None
+        (row,) = loan_ledger_rows(
+            [
+                LoanRow(
+                    view=view,
+                    borrower_id=loan.application.borrower.id,
+                    amount=terms.amount,
+                    annual_rate=terms.annual_rate,
+                    disbursed_on=disbursed_on.isoformat() if disbursed_on else None,
+                    maturity_date=maturity.isoformat() if maturity else None,
+                    notices=[],
+                    worklist=[],
+                )
+            ]
+        )
+        overdue_since = None
+        penalties: list[tuple[Fraction, Fraction]] = []
+        if figures is not None:
+            if figures.days_past_due > 0:
+                overdue_since = day - timedelta(days=figures.days_past_due)
+            for due in figures.installments:
+                base = due.overdue_base if due.due_date <= day else 0
+                if due.penalty_unpaid or base > 0:
+                    accrues = Fraction(base) * daily if base > 0 else Fraction(0)
+                    penalties.append((due.penalty_unpaid, accrues))
+        return row, {
+            "contagion_grade": self._contagion_grade(risk, state, figures),
+            "overdue_since": overdue_since,
+            "penalties": tuple(penalties),
+            "counts": figures is not None,
+            "observation_until": risk.observation_until,
+        }
+
+    def _contagion_grade(
+        self, risk: RiskView, state: PostLoanState, figures: Position | None
+    ) -> tuple[str, list[str]]:
+        """What `assess(..., contagion=True)` gives. A loan graded below substandard becomes
+        substandard with the contagion reason; one at or above keeps its grade. A written-off
+        loan is `loss` either way, but its reasons depend on its grade before the write-off,
+        so only then is the assessment run again."""
+        if state.written_off is not None:
+            spread = assess(state, figures, self.rules, contagion=True)
+            return spread.classification, list(spread.reasons)
+        if CLASSIFICATIONS.index(risk.classification) < CLASSIFICATIONS.index("substandard"):
+            return "substandard", [*risk.reasons, CONTAGION_REASON]
+        return risk.classification, list(risk.reasons)
+
+    def _next_boundary(
+        self, day: date, position: Position | None, segment: dict[str, Any]
+    ) -> date | None:
+        candidates: list[date] = []
+        for fact_date in self.fact_dates:
+            if fact_date > day:
+                candidates.append(fact_date)
+                break
+        if position is not None:
+            # Installments are in due-date order, so the first one with a date ahead is the
+            # nearest.
+            for due in position.installments:
+                if due.due_date > day:
+                    candidates.append(due.due_date)
+                    break
+                if due.due_date + ONE_DAY > day:
+                    candidates.append(due.due_date + ONE_DAY)
+                    break
+            first_unpaid = next(
+                (due for due in position.installments if due.overdue_base > 0), None
+            )
+            if first_unpaid is not None:
+                for threshold in change_points(self.rules):
+                    candidate = first_unpaid.due_date + timedelta(days=threshold)
+                    if candidate > day:
+                        candidates.append(candidate)
+                        break
+        observation = segment.get("observation_until")
+        if observation is not None and observation > day:
+            candidates.append(observation)
+        return min(candidates) if candidates else None
+
+
+def _apply(walk: _Walk, fact: MoneyFact) -> None:
+    """One money fact, exactly as `derive_position` applies it."""
+    walk.advance_to(fact.on)
+    handler = {
+        "disburse": walk.disburse,
+        "repay": walk.repay,
+        "restructure": walk.restructure,
+        "misuse": walk.misuse,
+        "write_off": walk.write_off,
+        "close": walk.close,
+    }.get(fact.kind)
+    if handler is None:
+        raise ValueError(f"unknown money fact kind {fact.kind!r}")
+    handler(fact)
+
+
+def _copy_walk(walk: _Walk) -> _Walk:
+    """An independent copy of a walk: its position's installments and the dictionaries it
+    changes are copied; terms, rules and facts are immutable and shared."""
+    copied = copy.copy(walk)
+    copied.position = replace(
+        walk.position,
+        installments=[copy.copy(due) for due in walk.position.installments],
+        allocations=dict(walk.position.allocations),
+    )
+    copied.carried = dict(walk.carried)
+    return copied
+
+
+def _state_on(state: PostLoanState, day: date) -> PostLoanState:
+    return replace(
+        state,
+        as_of=day,
+        collateral=dict(state.collateral),
+        guarantors=dict(state.guarantors),
+        guarantor_ability=dict(state.guarantor_ability),
+        checks=list(state.checks),
+        notices=dict(state.notices),
+        acknowledged=dict(state.acknowledged),
+    )
+
+
+def event_changes_row(event: DomainEvent) -> bool:
+    return not isinstance(event, ROW_NEUTRAL)
