@@ -7,8 +7,11 @@ hash chain, and maps an optimistic-concurrency conflict to `ConcurrencyError`.
 
 from __future__ import annotations
 
+import functools
+import inspect
 import random
 import sqlite3
+import sys
 import threading
 import time
 from collections import OrderedDict
@@ -17,7 +20,7 @@ from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from os import PathLike
-from typing import Any, cast
+from typing import Any, ParamSpec, TypeVar, cast
 from uuid import UUID
 
 from eventsourcing.application import Application, ProcessingEvent
@@ -106,6 +109,83 @@ def system_clock() -> datetime:
     return datetime.now(UTC)
 
 
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+UNKNOWN_OUTCOME = "the command may or may not have been recorded: send it again"
+"""What a failed command says: re-sending is safe (a recorded step is then refused, or, for a
+repayment or disbursement, its reference makes it a no-op)."""
+
+
+def _is_connection_failure(error: BaseException) -> bool:
+    """The store could not be reached or the connection broke (server restart, network cut,
+    no pooled connection in time): eventsourcing's or psycopg's (read models) error for it."""
+    if isinstance(error, (OperationalError, InterfaceError)):
+        return True
+    psycopg = sys.modules.get("psycopg")
+    return psycopg is not None and isinstance(
+        error, (psycopg.OperationalError, psycopg.InterfaceError)
+    )
+
+
+def _command(method: Callable[_P, _R]) -> Callable[_P, _R]:
+    """A connection failure during a command surfaces as `StoreUnavailableError`, never as a
+    driver error; the message says the outcome is unknown and re-sending is safe."""
+
+    @functools.wraps(method)
+    def guarded(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        try:
+            return method(*args, **kwargs)
+        except StoreUnavailableError:
+            raise
+        except Exception as error:
+            if not _is_connection_failure(error):
+                raise
+            raise StoreUnavailableError(
+                f"the store is unavailable ({error}); {UNKNOWN_OUTCOME}"
+            ) from error
+
+    return guarded
+
+
+def _query(method: Callable[_P, _R]) -> Callable[_P, _R]:
+    """A connection failure during a read surfaces as `StoreUnavailableError` (nothing changed)."""
+
+    @functools.wraps(method)
+    def guarded(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        try:
+            return method(*args, **kwargs)
+        except StoreUnavailableError:
+            raise
+        except Exception as error:
+            if not _is_connection_failure(error):
+                raise
+            raise StoreUnavailableError(
+                f"the store is unavailable ({error}); nothing was changed: ask again"
+            ) from error
+
+    return guarded
+
+
+def _without_hidden_retries(recorder: object) -> None:
+    """Call the recorder's own methods once, not through eventsourcing's retry decorator.
+
+    eventsourcing's PostgreSQL recorder retries each call on a connection error, 10 times 0.2 s
+    apart, and every attempt may wait the whole pool timeout for a connection: with the server
+    down, one command hung 52 s (measured, connect_timeout 10) before a bare `OperationalError`.
+    And re-running an insert whose commit was made but not acknowledged hits the stored version,
+    which `execute` takes for a lost race: the client would hear "applied already" (a refusal)
+    for its own recorded `apply`, not that the outcome was unknown. The ledger decides itself:
+    one attempt, then `StoreUnavailableError` (outcome unknown, re-send). Connections a restart
+    killed are not retried on but replaced: the pool checks each one it hands out and drains
+    itself at the first dead one (`POSTGRES_PRE_PING`, `persistence.pool.survive_restarts`).
+    """
+    for name, member in inspect.getmembers(type(recorder), inspect.isfunction):
+        once = getattr(member, "__wrapped__", None)
+        if once is not None and member.__code__.co_name == "retry_decorator":
+            setattr(recorder, name, once.__get__(recorder))
+
+
 class LoanLedger(Application[UUID]):
     """An event-sourced loan ledger on one store (memory, SQLite or PostgreSQL)."""
 
@@ -118,6 +198,14 @@ class LoanLedger(Application[UUID]):
         self._loan_events = LoanEvents()
         self._borrowers: tuple[int, dict[str, list[str]]] | None = None
         super().__init__(env=dict(settings.env))
+        if settings.kind == "postgresql":
+            from loanledger.persistence.pool import survive_restarts
+
+            _without_hidden_retries(self.recorder)
+            survive_restarts(
+                self.recorder.datastore.pool,  # type: ignore[attr-defined]
+                reconnect_timeout=float(settings.env["POSTGRES_CONNECT_TIMEOUT"]),
+            )
         self.rules = CN_2023
         self.create_tables = settings.env.get("CREATE_TABLE", "y") != "n"
         self.read_store = open_read_store(settings)
@@ -192,8 +280,7 @@ class LoanLedger(Application[UUID]):
             # it reloads the loan first (a recorded step is then refused or, for a repayment or
             # disbursement, its reference makes it a no-op).
             raise StoreUnavailableError(
-                f"the store failed while recording ({error}); the command may or may not have "
-                "been recorded: send it again"
+                f"the store failed while recording ({error}); {UNKNOWN_OUTCOME}"
             ) from error
         for stored_event in stored:
             link, _ = unseal(stored_event.state)
@@ -256,6 +343,7 @@ class LoanLedger(Application[UUID]):
 
     # --- audit -----------------------------------------------------------------------------------
 
+    @_query
     def verify(self) -> VerifyResult:
         """Recompute every loan's hash chain from the stored bytes; name the first break."""
         return verify_chains(
@@ -270,6 +358,7 @@ class LoanLedger(Application[UUID]):
 
     # --- commands --------------------------------------------------------------------------------
 
+    @_command
     def execute(self, command: dict[str, Any]) -> dict[str, Any]:
         """Apply one journal command (DESIGN §6); return a JSON-ready result.
 
@@ -290,6 +379,7 @@ class LoanLedger(Application[UUID]):
                 time.sleep(random.uniform(0, ceiling))
         raise AssertionError("unreachable")  # pragma: no cover
 
+    @_command
     def load(self, source: str | PathLike[str] | Iterable[str]) -> dict[str, Any]:
         """Apply journal lines in order (a path, or an iterable of lines).
 
@@ -429,6 +519,7 @@ class LoanLedger(Application[UUID]):
 
     # --- queries ---------------------------------------------------------------------------------
 
+    @_query
     def loan(
         self, loan_id: str, as_of: date | str, known_at: datetime | str | None = None
     ) -> dict[str, Any]:
@@ -441,6 +532,7 @@ class LoanLedger(Application[UUID]):
         moment = parse_known_at(known_at)
         return loan_view(loan, day, self.rules, contagion=self._contagion(loan, day, moment))
 
+    @_command
     def close_day(self, day: date | str) -> dict[str, Any]:
         """Run servicing for one business date: notices, legal recovery and grade changes.
 
@@ -583,6 +675,7 @@ class LoanLedger(Application[UUID]):
         rows = self.read_store.query(index["earliest_applied"])
         return date.fromisoformat(rows[0][0]) if rows and rows[0][0] else None
 
+    @_query
     def report(
         self,
         name: str,
@@ -698,6 +791,7 @@ class LoanLedger(Application[UUID]):
                 contagion = self._contagion(loan, on, known_at)
                 yield loan_row(loan, on, self.rules, contagion=contagion)
 
+    @_query
     def archive(self, loan_id: str) -> dict[str, Any]:
         """The loan archive (贷款业务管理档案): every stored fact with its chain proof and the
         state after it. A loan whose stored bytes were altered still has an archive: it names
@@ -741,6 +835,7 @@ class LoanLedger(Application[UUID]):
         super().close()
         self.read_store.close()
 
+    @_query
     def schedule(self, loan_id: str, as_of: date | str | None = None) -> list[dict[str, Any]]:
         """The §8 schedule rows in force on `as_of` (None: after every recorded fact)."""
         loan = self._get(loan_id)

@@ -62,8 +62,32 @@ def test_other_options_are_still_refused_and_named() -> None:
         parse_store_url(f"{PG}?create_tables=false&sslmode=require")
 
     assert str(refused.value) == (
-        "PostgreSQL URL option(s) sslmode are not supported (only schema, create_tables)"
+        "PostgreSQL URL option(s) sslmode are not supported "
+        "(only schema, create_tables, connect_timeout)"
     )
+
+
+def test_connect_timeout_is_ten_seconds_unless_the_url_says() -> None:
+    assert parse_store_url(PG).env["POSTGRES_CONNECT_TIMEOUT"] == "10"
+    settings = parse_store_url(f"{PG}?connect_timeout=2&schema=books_2024")
+
+    assert settings.env["POSTGRES_CONNECT_TIMEOUT"] == "2"
+    assert settings.postgres_connection()["connect_timeout"] == 2
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "1.5", "soon"])
+def test_connect_timeout_must_be_whole_seconds(value: str) -> None:
+    with pytest.raises(InvalidStoreURLError) as refused:
+        parse_store_url(f"{PG}?connect_timeout={value}")
+
+    assert str(refused.value) == (
+        f"connect_timeout {value!r} must be a whole number of seconds, at least 1"
+    )
+
+
+def test_pooled_connections_are_checked_before_use() -> None:
+    # After a server restart every pooled connection is dead; checked, they are replaced.
+    assert parse_store_url(PG).env["POSTGRES_PRE_PING"] == "y"
 
 
 def test_schema_is_still_validated() -> None:

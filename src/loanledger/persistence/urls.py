@@ -2,8 +2,10 @@
 
 One URL names a store everywhere (library, CLI, tests): `memory://`, `sqlite:///path/to.db`
 (`sqlite://` alone is an in-memory SQLite database) or `postgresql://user:pass@host:port/db`
-with optional `?schema=NAME` and `?create_tables=false` (a DBA manages the schema with the SQL
-migrations, so eventsourcing must not create its tables: `CREATE_TABLE=n`). The URL comes from
+with optional `?schema=NAME`, `?create_tables=false` (a DBA manages the schema with the SQL
+migrations, so eventsourcing must not create its tables: `CREATE_TABLE=n`) and
+`?connect_timeout=SECONDS` (libpq's name: how long opening a connection, or waiting for one from
+the pool, may take before the store counts as unavailable; default 10). The URL comes from
 the argument, else env `LOANLEDGER_DB`, else the SQLite default. `POSTGRES_ENABLE_DB_FUNCTIONS`
 is never enabled: with it the library's insert function drops tracking records (DESIGN §4).
 """
@@ -109,11 +111,16 @@ def _postgres_settings(url: str) -> StoreSettings:
     if not dbname:
         raise InvalidStoreURLError(f"PostgreSQL URL {url!r} names no database")
     query = {key: values[-1] for key, values in parse_qs(parts.query).items()}
-    unknown = sorted(set(query) - {"schema", "create_tables"})
+    unknown = sorted(set(query) - {"schema", "create_tables", "connect_timeout"})
     if unknown:
         raise InvalidStoreURLError(
             f"PostgreSQL URL option(s) {', '.join(unknown)} are not supported "
-            "(only schema, create_tables)"
+            "(only schema, create_tables, connect_timeout)"
+        )
+    connect_timeout = query.get("connect_timeout", "10")
+    if not connect_timeout.isdigit() or int(connect_timeout) < 1:
+        raise InvalidStoreURLError(
+            f"connect_timeout {connect_timeout!r} must be a whole number of seconds, at least 1"
         )
     env = {
         "PERSISTENCE_MODULE": "eventsourcing.postgres",
@@ -123,7 +130,10 @@ def _postgres_settings(url: str) -> StoreSettings:
         "POSTGRES_USER": unquote(parts.username or "postgres"),
         "POSTGRES_PASSWORD": unquote(parts.password or ""),
         "POSTGRES_ENABLE_DB_FUNCTIONS": "n",
-        "POSTGRES_CONNECT_TIMEOUT": "10",
+        "POSTGRES_CONNECT_TIMEOUT": str(int(connect_timeout)),
+        # A server restart kills every pooled connection: each is checked (one empty query)
+        # when taken from the pool, so a dead one is replaced instead of failing a command.
+        "POSTGRES_PRE_PING": "y",
         "POSTGRES_LOCK_TIMEOUT": "10",
         "POSTGRES_POOL_SIZE": "4",
         "POSTGRES_MAX_OVERFLOW": "4",

@@ -127,8 +127,22 @@ class PostgresReadStore(ReadStore):
         from psycopg.conninfo import make_conninfo
         from psycopg_pool import ConnectionPool
 
-        conninfo = make_conninfo(**settings.postgres_connection(search_path=True))
-        self._pool = ConnectionPool(conninfo, min_size=1, max_size=4, open=True)
+        from loanledger.persistence.pool import survive_restarts
+
+        keywords = settings.postgres_connection(search_path=True)
+        conninfo = make_conninfo(**keywords)
+        # Like the event store's pool: connections a server restart killed are replaced when
+        # found (`survive_restarts`), and waiting for one is bounded by connect_timeout.
+        self._pool = ConnectionPool(
+            conninfo,
+            min_size=1,
+            max_size=4,
+            open=False,
+            check=ConnectionPool.check_connection,
+            timeout=float(keywords["connect_timeout"]),
+        )
+        survive_restarts(self._pool, reconnect_timeout=float(keywords["connect_timeout"]))
+        self._pool.open()
 
     @contextmanager
     def transaction(self) -> Iterator[Transaction]:
