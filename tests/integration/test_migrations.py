@@ -40,8 +40,16 @@ NAMES = [
     "0002_read_models.sql",
     "0003_immutable_events.sql",
     "0004_roles.sql",
+    "0005_loan_state.sql",
 ]
-READ_MODELS = ("loanledger_tracking", "loanledger_loan_index", "loanledger_closed_days")
+READ_MODELS = (
+    "loanledger_tracking",
+    "loanledger_loan_index",
+    "loanledger_closed_days",
+    "loanledger_loan_state",
+    "loanledger_loan_state_cover",
+    "loanledger_loan_state_horizon",
+)
 TABLES = ("loanledger_events", *READ_MODELS)
 
 
@@ -114,7 +122,7 @@ def test_migrations_apply_in_order_to_an_empty_schema_and_are_recorded(
         )
     ).fetchall()
     assert rows == [(m.version, m.name, m.checksum) for m in load_migrations()]
-    assert [row[0] for row in rows] == [1, 2, 3, 4]
+    assert [row[0] for row in rows] == [1, 2, 3, 4, 5]
     described = _describe(admin, schema)
     assert set(described["tables"]) == {*TABLES, "loanledger_migrations"}
     assert described["triggers"] == [
@@ -163,7 +171,7 @@ def test_concurrent_migrators_apply_each_migration_once(
     count = admin.execute(
         sql.SQL("SELECT count(*) FROM {}.loanledger_migrations").format(sql.Identifier(schema))
     ).fetchone()
-    assert count == (4,)
+    assert count == (len(NAMES),)
 
 
 def test_the_lock_is_the_one_the_ledger_holds_while_creating_tables() -> None:
@@ -202,7 +210,7 @@ def test_a_changed_applied_migration_is_refused_and_nothing_is_applied(
         encoding="utf-8",
     )
     after = checksum(changed.read_text(encoding="utf-8"))
-    (folder / "0005_more.sql").write_text("CREATE TABLE more (id int);\n", encoding="utf-8")
+    (folder / "0006_more.sql").write_text("CREATE TABLE more (id int);\n", encoding="utf-8")
 
     with pytest.raises(MigrationError) as refused:
         migrate(url, directory=folder)
@@ -234,14 +242,14 @@ def test_a_database_newer_than_the_library_is_refused(
 ) -> None:
     _, url = schema_url
     folder = _copy_migrations(tmp_path)
-    (folder / "0005_newer.sql").write_text("SELECT 1;\n", encoding="utf-8")
-    assert migrate(url, directory=folder)[-1] == "0005_newer.sql"
+    (folder / "0006_newer.sql").write_text("SELECT 1;\n", encoding="utf-8")
+    assert migrate(url, directory=folder)[-1] == "0006_newer.sql"
 
     with pytest.raises(MigrationError) as refused:
-        migrate(url)  # the shipped set has no 0005
+        migrate(url)  # the shipped set has no 0006
 
     assert str(refused.value).endswith(
-        "has migration 0005_newer.sql (version 5) applied, which this version of loanledger "
+        "has migration 0006_newer.sql (version 6) applied, which this version of loanledger "
         "does not ship: upgrade loanledger"
     )
 
@@ -253,9 +261,9 @@ def test_a_migration_older_than_the_newest_applied_is_refused(
     folder = _copy_migrations(tmp_path)
     (folder / "0007_extra.sql").write_text("SELECT 1;\n", encoding="utf-8")
     assert migrate(url, directory=folder)[-1] == "0007_extra.sql"
-    (folder / "0005_late.sql").write_text("SELECT 1;\n", encoding="utf-8")
+    (folder / "0006_late.sql").write_text("SELECT 1;\n", encoding="utf-8")
 
-    with pytest.raises(MigrationError, match=r"^migration\(s\) 0005_late.sql are older than"):
+    with pytest.raises(MigrationError, match=r"^migration\(s\) 0006_late.sql are older than"):
         migrate(url, directory=folder)
 
 
