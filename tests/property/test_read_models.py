@@ -158,9 +158,7 @@ def _check_equal_to_replay(
             # Within the business horizon, as known now, nothing falls back to a replay.
             assert ledger._state_query("summary_at", day, None)[1] == set()
         for fraction in [*moments, None]:
-            known_at = (
-                None if fraction is None else START + timedelta(seconds=recorded * fraction)
-            )
+            known_at = None if fraction is None else START + timedelta(seconds=recorded * fraction)
             for name in SERVED:
                 assert _served(ledger, name, day, known_at) == _reference(
                     ledger, name, day, known_at
@@ -174,9 +172,7 @@ def scenario(draw: st.DrawFn) -> tuple[list[dict[str, Any]], list[dict[str, Any]
     return commands, draw(post_loan(loan_ids))
 
 
-@pytest.mark.parametrize(
-    "kind", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
-)
+@pytest.mark.parametrize("kind", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 @given(
     book=scenario(),
     split=st.integers(0, 40),
