@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from loanledger import DomainError, LoanLedger
@@ -172,16 +172,17 @@ def scenario(draw: st.DrawFn) -> tuple[list[dict[str, Any]], list[dict[str, Any]
     return commands, draw(post_loan(loan_ids))
 
 
-@pytest.mark.parametrize("kind", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-@given(
+GIVEN = given(
     book=scenario(),
     split=st.integers(0, 40),
     days=st.lists(st.integers(0, 900), min_size=1, max_size=3),
     moments=st.lists(st.floats(0, 1), min_size=1, max_size=2),
 )
-def test_reports_from_the_read_model_equal_a_full_replay_on_random_books(
+
+
+def _run(
     kind: str,
-    request: pytest.FixtureRequest,
+    pg_base: str | None,
     book: tuple[list[dict[str, Any]], list[dict[str, Any]]],
     split: int,
     days: list[int],
@@ -191,7 +192,6 @@ def test_reports_from_the_read_model_equal_a_full_replay_on_random_books(
     the second batch holding backdated facts; then a close of day; then a rebuild. Every report
     equals the replay's, for dates before, inside and after the book, known now and earlier."""
     commands, checks = book
-    pg_base = request.getfixturevalue("postgres_url") if kind == "postgresql" else None
     clock = SteppingClock()
     with _ledger(kind, clock, pg_base) as ledger:
         _record(ledger, commands[:split])
@@ -204,6 +204,30 @@ def test_reports_from_the_read_model_equal_a_full_replay_on_random_books(
         ledger.rebuild()
         assert [_served(ledger, name, date(2024, 9, 1), None) for name in SERVED] == before
         _check_equal_to_replay(ledger, clock, days[:1], moments[:1])
+
+
+@GIVEN
+def test_reports_from_the_read_model_equal_a_full_replay_on_random_sqlite_books(
+    book: tuple[list[dict[str, Any]], list[dict[str, Any]]],
+    split: int,
+    days: list[int],
+    moments: list[float],
+) -> None:
+    _run("sqlite", None, book, split, days, moments)
+
+
+@pytest.mark.postgres
+@settings(max_examples=15)
+@GIVEN
+def test_reports_from_the_read_model_equal_a_full_replay_on_random_postgresql_books(
+    postgres_url: str,
+    book: tuple[list[dict[str, Any]], list[dict[str, Any]]],
+    split: int,
+    days: list[int],
+    moments: list[float],
+) -> None:
+    """The same on PostgreSQL (fewer examples: each one creates its own schema)."""
+    _run("postgresql", postgres_url, book, split, days, moments)
 
 
 def _segments_equal_replay(ledger: LoanLedger, loan_id: str, end: date) -> int:
