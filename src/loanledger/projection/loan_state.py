@@ -23,8 +23,10 @@ from loanledger.projection.segments import FOREVER, Cursor, Segment, Timeline, e
 from loanledger.projection.store import ReadStore, Row, Transaction
 from loanledger.reports.portfolio import LoanRow
 
-CURSORS_KEPT = 20_000
-"""Loans whose walk is kept to resume (a cursor is a few kilobytes)."""
+CURSORS_KEPT = 2_000
+"""Loans whose walk is kept to resume: a cursor of a two-year loan is about 27 KB (its
+installments and post-loan state), so this bounds the cache near 55 MB; a loan whose cursor was
+dropped is walked again from its application, which gives the same segments."""
 
 OPEN = "9999-12-31T23:59:59.999999"
 """`recorded_to` of a segment nothing has superseded yet."""
