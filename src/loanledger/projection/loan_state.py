@@ -79,20 +79,23 @@ class LoanStateProjection(Projection):
         sql = self.sql(store)
         found = txn.execute(sql["horizon"])
         horizon = date.fromisoformat(found[0][0]) if found else None
-        touched: dict[str, set[datetime]] = {}
+        # Each moment's segments reach the business horizon as it stood when its events were
+        # recorded (the running latest effective date in log order), not the batch's end: a
+        # rebuild of years of history would otherwise write every version out to today.
+        touched: dict[str, dict[datetime, date]] = {}
         for item in batch:
             event = item.event
             if horizon is None or event.effective_date > horizon:
                 horizon = event.effective_date
             if event_changes_row(event):
-                touched.setdefault(event.loan_id, set()).add(event.timestamp)
+                touched.setdefault(event.loan_id, {})[event.timestamp] = horizon
         if horizon is None:
             return
         txn.execute(sql["upsert_horizon"], (horizon.isoformat(),))
         for loan_id in sorted(touched):
             loan = self.loader(loan_id)
-            for moment in sorted(touched[loan_id]):
-                self._version(txn, sql, loan, moment, horizon)
+            for moment, reached in sorted(touched[loan_id].items()):
+                self._version(txn, sql, loan, moment, reached)
         for loan_id, recorded_from, covered_to in txn.execute(sql["stale"], (horizon.isoformat(),)):
             self._extend(txn, sql, loan_id, recorded_from, date.fromisoformat(covered_to), horizon)
 

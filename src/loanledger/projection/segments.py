@@ -40,7 +40,13 @@ from loanledger.domain.loan_events import (
     NoticeIssued,
 )
 from loanledger.domain.money import currency, round_to_minor
-from loanledger.domain.postloan import PostLoanState, RiskView, _gather, assess
+from loanledger.domain.postloan import (
+    PostLoanState,
+    RiskView,
+    _gather,
+    _observation_until,
+    assess,
+)
 from loanledger.domain.rules import (
     CLASSIFICATIONS,
     RuleSet,
@@ -202,8 +208,9 @@ class Timeline:
         `resume` (see `Cursor.resumes`), the walk goes on from a copy of it."""
         loan, rules = self.loan, self.rules
         if resume is not None:
+            # The caller hands the cursor over (it keeps no reference), so no copy is needed.
             assert resume.resumes(loan, start)
-            cursor = resume.copy()
+            cursor = resume
             cursor.events_known = len(loan.history)
         else:
             walk = _Walk(loan.terms(), rules, start, None) if loan.approval is not None else None
@@ -227,17 +234,20 @@ class Timeline:
                 cursor.event_index += 1
             cursor.day = day
             cursor.state.as_of = day
-            if day <= through:
+            position = walk.position if walk is not None else None
+            if position is not None:
+                position.as_of = day
+            # Where this segment ends does not depend on the day's penalty (installments, the
+            # earliest unpaid due date and the observation period do not change by accruing), so
+            # it is known before accruing, which is when a later walk may resume from here.
+            following = self._next_boundary(day, position, cursor.state)
+            if day <= through and (following is None or following > through):
                 self.checkpoint = cursor.copy()
-            position = None
             daily = Fraction(0)
             if walk is not None:
                 walk.accrue_all(day)
-                position = walk.position
-                position.as_of = day
                 daily = walk.daily_penalty_rate
             row, segment = self._row(day, position, cursor.state, daily)
-            following = self._next_boundary(day, position, segment)
             yield Segment(
                 valid_from=day,
                 valid_to=following if following is not None else FOREVER,
@@ -292,7 +302,6 @@ class Timeline:
             "overdue_since": overdue_since,
             "penalties": tuple(penalties),
             "counts": figures is not None,
-            "observation_until": risk.observation_until,
         }
 
     def _contagion_grade(
@@ -310,7 +319,7 @@ class Timeline:
         return risk.classification, list(risk.reasons)
 
     def _next_boundary(
-        self, day: date, position: Position | None, segment: dict[str, Any]
+        self, day: date, position: Position | None, state: PostLoanState
     ) -> date | None:
         candidates: list[date] = []
         for fact_date in self.fact_dates:
@@ -336,7 +345,8 @@ class Timeline:
                     if candidate > day:
                         candidates.append(candidate)
                         break
-        observation = segment.get("observation_until")
+        figures = position if position is not None and position.disbursed > 0 else None
+        observation = _observation_until(state, figures)
         if observation is not None and observation > day:
             candidates.append(observation)
         return min(candidates) if candidates else None
