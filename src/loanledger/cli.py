@@ -511,6 +511,20 @@ def forget_borrower(
     )
 
 
+@app.command("forget-guarantor")
+def forget_guarantor(
+    guarantor_id: Annotated[str, typer.Argument(metavar="GUARANTOR_ID")],
+    db: DbOption = None,
+) -> None:
+    """Crypto-shred a guarantor the same way: their name reads as [erased]. Logged; idempotent."""
+    with _refusals(), _ledger(db) as ledger:
+        result = ledger.forget_guarantor(guarantor_id, actor=_user())
+    if result["already_forgotten"]:
+        typer.echo(f"guarantor {guarantor_id} was already forgotten at {result['forgotten_at']}")
+        return
+    typer.echo(f"forgot guarantor {guarantor_id} at {result['forgotten_at']}")
+
+
 @app.command("new-master-key")
 def new_master_key() -> None:
     """Print a new random master key (base64 of 32 bytes) for LOANLEDGER_MASTER_KEY."""

@@ -129,6 +129,17 @@ def test_forgetting_again_says_so_and_an_unknown_borrower_is_refused(book: str) 
     )
 
 
+def test_forget_guarantor_erases_the_guarantors_name_only(book: str) -> None:
+    result = invoke("forget-guarantor", "G-1", "--db", book, env={"USER": "dpo-1"})
+
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.startswith("forgot guarantor G-1 at ")
+    archive = json.loads(invoke("archive", "L-0001", "--db", book).stdout)
+    guarantor = next(fact for fact in archive["facts"] if fact["fact"] == "GuarantorAdded")
+    assert guarantor["data"]["guarantor_name"] == "[erased]"
+    assert archive["borrower"]["name"] == "张三"
+
+
 def test_an_unmasked_loan_level_export_is_recorded_in_the_personal_data_log(
     book: str, tmp_path: Path
 ) -> None:
