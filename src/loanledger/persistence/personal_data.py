@@ -161,6 +161,11 @@ def open_state(
             raise ValueError("the sealed personal data does not match its field list")
     for field, value in zip(fields, values, strict=True):
         _set(state, tuple(field.split(".")), value)
+    spec = PERSONAL_FIELDS.get(topic)
+    if spec is not None and spec.subject(state) != subject:
+        # Asserted again where the fact is read: the person named in clear is the one whose key
+        # sealed the fields (the chain already refuses edited bytes; this names the mismatch).
+        raise ValueError(f"the sealed personal data belongs to {subject}, not to the fact's person")
 
 
 def _context(
