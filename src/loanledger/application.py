@@ -44,6 +44,7 @@ from loanledger.domain.errors import (
     LoanNotFoundError,
     StoreUnavailableError,
     UnknownBorrowerError,
+    UnknownGuarantorError,
     UnknownReportError,
     WrongStateError,
 )
@@ -729,7 +730,7 @@ class LoanLedger(Application[UUID]):
         """Crypto-shred a guarantor the same way (their name reads as `[erased]`)."""
         subject = subject_of("guarantor", guarantor_id)
         if not self.data_keys.has_key_or_was_forgotten(subject):
-            raise UnknownBorrowerError(
+            raise UnknownGuarantorError(
                 f"guarantor {guarantor_id} has no personal data in this ledger: nothing to forget"
             )
         return {"guarantor_id": guarantor_id, **self._forget(subject, actor)}

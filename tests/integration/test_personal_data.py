@@ -27,6 +27,7 @@ from loanledger.domain.errors import (
     MasterKeyMissingError,
     PersonalDataKeyError,
     UnknownBorrowerError,
+    UnknownGuarantorError,
     WrongStateError,
 )
 from loanledger.persistence.ids import loan_uuid
@@ -343,7 +344,7 @@ def test_forgetting_a_guarantor_erases_their_name_but_not_the_borrowers(
     guarantor = next(f for f in archive["facts"] if f["fact"] == "GuarantorAdded")
     assert guarantor["data"]["guarantor_name"] == ERASED
     assert archive["borrower"]["name"] == ZHANG
-    with pytest.raises(UnknownBorrowerError):
+    with pytest.raises(UnknownGuarantorError, match="guarantor G-404 has no personal data"):
         ledger.forget_guarantor("G-404")
 
 

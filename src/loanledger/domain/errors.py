@@ -124,9 +124,17 @@ class StoreUnavailableError(LoanLedgerError):
     the URL)."""
 
 
-class UnknownBorrowerError(DomainError):
+class UnknownPersonError(DomainError):
+    """A person to forget whom the ledger has never recorded, so there is nothing to erase."""
+
+
+class UnknownBorrowerError(UnknownPersonError):
     """`forget_borrower` names a borrower the ledger has never recorded (no loan, no data key and
-    no earlier forgetting), so there is nothing to erase."""
+    no earlier forgetting)."""
+
+
+class UnknownGuarantorError(UnknownPersonError):
+    """`forget_guarantor` names a guarantor whose personal data the ledger never stored."""
 
 
 class PersonalDataKeyError(LoanLedgerError):
