@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
+import threading
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -563,3 +564,47 @@ def test_a_masked_export_logs_nothing(ledger: LoanLedger, caplog: pytest.LogCapt
     ]
     assert ledger.personal_data_log() == []
     assert caplog.records == []
+
+
+# --- concurrency ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("store_url", SQLITE_AND_POSTGRES, indirect=True)
+def test_writers_applying_for_one_new_borrower_at_once_share_one_data_key(
+    store_url: str, clock: Callable[[], datetime]
+) -> None:
+    writers = [LoanLedger.open(store_url, clock=clock) for _ in range(4)]
+    start = threading.Barrier(len(writers))
+    errors: list[BaseException] = []
+
+    def apply(number: int, ledger: LoanLedger) -> None:
+        try:
+            start.wait()
+            ledger.execute(pre_loan(f"L-{number:04d}", borrower_id="B-7")[0])
+        except BaseException as error:  # reported below, not lost in the thread
+            errors.append(error)
+
+    threads = [
+        threading.Thread(target=apply, args=(number, ledger))
+        for number, ledger in enumerate(writers, start=1)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    try:
+        assert errors == []
+        reader = writers[0]
+        keys = reader.read_store.query(
+            "SELECT count(*) FROM loanledger_data_keys WHERE subject = 'borrower:B-7'"
+        )
+        assert keys == [(1,)]
+        fresh = _reopen(reader, clock)
+        try:
+            names = [fresh.archive(f"L-{n:04d}")["borrower"]["name"] for n in range(1, 5)]
+        finally:
+            fresh.close()
+        assert names == [ZHANG] * 4
+    finally:
+        for ledger in writers:
+            ledger.close()
