@@ -608,3 +608,27 @@ def test_writers_applying_for_one_new_borrower_at_once_share_one_data_key(
     finally:
         for ledger in writers:
             ledger.close()
+
+
+@pytest.mark.parametrize("store_url", SQLITE_AND_POSTGRES, indirect=True)
+def test_a_writer_whose_borrower_was_forgotten_elsewhere_seals_new_data_under_a_new_key(
+    store_url: str, clock: Callable[[], datetime]
+) -> None:
+    writer = LoanLedger.open(store_url, clock=clock)
+    other = LoanLedger.open(store_url, clock=clock)
+    try:
+        for command in pre_loan("L-0001"):
+            writer.execute(command)  # the writer now holds B-1's data key
+        other.forget_borrower("B-1", actor="dpo-1")
+
+        writer.execute(pre_loan("L-0002")[0])
+
+        fresh = _reopen(writer, clock)
+        try:
+            assert fresh.archive("L-0002")["borrower"]["name"] == ZHANG
+            assert fresh.archive("L-0001")["borrower"]["name"] == ERASED
+        finally:
+            fresh.close()
+    finally:
+        writer.close()
+        other.close()

@@ -237,9 +237,12 @@ class DataKeys:
 
     def ensure(self, subjects: Iterable[str]) -> None:
         """Create the missing data keys of `subjects` in one transaction (a bulk load stores
-        thousands of new borrowers), and cache all of them."""
-        with self._lock:
-            wanted = sorted({subject for subject in subjects if subject not in self._by_subject})
+        thousands of new borrowers), and cache all of them.
+
+        Each subject's row is read even when its key is cached: another process may have
+        forgotten the person since, and sealing new data under a destroyed key would lose it.
+        Facts with personal data are few (applications, guarantors), so the read is cheap."""
+        wanted = sorted(set(subjects))
         if not wanted:
             return
         keyring = self._require_keyring()
