@@ -111,6 +111,15 @@ def test_forget_borrower_erases_the_name_in_every_export_even_unmasked(
         "name": "[erased]",
         "id_number": "[erased]",
     }
+    package = tmp_path / "u.zip"
+    invoke(
+        "export", "arbitration", "--as-of", AS_OF, "-o", str(package), "--unmasked", "--db", book,
+    )  # fmt: skip
+    with zipfile.ZipFile(package) as bundles:
+        text = bundles.read("L-0001.json").decode("utf-8")
+    erased = {"id": "B-1", "name": "[erased]", "id_number": "[erased]"}
+    assert json.loads(text)["borrower"] == erased
+    assert "张三" not in text and "110101199001011234" not in text
     assert invoke("verify", "--db", book).stdout == "verify: ok: 2 loans, 17 events checked\n"
     assert _log(book)[0][:3] == ("forget", "borrower:B-1", "dpo-1")
 
