@@ -52,9 +52,6 @@ WHERE master_key_id <> ? ORDER BY subject LIMIT ?
 UPDATE loanledger_data_keys SET master_key_id = ?, wrapped = ?
 WHERE subject = ? AND data_key_id = ?
 
--- name: any_key
-SELECT master_key_id FROM loanledger_data_keys LIMIT 1
-
 -- name: insert_log
 INSERT INTO loanledger_personal_data_log (recorded_at, action, subject, actor, detail)
 VALUES (?, ?, ?, ?, ?)

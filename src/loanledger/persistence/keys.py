@@ -213,10 +213,6 @@ class DataKeys:
                 txn.execute(self._sql["create_log"])
                 txn.execute(self._sql["create_log_index"])
 
-    @property
-    def master_key_id(self) -> str | None:
-        return self._keyring.current.key_id if self._keyring else None
-
     # --- keys ------------------------------------------------------------------------------------
 
     def for_subject(self, subject: str) -> DataKey:
@@ -407,12 +403,6 @@ class DataKeys:
             }
             for row in rows
         ]
-
-    def forget_cached(self) -> None:
-        """Drop every unwrapped key this process holds (they are read again on use)."""
-        with self._lock:
-            self._by_subject.clear()
-            self._by_id.clear()
 
     def _require_keyring(self) -> Keyring:
         if self._keyring is None:
