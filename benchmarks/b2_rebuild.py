@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 from typing import Any
 from uuid import UUID
@@ -29,8 +30,12 @@ from benchmarks.common import (
     replicate,
     timed,
 )
+from loanledger.application import system_clock
 from loanledger.persistence.chain import LINK_LENGTH, ChainHeads
+from loanledger.persistence.keys import DataKeys, load_keyring
 from loanledger.persistence.mapper import LedgerMapper
+from loanledger.persistence.urls import StoreSettings
+from loanledger.projection.store import PostgresReadStore
 
 TARGET_RATE = 45_000.0
 TARGET_RUNNER = 30.0
@@ -134,7 +139,14 @@ class StoredLedger(Application[UUID]):
     name = "LoanLedger"
 
     def construct_mapper(self) -> Mapper[UUID]:
-        return LedgerMapper(ChainHeads())
+        # The ledger's own decoding, personal data included: data keys from the store's key
+        # table, unwrapped with the run's master key (benchmarks.run sets one).
+        settings = StoreSettings("benchmark", "postgresql", dict(self.env))
+        data_keys = DataKeys(
+            load_keyring(None, None, os.environ, ephemeral=False), system_clock, "benchmark"
+        )
+        data_keys.attach(PostgresReadStore(settings), create_tables=False)
+        return LedgerMapper(ChainHeads(), data_keys)
 
 
 class CountingView(PostgresTrackingRecorder):

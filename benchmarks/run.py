@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 import traceback
@@ -26,6 +27,7 @@ from benchmarks import (
     b6_memory,
 )
 from benchmarks.common import SETTINGS, Report, Store, fmt, load_average, machine, workspace
+from loanledger.persistence.keys import MASTER_KEY_ENV, MasterKey
 
 HERE = Path(__file__).resolve().parent
 BEGIN = "<!-- BEGIN GENERATED: benchmarks/run.py rewrites this block -->"
@@ -42,6 +44,9 @@ def main(argv: list[str] | None = None) -> int:
         "--output", type=Path, default=None, help="results file (default: RESULTS.md, full runs)"
     )
     args = parser.parse_args(argv)
+    # Every store here is a throwaway workspace: a random master key for the run encrypts its
+    # personal data as a real deployment's would (and costs what it costs there).
+    os.environ.setdefault(MASTER_KEY_ENV, MasterKey.generate_text())
     runs = max(3, args.runs)
     only = {name.strip().upper() for name in args.only.split(",") if name.strip()}
     command = "python -m benchmarks.run" + " ".join(["", *(argv or sys.argv[1:])]).rstrip()

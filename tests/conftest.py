@@ -32,6 +32,13 @@ settings.register_profile("thorough", max_examples=1000, deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
 
 DEFAULT_TEST_PG = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+TEST_MASTER_KEY = "bG9hbmxlZGdlci10ZXN0LW1hc3Rlci1rZXktMzJieXQ="
+"""The master key every test store is written with (base64 of 32 bytes; for tests only). Set in
+the environment so that subprocesses (CLI tests, worker processes) use it too; tests of a
+missing or wrong key pass their own."""
+
+os.environ.setdefault("LOANLEDGER_MASTER_KEY", TEST_MASTER_KEY)
 STORE_KINDS = ("memory", "sqlite", "postgresql")
 
 

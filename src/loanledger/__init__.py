@@ -1,12 +1,18 @@
 """loanledger: an event-sourced loan ledger (贷前 / 贷中 / 贷后) with verifiable history."""
 
+import logging
+
 from loanledger.application import LoanLedger
 from loanledger.domain.errors import (
     ConcurrencyError,
     CorruptHistoryError,
     DomainError,
     LoanLedgerError,
+    MasterKeyMismatchError,
+    MasterKeyMissingError,
+    PersonalDataKeyError,
     StoreUnavailableError,
+    UnknownBorrowerError,
 )
 from loanledger.persistence.verify import ChainBreak, VerifyResult
 
@@ -17,7 +23,15 @@ __all__ = [
     "DomainError",
     "LoanLedger",
     "LoanLedgerError",
+    "MasterKeyMismatchError",
+    "MasterKeyMissingError",
+    "PersonalDataKeyError",
     "StoreUnavailableError",
+    "UnknownBorrowerError",
     "VerifyResult",
 ]
 __version__ = "0.1.0"
+
+# A library leaves logging to the application: without this handler Python's last-resort handler
+# would print the audit warnings (`loanledger.audit`) on stderr by itself.
+logging.getLogger("loanledger").addHandler(logging.NullHandler())

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import functools
 import inspect
+import logging
+import os
 import random
 import sqlite3
 import sys
@@ -44,6 +46,8 @@ from loanledger.domain.errors import (
     InvalidDateError,
     LoanNotFoundError,
     StoreUnavailableError,
+    UnknownBorrowerError,
+    UnknownGuarantorError,
     UnknownReportError,
     WrongStateError,
 )
@@ -60,7 +64,9 @@ from loanledger.persistence.chain import (
     unseal,
 )
 from loanledger.persistence.ids import loan_uuid
+from loanledger.persistence.keys import DataKeys, Keyring, MasterKey, load_keyring
 from loanledger.persistence.mapper import LedgerMapper
+from loanledger.persistence.personal_data import subject_of, subjects_of
 from loanledger.persistence.urls import StoreSettings, parse_store_url, resolve_store_url
 from loanledger.persistence.verify import VerifyResult, read_notifications, verify_chains
 from loanledger.projection.engine import ProjectionEngine
@@ -95,6 +101,10 @@ STATE_SUMMARIES = frozenset({"five_category", "aging", "ifrs9_stages"})
 """Summaries served by the bitemporal `loan_state` read model (with `loan_ledger`)."""
 
 Clock = Callable[[], datetime]
+
+audit_log = logging.getLogger("loanledger.audit")
+"""Where every use of personal data worth an auditor's attention is logged (WARNING), besides
+the store's `loanledger_personal_data_log` table."""
 
 MAX_COMMAND_ATTEMPTS = 25
 """How often `execute` re-runs a command after losing an optimistic-concurrency race."""
@@ -191,12 +201,21 @@ class LoanLedger(Application[UUID]):
 
     name = "LoanLedger"
 
-    def __init__(self, settings: StoreSettings, *, clock: Clock = system_clock) -> None:
+    def __init__(
+        self,
+        settings: StoreSettings,
+        *,
+        clock: Clock = system_clock,
+        keyring: Keyring | None = None,
+    ) -> None:
         self.settings = settings
         self.clock = clock
         self._heads = ChainHeads()
         self._loan_events = LoanEvents()
         self._borrowers: tuple[int, dict[str, list[str]]] | None = None
+        # The mapper seals personal data with these keys, so they exist before the mapper does;
+        # their table lives in the read store, attached once that is open.
+        self.data_keys = DataKeys(keyring, clock, settings.redacted_url)
         super().__init__(env=dict(settings.env))
         if settings.kind == "postgresql":
             from loanledger.persistence.pool import survive_restarts
@@ -209,6 +228,7 @@ class LoanLedger(Application[UUID]):
         self.rules = CN_2023
         self.create_tables = settings.env.get("CREATE_TABLE", "y") != "n"
         self.read_store = open_read_store(settings)
+        self.data_keys.attach(self.read_store, create_tables=self.create_tables)
         self.loan_index = LoanIndexProjection()
         self.loan_state = LoanStateProjection(lambda loan_id: self._get(loan_id), self.rules)
         self.projections = ProjectionEngine(
@@ -224,18 +244,36 @@ class LoanLedger(Application[UUID]):
                 txn.execute(self._closed_days["create"])
 
     @classmethod
-    def open(cls, url: str | None = None, *, clock: Clock = system_clock) -> LoanLedger:
-        """Open the ledger at `url` (else env `LOANLEDGER_DB`, else `sqlite:///loanledger.db`)."""
+    def open(
+        cls,
+        url: str | None = None,
+        *,
+        clock: Clock = system_clock,
+        master_key: str | bytes | None = None,
+        previous_master_key: str | bytes | None = None,
+    ) -> LoanLedger:
+        """Open the ledger at `url` (else env `LOANLEDGER_DB`, else `sqlite:///loanledger.db`).
+
+        `master_key` (else env `LOANLEDGER_MASTER_KEY`) wraps the data keys that encrypt
+        personal data; `previous_master_key` (else env `LOANLEDGER_PREVIOUS_MASTER_KEY`) only
+        unwraps, during a rotation. A `memory://` store without one uses a random key for this
+        process; a SQLite or PostgreSQL store without one opens, but refuses with
+        `MasterKeyMissingError` the first time personal data must be written or read
+        (`verify()` never needs it). A malformed key raises `InvalidMasterKeyError` here.
+        """
         settings = parse_store_url(resolve_store_url(url))
+        keyring = load_keyring(
+            master_key, previous_master_key, os.environ, ephemeral=settings.kind == "memory"
+        )
         try:
             if settings.kind != "postgresql" or settings.env.get("CREATE_TABLE") == "n":
                 # Table creation off: the schema and tables are the DBA's (migrations/).
-                return cls(settings, clock=clock)
+                return cls(settings, clock=clock, keyring=keyring)
             # CREATE SCHEMA/TABLE IF NOT EXISTS race in PostgreSQL's catalog ("tuple
             # concurrently updated") when several processes open the same new store at once, so
             # opening holds an advisory lock while the library creates its tables.
             with _schema_lock(settings):
-                return cls(settings, clock=clock)
+                return cls(settings, clock=clock, keyring=keyring)
         except (PersistenceError, OSError, sqlite3.Error) as error:
             raise StoreUnavailableError(
                 f"cannot open store {settings.redacted_url}: {error}"
@@ -260,11 +298,14 @@ class LoanLedger(Application[UUID]):
         return Environment(name, dict(env or {}))
 
     def construct_mapper(self) -> LedgerMapper:
-        return LedgerMapper(self._heads)
+        return LedgerMapper(self._heads, self.data_keys)
 
     def _record(self, processing_event: ProcessingEvent[UUID]) -> list[Recording[UUID]]:
         """Seal the batch into each loan's chain, insert it in one transaction, remember heads."""
         events = processing_event.events
+        # New people's data keys in one transaction, committed before the events sealed with
+        # them (a reader never meets ciphertext whose key is not yet stored).
+        self.data_keys.ensure(subjects_of(events))
         stored = self._seal([self.mapper.to_stored_event(event) for event in events])
         try:
             notification_ids = self.recorder.insert_events(
@@ -831,6 +872,97 @@ class LoanLedger(Application[UUID]):
         """Drop every projection and rebuild it from the events."""
         self.projections.rebuild()
 
+    # --- personal data ---------------------------------------------------------------------------
+
+    def forget_borrower(self, borrower_id: str, *, actor: str = "unspecified") -> dict[str, Any]:
+        """Crypto-shred a borrower: destroy their data key, so that their name and identity
+        number read as `[erased]` everywhere (loan, reports, archive, exports), while amounts,
+        reports, `verify()` and `rebuild()` are unchanged. The forgetting is logged (time,
+        actor, destroyed key id) in the personal-data log. Forgetting twice changes nothing;
+        a borrower the ledger never recorded raises `UnknownBorrowerError`."""
+        self.projections.catch_up()
+        loans = self._borrower_loans(borrower_id)
+        subject = subject_of("borrower", borrower_id)
+        if not loans and not self.data_keys.has_key_or_was_forgotten(subject):
+            raise UnknownBorrowerError(
+                f"borrower {borrower_id} has no loan in this ledger: nothing to forget"
+            )
+        return {"borrower_id": borrower_id, "loans": sorted(loans), **self._forget(subject, actor)}
+
+    def forget_guarantor(self, guarantor_id: str, *, actor: str = "unspecified") -> dict[str, Any]:
+        """Crypto-shred a guarantor the same way (their name reads as `[erased]`)."""
+        subject = subject_of("guarantor", guarantor_id)
+        if not self.data_keys.has_key_or_was_forgotten(subject):
+            raise UnknownGuarantorError(
+                f"guarantor {guarantor_id} has no personal data in this ledger: nothing to forget"
+            )
+        return {"guarantor_id": guarantor_id, **self._forget(subject, actor)}
+
+    def _forget(self, subject: str, actor: str) -> dict[str, Any]:
+        forgotten_at, already, destroyed = self.data_keys.destroy(subject, actor)
+        # Decoded copies of the subject's fields live in the decoded-event cache and in loans
+        # replayed for reads: drop them all (they are rebuilt from the stored bytes on use).
+        self._loan_events.clear()
+        self._borrowers = None
+        if not already:
+            audit_log.warning(
+                "FORGOTTEN %s by %s at %s (data key %s destroyed)",
+                subject,
+                actor,
+                forgotten_at,
+                destroyed or "none",
+            )
+        return {
+            "forgotten_at": forgotten_at,
+            "already_forgotten": already,
+            "data_key_destroyed": destroyed is not None,
+        }
+
+    def rotate_master_key(
+        self, new_master_key: str | bytes, *, actor: str = "unspecified"
+    ) -> dict[str, Any]:
+        """Re-wrap every data key under `new_master_key` (no event is touched); from then on
+        this ledger wraps with the new key. See the README for the procedure across processes.
+        """
+        new = MasterKey.from_text(new_master_key)
+        rewrapped = self.data_keys.rotate(new, actor)
+        audit_log.warning(
+            "MASTER KEY ROTATED to %s by %s: %d data keys re-wrapped", new.key_id, actor, rewrapped
+        )
+        return {"master_key_id": new.key_id, "data_keys_rewrapped": rewrapped}
+
+    def personal_data_log(self) -> list[dict[str, str]]:
+        """What was done with personal data, oldest first: `forget`, `unmasked_export`,
+        `rotate_master_key` rows with their time, subject, actor and detail."""
+        return self.data_keys.log()
+
+    def export_loan_level(
+        self,
+        as_of: date | str,
+        known_at: datetime | str | None = None,
+        *,
+        unmasked: bool = False,
+        actor: str = "unspecified",
+    ) -> list[dict[str, Any]]:
+        """The loan-level report (个人信贷分户账): masked, or with `unmasked=True` in full, which
+        is logged (WARNING on `loanledger.audit` and a row in the personal-data log) before
+        any row is built. Forgotten borrowers read as `[erased]` either way."""
+        day = parse_as_of(as_of)
+        moment = parse_known_at(known_at)
+        if unmasked:
+            detail = f"loan_level as of {day.isoformat()}" + (
+                f" known at {moment.isoformat()}" if moment else ""
+            )
+            self.record_unmasked_export(detail, actor=actor)
+        return regulator.loan_level(self._loan_rows(day, moment), unmasked=unmasked)
+
+    def record_unmasked_export(self, what: str, *, actor: str = "unspecified") -> None:
+        """Log an export of unmasked personal data (for exports built outside the ledger)."""
+        recorded_at = self.data_keys.log_action("unmasked_export", "*", actor, what)
+        audit_log.warning(
+            "UNMASKED export of personal data by %s at %s: %s", actor, recorded_at, what
+        )
+
     def close(self) -> None:
         super().close()
         self.read_store.close()
@@ -956,6 +1088,12 @@ class LoanEvents:
             self._events.move_to_end(aggregate_id)
             while len(self._events) > self._capacity:
                 self._events.popitem(last=False)
+
+    def clear(self) -> None:
+        """Forget every decoded event and replayed loan (personal data was erased)."""
+        with self._lock:
+            self._events.clear()
+            self._replayed.clear()
 
     def touch(self, aggregate_id: UUID) -> None:
         """The loan was written to: its entry may be incomplete from now on."""

@@ -35,15 +35,19 @@ from loanledger.application import REPORTS, LoanLedger, parse_as_of, parse_known
 from loanledger.domain.commands import parse_command
 from loanledger.domain.errors import DomainError, LoanLedgerError, StoreUnavailableError
 from loanledger.journal import numbered_lines, parse_line
+from loanledger.persistence.keys import MasterKey
 from loanledger.persistence.migrate import migrate as apply_migrations
 from loanledger.persistence.urls import parse_store_url, resolve_store_url
-from loanledger.reports import arbitration, formats, regulator
+from loanledger.reports import arbitration, formats
 
 EXIT_REFUSED = 2
 """Exit status for refused input: a bad date, an unknown report or format, a refused line."""
 
 EXIT_FAILED = 1
 """Exit status for a broken hash chain or any other library error."""
+
+NEW_MASTER_KEY_ENV = "LOANLEDGER_NEW_MASTER_KEY"
+"""Where `rotate-master-key` reads the key it rotates to."""
 
 app = typer.Typer(
     name="loanledger",
@@ -477,11 +481,71 @@ def migrate_command(db: DbOption = None) -> None:
             typer.echo("nothing to apply")
 
 
+def _user() -> str:
+    """Who runs the command, for the personal-data log (the login name, else `unknown`)."""
+    return os.environ.get("USER") or "unknown"
+
+
 def _log_unmasked() -> None:
-    """The audit line every export of unmasked personal data leaves on stderr."""
-    user = os.environ.get("USER") or "unknown"
+    """The audit line every export of unmasked personal data leaves on stderr (the ledger also
+    records it in its personal-data log and on the `loanledger.audit` logger)."""
     moment = datetime.now(UTC).isoformat(timespec="seconds")
-    typer.echo(f"UNMASKED export of personal data by {user} at {moment}", err=True)
+    typer.echo(f"UNMASKED export of personal data by {_user()} at {moment}", err=True)
+
+
+@app.command("forget-borrower")
+def forget_borrower(
+    borrower_id: Annotated[str, typer.Argument(metavar="BORROWER_ID")],
+    db: DbOption = None,
+) -> None:
+    """Crypto-shred a borrower: destroy their data key, so their name and identity number read
+    as [erased] everywhere; figures, reports and verify are unchanged. Logged; idempotent."""
+    with _refusals(), _ledger(db) as ledger:
+        result = ledger.forget_borrower(borrower_id, actor=_user())
+    if result["already_forgotten"]:
+        typer.echo(f"borrower {borrower_id} was already forgotten at {result['forgotten_at']}")
+        return
+    typer.echo(
+        f"forgot borrower {borrower_id} at {result['forgotten_at']}: personal data of "
+        f"{len(result['loans'])} loan(s) now reads as [erased]"
+    )
+
+
+@app.command("forget-guarantor")
+def forget_guarantor(
+    guarantor_id: Annotated[str, typer.Argument(metavar="GUARANTOR_ID")],
+    db: DbOption = None,
+) -> None:
+    """Crypto-shred a guarantor the same way: their name reads as [erased]. Logged; idempotent."""
+    with _refusals(), _ledger(db) as ledger:
+        result = ledger.forget_guarantor(guarantor_id, actor=_user())
+    if result["already_forgotten"]:
+        typer.echo(f"guarantor {guarantor_id} was already forgotten at {result['forgotten_at']}")
+        return
+    typer.echo(f"forgot guarantor {guarantor_id} at {result['forgotten_at']}")
+
+
+@app.command("new-master-key")
+def new_master_key() -> None:
+    """Print a new random master key (base64 of 32 bytes) for LOANLEDGER_MASTER_KEY."""
+    typer.echo(MasterKey.generate_text())
+
+
+@app.command("rotate-master-key")
+def rotate_master_key(db: DbOption = None) -> None:
+    """Re-wrap every data key under env LOANLEDGER_NEW_MASTER_KEY (the current key stays in
+    LOANLEDGER_MASTER_KEY until this finishes); no event is touched. Keys never go on the
+    command line, where other users could read them."""
+    with _refusals():
+        new = os.environ.get(NEW_MASTER_KEY_ENV)
+        if not new:
+            raise Refusal(f"set {NEW_MASTER_KEY_ENV} to the new master key")
+        with _ledger(db) as ledger:
+            result = ledger.rotate_master_key(new, actor=_user())
+    typer.echo(
+        f"re-wrapped {result['data_keys_rewrapped']} data keys under master key "
+        f"{result['master_key_id']}; now set LOANLEDGER_MASTER_KEY to the new key"
+    )
 
 
 @export_app.command("loan-level")
@@ -501,11 +565,7 @@ def export_loan_level(
         if unmasked:
             _log_unmasked()
         with _ledger(db) as ledger:
-            if unmasked:
-                # `report` only ever builds the masked rows; unmasked ones need the loan rows.
-                rows = regulator.loan_level(ledger.loan_rows(day, moment), unmasked=True)
-            else:
-                rows = ledger.report("loan_level", as_of=day, known_at=moment)
+            rows = ledger.export_loan_level(day, moment, unmasked=unmasked, actor=_user())
         _emit_rows(rows, fmt, output, title=f"loan_level as of {day}", sheet="loan_level")
 
 
@@ -525,6 +585,10 @@ def export_arbitration(
         if unmasked:
             _log_unmasked()
         with _ledger(db) as ledger:
+            if unmasked:
+                ledger.record_unmasked_export(
+                    f"arbitration package as of {day.isoformat()}", actor=_user()
+                )
             claims = [
                 row
                 for row in ledger.report("loan_ledger", as_of=day)

@@ -12,11 +12,17 @@ the output directory:
 
 Without `--db` the store is `sqlite:///OUT/demo.db`, deleted first so that every run gives the
 same book; a store given with `--db` must be empty (the demo never deletes a store it was given).
+
+Personal data is encrypted with the master key from env `LOANLEDGER_MASTER_KEY`; without one the
+demo makes a random key for its new store and saves it as `OUT/master.key` (readable by the owner
+only), so that the store can be opened again (`LOANLEDGER_MASTER_KEY=$(cat OUT/master.key)`).
+The library itself never invents a key for a store that outlives the process.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from dataclasses import dataclass, field
@@ -29,6 +35,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from loanledger.application import LoanLedger
 from loanledger.domain.errors import DomainError
+from loanledger.persistence.keys import MASTER_KEY_ENV, MasterKey
 from loanledger.reports import formats
 from loanledger.synthetic import SyntheticBook
 
@@ -40,6 +47,7 @@ FILE_REPORTS = (*SUMMARY_REPORTS, "loan_ledger")
 
 DEFAULT_OUT = Path("loanledger-demo")
 DEMO_DB_NAME = "demo.db"
+DEMO_KEY_NAME = "master.key"
 
 
 class DemoStoreNotEmptyError(DomainError):
@@ -70,6 +78,23 @@ def _remove_default_store(out: Path) -> None:
         (out / f"{DEMO_DB_NAME}{suffix}").unlink(missing_ok=True)
 
 
+def _demo_master_key(out: Path, console: Console) -> str | None:
+    """None when env `LOANLEDGER_MASTER_KEY` is set (it is used), else a new key saved in OUT."""
+    if os.environ.get(MASTER_KEY_ENV):
+        return None
+    key = MasterKey.generate_text()
+    path = out / DEMO_KEY_NAME
+    path.unlink(missing_ok=True)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w", encoding="ascii") as handle:
+        handle.write(key + "\n")
+    console.print(
+        f"master key: {MASTER_KEY_ENV} is not set, so this demo store's personal data is "
+        f"encrypted under a new random key saved in {path}"
+    )
+    return key
+
+
 def is_month_end(day: date) -> bool:
     return (day + timedelta(days=1)).day == 1
 
@@ -91,7 +116,7 @@ def run_demo(
         url = demo_url(out)
     else:
         url = db
-    ledger = LoanLedger.open(url)
+    ledger = LoanLedger.open(url, master_key=_demo_master_key(out, console))
     try:
         if ledger.earliest_effective_date() is not None:
             raise DemoStoreNotEmptyError(

@@ -170,7 +170,7 @@ def test_migrate_on_sqlite_explains_that_the_library_creates_its_tables_itself(
 
 
 @pytest.mark.postgres
-def test_migrate_on_postgresql_applies_the_four_migrations_and_then_nothing(
+def test_migrate_on_postgresql_applies_every_migration_and_then_nothing(
     postgres_url: str,
 ) -> None:
     url = f"{postgres_url}?schema=x_{uuid.uuid4().hex[:12]}"
@@ -184,6 +184,7 @@ def test_migrate_on_postgresql_applies_the_four_migrations_and_then_nothing(
         "applied 0002_read_models.sql",
         "applied 0003_immutable_events.sql",
         "applied 0004_roles.sql",
+        "applied 0005_personal_data.sql",
     ]
     assert (second.exit_code, second.stdout) == (0, "nothing to apply\n")
 

@@ -40,7 +40,8 @@ NAMES = [
     "0002_read_models.sql",
     "0003_immutable_events.sql",
     "0004_roles.sql",
-    "0005_loan_state.sql",
+    "0005_personal_data.sql",
+    "0006_loan_state.sql",
 ]
 READ_MODELS = (
     "loanledger_tracking",
@@ -50,7 +51,8 @@ READ_MODELS = (
     "loanledger_loan_state_cover",
     "loanledger_loan_state_horizon",
 )
-TABLES = ("loanledger_events", *READ_MODELS)
+PERSONAL_DATA = ("loanledger_data_keys", "loanledger_personal_data_log")
+TABLES = ("loanledger_events", *READ_MODELS, *PERSONAL_DATA)
 
 
 def _schema_url(postgres_url: str) -> tuple[str, str]:
@@ -122,7 +124,7 @@ def test_migrations_apply_in_order_to_an_empty_schema_and_are_recorded(
         )
     ).fetchall()
     assert rows == [(m.version, m.name, m.checksum) for m in load_migrations()]
-    assert [row[0] for row in rows] == [1, 2, 3, 4, 5]
+    assert [row[0] for row in rows] == [1, 2, 3, 4, 5, 6]
     described = _describe(admin, schema)
     assert set(described["tables"]) == {*TABLES, "loanledger_migrations"}
     assert described["triggers"] == [
@@ -210,7 +212,7 @@ def test_a_changed_applied_migration_is_refused_and_nothing_is_applied(
         encoding="utf-8",
     )
     after = checksum(changed.read_text(encoding="utf-8"))
-    (folder / "0006_more.sql").write_text("CREATE TABLE more (id int);\n", encoding="utf-8")
+    (folder / "0007_more.sql").write_text("CREATE TABLE more (id int);\n", encoding="utf-8")
 
     with pytest.raises(MigrationError) as refused:
         migrate(url, directory=folder)
@@ -242,14 +244,14 @@ def test_a_database_newer_than_the_library_is_refused(
 ) -> None:
     _, url = schema_url
     folder = _copy_migrations(tmp_path)
-    (folder / "0006_newer.sql").write_text("SELECT 1;\n", encoding="utf-8")
-    assert migrate(url, directory=folder)[-1] == "0006_newer.sql"
+    (folder / "0007_newer.sql").write_text("SELECT 1;\n", encoding="utf-8")
+    assert migrate(url, directory=folder)[-1] == "0007_newer.sql"
 
     with pytest.raises(MigrationError) as refused:
-        migrate(url)  # the shipped set has no 0006
+        migrate(url)  # the shipped set has no 0007
 
     assert str(refused.value).endswith(
-        "has migration 0006_newer.sql (version 6) applied, which this version of loanledger "
+        "has migration 0007_newer.sql (version 7) applied, which this version of loanledger "
         "does not ship: upgrade loanledger"
     )
 
@@ -259,11 +261,11 @@ def test_a_migration_older_than_the_newest_applied_is_refused(
 ) -> None:
     _, url = schema_url
     folder = _copy_migrations(tmp_path)
-    (folder / "0007_extra.sql").write_text("SELECT 1;\n", encoding="utf-8")
-    assert migrate(url, directory=folder)[-1] == "0007_extra.sql"
-    (folder / "0006_late.sql").write_text("SELECT 1;\n", encoding="utf-8")
+    (folder / "0009_extra.sql").write_text("SELECT 1;\n", encoding="utf-8")
+    assert migrate(url, directory=folder)[-1] == "0009_extra.sql"
+    (folder / "0007_late.sql").write_text("SELECT 1;\n", encoding="utf-8")
 
-    with pytest.raises(MigrationError, match=r"^migration\(s\) 0006_late.sql are older than"):
+    with pytest.raises(MigrationError, match=r"^migration\(s\) 0007_late.sql are older than"):
         migrate(url, directory=folder)
 
 
@@ -501,6 +503,42 @@ def test_a_reader_sees_read_models_but_not_events(
             connection.execute(
                 sql.SQL("DELETE FROM {}").format(sql.Identifier(schema, "loanledger_loan_index"))
             )
+
+
+def test_a_writer_destroys_data_keys_but_cannot_edit_the_log_and_a_reader_sees_no_keys(
+    schema_url: tuple[str, str],
+    postgres_url: str,
+    login_role: Callable[[str], tuple[str, str]],
+) -> None:
+    schema, url = schema_url
+    migrate(url)
+    ledger = LoanLedger.open(f"{url}&create_tables=false", clock=_clock())
+    try:
+        for command in JOURNAL:
+            ledger.execute(command)
+        ledger.forget_borrower("B-1", actor="dpo-1")
+    finally:
+        ledger.close()
+    writer, _ = login_role("loanledger_writer")
+    reader, _ = login_role("loanledger_reader")
+    keys = sql.Identifier(schema, "loanledger_data_keys")
+    log = sql.Identifier(schema, "loanledger_personal_data_log")
+
+    with psycopg.connect(postgres_url, autocommit=True) as connection:
+        connection.execute(sql.SQL("SET ROLE {}").format(sql.Identifier(writer)))
+        connection.execute(sql.SQL("DELETE FROM {} WHERE subject = 'nobody'").format(keys))
+        for statement in (
+            sql.SQL("UPDATE {} SET actor = 'someone else'").format(log),
+            sql.SQL("DELETE FROM {}").format(log),
+        ):
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                connection.execute(statement)
+        connection.execute("RESET ROLE")
+        connection.execute(sql.SQL("SET ROLE {}").format(sql.Identifier(reader)))
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            connection.execute(sql.SQL("SELECT * FROM {}").format(keys))
+        logged = connection.execute(sql.SQL("SELECT action, subject, actor FROM {}").format(log))
+        assert logged.fetchall() == [("forget", "borrower:B-1", "dpo-1")]
 
 
 def test_roles_are_created_once_and_granted_in_every_schema(

@@ -101,6 +101,21 @@ def test_personal_data_is_masked_wherever_it_occurs_and_nothing_else_changes() -
     assert record["borrower"]["name"] == "张三"  # the input is not touched
 
 
+def test_a_guarantors_name_is_masked_as_the_guarantor_added_fact_stores_it() -> None:
+    fact = {"data": {"guarantor_id": "G-1", "guarantor_name": "王五", "amount": "1.00"}}
+
+    assert mask_personal_data(fact) == {
+        "data": {"guarantor_id": "G-1", "guarantor_name": "王*", "amount": "1.00"}
+    }
+
+
+def test_an_erased_name_or_id_number_stays_erased_when_masked() -> None:
+    record = {"borrower": {"id": "B-1", "name": "[erased]", "id_number": "[erased]"}}
+
+    assert mask_personal_data(record) == record
+    assert (mask_name("[erased]"), mask_id_number("[erased]")) == ("[erased]", "[erased]")
+
+
 # --- loan_level ----------------------------------------------------------------------------------
 
 

@@ -122,3 +122,36 @@ class CorruptHistoryError(LoanLedgerError):
 class StoreUnavailableError(LoanLedgerError):
     """The store could not be opened or reached (not a refusal of the input; retry later or fix
     the URL)."""
+
+
+class UnknownPersonError(DomainError):
+    """A person to forget whom the ledger has never recorded, so there is nothing to erase."""
+
+
+class UnknownBorrowerError(UnknownPersonError):
+    """`forget_borrower` names a borrower the ledger has never recorded (no loan, no data key and
+    no earlier forgetting)."""
+
+
+class UnknownGuarantorError(UnknownPersonError):
+    """`forget_guarantor` names a guarantor whose personal data the ledger never stored."""
+
+
+class PersonalDataKeyError(LoanLedgerError):
+    """Personal data cannot be encrypted or decrypted: the master key is missing, malformed or
+    not the one the data keys are wrapped under. Not a refusal of the input: fix the
+    configuration (see the README's "Personal data" section)."""
+
+
+class MasterKeyMissingError(PersonalDataKeyError):
+    """No master key is configured for a SQLite or PostgreSQL store (env `LOANLEDGER_MASTER_KEY`
+    or the `master_key` argument of `LoanLedger.open`)."""
+
+
+class InvalidMasterKeyError(PersonalDataKeyError):
+    """A configured master key is not the base64 text of 32 random bytes."""
+
+
+class MasterKeyMismatchError(PersonalDataKeyError):
+    """A data key is wrapped under a master key that is not configured (the wrong key, or a
+    rotation whose old key is no longer given as the previous key), or its wrapping was altered."""

@@ -9,6 +9,11 @@ hash chain relies on. `Decimal` is written as a string (exact), `date` and `date
 
 Older stored events are upcast one `upcast_vN_vN+1` step at a time before validation, since a
 custom mapper must do `class_version` upcasting itself.
+
+Personal data (borrower and guarantor names, identity-document numbers) is sealed here, at the
+storage edge, never in the domain: `loanledger.persistence.personal_data` replaces those fields
+of the JSON state by an AES-GCM envelope before the bytes are sealed into the hash chain, and
+puts them back (or `[erased]`, once the subject's data key is destroyed) before validation.
 """
 
 from __future__ import annotations
@@ -20,27 +25,56 @@ from uuid import UUID
 from eventsourcing.persistence import Mapper, MapperDeserialisationError, StoredEvent, Transcoder
 from eventsourcing.utils import get_topic, resolve_topic
 
+from loanledger.domain.errors import MasterKeyMissingError, PersonalDataKeyError
 from loanledger.domain.event import DomainEvent
 from loanledger.persistence.chain import ChainHeads, unseal
+from loanledger.persistence.keys import DataKeys
+from loanledger.persistence.personal_data import (
+    ENVELOPE_FIELD,
+    PERSONAL_FIELDS,
+    open_state,
+    seal_state,
+)
 
 
-def encode_body(event: DomainEvent) -> bytes:
-    """The canonical bytes of an event's state, without its position (stored separately)."""
+def event_state(event: DomainEvent) -> dict[str, Any]:
+    """An event's JSON state, without its position (stored separately)."""
     state = event.model_dump(mode="json", exclude={"originator_id", "originator_version"})
     class_version = type(event).class_version
     if class_version > 1:
         state["class_version"] = class_version
+    return state
+
+
+def dump_state(state: dict[str, Any]) -> bytes:
+    """Canonical bytes: compact JSON, sorted keys, UTF-8."""
     return json.dumps(state, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode(
         "utf-8"
     )
 
 
-def decode_body(topic: str, originator_id: UUID, version: int, body: bytes) -> DomainEvent:
-    """Rebuild an event from canonical bytes, upcasting older class versions first."""
+def encode_body(event: DomainEvent) -> bytes:
+    """The canonical bytes of an event's plain state (personal data not sealed)."""
+    return dump_state(event_state(event))
+
+
+def decode_body(
+    topic: str,
+    originator_id: UUID,
+    version: int,
+    body: bytes,
+    data_keys: DataKeys | None = None,
+) -> DomainEvent:
+    """Rebuild an event from stored bytes: open sealed personal data with `data_keys`, then
+    upcast older class versions (upcasters see the plain state)."""
     cls = resolve_topic(topic)
     if not (isinstance(cls, type) and issubclass(cls, DomainEvent)):
         raise TypeError(f"topic {topic!r} is not a loanledger domain event")
     state: dict[str, Any] = json.loads(body)
+    if ENVELOPE_FIELD in state:
+        if data_keys is None:
+            raise MasterKeyMissingError("this mapper has no data keys to open personal data")
+        open_state(state, topic, originator_id, version, data_keys)
     from_version = int(state.pop("class_version", 1))
     while from_version < cls.class_version:
         getattr(cls, f"upcast_v{from_version}_v{from_version + 1}")(state)
@@ -67,17 +101,24 @@ class LedgerMapper(Mapper[UUID]):
     the link so the next append to the same loan needs no extra read.
     """
 
-    def __init__(self, heads: ChainHeads) -> None:
+    def __init__(self, heads: ChainHeads, data_keys: DataKeys | None = None) -> None:
         super().__init__(transcoder=_UnusedTranscoder())
         self.heads = heads
+        self.data_keys = data_keys
 
     def to_stored_event(self, domain_event: Any) -> StoredEvent:
         event = cast(DomainEvent, domain_event)
+        topic = get_topic(type(event))
+        state = event_state(event)
+        if topic in PERSONAL_FIELDS:
+            if self.data_keys is None:
+                raise MasterKeyMissingError("this mapper has no data keys to seal personal data")
+            seal_state(state, topic, event.originator_id, event.originator_version, self.data_keys)
         return StoredEvent(
             originator_id=event.originator_id,
             originator_version=event.originator_version,
-            topic=get_topic(type(event)),
-            state=encode_body(event),
+            topic=topic,
+            state=dump_state(state),
         )
 
     def to_domain_event(self, stored_event: StoredEvent) -> Any:
@@ -85,8 +126,14 @@ class LedgerMapper(Mapper[UUID]):
         try:
             link, body = unseal(stored_event.state)
             event = decode_body(
-                stored_event.topic, originator_id, stored_event.originator_version, body
+                stored_event.topic,
+                originator_id,
+                stored_event.originator_version,
+                body,
+                self.data_keys,
             )
+        except PersonalDataKeyError:
+            raise  # configuration, not damage: the caller must see it as it is
         except Exception as error:
             raise MapperDeserialisationError(
                 f"cannot read stored event {stored_event.originator_version} of "

@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from loanledger.persistence.personal_data import ERASED
 from loanledger.reports.portfolio import LoanRow
 
 MASK = "*"
@@ -28,15 +29,19 @@ NAME_KEEP_HEAD = 1
 ON_BALANCE_SHEET_ACCOUNT = "loans_principal"
 WRITTEN_OFF_ACCOUNT = "offbs_written_off"
 
-PERSONAL_FIELDS = ("name", "id_number")
-"""Keys whose values `mask_personal_data` masks wherever they occur (borrowers, guarantors)."""
+NAME_FIELDS = ("name", "guarantor_name", "borrower_name")
+ID_NUMBER_FIELDS = ("id_number", "borrower_id_number")
+PERSONAL_FIELDS = (*NAME_FIELDS, *ID_NUMBER_FIELDS)
+"""Keys whose values `mask_personal_data` masks wherever they occur (borrowers, guarantors: a
+guarantor's name is stored as `guarantor_name` in the `GuarantorAdded` fact)."""
 
 
 def mask_id_number(value: str | None) -> str | None:
     """`110101199001011234` -> `110101********1234`. A value too short to hide anything between
-    the kept head and tail (10 characters or fewer) is masked entirely; None stays None."""
-    if value is None:
-        return None
+    the kept head and tail (10 characters or fewer) is masked entirely; None and `[erased]` (a
+    forgotten person) stay as they are."""
+    if value is None or value == ERASED:
+        return value
     keep = ID_NUMBER_KEEP_HEAD + ID_NUMBER_KEEP_TAIL
     if len(value) <= keep:
         return MASK * len(value)
@@ -45,20 +50,21 @@ def mask_id_number(value: str | None) -> str | None:
 
 
 def mask_name(value: str | None) -> str | None:
-    """`张三` -> `张*`, `欧阳娜娜` -> `欧***`; None stays None."""
-    if value is None:
-        return None
+    """`张三` -> `张*`, `欧阳娜娜` -> `欧***`; None and `[erased]` stay as they are."""
+    if value is None or value == ERASED:
+        return value
     return value[:NAME_KEEP_HEAD] + MASK * max(len(value) - NAME_KEEP_HEAD, 0)
 
 
 def mask_personal_data(value: Any) -> Any:
-    """A copy of a JSON-ready structure with every `name` and `id_number` string masked."""
+    """A copy of a JSON-ready structure with every name and id number string masked
+    (`PERSONAL_FIELDS`)."""
     if isinstance(value, dict):
         masked: dict[str, Any] = {}
         for key, item in value.items():
-            if key == "name" and (item is None or isinstance(item, str)):
+            if key in NAME_FIELDS and (item is None or isinstance(item, str)):
                 masked[key] = mask_name(item)
-            elif key == "id_number" and (item is None or isinstance(item, str)):
+            elif key in ID_NUMBER_FIELDS and (item is None or isinstance(item, str)):
                 masked[key] = mask_id_number(item)
             else:
                 masked[key] = mask_personal_data(item)

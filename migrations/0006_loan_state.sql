@@ -1,4 +1,4 @@
--- 0005 the bitemporal loan_state read model (projections/loan_state.sql, the source of truth):
+-- 0006 the bitemporal loan_state read model (projections/loan_state.sql, the source of truth):
 -- each loan's report row as segments of effective time x recorded time, the coverage of each
 -- loan's segments, and the business horizon they are written up to. Copied from the
 -- `-- name: create*` blocks there; the integration tests compare the result with what the
