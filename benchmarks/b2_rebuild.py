@@ -54,8 +54,13 @@ def build(
     return store
 
 
-def rebuild(store: Store) -> float:
+def rebuild(store: Store, *, index_only: bool = False) -> float:
+    """Seconds for `ledger.rebuild()`. With `index_only`, the engine keeps only the loan index
+    (a light projection: what the engine itself costs); otherwise every projection, the
+    bitemporal `loan_state` included (which walks each loan's money at every new fact)."""
     with opened(store) as ledger:
+        if index_only:
+            ledger.projections.projections = [ledger.loan_index]
         return timed(ledger.rebuild)
 
 
@@ -211,14 +216,36 @@ def run(space: Workspace, base: dict[str, Store], *, quick: bool, runs: int, loa
         f"{len(base_rows['postgresql']) * subset_copies} events (issue: 20,000)"
     )
     for kind in ("sqlite", "postgresql"):
+        small = build(space, kind, base_rows[kind], subset_copies, loans)
+        small_total = small.count()
+        full_times = [rebuild(small) for _ in range(runs)]
+        full_rate = small_total / median(full_times)
+        report.add(
+            Figure(
+                "B2",
+                f"{kind} rebuild, every projection (loan_state included)",
+                full_rate,
+                "events/s",
+                target=f">= {TARGET_RATE:,.0f} events/s",
+                met=full_rate >= TARGET_RATE,
+                runs=full_times,
+                note=f"{small_total} events",
+            )
+        )
+        if full_rate < TARGET_RATE:
+            with opened(small) as ledger:
+                report.profiles[f"{kind} rebuild, every projection ({small_total} events)"] = (
+                    profile(ledger.rebuild)
+                )
+        space.drop(small)
         store = build(space, kind, base_rows[kind], copies, loans)
         total = store.count()
-        times = [rebuild(store) for _ in range(runs)]
+        times = [rebuild(store, index_only=True) for _ in range(runs)]
         rate = total / median(times)
         report.add(
             Figure(
                 "B2",
-                f"{kind} rebuild",
+                f"{kind} rebuild, engine with the loan index only",
                 rate,
                 "events/s",
                 target=f">= {TARGET_RATE:,.0f} events/s",
@@ -241,22 +268,29 @@ def run(space: Workspace, base: dict[str, Store], *, quick: bool, runs: int, loa
         report.add(
             Figure(
                 "B2",
-                f"{kind} rebuild / raw read",
+                f"{kind} rebuild (loan index only) / raw read",
                 rate / raw_rate,
                 "x",
                 target=f">= {TARGET_RAW}x" if on_pg else "reported only (SQLite, DESIGN §11)",
                 met=(rate / raw_rate >= TARGET_RAW) if on_pg else None,
             )
         )
-        report.add(Figure("B2", f"{kind} rebuild / sequential scan", rate / scan_rate, "x"))
+        report.add(
+            Figure(
+                "B2", f"{kind} rebuild (loan index only) / sequential scan", rate / scan_rate, "x"
+            )
+        )
         if rate < TARGET_RATE or (on_pg and rate / raw_rate < TARGET_RAW):
             with opened(store) as ledger:
-                report.profiles[f"{kind} rebuild ({total} events)"] = profile(ledger.rebuild)
+                ledger.projections.projections = [ledger.loan_index]
+                report.profiles[f"{kind} rebuild, loan index only ({total} events)"] = profile(
+                    ledger.rebuild
+                )
         space.drop(store)
 
     subset = build(space, "postgresql", base_rows["postgresql"], subset_copies, loans)
     total = subset.count()
-    rebuild_rate = total / median([rebuild(subset) for _ in range(runs)])
+    rebuild_rate = total / median([rebuild(subset, index_only=True) for _ in range(runs)])
     runner_times = [runner_catch_up(subset, number, total) for number in range(runs)]
     runner_rate = total / median(runner_times)
     report.add(
@@ -269,12 +303,14 @@ def run(space: Workspace, base: dict[str, Store], *, quick: bool, runs: int, loa
             note=f"{total} events",
         )
     )
-    report.add(Figure("B2", "postgresql rebuild (same subset)", rebuild_rate, "events/s"))
+    report.add(
+        Figure("B2", "postgresql rebuild, loan index only (same subset)", rebuild_rate, "events/s")
+    )
     ratio = rebuild_rate / runner_rate
     report.add(
         Figure(
             "B2",
-            "postgresql rebuild / ProjectionRunner",
+            "postgresql rebuild (loan index only) / ProjectionRunner",
             ratio,
             "x",
             target=f">= {TARGET_RUNNER:.0f}x",
