@@ -838,6 +838,10 @@ class LoanLedger(Application[UUID]):
         """Drop every projection and rebuild it from the events."""
         self.projections.rebuild()
 
+    def close(self) -> None:
+        super().close()
+        self.read_store.close()
+
     def follow_projections(
         self,
         stop: threading.Event,
@@ -862,10 +866,6 @@ class LoanLedger(Application[UUID]):
 
         assert isinstance(self.recorder, PostgresApplicationRecorder)
         return ListenWaker(self.settings.postgres_connection(), self.recorder.channel_name)
-
-    def close(self) -> None:
-        super().close()
-        self.read_store.close()
 
     @_query
     def schedule(self, loan_id: str, as_of: date | str | None = None) -> list[dict[str, Any]]:
