@@ -70,6 +70,7 @@ from loanledger.persistence.personal_data import subject_of, subjects_of
 from loanledger.persistence.urls import StoreSettings, parse_store_url, resolve_store_url
 from loanledger.persistence.verify import VerifyResult, read_notifications, verify_chains
 from loanledger.projection.engine import ProjectionEngine
+from loanledger.projection.follow import ListenWaker, Waker
 from loanledger.projection.loan_index import LoanIndexProjection
 from loanledger.projection.loan_state import (
     LoanStateProjection,
@@ -724,11 +725,17 @@ class LoanLedger(Application[UUID]):
         known_at: datetime | str | None = None,
         *,
         since: date | None = None,
+        stale_ok: bool = False,
     ) -> list[dict[str, Any]]:
         """A §8 report as of `as_of` (end of day), from the facts known at `known_at`.
 
         `journal` lists general-ledger lines dated from `since` (default: all) to `as_of`.
+        `stale_ok=True` skips catching the projections up first: the report may then miss events
+        recorded since their last catch-up (cheap while `follow_projections` runs).
         """
+        if stale_ok:
+            with self.projections.stale_reads():
+                return self.report(name, as_of, known_at, since=since)
         day = parse_as_of(as_of)
         moment = parse_known_at(known_at)
         if name == "trial_balance":
@@ -966,6 +973,31 @@ class LoanLedger(Application[UUID]):
     def close(self) -> None:
         super().close()
         self.read_store.close()
+
+    def follow_projections(
+        self,
+        stop: threading.Event,
+        poll_seconds: float = 1.0,
+        *,
+        on_batch: Callable[[int], None] | None = None,
+    ) -> int:
+        """Keep the projections caught up until `stop` is set (blocks: run it on a thread);
+        return how many events were projected. Wakes on PostgreSQL's NOTIFY after each write and
+        polls every `poll_seconds` on every store, so a lost NOTIFY never stalls it; failures are
+        logged, not raised (`loanledger.projection.follow`). Stop it before `close()`."""
+        return self.projections.follow(
+            stop, poll_seconds=poll_seconds, wake=self.projection_waker(), on_batch=on_batch
+        )
+
+    def projection_waker(self) -> Waker | None:
+        """What tells a follower events were recorded: on PostgreSQL a listener (not connected
+        yet) on the channel the event store NOTIFYs inside each insert; None elsewhere (poll)."""
+        if self.settings.kind != "postgresql":
+            return None
+        from eventsourcing.postgres import PostgresApplicationRecorder
+
+        assert isinstance(self.recorder, PostgresApplicationRecorder)
+        return ListenWaker(self.settings.postgres_connection(), self.recorder.channel_name)
 
     @_query
     def schedule(self, loan_id: str, as_of: date | str | None = None) -> list[dict[str, Any]]:

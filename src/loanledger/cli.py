@@ -12,8 +12,10 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import sys
 import tempfile
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
@@ -429,6 +431,74 @@ def rebuild(db: DbOption = None) -> None:
     with _refusals(), _ledger(db) as ledger:
         ledger.rebuild()
         typer.echo(f"rebuilt projections of {ledger.settings.redacted_url}")
+
+
+@app.command()
+def project(
+    follow: Annotated[
+        bool,
+        typer.Option(
+            "--follow",
+            help="Keep projecting until Ctrl-C or SIGTERM: wake on NOTIFY (PostgreSQL) and poll.",
+        ),
+    ] = False,
+    poll: Annotated[
+        float,
+        typer.Option("--poll", metavar="SECONDS", min=0.01, help="Poll interval with --follow."),
+    ] = 1.0,
+    db: DbOption = None,
+) -> None:
+    """Catch the read models up with the events once, or keep them caught up (--follow)."""
+    with _refusals(), _ledger(db) as ledger:
+        url = ledger.settings.redacted_url
+        if not follow:
+            processed = ledger.projections.catch_up()
+            typer.echo(
+                f"projected {_events(processed)} into {url}; "
+                f"projections at position {ledger.projections.caught_up_to}"
+            )
+            return
+        projected = _follow(ledger, poll)
+    typer.echo(f"stopped: {_events(projected)} projected while following {url}")
+
+
+def _events(count: int) -> str:
+    return f"{count} event" if count == 1 else f"{count} events"
+
+
+def _follow(ledger: LoanLedger, poll: float) -> int:
+    """Run the ledger's follower here until SIGINT or SIGTERM sets its stop event, with a status
+    line on stderr; return how many events it projected."""
+    stop = threading.Event()
+
+    def stop_following(signum: int, frame: object) -> None:
+        stop.set()
+
+    previous = {sig: signal.signal(sig, stop_following) for sig in (signal.SIGINT, signal.SIGTERM)}
+    wakes = "wakes on NOTIFY, " if ledger.settings.kind == "postgresql" else ""
+    console = Console(stderr=True, highlight=False)
+    console.print(
+        f"following {ledger.settings.redacted_url} ({wakes}polls every {poll:g} s; Ctrl-C stops)"
+    )
+    projected = ledger.projections.catch_up()  # so that the status starts at the position
+
+    def status_text() -> str:
+        at = ledger.projections.caught_up_to
+        return f"{_events(projected)} projected, at position {at}; waiting"
+
+    try:
+        with console.status(status_text()) as status:
+
+            def on_batch(processed: int) -> None:
+                nonlocal projected
+                projected += processed
+                status.update(status_text())
+
+            ledger.follow_projections(stop, poll, on_batch=on_batch)
+            return projected
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 @app.command()

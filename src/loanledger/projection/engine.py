@@ -6,18 +6,23 @@ a time, lets each projection write its rows for the batch, and writes the projec
 position in the same read-model transaction. After any stop it resumes from that position, so
 each event is applied exactly once. A projection whose `version` changed is rebuilt from the
 first event.
+
+`follow()` keeps the projections caught up in the background (see `follow.py`); inside
+`stale_reads()` a thread's queries read the read models as they are, without catching up.
 """
 
 from __future__ import annotations
 
+import threading
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
-from threading import Lock
 
 from eventsourcing.persistence import Notification
 
 from loanledger.domain.event import DomainEvent
+from loanledger.projection.follow import Follower, Waker
 from loanledger.projection.sql import statements
 from loanledger.projection.store import ReadStore, Transaction
 
@@ -76,7 +81,10 @@ class ProjectionEngine:
         self._select = select
         self._decode = decode
         self.batch_size = batch_size
-        self._lock = Lock()
+        self._lock = threading.Lock()
+        self._local = threading.local()
+        self.caught_up_to = 0
+        """The last position a catch-up in this process reached (0 before the first)."""
         self.create_tables = create_tables
         self._tracking = statements("tracking", store.dialect)
         with store.transaction() as txn:
@@ -94,7 +102,39 @@ class ProjectionEngine:
         return int(rows[0][0]) if rows else 0
 
     def catch_up(self) -> int:
-        """Process every event recorded so far; return how many were processed."""
+        """Process every event recorded so far; return how many were processed (none, inside
+        `stale_reads()` on this thread)."""
+        if getattr(self._local, "stale", False):
+            return 0
+        return self._catch_up()
+
+    @contextmanager
+    def stale_reads(self) -> Iterator[None]:
+        """Within this block, on this thread only, `catch_up()` does nothing: reads get what the
+        read models hold now (a possibly stale read, cheap while a follower keeps them up)."""
+        previous = getattr(self._local, "stale", False)
+        self._local.stale = True
+        try:
+            yield
+        finally:
+            self._local.stale = previous
+
+    def follow(
+        self,
+        stop: threading.Event,
+        *,
+        poll_seconds: float = 1.0,
+        wake: Waker | None = None,
+        on_batch: Callable[[int], None] | None = None,
+    ) -> int:
+        """Catch up, then wait for `wake` (if any) or `poll_seconds`, again and again until
+        `stop` is set; return how many events were projected. Blocks: run it on a thread.
+        Failures are logged, never raised (see `follow.Follower`); `wake` is closed at the end.
+        `on_batch` is called with the number of events each catch-up projected, when not 0."""
+        follower = Follower(self._catch_up, poll_seconds=poll_seconds, wake=wake, on_batch=on_batch)
+        return follower.run(stop)
+
+    def _catch_up(self) -> int:
         with self._lock:
             processed = 0
             while True:
@@ -137,4 +177,4 @@ class ProjectionEngine:
         with self._lock, self.store.transaction() as txn:
             for projection in self.projections:
                 self._reset(txn, projection)
-        return self.catch_up()
+        return self._catch_up()
