@@ -17,3 +17,12 @@ ON CONFLICT (projection) DO UPDATE SET position = excluded.position, version = e
 
 -- name: delete
 DELETE FROM loanledger_tracking WHERE projection = ?
+
+-- name: lock [postgresql]
+-- Serialises catch-ups of one schema across processes (a follower and a querying application,
+-- say): whoever holds it re-reads the positions inside its transaction, so no batch is
+-- projected twice. SQLite needs nothing: BEGIN IMMEDIATE already admits one writer.
+SELECT pg_advisory_xact_lock(hashtext(current_schema() || '/loanledger_tracking'))
+
+-- name: lock [sqlite]
+SELECT 1

@@ -147,15 +147,23 @@ class ProjectionEngine:
                 batch = [Recorded(n.id, self._decode(n)) for n in notifications]
                 last = notifications[-1].id
                 with self.store.transaction() as txn:
+                    # Another process may have projected this batch since the positions were
+                    # read: under the lock, read them again and take only what is still new.
+                    txn.execute(self._tracking["lock"])
+                    for projection in self.projections:
+                        row = txn.execute(self._tracking["select"], (projection.name,))
+                        positions[projection.name] = int(row[0][0]) if row else 0
                     for projection in self.projections:
                         mine = [
                             item for item in batch if item.position > positions[projection.name]
                         ]
                         if mine:
                             projection.process(txn, self.store, mine)
-                        txn.execute(
-                            self._tracking["upsert"], (projection.name, last, projection.version)
-                        )
+                        if positions[projection.name] < last:
+                            txn.execute(
+                                self._tracking["upsert"],
+                                (projection.name, last, projection.version),
+                            )
                 processed += len(batch)
                 if len(notifications) < self.batch_size:
                     self.caught_up_to = last
