@@ -80,6 +80,7 @@ from loanledger.projection.loan_state import (
     segment_of,
     summary_row,
 )
+from loanledger.projection.notices import NoticesProjection
 from loanledger.projection.sql import statements
 from loanledger.projection.store import Row, open_read_store
 from loanledger.reports import ledger as ledger_reports
@@ -232,9 +233,10 @@ class LoanLedger(Application[UUID]):
         self.data_keys.attach(self.read_store, create_tables=self.create_tables)
         self.loan_index = LoanIndexProjection()
         self.loan_state = LoanStateProjection(lambda loan_id: self._get(loan_id), self.rules)
+        self.notices = NoticesProjection()
         self.projections = ProjectionEngine(
             self.read_store,
-            [self.loan_index, self.loan_state],
+            [self.loan_index, self.loan_state, self.notices],
             select=lambda start, limit: self.recorder.select_notifications(start, limit),
             decode=self._decode,
             create_tables=self.create_tables,
@@ -748,6 +750,9 @@ class LoanLedger(Application[UUID]):
             raise UnknownReportError(f"unknown report {name!r}; reports: {known}")
         if name == "loan_ledger":
             return self._loan_ledger_from_state(day, moment)
+        if name == "notices":
+            self.projections.catch_up()
+            return self.notices.report(self.read_store, day, moment)
         if name in STATE_SUMMARIES:
             return builder(self._summary_rows_from_state(day, moment))
         return builder(self._loan_rows(day, moment))

@@ -30,7 +30,7 @@ from loanledger.views import loan_row
 from tests.journal import disburse, pre_loan, repay
 from tests.property.test_books_properties import books
 
-SERVED = ("loan_ledger", "five_category", "aging", "ifrs9_stages")
+SERVED = ("loan_ledger", "five_category", "aging", "ifrs9_stages", "notices")
 START = datetime(2024, 1, 1, 9, 0, tzinfo=UTC)
 
 
@@ -147,6 +147,25 @@ def _ledger(kind: str, clock: SteppingClock, pg_base: str | None) -> Iterator[Lo
             ledger.close()
 
 
+def _acknowledge_some(ledger: LoanLedger) -> None:
+    """Receipts for every other notice, some the day it was issued, some weeks later, so that
+    reports before a receipt's date (or moment) show the notice unacknowledged."""
+    notices = ledger.report("notices", as_of=date(2024, 12, 31))
+    for number, notice in enumerate(notices[::2]):
+        issued = date.fromisoformat(notice["issued_on"])
+        _record(
+            ledger,
+            [
+                {
+                    "command": "acknowledge_notice",
+                    "loan_id": notice["loan_id"],
+                    "on": (issued + timedelta(days=(number * 17) % 40)).isoformat(),
+                    "notice_id": notice["notice_id"],
+                }
+            ],
+        )
+
+
 def _check_equal_to_replay(
     ledger: LoanLedger, clock: SteppingClock, days: list[int], moments: list[float]
 ) -> None:
@@ -197,8 +216,12 @@ def _run(
         _record(ledger, commands[:split])
         _check_equal_to_replay(ledger, clock, days, moments)
         _record(ledger, commands[split:] + checks)
-        with contextlib.suppress(DomainError):
-            ledger.close_day(date(2024, 6, 30))
+        # Two weeks closed day by day (reminders, first dunning notices), then a few days.
+        closed = [date(2024, 2, 6) + timedelta(days=offset) for offset in range(15)]
+        for day in [*closed, date(2024, 3, 17), date(2024, 6, 30), date(2024, 9, 1)]:
+            with contextlib.suppress(DomainError):
+                ledger.close_day(day)
+        _acknowledge_some(ledger)
         _check_equal_to_replay(ledger, clock, days, moments)
         before = [_served(ledger, name, date(2024, 9, 1), None) for name in SERVED]
         ledger.rebuild()
