@@ -140,43 +140,34 @@ def _is_connection_failure(error: BaseException) -> bool:
     )
 
 
-def _command(method: Callable[_P, _R]) -> Callable[_P, _R]:
-    """A connection failure during a command surfaces as `StoreUnavailableError`, never as a
-    driver error; the message says the outcome is unknown and re-sending is safe."""
+def _guarded(outcome: str) -> Callable[[Callable[_P, _R]], Callable[_P, _R]]:
+    """A decorator: a connection failure inside the method surfaces as `StoreUnavailableError`
+    ending with `outcome` (what the caller may assume and do), never as a driver error."""
 
-    @functools.wraps(method)
-    def guarded(*args: _P.args, **kwargs: _P.kwargs) -> _R:
-        try:
-            return method(*args, **kwargs)
-        except StoreUnavailableError:
-            raise
-        except Exception as error:
-            if not _is_connection_failure(error):
+    def decorate(method: Callable[_P, _R]) -> Callable[_P, _R]:
+        @functools.wraps(method)
+        def guarded(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+            try:
+                return method(*args, **kwargs)
+            except StoreUnavailableError:
                 raise
-            raise StoreUnavailableError(
-                f"the store is unavailable ({error}); {UNKNOWN_OUTCOME}"
-            ) from error
+            except Exception as error:
+                if not _is_connection_failure(error):
+                    raise
+                raise StoreUnavailableError(
+                    f"the store is unavailable ({error}); {outcome}"
+                ) from error
 
-    return guarded
+        return guarded
+
+    return decorate
 
 
-def _query(method: Callable[_P, _R]) -> Callable[_P, _R]:
-    """A connection failure during a read surfaces as `StoreUnavailableError` (nothing changed)."""
+_command = _guarded(UNKNOWN_OUTCOME)
+"""For commands: the outcome is unknown and re-sending is safe."""
 
-    @functools.wraps(method)
-    def guarded(*args: _P.args, **kwargs: _P.kwargs) -> _R:
-        try:
-            return method(*args, **kwargs)
-        except StoreUnavailableError:
-            raise
-        except Exception as error:
-            if not _is_connection_failure(error):
-                raise
-            raise StoreUnavailableError(
-                f"the store is unavailable ({error}); nothing was changed: ask again"
-            ) from error
-
-    return guarded
+_query = _guarded("nothing was changed: ask again")
+"""For reads: nothing changed."""
 
 
 def _without_hidden_retries(recorder: object) -> None:
