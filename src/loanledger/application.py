@@ -311,6 +311,17 @@ class LoanLedger(Application[UUID]):
         self._flush(batch)
         return {"applied": applied}
 
+    def batch(self) -> CommandBatch:
+        """Journal commands applied to loans held in memory and stored together.
+
+        `batch.execute(command)` checks and applies a command at once (a refusal raises and
+        leaves nothing of that command), but stores nothing until `batch.flush()` (or leaving
+        `with ledger.batch() as batch:`): one transaction instead of one per command, as `load`
+        does. Queries read the store, so flush before asking about a loan the batch changed.
+        `close_day` commands flush first and run at once.
+        """
+        return CommandBatch(self)
+
     def _stage(self, command: Command, batch: _LoadBatch) -> None:
         """Run a command on the batch's copy of its loan; a refusal leaves that copy as it was."""
         aggregate_id = loan_uuid(command.loan_id)
@@ -759,6 +770,40 @@ class _LoadBatch:
         self.loans.clear()
         self.lines.clear()
         self.events = 0
+
+
+class CommandBatch:
+    """Commands staged on loans in memory, stored by `flush`; see `LoanLedger.batch`."""
+
+    def __init__(self, ledger: LoanLedger) -> None:
+        self._ledger = ledger
+        self._batch = _LoadBatch()
+        self._staged = 0
+
+    def __enter__(self) -> CommandBatch:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.flush()
+
+    def execute(self, command: dict[str, Any]) -> dict[str, Any] | None:
+        """Check and apply one journal command to the batch's copy of its loan (None), or flush
+        and close the day (its result)."""
+        parsed = parse_command(command)
+        if isinstance(parsed, CloseDay):
+            self.flush()
+            return {"command": "close_day", **self._ledger.close_day(parsed.on)}
+        self._ledger._stage(parsed, self._batch)
+        self._staged += 1
+        self._batch.lines.append((self._staged, command))
+        if self._batch.events >= LOAD_BATCH_EVENTS:
+            self.flush()
+        return None
+
+    def flush(self) -> None:
+        """Store every staged command's events in one transaction (if another writer changed
+        one of these loans meanwhile, the commands are run again one by one, with retries)."""
+        self._ledger._flush(self._batch)
 
 
 class LoanEvents:
