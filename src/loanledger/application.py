@@ -108,7 +108,8 @@ class LoanLedger(Application[UUID]):
         self.clock = clock
         self._heads = ChainHeads()
         self._loan_events = LoanEvents()
-        self._borrowers: tuple[int, dict[str, list[str]]] | None = None
+        self._borrowers: tuple[int, int, dict[str, list[str]]] | None = None
+        """(projection position, loans in the index, borrower -> loan ids)."""
         super().__init__(env=dict(settings.env))
         self.rules = CN_2023
         self.create_tables = settings.env.get("CREATE_TABLE", "y") != "n"
@@ -527,15 +528,26 @@ class LoanLedger(Application[UUID]):
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _borrower_loans(self, borrower_id: str) -> list[str]:
-        """The borrower's loans, from a map of the loan index rebuilt only when the projection
-        has moved on (close of day asks for every loan it looks at)."""
-        if self._borrowers is None or self._borrowers[0] != self.projections.caught_up_to:
+        """The borrower's loans, from a map of the loan index (close of day asks for every loan
+        it looks at). Once the projection has moved on, the map is rebuilt only if the index
+        holds another number of loans: a row is added when a loan applies and never removed
+        or changed in loan or borrower (a rebuild adds the same rows again in the same order),
+        so the same count is the same loans. Rebuilding it after every write made a book's
+        reads quadratic in its size."""
+        caught_up = self.projections.caught_up_to
+        cached = self._borrowers
+        if cached is None or cached[0] != caught_up:
             index = self.loan_index.sql(self.read_store)
-            grouped: dict[str, list[str]] = {}
-            for borrower, loan_id in self.read_store.query(index["borrowers"]):
-                grouped.setdefault(borrower, []).append(loan_id)
-            self._borrowers = (self.projections.caught_up_to, grouped)
-        return list(self._borrowers[1].get(borrower_id, []))
+            count = int(self.read_store.query(index["loan_count"])[0][0])
+            if cached is not None and cached[1] == count:
+                cached = (caught_up, count, cached[2])
+            else:
+                grouped: dict[str, list[str]] = {}
+                for borrower, loan_id in self.read_store.query(index["borrowers"]):
+                    grouped.setdefault(borrower, []).append(loan_id)
+                cached = (caught_up, count, grouped)
+            self._borrowers = cached
+        return list(cached[2].get(borrower_id, []))
 
     def _contagion(self, loan: Loan, on: date, known_at: datetime | None = None) -> bool:
         """Whether more than the rule set's share of the borrower's balances here are
