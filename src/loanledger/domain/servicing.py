@@ -461,13 +461,19 @@ class _Walk:
         walk = object.__new__(_Walk)
         walk.__dict__.update(self.__dict__)
         position = self.position
+        # Only installments due by the new date can change on the way there (they fall due,
+        # accrue penalty, take payments); one due by the old date and settled never changes
+        # again (nothing accrues on it, no payment or overpayment reaches it). The rest are
+        # shared with this walk, not copied: a step that changes an installment not yet due
+        # (a payoff) copies it first, and the others replace the tail of the schedule.
+        before = position.as_of
         walk.position = replace(
             position,
             as_of=as_of,
-            # A settled installment already due is never changed again (nothing accrues on it,
-            # no payment or overpayment reaches it): shared, not copied.
             installments=[
-                due if due.due_date <= self.position.as_of and due.settled else due.copy()
+                due.copy()
+                if due.due_date <= as_of and not (due.due_date <= before and due.settled)
+                else due
                 for due in position.installments
             ],
             allocations=dict(position.allocations),
@@ -786,7 +792,7 @@ class _Walk:
         if amount >= outstanding + carried:
             # Pays the loan off: the carried interest and all principal in the next installment,
             # paid today; the installments after it are no longer owed and leave the schedule.
-            first = future[0]
+            first = future[0].copy()  # not yet due: it may be shared with a remembered walk
             first.principal = first.principal_paid = outstanding
             first.interest = first.interest_paid = carried
             self.position.installments = [
