@@ -51,6 +51,9 @@ WHERE loan_id = ?
 -- name: all_loans
 SELECT loan_id FROM loanledger_loan_index ORDER BY loan_id
 
+-- name: loan_count
+SELECT COUNT(*) FROM loanledger_loan_index
+
 -- name: borrowers
 SELECT borrower_id, loan_id FROM loanledger_loan_index ORDER BY borrower_id, loan_id
 

@@ -89,6 +89,9 @@ from loanledger.reports.archive import StoredFact, build_archive, render_html
 from loanledger.reports.portfolio import LoanRow
 from loanledger.views import loan_row, loan_view, schedule_rows
 
+SUMMARY_REPORTS = frozenset({"five_category", "aging", "ifrs9_stages", "loan_ledger"})
+"""Reports built from each loan's view and terms alone (not its notices or worklist)."""
+
 REPORTS: dict[str, Callable[[Iterable[LoanRow]], list[dict[str, Any]]]] = {
     "loan_ledger": portfolio.loan_ledger,
     "five_category": portfolio.five_category,
@@ -205,7 +208,8 @@ class LoanLedger(Application[UUID]):
         self.clock = clock
         self._heads = ChainHeads()
         self._loan_events = LoanEvents()
-        self._borrowers: tuple[int, dict[str, list[str]]] | None = None
+        self._borrowers: tuple[int, int, dict[str, list[str]]] | None = None
+        """(projection position, loans in the index, borrower -> loan ids)."""
         # The mapper seals personal data with these keys, so they exist before the mapper does;
         # their table lives in the read store, attached once that is open.
         self.data_keys = DataKeys(keyring, clock, settings.redacted_url)
@@ -448,6 +452,17 @@ class LoanLedger(Application[UUID]):
         self._flush(batch)
         return {"applied": applied}
 
+    def batch(self) -> CommandBatch:
+        """Journal commands applied to loans held in memory and stored together.
+
+        `batch.execute(command)` checks and applies a command at once (a refusal raises and
+        leaves nothing of that command), but stores nothing until `batch.flush()` (or leaving
+        `with ledger.batch() as batch:`): one transaction instead of one per command, as `load`
+        does. Queries read the store, so flush before asking about a loan the batch changed.
+        `close_day` commands flush first and run at once.
+        """
+        return CommandBatch(self)
+
     def _stage(self, command: Command, batch: _LoadBatch) -> None:
         """Run a command on the batch's copy of its loan; a refusal leaves that copy as it was."""
         aggregate_id = loan_uuid(command.loan_id)
@@ -656,14 +671,25 @@ class LoanLedger(Application[UUID]):
         return list(self._borrower_map().get(borrower_id, []))
 
     def _borrower_map(self) -> dict[str, list[str]]:
-        """Borrower -> loans, from the loan index, rebuilt only when the projection has moved on."""
-        if self._borrowers is None or self._borrowers[0] != self.projections.caught_up_to:
+        """Borrower -> loans, from a map of the loan index. Once the projection has moved on,
+        the map is rebuilt only if the index holds another number of loans: a row is added when
+        a loan applies and never removed or changed in loan or borrower (a rebuild adds the same
+        rows again in the same order), so the same count is the same loans. Rebuilding it after
+        every write made a book's reads quadratic in its size."""
+        caught_up = self.projections.caught_up_to
+        cached = self._borrowers
+        if cached is None or cached[0] != caught_up:
             index = self.loan_index.sql(self.read_store)
-            grouped: dict[str, list[str]] = {}
-            for borrower, loan_id in self.read_store.query(index["borrowers"]):
-                grouped.setdefault(borrower, []).append(loan_id)
-            self._borrowers = (self.projections.caught_up_to, grouped)
-        return self._borrowers[1]
+            count = int(self.read_store.query(index["loan_count"])[0][0])
+            if cached is not None and cached[1] == count:
+                cached = (caught_up, count, cached[2])
+            else:
+                grouped: dict[str, list[str]] = {}
+                for borrower, loan_id in self.read_store.query(index["borrowers"]):
+                    grouped.setdefault(borrower, []).append(loan_id)
+                cached = (caught_up, count, grouped)
+            self._borrowers = cached
+        return cached[2]
 
     def _contagious(self, rows: Iterable[StateRow]) -> set[str]:
         """The borrowers whose loans are graded non-performing together on these rows."""
@@ -772,7 +798,7 @@ class LoanLedger(Application[UUID]):
                 loan = self._get(loan_id).as_known_at(known_at)
                 if loan.exists_on(day):
                     contagion = self._contagion(loan, day, known_at)
-                    yield loan_row(loan, day, self.rules, contagion=contagion)
+                    yield loan_row(loan, day, self.rules, contagion=contagion, details=False)
 
     def _summary_rows_from_state(self, day: date, known_at: datetime | None) -> list[LoanRow]:
         stored, replayed = self._state_query("summary_at", day, known_at)
@@ -823,17 +849,21 @@ class LoanLedger(Application[UUID]):
         return problems
 
     def loan_rows(
-        self, as_of: date | str, known_at: datetime | str | None = None
+        self, as_of: date | str, known_at: datetime | str | None = None, *, details: bool = True
     ) -> Iterator[LoanRow]:
-        """Each loan's report row on `as_of` (one loan at a time), for builders of one's own."""
-        return self._loan_rows(parse_as_of(as_of), parse_known_at(known_at))
+        """Each loan's report row on `as_of` (one loan at a time), for builders of one's own;
+        without `details` the rows' notices and worklist are left empty (enough for the
+        `SUMMARY_REPORTS`, and cheaper)."""
+        return self._loan_rows(parse_as_of(as_of), parse_known_at(known_at), details=details)
 
-    def _loan_rows(self, on: date, known_at: datetime | None) -> Iterator[LoanRow]:
+    def _loan_rows(
+        self, on: date, known_at: datetime | None, *, details: bool = True
+    ) -> Iterator[LoanRow]:
         """Each loan that exists on `on`, one at a time (the book is never all in memory)."""
         for loan in self._loans(known_at):
             if loan.exists_on(on):
                 contagion = self._contagion(loan, on, known_at)
-                yield loan_row(loan, on, self.rules, contagion=contagion)
+                yield loan_row(loan, on, self.rules, contagion=contagion, details=details)
 
     @_query
     def archive(self, loan_id: str) -> dict[str, Any]:
@@ -1083,6 +1113,40 @@ class _LoadBatch:
         self.loans.clear()
         self.lines.clear()
         self.events = 0
+
+
+class CommandBatch:
+    """Commands staged on loans in memory, stored by `flush`; see `LoanLedger.batch`."""
+
+    def __init__(self, ledger: LoanLedger) -> None:
+        self._ledger = ledger
+        self._batch = _LoadBatch()
+        self._staged = 0
+
+    def __enter__(self) -> CommandBatch:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.flush()
+
+    def execute(self, command: dict[str, Any]) -> dict[str, Any] | None:
+        """Check and apply one journal command to the batch's copy of its loan (None), or flush
+        and close the day (its result)."""
+        parsed = parse_command(command)
+        if isinstance(parsed, CloseDay):
+            self.flush()
+            return {"command": "close_day", **self._ledger.close_day(parsed.on)}
+        self._ledger._stage(parsed, self._batch)
+        self._staged += 1
+        self._batch.lines.append((self._staged, command))
+        if self._batch.events >= LOAD_BATCH_EVENTS:
+            self.flush()
+        return None
+
+    def flush(self) -> None:
+        """Store every staged command's events in one transaction (if another writer changed
+        one of these loans meanwhile, the commands are run again one by one, with retries)."""
+        self._ledger._flush(self._batch)
 
 
 class LoanEvents:

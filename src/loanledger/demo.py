@@ -33,7 +33,7 @@ from typing import IO, Any
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from loanledger.application import LoanLedger
+from loanledger.application import REPORTS, LoanLedger
 from loanledger.domain.errors import DomainError
 from loanledger.persistence.keys import MASTER_KEY_ENV, MasterKey
 from loanledger.reports import formats
@@ -201,8 +201,12 @@ def _generate(
 
 
 def _write_reports(ledger: LoanLedger, result: DemoResult, out: Path) -> None:
+    # Every report is a builder over the same loan rows (what `ledger.report` does for each),
+    # so the rows are derived once for all four instead of once per report (all four are
+    # SUMMARY_REPORTS of the application: none reads a row's notices or worklist).
+    loan_rows = list(ledger.loan_rows(result.as_of, details=False))
     for name in FILE_REPORTS:
-        rows = ledger.report(name, as_of=result.as_of)
+        rows = REPORTS[name](loan_rows)
         result.reports[name] = rows
         csv_path = out / f"{name}.csv"
         csv_path.write_text(formats.to_csv(rows), encoding="utf-8")

@@ -6,7 +6,9 @@ months. Each day it decides, with one `random.Random(seed)`, what every loan's p
 check, acknowledge notices, go to arbitration, write off, close), applies each command to the
 ledger at once and hands it to `emit`, then closes the day (`{"command": "close_day", "on": D}`).
 The commands are therefore valid by construction (the ledger accepted every one of them) and in
-effective-date order, so the emitted journal replays with `LoanLedger.load`.
+effective-date order, so the emitted journal replays with `LoanLedger.load`. They are applied in a
+`LoanLedger.batch`, so a day's commands are stored in one transaction (before the day is closed,
+and before any query about a loan), not one each.
 
 Repayment amounts come from the ledger itself: the schedule once at disbursement (and again after
 a prepayment), and the `loan` view only on the days a borrower cures arrears or a case is filed.
@@ -182,7 +184,11 @@ class SyntheticBook:
         self.summary = BookSummary()
         self.plans: dict[str, LoanPlan] = {}
         self._agenda: dict[date, list[Action]] = defaultdict(list)
+        self._installment_days: dict[str, set[date]] = defaultdict(set)
+        """Every date an installment action was put on the agenda for, per loan (dates already
+        run stay: they are only asked about later dates)."""
         self._emit: Emit = lambda command: None
+        self._batch = ledger.batch()
         self._plan(loans)
 
     # --- planning ------------------------------------------------------------------------------
@@ -240,6 +246,8 @@ class SyntheticBook:
     def _at(self, day: date, loan_id: str, action: str, **params: Any) -> None:
         if day <= self.end:
             self._agenda[day].append((loan_id, action, params))
+            if action == "installment":
+                self._installment_days[loan_id].add(day)
 
     # --- running -------------------------------------------------------------------------------
 
@@ -248,22 +256,24 @@ class SyntheticBook:
         `on_day_closed` the date and the close-of-day result after each day."""
         self._emit = emit
         day = self.start
-        while day <= self.end:
-            actions = self._agenda.pop(day, [])
-            index = 0
-            while index < len(actions):  # handlers may add work for the same day
-                loan_id, action, params = actions[index]
-                getattr(self, f"_do_{action}")(self.plans[loan_id], day, **params)
-                index += 1
-            result = self._execute({"command": "close_day", "on": day.isoformat()})
-            self.summary.days += 1
-            if on_day_closed is not None:
-                on_day_closed(day, result)
-            day += timedelta(days=1)
+        with self.ledger.batch() as self._batch:
+            while day <= self.end:
+                actions = self._agenda.pop(day, [])
+                index = 0
+                while index < len(actions):  # handlers may add work for the same day
+                    loan_id, action, params = actions[index]
+                    getattr(self, f"_do_{action}")(self.plans[loan_id], day, **params)
+                    index += 1
+                result = self._execute({"command": "close_day", "on": day.isoformat()})
+                assert result is not None
+                self.summary.days += 1
+                if on_day_closed is not None:
+                    on_day_closed(day, result)
+                day += timedelta(days=1)
         return self.summary
 
-    def _execute(self, command: dict[str, Any]) -> dict[str, Any]:
-        result = self.ledger.execute(command)
+    def _execute(self, command: dict[str, Any]) -> dict[str, Any] | None:
+        result = self._batch.execute(command)
         self._emit(command)
         self.summary.commands += 1
         name = command["command"]
@@ -272,6 +282,11 @@ class SyntheticBook:
 
     def _loan_command(self, name: str, plan: LoanPlan, day: date, **fields: Any) -> None:
         self._execute({"command": name, "loan_id": plan.loan_id, "on": day.isoformat(), **fields})
+
+    def _ledger(self) -> LoanLedger:
+        """The ledger for a query: the commands staged so far are stored first."""
+        self._batch.flush()
+        return self.ledger
 
     def _later(self, day: date, low: int, high: int) -> date:
         return day + timedelta(days=self.rng.randint(low, high))
@@ -437,7 +452,7 @@ class SyntheticBook:
             self._at(self._later(day, 150, 200), plan.loan_id, "assess")
 
     def _refresh_schedule(self, plan: LoanPlan, day: date) -> None:
-        rows = self.ledger.schedule(plan.loan_id, as_of=day)
+        rows = self._ledger().schedule(plan.loan_id, as_of=day)
         plan.schedule = {
             date.fromisoformat(row["due_date"]): row
             for row in rows
@@ -490,24 +505,16 @@ class SyntheticBook:
             )
             self._refresh_schedule(plan, day)
             for due_date in plan.schedule:
-                if due_date > day and due_date not in self._agenda_days(plan):
+                if due_date > day and due_date not in self._installment_days[plan.loan_id]:
                     self._at(due_date, plan.loan_id, "installment")
         if day == plan.last_due:
             self._at(self._later(day, 0, 3), plan.loan_id, "close")
-
-    def _agenda_days(self, plan: LoanPlan) -> set[date]:
-        return {
-            day
-            for day, actions in self._agenda.items()
-            for loan_id, action, _ in actions
-            if loan_id == plan.loan_id and action == "installment"
-        }
 
     def _do_cure(self, plan: LoanPlan, day: date) -> None:
         """Pay every arrear and the penalty accrued through yesterday (算头不算尾)."""
         if not plan.open:
             return
-        view = self.ledger.loan(plan.loan_id, as_of=day - timedelta(days=1))
+        view = self._ledger().loan(plan.loan_id, as_of=day - timedelta(days=1))
         owed = (
             Decimal(view["overdue_principal"])
             + Decimal(view["overdue_interest"])
@@ -523,7 +530,7 @@ class SyntheticBook:
             self._close_if_settled(plan, day)
 
     def _close_if_settled(self, plan: LoanPlan, day: date) -> None:
-        view = self.ledger.loan(plan.loan_id, as_of=day)
+        view = self._ledger().loan(plan.loan_id, as_of=day)
         owed = sum(
             Decimal(view[name])
             for name in (
@@ -638,7 +645,7 @@ class SyntheticBook:
     def _do_arbitrate(self, plan: LoanPlan, day: date) -> None:
         if not plan.open:
             return
-        view = self.ledger.loan(plan.loan_id, as_of=day)
+        view = self._ledger().loan(plan.loan_id, as_of=day)
         claim = sum(
             (
                 Decimal(view[name])

@@ -127,9 +127,15 @@ def schedule_rows(loan: Loan, as_of: date, rules: RuleSet = CN_2023) -> list[dic
 
 
 def loan_row(
-    loan: Loan, as_of: date, rules: RuleSet = CN_2023, *, contagion: bool = False
+    loan: Loan,
+    as_of: date,
+    rules: RuleSet = CN_2023,
+    *,
+    contagion: bool = False,
+    details: bool = True,
 ) -> LoanRow:
-    """Everything the portfolio reports need of one loan on `as_of`."""
+    """Everything the portfolio reports need of one loan on `as_of`; without `details`, the
+    row's `notices` and `worklist` are left empty (the summaries read only the view)."""
     derived = derive(loan, as_of, rules, contagion=contagion)
     view = loan_view(loan, as_of, rules, derived=derived)
     figures, state, risk = derived.figures, derived.state, derived.risk
@@ -137,6 +143,19 @@ def loan_row(
     terms = loan.approval or loan.application
     disbursed_on = figures.first_disbursed_on if figures is not None else None
     maturity = figures.maturity_date if figures is not None else None
+    if not details:
+        return LoanRow(
+            view=view,
+            borrower_id=loan.application.borrower.id,
+            amount=terms.amount,
+            annual_rate=terms.annual_rate,
+            disbursed_on=disbursed_on.isoformat() if disbursed_on else None,
+            maturity_date=maturity.isoformat() if maturity else None,
+            notices=[],
+            borrower_name=loan.application.borrower.name,
+            borrower_id_number=loan.application.borrower.id_number,
+            worklist=[],
+        )
     notices = [
         {
             "notice_id": notice.notice_id,

@@ -100,3 +100,25 @@ def test_a_close_of_day_that_loses_a_race_closes_each_loan_again_on_its_own(
     assert kinds == ["NoticeIssued", "ClassificationChanged"]
     assert ledger.verify().ok
     other.close()
+
+
+def test_a_command_batch_stores_its_commands_on_flush_and_each_stays_all_or_nothing(
+    ledger: LoanLedger,
+) -> None:
+    """`LoanLedger.batch`: commands are checked at once, stored together on flush (queries read
+    the store, so they see a staged command only after it), and close_day flushes first."""
+    with ledger.batch() as batch:
+        for command in [*pre_loan("L-0001"), disburse("L-0001", "2024-01-15", "12000.00")]:
+            assert batch.execute(command) is None
+        assert ledger.verify().events_checked == 0
+        batch.flush()
+        assert ledger.verify().events_checked == 5
+        batch.execute(repay("L-0001", "2024-02-15", "1032.80", "R-1"))
+        with pytest.raises(DuplicateReferenceError):
+            batch.execute(repay("L-0001", "2024-02-15", "1032.81", "R-1"))
+        closed = batch.execute({"command": "close_day", "on": "2024-02-15"})
+        assert closed is not None and closed["command"] == "close_day"
+        assert ledger.loan("L-0001", as_of="2024-02-15")["next_due_date"] == "2024-03-15"
+        batch.execute(repay("L-0001", "2024-03-15", "1032.80", "R-2"))
+    assert ledger.verify().events_checked == 7
+    assert ledger.loan("L-0001", as_of="2024-03-15")["next_due_date"] == "2024-04-15"

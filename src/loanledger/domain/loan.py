@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar, cast
 from uuid import UUID
 
 from loanledger.domain.aggregate import EventSourcedAggregate
@@ -116,6 +116,37 @@ MAX_GUARANTORS = 50
 MAX_CASES = 50
 MAX_RESTRUCTURES = 12
 """Limits on what a loan may accumulate, so every derivation stays bounded."""
+
+E = TypeVar("E", bound=DomainEvent)
+T = TypeVar("T")
+
+
+class _EventMemo:
+    """Values derived from one recorded event alone (its money fact, the terms it approves),
+    remembered by the event's identity; bounded (forgotten all at once when full).
+
+    Events are immutable, and every Loan rebuilt from a loan's stored events shares the same
+    decoded event objects (`application.LoanEvents`), so each Loan need not build them again. The
+    event is kept with its value, so its id cannot be reused by another object meanwhile.
+    """
+
+    def __init__(self, capacity: int) -> None:
+        self._capacity = capacity
+        self._values: dict[int, tuple[DomainEvent, object]] = {}
+
+    def get(self, event: E, make: Callable[[E], T]) -> T:
+        found = self._values.get(id(event))
+        if found is not None and found[0] is event:
+            return cast(T, found[1])
+        value = make(event)
+        if len(self._values) >= self._capacity:
+            self._values = {}
+        self._values[id(event)] = (event, value)
+        return value
+
+
+MAX_REMEMBERED_EVENT_VALUES = 100_000
+_DERIVED = _EventMemo(MAX_REMEMBERED_EVENT_VALUES)
 
 SERVICING_EVENTS: dict[str, type[DomainEvent]] = {
     "NoticeIssued": NoticeIssued,
@@ -246,12 +277,15 @@ class Loan(EventSourcedAggregate):
 
     def terms(self) -> Terms:
         assert self.approval is not None
+        return _DERIVED.get(self.approval, self._build_terms)
+
+    def _build_terms(self, approval: LoanApproved) -> Terms:
         return Terms(
-            amount=self._money(self.approval.amount),
-            term_months=self.approval.term_months,
-            annual_rate=AnnualRate.of(self.approval.annual_rate),
-            method=parse_repayment_method(self.approval.repayment_method),
-            repayment_day=self.approval.repayment_day,
+            amount=self._money(approval.amount),
+            term_months=approval.term_months,
+            annual_rate=AnnualRate.of(approval.annual_rate),
+            method=parse_repayment_method(approval.repayment_method),
+            repayment_day=approval.repayment_day,
         )
 
     def money_facts(self) -> list[MoneyFact]:
@@ -264,28 +298,28 @@ class Loan(EventSourcedAggregate):
         self._money_facts = (self.version, facts)
         return list(facts)
 
-    def _build_money_facts(self) -> list[MoneyFact]:
-        facts = [
-            MoneyFact(
-                "disburse",
-                event.effective_date,
-                self._money(event.amount),
-                event.reference,
-                event.originator_version,
-            )
-            for event in self.disbursements
-        ]
-        facts.extend(
-            MoneyFact(
-                "repay",
-                event.effective_date,
-                self._money(event.amount),
-                event.reference,
-                event.originator_version,
-                prepay=event.prepay,
-            )
-            for event in self.repayments
+    def _disbursement_fact(self, event: LoanDisbursed) -> MoneyFact:
+        return MoneyFact(
+            "disburse",
+            event.effective_date,
+            self._money(event.amount),
+            event.reference,
+            event.originator_version,
         )
+
+    def _repayment_fact(self, event: RepaymentReceived) -> MoneyFact:
+        return MoneyFact(
+            "repay",
+            event.effective_date,
+            self._money(event.amount),
+            event.reference,
+            event.originator_version,
+            prepay=event.prepay,
+        )
+
+    def _build_money_facts(self) -> list[MoneyFact]:
+        facts = [_DERIVED.get(event, self._disbursement_fact) for event in self.disbursements]
+        facts.extend(_DERIVED.get(event, self._repayment_fact) for event in self.repayments)
         zero = Money.zero(self.currency_code)
         for event in self.restructures:
             facts.append(

@@ -29,12 +29,23 @@ Conventions, each from the Contract:
   the tranche added to the principal.
 * Days past due on D = D − the earliest due date whose principal or interest is unpaid at the end
   of D (0 on the due date itself); penalty alone does not make a loan past due.
+
+Walks are resumed, not repeated. A loan is derived again and again on later dates (close of day,
+each repayment, month-end reports) with the same facts plus perhaps a few new ones, so the walk at
+the end of an earlier date is remembered (`Checkpoints`) and a later derivation continues it when
+the facts effective by that date are exactly the ones it walked. A backdated fact (or a fact
+known later removed, as in a `known_at` query) changes that prefix, so the remembered walk is not
+used and the derivation starts further back or from the beginning. Continuing is exact, not an
+approximation: between two changes a balance is constant and penalty is an exact rational, so
+accruing a stretch of days in two steps gives the same figure as in one.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+import threading
+from collections import OrderedDict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from decimal import Decimal
 from fractions import Fraction
@@ -129,6 +140,12 @@ class InstallmentDue:
     accrued_through: date | None = None
     start: date | None = None
     """Where this installment's interest period started (for month-end accruals)."""
+
+    def copy(self) -> InstallmentDue:
+        """A copy to walk on (every field is an immutable value)."""
+        clone = object.__new__(InstallmentDue)
+        clone.__dict__.update(self.__dict__)
+        return clone
 
     @property
     def principal_unpaid(self) -> Decimal:
@@ -295,12 +312,34 @@ def derive_position(
     """Walk the money facts effective on or before `as_of` and return the position at its end.
 
     With `books`, the walk also records the general-ledger postings of every step (dated on or
-    before `as_of`) into it.
+    before `as_of`) into it. Without, the walk continues a remembered one where the facts allow
+    (see the module docstring); the position returned may be shared and must not be changed.
     """
     ordered = sorted(
         (fact for fact in facts if fact.on <= as_of), key=lambda fact: (fact.on, fact.sequence)
     )
-    walk = _Walk(terms, rules, as_of, books)
+    if books is not None:
+        walk = _Walk(terms, rules, as_of, books)
+        _walk_facts(walk, ordered)
+        walk.finish(as_of)
+        books.postings = [posting for posting in books.postings if posting.on <= as_of]
+        return walk.position
+    found = CHECKPOINTS.find(terms, rules, ordered, as_of)
+    if found is None:
+        walk = _Walk(terms, rules, as_of, None)
+        walked = 0
+    else:
+        earlier, walked = found
+        if earlier.position.as_of == as_of:
+            return earlier.position  # the same facts on the same date: the same position
+        walk = earlier.resumed(as_of)
+    _walk_facts(walk, ordered[walked:])
+    walk.finish(as_of)
+    CHECKPOINTS.keep(terms, rules, tuple(ordered), walk)
+    return walk.position
+
+
+def _walk_facts(walk: _Walk, ordered: Iterable[MoneyFact]) -> None:
     for fact in ordered:
         walk.advance_to(fact.on)
         if fact.kind == "disburse":
@@ -317,16 +356,91 @@ def derive_position(
             walk.close(fact)
         else:
             raise ValueError(f"unknown money fact kind {fact.kind!r}")
-    walk.advance_to(as_of)
-    walk.accrue_all(as_of)
-    walk.end_of_day(as_of)
-    if books is not None:
-        books.postings = [posting for posting in books.postings if posting.on <= as_of]
-    return walk.position
+
+
+MAX_CHECKPOINT_LOANS = 4096
+"""Loans whose latest walks `Checkpoints` keeps (least recently used dropped first)."""
+
+CHECKPOINTS_PER_LOAN = 2
+"""Walks kept per loan: the latest ones derived (a loan is mostly derived on later dates)."""
+
+
+@dataclass(frozen=True)
+class _Checkpoint:
+    facts: tuple[MoneyFact, ...]
+    """Every fact the walk took, in walking order: those effective on or before its date."""
+    walk: _Walk
+    """Finished at the end of `walk.position.as_of`; never changed again (resumed on a copy)."""
+
+
+class Checkpoints:
+    """Finished walks remembered per loan (keyed by its terms and rule set), bounded.
+
+    A walk is reused only when the facts a new derivation takes up to the walk's date are exactly
+    the ones it took (same kind, date, amount, reference and recording order): anything
+    backdated to that date or earlier, or missing, rules it out.
+    """
+
+    def __init__(
+        self, loans: int = MAX_CHECKPOINT_LOANS, per_loan: int = CHECKPOINTS_PER_LOAN
+    ) -> None:
+        self._loans = loans
+        self._per_loan = per_loan
+        self._walks: OrderedDict[tuple[Terms, RuleSet], list[_Checkpoint]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def clear(self) -> None:
+        with self._lock:
+            self._walks.clear()
+
+    def find(
+        self, terms: Terms, rules: RuleSet, ordered: Sequence[MoneyFact], as_of: date
+    ) -> tuple[_Walk, int] | None:
+        """The latest remembered walk on or before `as_of` that `ordered` (the facts effective by
+        `as_of`, in walking order) continues, and how many of those facts it has taken."""
+        with self._lock:
+            kept = self._walks.get((terms, rules))
+            if kept is None:
+                return None
+            self._walks.move_to_end((terms, rules))
+            candidates = list(kept)
+        best: tuple[_Walk, int] | None = None
+        for checkpoint in candidates:
+            day = checkpoint.walk.position.as_of
+            taken = len(checkpoint.facts)
+            if day > as_of or taken > len(ordered):
+                continue
+            if best is not None and day <= best[0].position.as_of:
+                continue
+            if taken < len(ordered) and ordered[taken].on <= day:
+                continue  # a fact on or before that date that the walk did not take
+            if tuple(ordered[:taken]) != checkpoint.facts:
+                continue
+            best = (checkpoint.walk, taken)
+        return best
+
+    def keep(self, terms: Terms, rules: RuleSet, facts: tuple[MoneyFact, ...], walk: _Walk) -> None:
+        checkpoint = _Checkpoint(facts, walk)
+        key = (terms, rules)
+        with self._lock:
+            kept = self._walks.get(key)
+            if kept is None:
+                kept = self._walks[key] = []
+            else:
+                self._walks.move_to_end(key)
+            kept.append(checkpoint)
+            del kept[: -self._per_loan]
+            while len(self._walks) > self._loans:
+                self._walks.popitem(last=False)
+
+
+CHECKPOINTS = Checkpoints()
+"""The process's remembered walks (pure memory: the figures are those of a walk from scratch)."""
 
 
 class _Walk:
-    """The mutable state of one derivation; never escapes `derive_position`."""
+    """The mutable state of one derivation; once finished it is only read (`Checkpoints`) or
+    copied to be continued (`resumed`)."""
 
     def __init__(self, terms: Terms, rules: RuleSet, as_of: date, books: Books | None) -> None:
         self.books = books
@@ -341,6 +455,37 @@ class _Walk:
         self.last_reamortised_on: date | None = None
         self.carried: dict[int, Decimal] = {}
         """Interest carried into an installment by a re-amortisation within its period."""
+
+    def resumed(self, as_of: date) -> _Walk:
+        """A copy of this finished walk to continue to the end of a later `as_of`."""
+        walk = object.__new__(_Walk)
+        walk.__dict__.update(self.__dict__)
+        position = self.position
+        # Only installments due by the new date can change on the way there (they fall due,
+        # accrue penalty, take payments); one due by the old date and settled never changes
+        # again (nothing accrues on it, no payment or overpayment reaches it). The rest are
+        # shared with this walk, not copied: a step that changes an installment not yet due
+        # (a payoff) copies it first, and the others replace the tail of the schedule.
+        before = position.as_of
+        walk.position = replace(
+            position,
+            as_of=as_of,
+            installments=[
+                due.copy()
+                if due.due_date <= as_of and not (due.due_date <= before and due.settled)
+                else due
+                for due in position.installments
+            ],
+            allocations=dict(position.allocations),
+        )
+        walk.carried = dict(self.carried)
+        return walk
+
+    def finish(self, as_of: date) -> None:
+        """Bring the walk to the end of `as_of`."""
+        self.advance_to(as_of)
+        self.accrue_all(as_of)
+        self.end_of_day(as_of)
 
     def _daily_penalty_rate(self) -> Fraction:
         return (
@@ -433,8 +578,11 @@ class _Walk:
         if days <= 0:
             return
         base = due.overdue_base
-        if base > 0:
-            due.penalty_unpaid += Fraction(base) * self.daily_penalty_rate * days
+        if base <= 0:
+            # Nothing accrues on nothing, and the balance of an installment that has fallen due
+            # never grows again: the installment is left as it is (a walk may share it).
+            return
+        due.penalty_unpaid += Fraction(base) * self.daily_penalty_rate * days
         due.accrued_through = through
 
     def accrue_all(self, through: date) -> None:
@@ -576,7 +724,8 @@ class _Walk:
             return
         self.accrue_all(day - ONE_DAY)
         outstanding = position.principal_outstanding
-        due_now = [due for due in position.installments if due.due_date <= day]
+        # Copies: what was due is changed below, and a resumed walk may share installments.
+        due_now = [due.copy() for due in position.installments if due.due_date <= day]
         arrears = sum((due.interest_unpaid for due in due_now), start=ZERO)
         penalty = sum(
             (due.penalty_owed(self.currency, self.rules.rounding) for due in position.installments),
@@ -643,7 +792,7 @@ class _Walk:
         if amount >= outstanding + carried:
             # Pays the loan off: the carried interest and all principal in the next installment,
             # paid today; the installments after it are no longer owed and leave the schedule.
-            first = future[0]
+            first = future[0].copy()  # not yet due: it may be shared with a remembered walk
             first.principal = first.principal_paid = outstanding
             first.interest = first.interest_paid = carried
             self.position.installments = [
