@@ -33,7 +33,7 @@ from typing import IO, Any
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from loanledger.application import REPORTS, LoanLedger
+from loanledger.application import LoanLedger
 from loanledger.domain.errors import DomainError
 from loanledger.persistence.keys import MASTER_KEY_ENV, MasterKey
 from loanledger.reports import formats
@@ -201,18 +201,34 @@ def _generate(
 
 
 def _write_reports(ledger: LoanLedger, result: DemoResult, out: Path) -> None:
-    # Every report is a builder over the same loan rows (what `ledger.report` does for each),
-    # so the rows are derived once for all four instead of once per report (all four are
-    # SUMMARY_REPORTS of the application: none reads a row's notices or worklist).
-    loan_rows = list(ledger.loan_rows(result.as_of, details=False))
+    """The report files (CSV and XLSX) as of the book's last day, and the archive of one
+    defaulted loan (贷款业务管理档案) as a page a person can read and print."""
     for name in FILE_REPORTS:
-        rows = REPORTS[name](loan_rows)
+        rows = ledger.report(name, as_of=result.as_of)
         result.reports[name] = rows
         csv_path = out / f"{name}.csv"
         csv_path.write_text(formats.to_csv(rows), encoding="utf-8")
         xlsx_path = out / f"{name}.xlsx"
         formats.write_xlsx(rows, xlsx_path, title=name)
         result.files.extend([csv_path, xlsx_path])
+    defaulted = defaulted_loan(result.reports["loan_ledger"])
+    if defaulted is not None:
+        archive_path = out / f"archive_{defaulted}.html"
+        archive_path.write_text(ledger.archive_html(defaulted), encoding="utf-8")
+        result.files.append(archive_path)
+
+
+def defaulted_loan(rows: list[dict[str, Any]]) -> str | None:
+    """The loan whose archive the demo writes: the first written off, else the first in legal
+    recovery, else the one longest past due (None when every loan is current)."""
+    for status in ("written_off", "legal_recovery"):
+        found = [row["loan_id"] for row in rows if row["status"] == status]
+        if found:
+            return str(min(found))
+    overdue = [row for row in rows if row["days_past_due"] > 0]
+    if not overdue:
+        return None
+    return str(max(overdue, key=lambda row: (row["days_past_due"], row["loan_id"]))["loan_id"])
 
 
 def _write_chart(result: DemoResult, path: Path) -> None:

@@ -17,8 +17,10 @@ from typer.testing import CliRunner, Result
 
 from loanledger import LoanLedger
 from loanledger.cli import app
+from loanledger.demo import defaulted_loan
 from loanledger.persistence.ids import loan_uuid
 from loanledger.reports import formats
+from tests.html import TagBalance
 from tests.integration.tampering import flip_bit, overwrite_state, stored_states
 from tests.journal import disburse, lines, pre_loan, repay
 
@@ -427,6 +429,32 @@ def test_the_demo_draws_the_monthly_aging_chart_as_a_png(demo_out: Path) -> None
 
     assert chart.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert chart.stat().st_size > 10_000
+
+
+def test_the_demo_writes_the_archive_of_a_defaulted_loan_as_a_well_formed_page(
+    demo_out: Path,
+) -> None:
+    rows = list(csv.DictReader(io.StringIO((demo_out / "loan_ledger.csv").read_text())))
+    chosen = defaulted_loan([{**row, "days_past_due": int(row["days_past_due"])} for row in rows])
+    assert chosen is not None
+    assert next(row for row in rows if row["loan_id"] == chosen)["status"] in (
+        "written_off",
+        "legal_recovery",
+        "overdue",
+    )
+    page = (demo_out / f"archive_{chosen}.html").read_text(encoding="utf-8")
+    checker = TagBalance()
+    checker.feed(page)
+    checker.close()
+    assert checker.open == []
+    original = LoanLedger.open(f"sqlite:///{demo_out}/demo.db")
+    try:
+        facts = original.archive(chosen)["facts"]
+    finally:
+        original.close()
+    assert len(facts) > 5
+    for fact in facts:  # every fact of the loan is on the page
+        assert fact["fact"] in page and fact["hash"] in page
 
 
 def test_the_demo_refuses_a_store_that_already_holds_loans(loaded: str, tmp_path: Path) -> None:
