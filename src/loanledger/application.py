@@ -227,7 +227,9 @@ class LoanLedger(Application[UUID]):
         self.read_store = open_read_store(settings)
         self.data_keys.attach(self.read_store, create_tables=self.create_tables)
         self.loan_index = LoanIndexProjection()
-        self.loan_state = LoanStateProjection(lambda loan_id: self._get(loan_id), self.rules)
+        self.loan_state = LoanStateProjection(
+            lambda loan_id: self._get(loan_id, remember=False), self.rules
+        )
         self.notices = NoticesProjection()
         self.projections = ProjectionEngine(
             self.read_store,
@@ -526,13 +528,17 @@ class LoanLedger(Application[UUID]):
             **outcome.result,
         }
 
-    def _get(self, loan_id: str, *, fresh_through: int | None = None) -> Loan:
+    def _get(
+        self, loan_id: str, *, fresh_through: int | None = None, remember: bool = True
+    ) -> Loan:
         """The loan rebuilt from its stored events.
 
         Decoding stored bytes is most of what loading costs, so the decoded (immutable) events of
         recently used loans are kept (`LoanEvents`, bounded) and only events stored since are
         read and decoded; the aggregate itself is rebuilt fresh each time, so a refused command
-        can never leave a half-changed loan behind in a cache.
+        can never leave a half-changed loan behind in a cache. With `remember=False` (the
+        projections' loader) the cache is read but not filled: a rebuild reads every loan once
+        and would otherwise fill it with the whole book.
         """
         aggregate_id = loan_uuid(loan_id)
         known, checked_through = self._loan_events.get(aggregate_id)
@@ -557,7 +563,8 @@ class LoanLedger(Application[UUID]):
         events = known + new if new else known
         if not events:
             raise LoanNotFoundError(f"loan {loan_id} has not applied")
-        self._loan_events.put(aggregate_id, events, fresh_through or 0)
+        if remember or (new and known):  # refreshing a cached loan adds no entry
+            self._loan_events.put(aggregate_id, events, fresh_through or 0)
         return self._replay(aggregate_id, events)
 
     @staticmethod
