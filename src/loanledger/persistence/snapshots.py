@@ -196,6 +196,7 @@ class Snapshots:
             # PersonalDataKeyError is not caught here: a missing or wrong master key is the
             # configuration's fault, raised as a load without a snapshot would raise it.
             self._reject(loan_id, version, digest, error)
+            self._remember(aggregate_id, 0)  # taken again by this load (`consider`)
             return self._decoded(self._select(aggregate_id))
         self._remember(aggregate_id, version)
         with self._lock:
