@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from os import PathLike
-from typing import Any, ParamSpec, TypeVar, cast
+from typing import Any, ParamSpec, TypeVar
 from uuid import UUID
 
 from eventsourcing.application import Application, ProcessingEvent
@@ -67,6 +67,7 @@ from loanledger.persistence.ids import loan_uuid
 from loanledger.persistence.keys import DataKeys, Keyring, MasterKey, load_keyring
 from loanledger.persistence.mapper import LedgerMapper
 from loanledger.persistence.personal_data import subject_of, subjects_of
+from loanledger.persistence.snapshots import Snapshots
 from loanledger.persistence.urls import StoreSettings, parse_store_url, resolve_store_url
 from loanledger.persistence.verify import VerifyResult, read_notifications, verify_chains
 from loanledger.projection.engine import ProjectionEngine
@@ -238,6 +239,14 @@ class LoanLedger(Application[UUID]):
             decode=self._decode,
             create_tables=self.create_tables,
         )
+        self.loan_snapshots = Snapshots(
+            self.read_store,
+            self.recorder.select_events,
+            self.mapper.to_domain_event,
+            self.data_keys,
+            clock,
+            create_tables=self.create_tables,
+        )
         self._closed_days = statements("closed_days", self.read_store.dialect)
         if self.create_tables:
             with self.read_store.transaction() as txn:
@@ -387,11 +396,12 @@ class LoanLedger(Application[UUID]):
     @_query
     def verify(self) -> VerifyResult:
         """Recompute every loan's hash chain from the stored bytes; name the first break."""
-        return verify_chains(
+        chains = verify_chains(
             read_notifications(
                 lambda start, limit: self.recorder.select_notifications(start, limit)
             )
         )
+        return self.loan_snapshots.verify(chains, loan_uuid)
 
     def record(self, *aggregates: Any) -> None:
         """Store the pending events of `aggregates` in one transaction (all or nothing)."""
@@ -552,9 +562,8 @@ class LoanLedger(Application[UUID]):
             self._loan_events.keep_replayed(aggregate_id, loan)
             return loan
         try:
-            new = [
-                cast(DomainEvent, event) for event in self.events.get(aggregate_id, gt=len(known))
-            ]
+            # From the loan's snapshot when nothing is known yet (persistence/snapshots.py).
+            new = self.loan_snapshots.events_after(loan_id, aggregate_id, known)
         except MapperDeserialisationError as error:
             raise CorruptHistoryError(
                 f"loan {loan_id} has stored events that cannot be read; run verify() and "
@@ -565,6 +574,7 @@ class LoanLedger(Application[UUID]):
             raise LoanNotFoundError(f"loan {loan_id} has not applied")
         if remember or (new and known):  # refreshing a cached loan adds no entry
             self._loan_events.put(aggregate_id, events, fresh_through or 0)
+        self.loan_snapshots.consider(loan_id, aggregate_id, events)
         return self._replay(aggregate_id, events)
 
     @staticmethod
@@ -909,7 +919,8 @@ class LoanLedger(Application[UUID]):
         return render_html(self.archive(loan_id))
 
     def rebuild(self) -> None:
-        """Drop every projection and rebuild it from the events."""
+        """Drop every projection and rebuild it from the events; drop the loans' snapshots."""
+        self.loan_snapshots.clear()
         self.projections.rebuild()
 
     # --- personal data ---------------------------------------------------------------------------

@@ -43,6 +43,7 @@ NAMES = [
     "0005_personal_data.sql",
     "0006_loan_state.sql",
     "0007_notices.sql",
+    "0008_snapshots.sql",
 ]
 READ_MODELS = (
     "loanledger_tracking",
@@ -53,6 +54,7 @@ READ_MODELS = (
     "loanledger_loan_state_horizon",
     "loanledger_notices",
     "loanledger_notice_receipts",
+    "loanledger_snapshots",
 )
 PERSONAL_DATA = ("loanledger_data_keys", "loanledger_personal_data_log")
 TABLES = ("loanledger_events", *READ_MODELS, *PERSONAL_DATA)
@@ -127,7 +129,7 @@ def test_migrations_apply_in_order_to_an_empty_schema_and_are_recorded(
         )
     ).fetchall()
     assert rows == [(m.version, m.name, m.checksum) for m in load_migrations()]
-    assert [row[0] for row in rows] == [1, 2, 3, 4, 5, 6, 7]
+    assert [row[0] for row in rows] == [1, 2, 3, 4, 5, 6, 7, 8]
     described = _describe(admin, schema)
     assert set(described["tables"]) == {*TABLES, "loanledger_migrations"}
     assert described["triggers"] == [
@@ -215,7 +217,7 @@ def test_a_changed_applied_migration_is_refused_and_nothing_is_applied(
         encoding="utf-8",
     )
     after = checksum(changed.read_text(encoding="utf-8"))
-    (folder / "0008_more.sql").write_text("CREATE TABLE more (id int);\n", encoding="utf-8")
+    (folder / "0009_more.sql").write_text("CREATE TABLE more (id int);\n", encoding="utf-8")
 
     with pytest.raises(MigrationError) as refused:
         migrate(url, directory=folder)
@@ -247,14 +249,14 @@ def test_a_database_newer_than_the_library_is_refused(
 ) -> None:
     _, url = schema_url
     folder = _copy_migrations(tmp_path)
-    (folder / "0008_newer.sql").write_text("SELECT 1;\n", encoding="utf-8")
-    assert migrate(url, directory=folder)[-1] == "0008_newer.sql"
+    (folder / "0009_newer.sql").write_text("SELECT 1;\n", encoding="utf-8")
+    assert migrate(url, directory=folder)[-1] == "0009_newer.sql"
 
     with pytest.raises(MigrationError) as refused:
-        migrate(url)  # the shipped set has no 0008
+        migrate(url)  # the shipped set has no 0009
 
     assert str(refused.value).endswith(
-        "has migration 0008_newer.sql (version 8) applied, which this version of loanledger "
+        "has migration 0009_newer.sql (version 9) applied, which this version of loanledger "
         "does not ship: upgrade loanledger"
     )
 
@@ -264,11 +266,11 @@ def test_a_migration_older_than_the_newest_applied_is_refused(
 ) -> None:
     _, url = schema_url
     folder = _copy_migrations(tmp_path)
-    (folder / "0010_extra.sql").write_text("SELECT 1;\n", encoding="utf-8")
-    assert migrate(url, directory=folder)[-1] == "0010_extra.sql"
-    (folder / "0008_late.sql").write_text("SELECT 1;\n", encoding="utf-8")
+    (folder / "0011_extra.sql").write_text("SELECT 1;\n", encoding="utf-8")
+    assert migrate(url, directory=folder)[-1] == "0011_extra.sql"
+    (folder / "0009_late.sql").write_text("SELECT 1;\n", encoding="utf-8")
 
-    with pytest.raises(MigrationError, match=r"^migration\(s\) 0008_late.sql are older than"):
+    with pytest.raises(MigrationError, match=r"^migration\(s\) 0009_late.sql are older than"):
         migrate(url, directory=folder)
 
 

@@ -41,6 +41,9 @@ class VerifyResult:
     loans_checked: int
     events_checked: int
     first_break: ChainBreak | None
+    snapshots_checked: int = 0
+    """Loan snapshots rebuilt from the events and compared (`persistence.snapshots`); a
+    snapshot that differs is a `first_break` at the snapshot's version."""
 
     def __str__(self) -> str:
         if self.ok:
