@@ -50,20 +50,37 @@ class LoanStateProjection(Projection):
     def __init__(self, loader: Loader, rules: RuleSet) -> None:
         self.loader = loader
         self.rules = rules
-        self._cursors: OrderedDict[str, Cursor] = OrderedDict()
-        """Where each recently written loan's walk stood (bounded), to resume it."""
+        self._walks: OrderedDict[str, tuple[str, Timeline, Cursor]] = OrderedDict()
+        """Each recently written loan's timeline, the moment it was known at, and where its walk
+        stood (bounded), to go on from there instead of walking the loan's life again."""
 
-    def _segments(self, loan: Loan, start: date, through: date) -> Iterator[Segment]:
-        """The loan's segments from `start`, resuming its last walk when the facts allow."""
-        timeline = Timeline(loan, self.rules)
-        cursor = self._cursors.pop(loan.loan_id, None)
-        if cursor is not None and not cursor.resumes(loan, start):
-            cursor = None
+    def _known(self, loan_id: str, recorded: str) -> Loan:
+        """The loan as known at the moment `recorded` (text), from the kept timeline if it was
+        built for that moment (no query), else loaded."""
+        kept = self._walks.get(loan_id)
+        if kept is not None and kept[0] == recorded:
+            return kept[1].loan
+        moment = datetime.fromisoformat(recorded).replace(tzinfo=UTC)
+        loan = self.loader(loan_id)
+        return loan if loan.history[-1].timestamp <= moment else loan.as_known_at(moment)
+
+    def _segments(self, loan: Loan, recorded: str, start: date, through: date) -> Iterator[Segment]:
+        """The loan's segments from `start`, going on from its last walk when the facts allow."""
+        kept = self._walks.pop(loan.loan_id, None)
+        timeline = cursor = None
+        if kept is not None:
+            moment, timeline, cursor = kept
+            if moment != recorded or timeline.loan is not loan:
+                timeline = None  # another moment's facts: a new timeline, perhaps the same walk
+            if not cursor.resumes(loan, start):
+                cursor = None
+        if timeline is None:
+            timeline = Timeline(loan, self.rules)
         yield from timeline.segments(start, through, resume=cursor)
         if timeline.checkpoint is not None:
-            self._cursors[loan.loan_id] = timeline.checkpoint
-            if len(self._cursors) > CURSORS_KEPT:
-                self._cursors.popitem(last=False)
+            self._walks[loan.loan_id] = (recorded, timeline, timeline.checkpoint)
+            if len(self._walks) > CURSORS_KEPT:
+                self._walks.popitem(last=False)
 
     def drop(self, txn: Transaction, store: ReadStore) -> None:
         sql = self.sql(store)
@@ -126,7 +143,7 @@ class LoanStateProjection(Projection):
             known_from = recorded
             start = applied_on
         covered_to = self._write(
-            txn, sql, loan.loan_id, recorded, self._segments(known, start, horizon)
+            txn, sql, loan.loan_id, recorded, self._segments(known, recorded, start, horizon)
         )
         txn.execute(sql["upsert_cover"], (loan.loan_id, known_from, recorded, covered_to))
 
@@ -154,11 +171,7 @@ class LoanStateProjection(Projection):
         horizon: date,
     ) -> None:
         """Carry a loan's open segments on to the business horizon (no new fact: time passed)."""
-        moment = datetime.fromisoformat(recorded).replace(tzinfo=UTC)
-        loan = self.loader(loan_id)
-        if loan.history[-1].timestamp > moment:
-            loan = loan.as_known_at(moment)
-        segments = self._segments(loan, covered_to, horizon)
+        segments = self._segments(self._known(loan_id, recorded), recorded, covered_to, horizon)
         end = self._write(txn, sql, loan_id, recorded, segments)
         cover = txn.execute(sql["cover"], (loan_id,))
         txn.execute(sql["upsert_cover"], (loan_id, cover[0][0], recorded, end))

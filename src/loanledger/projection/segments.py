@@ -207,6 +207,7 @@ class Timeline:
         """Segments from `start` until one reaches past `through` (or never ends). With
         `resume` (see `Cursor.resumes`), the walk goes on from a copy of it."""
         loan, rules = self.loan, self.rules
+        self.checkpoint = None  # a resumed cursor is handed over: never keep an earlier one
         if resume is not None:
             # The caller hands the cursor over (it keeps no reference), so no copy is needed.
             assert resume.resumes(loan, start)
