@@ -9,8 +9,8 @@ are the dates on which that stops being true:
 
 - the effective date of every fact that can change the row (notices, recorded grades and
   allocation revisions cannot, so they are not boundaries);
-- each installment's due date (held overpayment is applied) and the day after (it is overdue,
-  next due moves on);
+- each installment's due date while overpayment is held (it is applied), and the day after each
+  due date with something unpaid (it is overdue, next due moves on);
 - each days-past-due threshold of the rule set (bucket, classification floor, IFRS 9 stage)
   counted from the earliest unpaid due date;
 - the end of a restructured loan's observation period.
@@ -328,13 +328,17 @@ class Timeline:
                 candidates.append(fact_date)
                 break
         if position is not None:
-            # Installments are in due-date order, so the first one with a date ahead is the
-            # nearest.
+            # Installments are in due-date order, so the first match is the nearest. On a due
+            # date itself only held overpayment moves (it is applied); the day after, whatever
+            # is still unpaid of the installment is overdue and next due moves on. An
+            # installment already paid changes nothing on either day.
+            if position.overpayment > 0:
+                for due in position.installments:
+                    if due.due_date > day:
+                        candidates.append(due.due_date)
+                        break
             for due in position.installments:
-                if due.due_date > day:
-                    candidates.append(due.due_date)
-                    break
-                if due.due_date + ONE_DAY > day:
+                if due.due_date + ONE_DAY > day and due.overdue_base > 0:
                     candidates.append(due.due_date + ONE_DAY)
                     break
             first_unpaid = next(
