@@ -9,7 +9,9 @@ the facts recorded up to a moment, which is how `known_at` queries work.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -133,20 +135,41 @@ class _EventMemo:
     def __init__(self, capacity: int) -> None:
         self._capacity = capacity
         self._values: dict[int, tuple[DomainEvent, object]] = {}
+        self._paused = threading.local()
 
     def get(self, event: E, make: Callable[[E], T]) -> T:
         found = self._values.get(id(event))
         if found is not None and found[0] is event:
             return cast(T, found[1])
         value = make(event)
+        if getattr(self._paused, "on", False):
+            return value
         if len(self._values) >= self._capacity:
             self._values = {}
         self._values[id(event)] = (event, value)
         return value
 
+    @contextmanager
+    def paused(self) -> Iterator[None]:
+        """Within this block, on this thread, values are made but not remembered: a reader that
+        decodes every loan once (a projection rebuilding) would only fill the memo with events
+        nobody asks about again, and keep them alive."""
+        previous = getattr(self._paused, "on", False)
+        self._paused.on = True
+        try:
+            yield
+        finally:
+            self._paused.on = previous
+
 
 MAX_REMEMBERED_EVENT_VALUES = 100_000
 _DERIVED = _EventMemo(MAX_REMEMBERED_EVENT_VALUES)
+
+
+def event_values_not_remembered() -> AbstractContextManager[None]:
+    """See `_EventMemo.paused`."""
+    return _DERIVED.paused()
+
 
 SERVICING_EVENTS: dict[str, type[DomainEvent]] = {
     "NoticeIssued": NoticeIssued,

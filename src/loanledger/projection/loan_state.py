@@ -15,7 +15,7 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
-from loanledger.domain.loan import Loan
+from loanledger.domain.loan import Loan, event_values_not_remembered
 from loanledger.domain.loan_events import LoanApproved
 from loanledger.domain.rules import CLASSIFICATIONS, RuleSet
 from loanledger.projection.engine import Projection, Recorded
@@ -94,6 +94,13 @@ class LoanStateProjection(Projection):
             txn.execute(sql[key])
 
     def process(self, txn: Transaction, store: ReadStore, batch: Sequence[Recorded]) -> None:
+        # Loans are loaded here without filling the application's caches (see the loader), and
+        # the domain's per-event memo is left alone too: a rebuild reads every loan once, and
+        # remembering would keep the whole book's events alive (B6 memory).
+        with event_values_not_remembered():
+            self._process(txn, store, batch)
+
+    def _process(self, txn: Transaction, store: ReadStore, batch: Sequence[Recorded]) -> None:
         sql = self.sql(store)
         found = txn.execute(sql["horizon"])
         horizon = date.fromisoformat(found[0][0]) if found else None
