@@ -133,44 +133,38 @@ def loan_row(
     *,
     contagion: bool = False,
     details: bool = True,
+    derived: Derived | None = None,
 ) -> LoanRow:
     """Everything the portfolio reports need of one loan on `as_of`; without `details`, the
-    row's `notices` and `worklist` are left empty (the summaries read only the view)."""
-    derived = derive(loan, as_of, rules, contagion=contagion)
+    row's `notices` and `worklist` are left empty (the summaries read only the view). `derived`
+    is given by a caller that derived the loan on `as_of` already (the read model's walk)."""
+    if derived is None:
+        derived = derive(loan, as_of, rules, contagion=contagion)
     view = loan_view(loan, as_of, rules, derived=derived)
     figures, state, risk = derived.figures, derived.state, derived.risk
     assert loan.application is not None
     terms = loan.approval or loan.application
     disbursed_on = figures.first_disbursed_on if figures is not None else None
     maturity = figures.maturity_date if figures is not None else None
-    if not details:
-        return LoanRow(
-            view=view,
-            borrower_id=loan.application.borrower.id,
-            amount=terms.amount,
-            annual_rate=terms.annual_rate,
-            disbursed_on=disbursed_on.isoformat() if disbursed_on else None,
-            maturity_date=maturity.isoformat() if maturity else None,
-            notices=[],
-            borrower_name=loan.application.borrower.name,
-            borrower_id_number=loan.application.borrower.id_number,
-            worklist=[],
-        )
-    notices = [
-        {
-            "notice_id": notice.notice_id,
-            "loan_id": loan.loan_id,
-            "kind": notice.kind,
-            "issued_on": notice.effective_date.isoformat(),
-            "due_date": notice.due_date.isoformat() if notice.due_date else None,
-            "acknowledged_on": (
-                state.acknowledged[notice.notice_id].effective_date.isoformat()
-                if notice.notice_id in state.acknowledged
-                else None
-            ),
-        }
-        for notice in state.notices.values()
-    ]
+    notices: list[dict[str, Any]] = []
+    worklist: list[dict[str, Any]] = []
+    if details:
+        notices = [
+            {
+                "notice_id": notice.notice_id,
+                "loan_id": loan.loan_id,
+                "kind": notice.kind,
+                "issued_on": notice.effective_date.isoformat(),
+                "due_date": notice.due_date.isoformat() if notice.due_date else None,
+                "acknowledged_on": (
+                    state.acknowledged[notice.notice_id].effective_date.isoformat()
+                    if notice.notice_id in state.acknowledged
+                    else None
+                ),
+            }
+            for notice in state.notices.values()
+        ]
+        worklist = _worklist(loan.loan_id, as_of, figures, state, risk, rules, view["status"])
     return LoanRow(
         view=view,
         borrower_id=loan.application.borrower.id,
@@ -181,7 +175,7 @@ def loan_row(
         notices=notices,
         borrower_name=loan.application.borrower.name,
         borrower_id_number=loan.application.borrower.id_number,
-        worklist=_worklist(loan.loan_id, as_of, figures, state, risk, rules, view["status"]),
+        worklist=worklist,
     )
 
 

@@ -55,9 +55,8 @@ from loanledger.domain.rules import (
     ifrs9_stage,
 )
 from loanledger.domain.servicing import ONE_DAY, MoneyFact, Position, _Walk
-from loanledger.reports.portfolio import LoanRow
 from loanledger.reports.portfolio import loan_ledger as loan_ledger_rows
-from loanledger.views import Derived, loan_view
+from loanledger.views import Derived, loan_row
 
 FOREVER = date(9999, 12, 31)
 """`valid_to` of a segment nothing will end (no due date or threshold is left)."""
@@ -269,25 +268,7 @@ class Timeline:
         figures = position if position is not None and position.disbursed > 0 else None
         risk = assess(state, figures, rules)
         derived = Derived(position, figures, state, risk, loan.status_on(day, position, risk))
-        view = loan_view(loan, day, rules, derived=derived)
-        assert loan.application is not None
-        terms = loan.approval or loan.application
-        disbursed_on = figures.first_disbursed_on if figures is not None else None
-        maturity = figures.maturity_date if figures is not None else None
-        (row,) = loan_ledger_rows(
-            [
-                LoanRow(
-                    view=view,
-                    borrower_id=loan.application.borrower.id,
-                    amount=terms.amount,
-                    annual_rate=terms.annual_rate,
-                    disbursed_on=disbursed_on.isoformat() if disbursed_on else None,
-                    maturity_date=maturity.isoformat() if maturity else None,
-                    notices=[],
-                    worklist=[],
-                )
-            ]
-        )
+        (row,) = loan_ledger_rows([loan_row(loan, day, rules, details=False, derived=derived)])
         overdue_since = None
         penalties: list[tuple[Fraction, Fraction]] = []
         if figures is not None:
