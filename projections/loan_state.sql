@@ -108,6 +108,9 @@ VALUES (?, ?, ?, ?)
 ON CONFLICT (loan_id) DO UPDATE
 SET recorded_from = excluded.recorded_from, covered_to = excluded.covered_to
 
+-- name: extend_cover
+UPDATE loanledger_loan_state_cover SET covered_to = ? WHERE loan_id = ?
+
 -- name: stale
 SELECT loan_id, recorded_from, covered_to FROM loanledger_loan_state_cover
 WHERE covered_to <= ? ORDER BY loan_id

@@ -103,7 +103,7 @@ REPORTS: dict[str, Callable[[Iterable[LoanRow]], list[dict[str, Any]]]] = {
     "loan_level": regulator.loan_level,
 }
 
-STATE_SUMMARIES = frozenset({"five_category", "aging", "ifrs9_stages"})
+STATE_SUMMARIES = SUMMARY_REPORTS - {"loan_ledger"}
 """Summaries served by the bitemporal `loan_state` read model (with `loan_ledger`)."""
 
 Clock = Callable[[], datetime]
@@ -812,10 +812,9 @@ class LoanLedger(Application[UUID]):
     ) -> Iterator[LoanRow]:
         for borrower in sorted(borrowers):
             for loan_id in self._borrower_loans(borrower):
-                loan = self._get(loan_id).as_known_at(known_at)
-                if loan.exists_on(day):
-                    contagion = self._contagion(loan, day, known_at)
-                    yield loan_row(loan, day, self.rules, contagion=contagion, details=False)
+                row = self._row_of(self._get(loan_id).as_known_at(known_at), day, known_at)
+                if row is not None:
+                    yield row
 
     def _summary_rows_from_state(self, day: date, known_at: datetime | None) -> list[LoanRow]:
         stored, replayed = self._state_query("summary_at", day, known_at)
@@ -878,9 +877,18 @@ class LoanLedger(Application[UUID]):
     ) -> Iterator[LoanRow]:
         """Each loan that exists on `on`, one at a time (the book is never all in memory)."""
         for loan in self._loans(known_at):
-            if loan.exists_on(on):
-                contagion = self._contagion(loan, on, known_at)
-                yield loan_row(loan, on, self.rules, contagion=contagion, details=details)
+            row = self._row_of(loan, on, known_at, details=details)
+            if row is not None:
+                yield row
+
+    def _row_of(
+        self, loan: Loan, on: date, known_at: datetime | None, *, details: bool = False
+    ) -> LoanRow | None:
+        """The loan's report row on `on`, graded with its borrower (None: not applied yet)."""
+        if not loan.exists_on(on):
+            return None
+        contagion = self._contagion(loan, on, known_at)
+        return loan_row(loan, on, self.rules, contagion=contagion, details=details)
 
     @_query
     def archive(self, loan_id: str) -> dict[str, Any]:

@@ -275,8 +275,10 @@ class Loan(EventSourcedAggregate):
         return loan
 
     def as_known_at(self, known_at: datetime | None) -> Loan:
-        """The loan rebuilt from the facts recorded at or before `known_at` (None: all)."""
-        if known_at is None:
+        """The loan rebuilt from the facts recorded at or before `known_at` (None: all). When
+        every fact was recorded by then, the loan itself: nothing to leave out (a loan's facts are
+        recorded in time order: each command records at or after the loan's last fact)."""
+        if known_at is None or not self.history or self.history[-1].timestamp <= known_at:
             return self
         known = Loan(self.id)
         for event in self.history:

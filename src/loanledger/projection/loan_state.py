@@ -63,7 +63,7 @@ class LoanStateProjection(Projection):
             return kept[1].loan
         moment = datetime.fromisoformat(recorded).replace(tzinfo=UTC)
         loan = self.loader(loan_id)
-        return loan if loan.history[-1].timestamp <= moment else loan.as_known_at(moment)
+        return loan.as_known_at(moment)
 
     def _segments(self, loan: Loan, recorded: str, start: date, through: date) -> Iterator[Segment]:
         """The loan's segments from `start`, going on from its last walk when the facts allow."""
@@ -132,7 +132,7 @@ class LoanStateProjection(Projection):
         cover = txn.execute(sql["cover"], (loan.loan_id,))
         if cover and cover[0][1] >= recorded:
             return  # this moment was written already (its events spanned two batches)
-        known = loan if loan.history[-1].timestamp <= moment else loan.as_known_at(moment)
+        known = loan.as_known_at(moment)
         arrived = [
             event
             for event in known.history
@@ -181,8 +181,7 @@ class LoanStateProjection(Projection):
         """Carry a loan's open segments on to the business horizon (no new fact: time passed)."""
         segments = self._segments(self._known(loan_id, recorded), recorded, covered_to, horizon)
         end = self._write(txn, sql, loan_id, recorded, segments)
-        cover = txn.execute(sql["cover"], (loan_id,))
-        txn.execute(sql["upsert_cover"], (loan_id, cover[0][0], recorded, end))
+        txn.execute(sql["extend_cover"], (end, loan_id))
 
     @staticmethod
     def _write(
