@@ -209,9 +209,8 @@ def assess(
         if worse_classification(classification, "substandard") != classification:
             reasons.append("restructured: observation period")
         classification = worse_classification(classification, "substandard")
-    if contagion and CLASSIFICATIONS.index(classification) < CLASSIFICATIONS.index("substandard"):
-        classification = "substandard"
-        reasons.append("borrower non-performing elsewhere (contagion)")
+    if contagion:
+        classification, reasons = spread_to(classification, reasons)
     if state.written_off is not None:
         classification = "loss"
     flagged = any(name != "days_past_due" for name in ordered)
@@ -237,6 +236,17 @@ def assess(
         legal_recovery=legal,
         next_check_due=_next_check_due(state, position, rules),
     )
+
+
+CONTAGION_REASON = "borrower non-performing elsewhere (contagion)"
+
+
+def spread_to(classification: str, reasons: list[str]) -> tuple[str, list[str]]:
+    """A grade once the borrower is non-performing elsewhere (contagion): below substandard it
+    becomes substandard, with the reason added; at or above it stays."""
+    if CLASSIFICATIONS.index(classification) < CLASSIFICATIONS.index("substandard"):
+        return "substandard", [*reasons, CONTAGION_REASON]
+    return classification, reasons
 
 
 def _observation_until(state: PostLoanState, position: Position | None) -> date | None:

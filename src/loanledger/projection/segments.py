@@ -46,9 +46,9 @@ from loanledger.domain.postloan import (
     _gather,
     _observation_until,
     assess,
+    spread_to,
 )
 from loanledger.domain.rules import (
-    CLASSIFICATIONS,
     RuleSet,
     bucket,
     classification_floor,
@@ -68,8 +68,6 @@ grades recorded by close of day (derived from the row, not feeding it) and alloc
 
 DAYS_PAST_DUE_SCAN = 4000
 """How far `change_points` looks for a threshold: beyond every rule set's last one (DPD > 360)."""
-
-CONTAGION_REASON = "borrower non-performing elsewhere (contagion)"
 
 
 @cache
@@ -289,16 +287,13 @@ class Timeline:
     def _contagion_grade(
         self, risk: RiskView, state: PostLoanState, figures: Position | None
     ) -> tuple[str, list[str]]:
-        """What `assess(..., contagion=True)` gives. A loan graded below substandard becomes
-        substandard with the contagion reason; one at or above keeps its grade. A written-off
-        loan is `loss` either way, but its reasons depend on its grade before the write-off,
-        so only then is the assessment run again."""
+        """What `assess(..., contagion=True)` gives, from the grade without contagion. A
+        written-off loan is `loss` either way, but its reasons depend on its grade before the
+        write-off, so only then is the assessment run again."""
         if state.written_off is not None:
             spread = assess(state, figures, self.rules, contagion=True)
             return spread.classification, list(spread.reasons)
-        if CLASSIFICATIONS.index(risk.classification) < CLASSIFICATIONS.index("substandard"):
-            return "substandard", [*risk.reasons, CONTAGION_REASON]
-        return risk.classification, list(risk.reasons)
+        return spread_to(risk.classification, list(risk.reasons))
 
     def _next_boundary(
         self, day: date, position: Position | None, state: PostLoanState
