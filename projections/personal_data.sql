@@ -33,6 +33,16 @@ CREATE INDEX IF NOT EXISTS loanledger_personal_data_log_subject
 -- name: key_of_subject
 SELECT data_key_id, master_key_id, wrapped FROM loanledger_data_keys WHERE subject = ?
 
+-- name: keys_of_subjects
+-- Many subjects' keys in one query (a bulk load's new borrowers): the parameter is a JSON array
+-- of subjects.
+SELECT subject, data_key_id, master_key_id, wrapped FROM loanledger_data_keys
+WHERE subject IN (SELECT value FROM json_each(?))
+
+-- name: keys_of_subjects [postgresql]
+SELECT subject, data_key_id, master_key_id, wrapped FROM loanledger_data_keys
+WHERE subject IN (SELECT jsonb_array_elements_text(?::jsonb))
+
 -- name: key_by_id
 SELECT subject, master_key_id, wrapped FROM loanledger_data_keys WHERE data_key_id = ?
 

@@ -635,3 +635,32 @@ def test_a_writer_whose_borrower_was_forgotten_elsewhere_seals_new_data_under_a_
     finally:
         writer.close()
         other.close()
+
+
+def test_ensuring_many_new_people_reads_their_keys_in_a_few_queries_and_keeps_existing_keys(
+    ledger: LoanLedger,
+) -> None:
+    """A bulk load's batch of new borrowers costs a bounded number of key-table reads (one per
+    chunk of subjects, before and after creating them), not one per borrower; a subject who
+    has a key keeps it."""
+    _book(ledger)
+    before = dict(ledger.read_store.query("SELECT subject, data_key_id FROM loanledger_data_keys"))
+    subjects = [f"borrower:N-{number:04d}" for number in range(1200)] + ["borrower:B-1"]
+    reads: list[str] = []
+    query = ledger.read_store.query
+
+    def counted(statement: str, params: Any = ()) -> Any:
+        reads.append(statement)
+        return query(statement, params)
+
+    ledger.read_store.query = counted  # type: ignore[method-assign]
+    try:
+        ledger.data_keys.ensure(subjects)
+    finally:
+        ledger.read_store.query = query  # type: ignore[method-assign]
+
+    after = dict(ledger.read_store.query("SELECT subject, data_key_id FROM loanledger_data_keys"))
+    assert len(reads) == 6  # 3 chunks of at most 500 subjects, read before and after creating
+    assert len(after) == len(before) + 1200
+    assert after["borrower:B-1"] == before["borrower:B-1"]
+    assert len(set(after.values())) == len(after)
