@@ -292,6 +292,32 @@ class Money:
             object.__setattr__(self, "amount", amount.copy_abs())
 
     @classmethod
+    def _valid(cls, amount: Decimal, currency: Currency) -> Money:
+        """Money from an amount already known to be valid for `currency`: a finite Decimal with
+        exactly the minor-unit places, never -0. Skips the checks of `__post_init__`, which
+        would only repeat what the caller guarantees; the library's own arithmetic builds its
+        results this way (the exact sum of two amounts at the same places keeps those places,
+        and an exact zero sum is +0), which is most of the Money ever built."""
+        money = object.__new__(cls)
+        _set_amount(money, amount)
+        _set_currency(money, currency)
+        return money
+
+    @classmethod
+    def of_minor(cls, units: int, currency: str | Currency = DEFAULT_CURRENCY) -> Money:
+        """Money from an exact whole number of minor units: `Money.of_minor(12345)` is 123.45
+        CNY. Schedules compute in whole fen and build Money only for their results."""
+        if isinstance(units, bool) or not isinstance(units, int):
+            raise InvalidAmountError(f"units must be an int, not {type(units).__name__}")
+        cur = _currency_of(currency)
+        return cls._valid(Decimal(units).scaleb(-cur.minor_unit, _EXACT), cur)
+
+    @property
+    def minor_units(self) -> int:
+        """The amount as an exact whole number of minor units: 123.45 CNY is 12345."""
+        return int(self.amount.scaleb(self.currency.minor_unit, _EXACT))
+
+    @classmethod
     def of(cls, value: str | int | Decimal, currency: str | Currency = DEFAULT_CURRENCY) -> Money:
         """Build Money from a decimal string, int or Decimal in a currency (CNY by default).
 
@@ -309,13 +335,13 @@ class Money:
                 f"amount {value} has more than {cur.minor_unit} decimal places allowed "
                 f"for {cur.code}"
             )
-        return cls(rounded, cur)
+        return cls._valid(rounded, cur)
 
     @classmethod
     def zero(cls, currency: str | Currency = DEFAULT_CURRENCY) -> Money:
         """Zero in the currency, at the minor unit (0.00 for CNY, 0 for JPY)."""
         cur = _currency_of(currency)
-        return cls(Decimal(f"0E-{cur.minor_unit}"), cur)
+        return cls._valid(Decimal(f"0E-{cur.minor_unit}"), cur)
 
     # -- arithmetic -------------------------------------------------------------------------------
 
@@ -328,20 +354,24 @@ class Money:
     def __add__(self, other: object) -> Money:
         if not isinstance(other, Money):
             return NotImplemented
-        self._same(other)
-        return Money(_EXACT.add(self.amount, other.amount), self.currency)
+        if self.currency is not other.currency:
+            self._same(other)
+        return Money._valid(_EXACT.add(self.amount, other.amount), self.currency)
 
     def __sub__(self, other: object) -> Money:
         if not isinstance(other, Money):
             return NotImplemented
-        self._same(other)
-        return Money(_EXACT.subtract(self.amount, other.amount), self.currency)
+        if self.currency is not other.currency:
+            self._same(other)
+        return Money._valid(_EXACT.subtract(self.amount, other.amount), self.currency)
 
     def __neg__(self) -> Money:
-        return Money(self.amount.copy_negate(), self.currency)
+        if self.amount.is_zero():
+            return self  # never -0
+        return Money._valid(self.amount.copy_negate(), self.currency)
 
     def __abs__(self) -> Money:
-        return Money(self.amount.copy_abs(), self.currency)
+        return Money._valid(self.amount.copy_abs(), self.currency)
 
     def __mul__(self, other: object) -> NoReturn:
         raise TypeError(
@@ -364,7 +394,7 @@ class Money:
         if isinstance(factor, Decimal) and not factor.is_finite():
             raise InvalidAmountError(f"factor must be a finite number, got {factor}")
         product = Fraction(self.amount) * Fraction(factor)
-        return Money(
+        return Money._valid(
             round_ratio(product.numerator, product.denominator, self.currency, rounding),
             self.currency,
         )
@@ -374,25 +404,29 @@ class Money:
     def __lt__(self, other: object) -> bool:
         if not isinstance(other, Money):
             return NotImplemented
-        self._same(other)
+        if self.currency is not other.currency:
+            self._same(other)
         return self.amount < other.amount
 
     def __le__(self, other: object) -> bool:
         if not isinstance(other, Money):
             return NotImplemented
-        self._same(other)
+        if self.currency is not other.currency:
+            self._same(other)
         return self.amount <= other.amount
 
     def __gt__(self, other: object) -> bool:
         if not isinstance(other, Money):
             return NotImplemented
-        self._same(other)
+        if self.currency is not other.currency:
+            self._same(other)
         return self.amount > other.amount
 
     def __ge__(self, other: object) -> bool:
         if not isinstance(other, Money):
             return NotImplemented
-        self._same(other)
+        if self.currency is not other.currency:
+            self._same(other)
         return self.amount >= other.amount
 
     @property
@@ -418,6 +452,11 @@ class Money:
 
     def __repr__(self) -> str:
         return f"Money.of({str(self)!r}, {self.currency.code!r})"
+
+
+_set_amount = Money.__dict__["amount"].__set__
+_set_currency = Money.__dict__["currency"].__set__
+"""The slots' own setters: they bypass the frozen dataclass's refusing `__setattr__`."""
 
 
 def positive_amount(
