@@ -24,7 +24,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import (
     ROUND_HALF_EVEN,
     ROUND_HALF_UP,
@@ -128,6 +128,7 @@ class Currency:
 
     code: str
     minor_unit: int
+    _quantum: Decimal = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not isinstance(self.code, str) or not re.fullmatch(r"[A-Z]{3}", self.code):
@@ -142,11 +143,12 @@ class Currency:
             raise UnknownCurrencyError(
                 f"minor_unit must be an int between 0 and 4, got {self.minor_unit!r}"
             )
+        object.__setattr__(self, "_quantum", Decimal(1).scaleb(-self.minor_unit))
 
     @property
     def quantum(self) -> Decimal:
         """The smallest amount of the currency as a Decimal: 0.01 for CNY, 1 for JPY."""
-        return Decimal(1).scaleb(-self.minor_unit)
+        return self._quantum
 
     def __str__(self) -> str:
         return self.code
@@ -307,10 +309,13 @@ class Money:
     def of_minor(cls, units: int, currency: str | Currency = DEFAULT_CURRENCY) -> Money:
         """Money from an exact whole number of minor units: `Money.of_minor(12345)` is 123.45
         CNY. Schedules compute in whole fen and build Money only for their results."""
-        if isinstance(units, bool) or not isinstance(units, int):
+        if type(units) is not int and (isinstance(units, bool) or not isinstance(units, int)):
             raise InvalidAmountError(f"units must be an int, not {type(units).__name__}")
-        cur = _currency_of(currency)
-        return cls._valid(Decimal(units).scaleb(-cur.minor_unit, _EXACT), cur)
+        cur = currency if type(currency) is Currency else _currency_of(currency)
+        money = object.__new__(cls)
+        _set_amount(money, Decimal(units).scaleb(-cur.minor_unit, _EXACT))
+        _set_currency(money, cur)
+        return money
 
     @property
     def minor_units(self) -> int:
@@ -328,6 +333,12 @@ class Money:
         """
         cur = _currency_of(currency)
         parsed = parse_decimal(value, "amount", error=InvalidAmountError)
+        exponent = parsed.as_tuple().exponent
+        assert isinstance(exponent, int)  # parse_decimal refuses non-finite values
+        if exponent >= -cur.minor_unit:
+            # No more places than the minor unit: padding with zeros is exact (nothing rounds).
+            padded = parsed.quantize(cur.quantum, context=_EXACT)
+            return cls._valid(padded.copy_abs() if padded.is_zero() else padded, cur)
         exact = Fraction(parsed)
         rounded = round_ratio(exact.numerator, exact.denominator, cur, ROUND_HALF_UP)
         if rounded != parsed:

@@ -78,6 +78,20 @@ class Terms:
     method: RepaymentMethod
     repayment_day: int | None
 
+    def __hash__(self) -> int:
+        # Every derivation looks its loan up by its terms (`Checkpoints`): hash the fields once.
+        found: int | None = self.__dict__.get("_hash")
+        if found is None:
+            found = hash(
+                (self.amount, self.term_months, self.annual_rate, self.method, self.repayment_day)
+            )
+            object.__setattr__(self, "_hash", found)
+        return found
+
+    def __getstate__(self) -> dict[str, object]:
+        # The remembered hash is this process's (strings hash differently in another).
+        return {key: value for key, value in self.__dict__.items() if key != "_hash"}
+
     @property
     def currency(self) -> Currency:
         return self.amount.currency
