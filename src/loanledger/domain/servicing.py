@@ -45,7 +45,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 from fractions import Fraction
@@ -481,17 +481,18 @@ class _Walk:
         # shared with this walk, not copied: a step that changes an installment not yet due
         # (a payoff) copies it first, and the others replace the tail of the schedule.
         before = position.as_of
-        walk.position = replace(
-            position,
-            as_of=as_of,
-            installments=[
-                due.copy()
-                if due.due_date <= as_of and not (due.due_date <= before and due.settled)
-                else due
-                for due in position.installments
-            ],
-            allocations=dict(position.allocations),
-        )
+        # A field-for-field copy (what dataclasses.replace makes, without its per-field calls).
+        copied = object.__new__(Position)
+        copied.__dict__.update(position.__dict__)
+        copied.as_of = as_of
+        copied.installments = [
+            due.copy()
+            if due.due_date <= as_of and not (due.due_date <= before and due.settled)
+            else due
+            for due in position.installments
+        ]
+        copied.allocations = dict(position.allocations)
+        walk.position = copied
         walk.carried = dict(self.carried)
         return walk
 
@@ -601,7 +602,8 @@ class _Walk:
 
     def accrue_all(self, through: date) -> None:
         for due in self.position.installments:
-            self.accrue(due, through)
+            if due.due_date < through:  # nothing accrues on the due date or before it
+                self.accrue(due, through)
 
     # --- facts ---------------------------------------------------------------------------------
 
