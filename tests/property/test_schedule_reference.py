@@ -24,6 +24,7 @@ from loanledger.domain.schedule import (
     RepaymentMethod,
     annuity_payment,
     build_schedule,
+    contract_amounts,
     reamortise,
     shorten_term,
 )
@@ -310,6 +311,32 @@ def test_keeping_the_installment_matches_the_reference(
         day_count=day_count,
     )
     same(new, old)
+
+
+@given(units, currencies, rates, terms, methods, days, repayment_days, roundings, day_counts)
+def test_contract_amounts_are_the_schedule_s_amounts(
+    amount: int,
+    code: str,
+    annual: str,
+    term: int,
+    method: RepaymentMethod,
+    disbursed_on: date,
+    day: int,
+    rounding: str,
+    day_count: DayCount,
+) -> None:
+    """What a servicing walk starts from: the rows of `build_schedule`, without Money."""
+    principal, rate = money(amount, code), AnnualRate.of(annual)
+    options = {"rounding": rounding, "day_count": day_count}
+    rows = build_schedule(principal, rate, term, method, disbursed_on, day, **options)
+    amounts = contract_amounts(principal, rate, term, method, disbursed_on, day, **options)
+    expected = [
+        (row.number, row.due_date, row.principal.amount, row.interest.amount) for row in rows
+    ]
+    assert list(amounts) == expected
+    assert [(str(paid), str(interest)) for _, _, paid, interest in amounts] == [
+        (str(row.principal), str(row.interest)) for row in rows
+    ]
 
 
 def test_whole_minor_units_round_trip() -> None:

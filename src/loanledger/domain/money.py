@@ -63,6 +63,7 @@ __all__ = [
     "Money",
     "currency",
     "decimal_context",
+    "minor_to_decimal",
     "parse_decimal",
     "positive_amount",
     "round_ratio",
@@ -468,6 +469,11 @@ class Money:
 _set_amount = Money.__dict__["amount"].__set__
 _set_currency = Money.__dict__["currency"].__set__
 """The slots' own setters: they bypass the frozen dataclass's refusing `__setattr__`."""
+
+
+def minor_to_decimal(units: int, places: int) -> Decimal:
+    """`units` minor units as an exact Decimal with exactly `places` places (12345, 2: 123.45)."""
+    return Decimal(units).scaleb(-places, _EXACT)
 
 
 def positive_amount(

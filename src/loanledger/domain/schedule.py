@@ -40,7 +40,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
-from decimal import ROUND_HALF_UP
+from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
 from fractions import Fraction
 from itertools import pairwise
@@ -62,6 +62,7 @@ from loanledger.domain.errors import (
 from loanledger.domain.money import (
     Currency,
     Money,
+    minor_to_decimal,
     round_ratio,
     round_to_minor,
     validate_rounding,
@@ -285,6 +286,10 @@ def accrued_interest(
     )
 
 
+UnitRow = tuple[int, date, int, int, int]
+"""A generated row in whole minor units: number, due date, principal, interest, remaining."""
+
+
 def _round_div(numerator: int, denominator: int, rounding: str) -> int:
     """numerator / denominator (denominator > 0) rounded to a whole number with `rounding`:
     ROUND_HALF_UP rounds a tie away from zero, ROUND_HALF_EVEN to the even neighbour. The same
@@ -320,7 +325,7 @@ _set_row_field = object.__setattr__
 """Installment is frozen: the generator sets the fields of the rows it builds with this."""
 
 
-def _generate(
+def _generate_units(
     principal: Money,
     annual_rate: AnnualRate,
     count: int,
@@ -333,7 +338,7 @@ def _generate(
     *,
     level: Money | None = None,
     bullet_interest_by_term: bool = False,
-) -> tuple[Installment, ...]:
+) -> list[UnitRow]:
     """Rows for `principal` over `count` monthly installments, the first due on `first_due`.
 
     With `level` (keep-installment mode) `count` is the most installments allowed, the annuity
@@ -343,7 +348,8 @@ def _generate(
     The arithmetic is on whole minor units (fen), exactly: an amount times an exact rational
     rate p/q is rounded once, `_round_div(units × p, q, rounding)`, which is the fen-rounding of
     the exact product (the same figure `round_to_minor` gives for the product of the Decimal
-    amount and the rate). Money is built only for the rows returned.
+    amount and the rate). Each row is (number, due date, principal, interest, principal
+    remaining), the amounts in whole minor units; `_generate` builds Money for them.
     """
     if first_due <= accrual_start:
         raise InvalidDateError(
@@ -366,7 +372,7 @@ def _generate(
             rate_for_term = first_rate + monthly * (count - 1)
         interest = _round_div(amount * rate_for_term.numerator, rate_for_term.denominator, rounding)
         due = add_months(first_due, count - 1)
-        return (_generated_row(first_number, due, amount, interest, 0, currency),)
+        return [(first_number, due, amount, interest, 0)]
 
     if method is RepaymentMethod.ANNUITY:
         payment = (
@@ -379,7 +385,7 @@ def _generate(
     else:
         payment = 0
 
-    rows: list[Installment] = []
+    rows: list[UnitRow] = []
     remaining = amount
     paid_total = 0
     for k in range(1, count + 1):
@@ -414,14 +420,50 @@ def _generate(
             paid = min(max(portion, 0), remaining)
         remaining -= paid
         paid_total += paid
-        rows.append(_generated_row(first_number + k - 1, due, paid, interest, remaining, currency))
+        if paid < 0 or interest < 0:
+            raise InvalidAmountError(f"installment {first_number + k - 1} has a negative amount")
+        rows.append((first_number + k - 1, due, paid, interest, remaining))
         if level is not None and remaining == 0:
             break
 
     # Invariants asserted in pairs: principal sums to the amount and nothing remains at the end.
     assert paid_total == amount
     assert remaining == 0
-    return tuple(rows)
+    return rows
+
+
+def _generate(
+    principal: Money,
+    annual_rate: AnnualRate,
+    count: int,
+    method: RepaymentMethod,
+    accrual_start: date,
+    first_due: date,
+    first_number: int,
+    rounding: str,
+    day_count: DayCount,
+    *,
+    level: Money | None = None,
+    bullet_interest_by_term: bool = False,
+) -> tuple[Installment, ...]:
+    """`_generate_units`, as Installment rows."""
+    currency = principal.currency
+    return tuple(
+        _generated_row(number, due, paid, interest, remaining, currency)
+        for number, due, paid, interest, remaining in _generate_units(
+            principal,
+            annual_rate,
+            count,
+            method,
+            accrual_start,
+            first_due,
+            first_number,
+            rounding,
+            day_count,
+            level=level,
+            bullet_interest_by_term=bullet_interest_by_term,
+        )
+    )
 
 
 # -- origination ----------------------------------------------------------------------------------
@@ -451,6 +493,65 @@ def build_schedule(
     AnnualRate (InvalidRateError), an unknown method (UnknownRepaymentMethodError), and a rounding
     other than ROUND_HALF_UP or ROUND_HALF_EVEN (InvalidRoundingError).
     """
+    rows = _contract_units(
+        principal,
+        annual_rate,
+        term_months,
+        method,
+        disbursed_on,
+        repayment_day,
+        rounding,
+        day_count,
+    )
+    currency = principal.currency
+    return tuple(
+        _generated_row(number, due, paid, interest, remaining, currency)
+        for number, due, paid, interest, remaining in rows
+    )
+
+
+def contract_amounts(
+    principal: Money,
+    annual_rate: AnnualRate,
+    term_months: int,
+    method: RepaymentMethod | str,
+    disbursed_on: date,
+    repayment_day: int,
+    *,
+    rounding: str = ROUND_HALF_UP,
+    day_count: DayCount = DayCount.ACT_360,
+) -> tuple[tuple[int, date, Decimal, Decimal], ...]:
+    """`build_schedule`'s rows as (number, due date, principal, interest), the amounts exact
+    Decimals at the minor unit: what a servicing walk needs, without building Money and
+    Installment values for every row (the same generator and checks, so the same figures)."""
+    rows = _contract_units(
+        principal,
+        annual_rate,
+        term_months,
+        method,
+        disbursed_on,
+        repayment_day,
+        rounding,
+        day_count,
+    )
+    places = principal.currency.minor_unit
+    return tuple(
+        (number, due, minor_to_decimal(paid, places), minor_to_decimal(interest, places))
+        for number, due, paid, interest, _ in rows
+    )
+
+
+def _contract_units(
+    principal: Money,
+    annual_rate: AnnualRate,
+    term_months: int,
+    method: RepaymentMethod | str,
+    disbursed_on: date,
+    repayment_day: int,
+    rounding: str,
+    day_count: DayCount,
+) -> list[UnitRow]:
+    """The contract schedule in whole minor units, after `build_schedule`'s checks."""
     _validate_principal(principal)
     _validate_rate(annual_rate)
     term = _validate_term(term_months)
@@ -460,7 +561,7 @@ def build_schedule(
     validate_rounding(rounding)
     convention = _validate_day_count(day_count)
     first_due = first_due_date(start, day)
-    rows = _generate(
+    rows = _generate_units(
         principal,
         annual_rate,
         term,
@@ -473,7 +574,7 @@ def build_schedule(
         bullet_interest_by_term=True,
     )
     # The maturity date is the date installment n has, for every method.
-    assert rows[-1].due_date == installment_due_date(start, day, term)
+    assert rows[-1][1] == installment_due_date(start, day, term)
     return rows
 
 

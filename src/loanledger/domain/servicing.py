@@ -60,7 +60,7 @@ from loanledger.domain.schedule import (
     Installment,
     RepaymentMethod,
     accrued_interest,
-    build_schedule,
+    contract_amounts,
     reamortise,
 )
 
@@ -286,11 +286,13 @@ def _contract_schedule(
     repayment_day: int,
     rounding: str,
     day_count: DayCount,
-) -> tuple[Installment, ...]:
-    """`build_schedule`, remembered: it is a pure function of its (hashable, frozen) arguments
-    and every derivation of a loan starts from the same one, so building it once per loan
-    instead of once per query is most of what keeps derivations fast."""
-    return build_schedule(
+) -> tuple[tuple[int, date, Decimal, Decimal], ...]:
+    """The contract schedule as `contract_amounts` rows (number, due date, principal,
+    interest), remembered: it is a pure function of its (hashable, frozen) arguments and every
+    derivation of a loan starts from the same one, so building it once per loan instead of
+    once per query is most of what keeps derivations fast. Rows of Money and Installment are
+    not needed by the walk, which works on Decimal amounts."""
+    return contract_amounts(
         principal,
         annual_rate,
         term_months,
@@ -300,6 +302,18 @@ def _contract_schedule(
         rounding=rounding,
         day_count=day_count,
     )
+
+
+def _contract_dues(
+    rows: Iterable[tuple[int, date, Decimal, Decimal]], start: date
+) -> list[InstallmentDue]:
+    """Walk rows for a contract schedule (`contract_amounts`) whose first period starts on
+    `start`."""
+    dues = []
+    for number, due_date, principal, interest in rows:
+        dues.append(InstallmentDue(number, due_date, principal, interest, start=start))
+        start = due_date
+    return dues
 
 
 def _dues(rows: Iterable[Installment], start: date) -> list[InstallmentDue]:
@@ -623,7 +637,7 @@ class _Walk:
                 self.rules.rounding,
                 self.rules.irregular_period_day_count,
             )
-            position.installments = _dues(rows, fact.on)
+            position.installments = _contract_dues(rows, fact.on)
             if self.books is not None:
                 self.books.disburse(fact.on, fact.amount.amount, fact.reference)
             return
