@@ -650,7 +650,8 @@ class _Walk:
         remaining = fact.amount.amount
         allocation = {"penalty": ZERO, "interest": ZERO, "principal": ZERO}
         parts: list[tuple[int, Decimal, Decimal, Decimal]] = []
-        off = self._non_accrual(day)
+        # Only the books ask whether the loan is in non-accrual (before this payment).
+        off = self._non_accrual(day) if self.books is not None else False
         for due in self.position.installments:
             if due.due_date > day or remaining == 0:
                 break
