@@ -439,9 +439,11 @@ class LoanLedger(Application[UUID]):
 
         Lines are applied to loans held in memory and stored a batch at a time (up to
         `LOAD_BATCH_EVENTS` events in one transaction, and always before a `close_day` line or a
-        refusal), which is what makes a bulk import fast. If another writer changed one of the
-        batch's loans meanwhile, nothing of the batch was stored, and its lines are applied again
-        one by one through `execute`, with its retries.
+        refusal), which is what makes a bulk import fast. The loans stored are kept for the next
+        lines (see `_LoadBatch`). If another writer changed one of the batch's loans meanwhile,
+        nothing of the batch was stored, and its lines are applied again one by one through
+        `execute`, with its retries; and a line refused on the batch's copy of its loan is run
+        once more on the stored loan before the refusal stops the load.
         """
         batch = _LoadBatch(for_load=True)
         applied = 0
