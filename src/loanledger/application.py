@@ -439,25 +439,44 @@ class LoanLedger(Application[UUID]):
 
         Lines are applied to loans held in memory and stored a batch at a time (up to
         `LOAD_BATCH_EVENTS` events in one transaction, and always before a `close_day` line or a
-        refusal), which is what makes a bulk import fast. If another writer changed one of the
-        batch's loans meanwhile, nothing of the batch was stored, and its lines are applied again
-        one by one through `execute`, with its retries.
+        refusal), which is what makes a bulk import fast. The loans stored are kept for the next
+        lines (see `_LoadBatch`). If another writer changed one of the batch's loans meanwhile,
+        nothing of the batch was stored, and its lines are applied again one by one through
+        `execute`, with its retries; and a line refused on the batch's copy of its loan is run
+        once more on the stored loan before the refusal stops the load.
         """
-        batch = _LoadBatch()
+        batch = _LoadBatch(for_load=True)
         applied = 0
         for number, line in numbered_lines(source):
             try:
                 data = parse_line(line)
                 parsed = parse_command(data)
-                if isinstance(parsed, CloseDay):
-                    self._flush(batch)
-                    self.close_day(parsed.on)
-                else:
-                    self._stage(parsed, batch)
-                    batch.lines.append((number, data))
             except DomainError as error:
                 self._flush(batch)
                 raise type(error)(f"line {number}: {error}") from error
+            if isinstance(parsed, CloseDay):
+                self._flush(batch)  # a line it replays that is refused raises with its number
+                batch.forget_stored()  # closing the day records on loans: the copies would lag
+                try:
+                    self.close_day(parsed.on)
+                except DomainError as error:
+                    raise type(error)(f"line {number}: {error}") from error
+            else:
+                try:
+                    self._stage(parsed, batch)
+                except DomainError:
+                    # The refusal was decided on the batch's copy of the loan. Store the lines
+                    # before it, then run the line once more on the loan read from the store:
+                    # the copy may lag behind another writer, and only the store's answer stops
+                    # the load (without another writer it is the same refusal).
+                    self._flush(batch)
+                    batch.forget_stored()
+                    try:
+                        self.execute(data)
+                    except DomainError as error:
+                        raise type(error)(f"line {number}: {error}") from error
+                else:
+                    batch.lines.append((number, data))
             applied += 1
             if batch.events >= LOAD_BATCH_EVENTS:
                 self._flush(batch)
@@ -478,9 +497,9 @@ class LoanLedger(Application[UUID]):
     def _stage(self, command: Command, batch: _LoadBatch) -> None:
         """Run a command on the batch's copy of its loan; a refusal leaves that copy as it was."""
         aggregate_id = loan_uuid(command.loan_id)
-        loan = batch.loans.get(command.loan_id)
+        loan = batch.loan(command.loan_id)
         if isinstance(command, Apply):
-            if loan is not None or aggregate_id in self.repository:
+            if loan is not None or (not batch.for_load and aggregate_id in self.repository):
                 raise WrongStateError(f"loan {command.loan_id} has applied already")
             batch.loans[command.loan_id] = Loan.open_application(
                 aggregate_id, command, self.clock()
@@ -505,13 +524,16 @@ class LoanLedger(Application[UUID]):
             if loans:
                 self.save(*loans)
         except ConcurrencyError:
+            batch.forget_stored()
             for number, data in batch.lines:
                 try:
                     self.execute(data)
                 except DomainError as error:
                     batch.clear()
                     raise type(error)(f"line {number}: {error}") from error
-        batch.clear()
+            batch.clear()
+            return
+        batch.stored()
 
     def _execute_once(self, command: Command) -> dict[str, Any]:
         aggregate_id = loan_uuid(command.loan_id)
@@ -1127,13 +1149,61 @@ LOAD_BATCH_EVENTS = 2000
 """Events `load` stores in one transaction at most (bounds memory and the size of a retry)."""
 
 
-class _LoadBatch:
-    """Loans changed by journal lines not yet stored, and those lines (for a replay)."""
+LOAD_KEPT_LOANS = 4096
+"""Loans a load keeps in memory after storing them (the most recently used)."""
 
-    def __init__(self) -> None:
+
+class _LoadBatch:
+    """Loans changed by journal lines not yet stored, and those lines (for a replay).
+
+    A batch of `load` (`for_load`) does two things more, both safe because a load confirms with
+    the store whatever the batch's copies decided:
+
+    * After a successful flush it keeps the loans it stored (bounded, most recently used): they
+      are what the store holds unless another writer wrote to them since, so the next lines for
+      them continue on these copies instead of reading and replaying the loan again. A copy that
+      lags behind another writer is never stored from: its new events take versions the other
+      writer took, so storing the batch conflicts and its lines are run again one by one on the
+      store's loans (`_flush`); and a line refused on a copy is run once more on the store's loan
+      before the refusal counts (`load`). Closing a day records on loans: it drops the copies.
+    * An `apply` of a loan the batch does not hold is not checked against the store (one read
+      per new loan): an `apply` of a loan already stored conflicts when the batch is stored (its
+      version 1 is taken), and the line-by-line replay then refuses it with its line number.
+
+    A command batch (`LoanLedger.batch`) promises each refusal at once from `execute`, so it
+    checks an `apply` against the store and reads loans afresh after each flush, as before.
+    """
+
+    def __init__(self, *, for_load: bool = False) -> None:
         self.loans: dict[str, Loan] = {}
         self.lines: list[tuple[int, dict[str, Any]]] = []
         self.events = 0
+        self.for_load = for_load
+        self._kept: OrderedDict[str, Loan] = OrderedDict()
+
+    def loan(self, loan_id: str) -> Loan | None:
+        """The batch's copy of the loan: changed by this batch, or kept from an earlier one."""
+        loan = self.loans.get(loan_id)
+        if loan is None:
+            loan = self._kept.pop(loan_id, None)
+            if loan is not None:
+                self.loans[loan_id] = loan
+        return loan
+
+    def stored(self) -> None:
+        """The batch's loans were stored: keep them for the next lines (`for_load`), and start
+        afresh."""
+        for loan_id, loan in self.loans.items() if self.for_load else ():
+            if not loan.has_pending_events:
+                self._kept[loan_id] = loan
+                self._kept.move_to_end(loan_id)
+        while len(self._kept) > LOAD_KEPT_LOANS:
+            self._kept.popitem(last=False)
+        self.clear()
+
+    def forget_stored(self) -> None:
+        """Drop the kept copies (the store's loans may have moved on)."""
+        self._kept.clear()
 
     def clear(self) -> None:
         self.loans.clear()

@@ -78,7 +78,10 @@ def add_months(d: date, n: int) -> date:
     if not date.min.year <= year <= date.max.year:
         raise InvalidDateError(f"{d.isoformat()} plus {n} months is outside the years 1 to 9999")
     month = month_zero_based + 1
-    return date(year, month, min(d.day, days_in_month(year, month)))
+    day = d.day
+    if day > 28:  # every month has days 1 to 28
+        day = min(day, days_in_month(year, month))
+    return date(year, month, day)
 
 
 def validate_repayment_day(day: int) -> int:

@@ -296,9 +296,8 @@ class Loan(EventSourcedAggregate):
     def _money(self, amount: Decimal) -> Money:
         """A stored amount as Money: stored amounts were checked when recorded and keep exactly
         the minor-unit places, so they need no parsing again."""
-        return Money(
-            amount.quantize(currency(self.currency_code).quantum), currency(self.currency_code)
-        )
+        unit = currency(self.currency_code)
+        return Money._valid(amount.quantize(unit.quantum), unit)
 
     def terms(self) -> Terms:
         assert self.approval is not None
@@ -682,8 +681,9 @@ class Loan(EventSourcedAggregate):
             # settled) and how the payment is allocated.
             after = derive_position(self.terms(), facts, latest, rules)
             met = after.allocations[command.reference]
-            settled_before = after.is_settled and not (
-                met.penalty or met.interest or met.principal or met.prepaid_principal
+            settled_before = (
+                not (met.penalty or met.interest or met.principal or met.prepaid_principal)
+                and after.is_settled
             )
         else:
             before = self.position(command.on, rules)

@@ -24,7 +24,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import (
     ROUND_HALF_EVEN,
     ROUND_HALF_UP,
@@ -63,6 +63,7 @@ __all__ = [
     "Money",
     "currency",
     "decimal_context",
+    "minor_to_decimal",
     "parse_decimal",
     "positive_amount",
     "round_ratio",
@@ -128,6 +129,7 @@ class Currency:
 
     code: str
     minor_unit: int
+    _quantum: Decimal = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not isinstance(self.code, str) or not re.fullmatch(r"[A-Z]{3}", self.code):
@@ -142,11 +144,12 @@ class Currency:
             raise UnknownCurrencyError(
                 f"minor_unit must be an int between 0 and 4, got {self.minor_unit!r}"
             )
+        object.__setattr__(self, "_quantum", Decimal(1).scaleb(-self.minor_unit))
 
     @property
     def quantum(self) -> Decimal:
         """The smallest amount of the currency as a Decimal: 0.01 for CNY, 1 for JPY."""
-        return Decimal(1).scaleb(-self.minor_unit)
+        return self._quantum
 
     def __str__(self) -> str:
         return self.code
@@ -292,6 +295,35 @@ class Money:
             object.__setattr__(self, "amount", amount.copy_abs())
 
     @classmethod
+    def _valid(cls, amount: Decimal, currency: Currency) -> Money:
+        """Money from an amount already known to be valid for `currency`: a finite Decimal with
+        exactly the minor-unit places, never -0. Skips the checks of `__post_init__`, which
+        would only repeat what the caller guarantees; the library's own arithmetic builds its
+        results this way (the exact sum of two amounts at the same places keeps those places,
+        and an exact zero sum is +0), which is most of the Money ever built."""
+        money = object.__new__(cls)
+        _set_amount(money, amount)
+        _set_currency(money, currency)
+        return money
+
+    @classmethod
+    def of_minor(cls, units: int, currency: str | Currency = DEFAULT_CURRENCY) -> Money:
+        """Money from an exact whole number of minor units: `Money.of_minor(12345)` is 123.45
+        CNY. Schedules compute in whole fen and build Money only for their results."""
+        if type(units) is not int and (isinstance(units, bool) or not isinstance(units, int)):
+            raise InvalidAmountError(f"units must be an int, not {type(units).__name__}")
+        cur = currency if type(currency) is Currency else _currency_of(currency)
+        money = object.__new__(cls)
+        _set_amount(money, Decimal(units).scaleb(-cur.minor_unit, _EXACT))
+        _set_currency(money, cur)
+        return money
+
+    @property
+    def minor_units(self) -> int:
+        """The amount as an exact whole number of minor units: 123.45 CNY is 12345."""
+        return int(self.amount.scaleb(self.currency.minor_unit, _EXACT))
+
+    @classmethod
     def of(cls, value: str | int | Decimal, currency: str | Currency = DEFAULT_CURRENCY) -> Money:
         """Build Money from a decimal string, int or Decimal in a currency (CNY by default).
 
@@ -302,6 +334,12 @@ class Money:
         """
         cur = _currency_of(currency)
         parsed = parse_decimal(value, "amount", error=InvalidAmountError)
+        exponent = parsed.as_tuple().exponent
+        assert isinstance(exponent, int)  # parse_decimal refuses non-finite values
+        if exponent >= -cur.minor_unit:
+            # No more places than the minor unit: padding with zeros is exact (nothing rounds).
+            padded = parsed.quantize(cur.quantum, context=_EXACT)
+            return cls._valid(padded.copy_abs() if padded.is_zero() else padded, cur)
         exact = Fraction(parsed)
         rounded = round_ratio(exact.numerator, exact.denominator, cur, ROUND_HALF_UP)
         if rounded != parsed:
@@ -309,13 +347,13 @@ class Money:
                 f"amount {value} has more than {cur.minor_unit} decimal places allowed "
                 f"for {cur.code}"
             )
-        return cls(rounded, cur)
+        return cls._valid(rounded, cur)
 
     @classmethod
     def zero(cls, currency: str | Currency = DEFAULT_CURRENCY) -> Money:
         """Zero in the currency, at the minor unit (0.00 for CNY, 0 for JPY)."""
         cur = _currency_of(currency)
-        return cls(Decimal(f"0E-{cur.minor_unit}"), cur)
+        return cls._valid(Decimal(f"0E-{cur.minor_unit}"), cur)
 
     # -- arithmetic -------------------------------------------------------------------------------
 
@@ -328,20 +366,24 @@ class Money:
     def __add__(self, other: object) -> Money:
         if not isinstance(other, Money):
             return NotImplemented
-        self._same(other)
-        return Money(_EXACT.add(self.amount, other.amount), self.currency)
+        if self.currency is not other.currency:
+            self._same(other)
+        return Money._valid(_EXACT.add(self.amount, other.amount), self.currency)
 
     def __sub__(self, other: object) -> Money:
         if not isinstance(other, Money):
             return NotImplemented
-        self._same(other)
-        return Money(_EXACT.subtract(self.amount, other.amount), self.currency)
+        if self.currency is not other.currency:
+            self._same(other)
+        return Money._valid(_EXACT.subtract(self.amount, other.amount), self.currency)
 
     def __neg__(self) -> Money:
-        return Money(self.amount.copy_negate(), self.currency)
+        if self.amount.is_zero():
+            return self  # never -0
+        return Money._valid(self.amount.copy_negate(), self.currency)
 
     def __abs__(self) -> Money:
-        return Money(self.amount.copy_abs(), self.currency)
+        return Money._valid(self.amount.copy_abs(), self.currency)
 
     def __mul__(self, other: object) -> NoReturn:
         raise TypeError(
@@ -364,7 +406,7 @@ class Money:
         if isinstance(factor, Decimal) and not factor.is_finite():
             raise InvalidAmountError(f"factor must be a finite number, got {factor}")
         product = Fraction(self.amount) * Fraction(factor)
-        return Money(
+        return Money._valid(
             round_ratio(product.numerator, product.denominator, self.currency, rounding),
             self.currency,
         )
@@ -374,25 +416,29 @@ class Money:
     def __lt__(self, other: object) -> bool:
         if not isinstance(other, Money):
             return NotImplemented
-        self._same(other)
+        if self.currency is not other.currency:
+            self._same(other)
         return self.amount < other.amount
 
     def __le__(self, other: object) -> bool:
         if not isinstance(other, Money):
             return NotImplemented
-        self._same(other)
+        if self.currency is not other.currency:
+            self._same(other)
         return self.amount <= other.amount
 
     def __gt__(self, other: object) -> bool:
         if not isinstance(other, Money):
             return NotImplemented
-        self._same(other)
+        if self.currency is not other.currency:
+            self._same(other)
         return self.amount > other.amount
 
     def __ge__(self, other: object) -> bool:
         if not isinstance(other, Money):
             return NotImplemented
-        self._same(other)
+        if self.currency is not other.currency:
+            self._same(other)
         return self.amount >= other.amount
 
     @property
@@ -418,6 +464,16 @@ class Money:
 
     def __repr__(self) -> str:
         return f"Money.of({str(self)!r}, {self.currency.code!r})"
+
+
+_set_amount = Money.__dict__["amount"].__set__
+_set_currency = Money.__dict__["currency"].__set__
+"""The slots' own setters: they bypass the frozen dataclass's refusing `__setattr__`."""
+
+
+def minor_to_decimal(units: int, places: int) -> Decimal:
+    """`units` minor units as an exact Decimal with exactly `places` places (12345, 2: 123.45)."""
+    return Decimal(units).scaleb(-places, _EXACT)
 
 
 def positive_amount(

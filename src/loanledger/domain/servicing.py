@@ -45,7 +45,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 from fractions import Fraction
@@ -60,7 +60,7 @@ from loanledger.domain.schedule import (
     Installment,
     RepaymentMethod,
     accrued_interest,
-    build_schedule,
+    contract_amounts,
     reamortise,
 )
 
@@ -77,6 +77,20 @@ class Terms:
     annual_rate: AnnualRate
     method: RepaymentMethod
     repayment_day: int | None
+
+    def __hash__(self) -> int:
+        # Every derivation looks its loan up by its terms (`Checkpoints`): hash the fields once.
+        found: int | None = self.__dict__.get("_hash")
+        if found is None:
+            found = hash(
+                (self.amount, self.term_months, self.annual_rate, self.method, self.repayment_day)
+            )
+            object.__setattr__(self, "_hash", found)
+        return found
+
+    def __getstate__(self) -> dict[str, object]:
+        # The remembered hash is this process's (strings hash differently in another).
+        return {key: value for key, value in self.__dict__.items() if key != "_hash"}
 
     @property
     def currency(self) -> Currency:
@@ -272,11 +286,13 @@ def _contract_schedule(
     repayment_day: int,
     rounding: str,
     day_count: DayCount,
-) -> tuple[Installment, ...]:
-    """`build_schedule`, remembered: it is a pure function of its (hashable, frozen) arguments
-    and every derivation of a loan starts from the same one, so building it once per loan
-    instead of once per query is most of what keeps derivations fast."""
-    return build_schedule(
+) -> tuple[tuple[int, date, Decimal, Decimal], ...]:
+    """The contract schedule as `contract_amounts` rows (number, due date, principal,
+    interest), remembered: it is a pure function of its (hashable, frozen) arguments and every
+    derivation of a loan starts from the same one, so building it once per loan instead of
+    once per query is most of what keeps derivations fast. Rows of Money and Installment are
+    not needed by the walk, which works on Decimal amounts."""
+    return contract_amounts(
         principal,
         annual_rate,
         term_months,
@@ -286,6 +302,18 @@ def _contract_schedule(
         rounding=rounding,
         day_count=day_count,
     )
+
+
+def _contract_dues(
+    rows: Iterable[tuple[int, date, Decimal, Decimal]], start: date
+) -> list[InstallmentDue]:
+    """Walk rows for a contract schedule (`contract_amounts`) whose first period starts on
+    `start`."""
+    dues = []
+    for number, due_date, principal, interest in rows:
+        dues.append(InstallmentDue(number, due_date, principal, interest, start=start))
+        start = due_date
+    return dues
 
 
 def _dues(rows: Iterable[Installment], start: date) -> list[InstallmentDue]:
@@ -467,17 +495,18 @@ class _Walk:
         # shared with this walk, not copied: a step that changes an installment not yet due
         # (a payoff) copies it first, and the others replace the tail of the schedule.
         before = position.as_of
-        walk.position = replace(
-            position,
-            as_of=as_of,
-            installments=[
-                due.copy()
-                if due.due_date <= as_of and not (due.due_date <= before and due.settled)
-                else due
-                for due in position.installments
-            ],
-            allocations=dict(position.allocations),
-        )
+        # A field-for-field copy (what dataclasses.replace makes, without its per-field calls).
+        copied = object.__new__(Position)
+        copied.__dict__.update(position.__dict__)
+        copied.as_of = as_of
+        copied.installments = [
+            due.copy()
+            if due.due_date <= as_of and not (due.due_date <= before and due.settled)
+            else due
+            for due in position.installments
+        ]
+        copied.allocations = dict(position.allocations)
+        walk.position = copied
         walk.carried = dict(self.carried)
         return walk
 
@@ -587,7 +616,8 @@ class _Walk:
 
     def accrue_all(self, through: date) -> None:
         for due in self.position.installments:
-            self.accrue(due, through)
+            if due.due_date < through:  # nothing accrues on the due date or before it
+                self.accrue(due, through)
 
     # --- facts ---------------------------------------------------------------------------------
 
@@ -607,7 +637,7 @@ class _Walk:
                 self.rules.rounding,
                 self.rules.irregular_period_day_count,
             )
-            position.installments = _dues(rows, fact.on)
+            position.installments = _contract_dues(rows, fact.on)
             if self.books is not None:
                 self.books.disburse(fact.on, fact.amount.amount, fact.reference)
             return
@@ -620,7 +650,8 @@ class _Walk:
         remaining = fact.amount.amount
         allocation = {"penalty": ZERO, "interest": ZERO, "principal": ZERO}
         parts: list[tuple[int, Decimal, Decimal, Decimal]] = []
-        off = self._non_accrual(day)
+        # Only the books ask whether the loan is in non-accrual (before this payment).
+        off = self._non_accrual(day) if self.books is not None else False
         for due in self.position.installments:
             if due.due_date > day or remaining == 0:
                 break
