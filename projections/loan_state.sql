@@ -88,19 +88,27 @@ INSERT INTO loanledger_loan_state (
     principal_outstanding, overdue_principal, overdue_interest, overdue_since, detail
 ) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 
--- name: open_containing
-SELECT valid_from, valid_to, borrower_id, status, classification, contagion_classification,
-       ifrs9_stage, bucket, disbursed, principal_outstanding, overdue_principal,
-       overdue_interest, overdue_since, detail
+-- name: open_after
+-- A loan's open segments that end after a date, as `insert` parameters (the projection keeps
+-- them while it writes a batch, to supersede them without asking again).
+SELECT loan_id, recorded_from, valid_from, valid_to, recorded_to, borrower_id, status,
+       classification, contagion_classification, ifrs9_stage, bucket, disbursed,
+       principal_outstanding, overdue_principal, overdue_interest, overdue_since, detail
 FROM loanledger_loan_state
-WHERE loan_id = ? AND recorded_to = ? AND valid_from < ? AND valid_to > ?
+WHERE loan_id = ? AND recorded_to = ? AND valid_to > ?
 
 -- name: close_open
 UPDATE loanledger_loan_state SET recorded_to = ?
 WHERE loan_id = ? AND recorded_to = ? AND valid_to > ?
 
--- name: cover
-SELECT known_from, recorded_from, covered_to FROM loanledger_loan_state_cover WHERE loan_id = ?
+-- name: covers [sqlite]
+-- The cover rows of a batch's loans (a JSON array of loan ids).
+SELECT loan_id, known_from, recorded_from, covered_to FROM loanledger_loan_state_cover
+WHERE loan_id IN (SELECT value FROM json_each(?))
+
+-- name: covers [postgresql]
+SELECT loan_id, known_from, recorded_from, covered_to FROM loanledger_loan_state_cover
+WHERE loan_id = ANY(?)
 
 -- name: upsert_cover
 INSERT INTO loanledger_loan_state_cover (loan_id, known_from, recorded_from, covered_to)

@@ -15,6 +15,7 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
+from loanledger.domain.event import DomainEvent
 from loanledger.domain.loan import Loan, event_values_not_remembered
 from loanledger.domain.loan_events import LoanApproved
 from loanledger.domain.rules import CLASSIFICATIONS, RuleSet
@@ -117,93 +118,195 @@ class LoanStateProjection(Projection):
         if horizon is None:
             return
         txn.execute(sql["upsert_horizon"], (horizon.isoformat(),))
-        for loan_id in sorted(touched):
-            loan = self.loader(loan_id)
-            for moment, reached in sorted(touched[loan_id].items()):
-                self._version(txn, sql, loan, moment, reached)
+        writes = _Writes()
+        if touched:
+            loan_ids = sorted(touched)
+            covers = {
+                loan_id: _Cover(known_from, recorded_from, covered_to, stored=True)
+                for loan_id, known_from, recorded_from, covered_to in txn.execute(
+                    sql["covers"], (_id_list(loan_ids, store),)
+                )
+            }
+            for loan_id in loan_ids:
+                loan = self.loader(loan_id)
+                writer = _LoanWrites(loan_id, covers.get(loan_id), writes)
+                moments = sorted(touched[loan_id].items())
+                if writer.cover is not None:
+                    writer.fetch_open(txn, sql, self._lowest_start(loan, writer.cover, moments))
+                for moment, reached in moments:
+                    self._version(writer, loan, moment, reached)
+            writes.flush(txn, sql)
         for loan_id, recorded_from, covered_to in txn.execute(sql["stale"], (horizon.isoformat(),)):
-            self._extend(txn, sql, loan_id, recorded_from, date.fromisoformat(covered_to), horizon)
+            self._extend(writes, loan_id, recorded_from, date.fromisoformat(covered_to), horizon)
+        writes.flush(txn, sql)
 
-    def _version(
-        self, txn: Transaction, sql: dict[str, str], loan: Loan, moment: datetime, horizon: date
-    ) -> None:
-        """Write what became known about `loan` at `moment`."""
-        recorded = moment_text(moment)
-        cover = txn.execute(sql["cover"], (loan.loan_id,))
-        if cover and cover[0][1] >= recorded:
-            return  # this moment was written already (its events spanned two batches)
-        known = loan.as_known_at(moment)
-        arrived = [
+    @staticmethod
+    def _arrived(loan: Loan, moment: datetime) -> list[DomainEvent]:
+        """The facts recorded at `moment` that can change the loan's row."""
+        return [
             event
-            for event in known.history
+            for event in loan.history
             if event.timestamp == moment and event_changes_row(event)
         ]
+
+    def _lowest_start(
+        self, loan: Loan, cover: _Cover, moments: Sequence[tuple[datetime, date]]
+    ) -> date:
+        """No moment of the batch rewrites the loan from before this date (see `_version`: a
+        moment starts at its earliest fact, at the application for an approval, or at the
+        coverage's end, which only moves on to after an earlier moment's start)."""
+        lowest = date.fromisoformat(cover.covered_to)
+        assert loan.application is not None
+        for moment, _ in moments:
+            for event in self._arrived(loan, moment):
+                day = (
+                    loan.application.effective_date
+                    if isinstance(event, LoanApproved)
+                    else event.effective_date
+                )
+                lowest = min(lowest, day)
+        return lowest
+
+    def _version(self, writer: _LoanWrites, loan: Loan, moment: datetime, horizon: date) -> None:
+        """Write what became known about `loan` at `moment`."""
+        recorded = moment_text(moment)
+        cover = writer.cover
+        if cover is not None and cover.recorded_from >= recorded:
+            return  # this moment was written already (its events spanned two batches)
+        known = loan.as_known_at(moment)
+        arrived = self._arrived(known, moment)
         start = min(event.effective_date for event in arrived)
         assert known.application is not None
         applied_on = known.application.effective_date
         if any(isinstance(event, LoanApproved) for event in arrived):
             start = applied_on  # approved terms show on the row from the application on
-        if cover:
-            known_from = cover[0][0]
-            start = min(start, date.fromisoformat(cover[0][2]))
-            self._supersede(txn, sql, loan.loan_id, start, recorded)
+        if cover is not None:
+            known_from = cover.known_from
+            start = min(start, date.fromisoformat(cover.covered_to))
+            writer.supersede(start, recorded)
         else:
             known_from = recorded
             start = applied_on
-        covered_to = self._write(
-            txn, sql, loan.loan_id, recorded, self._segments(known, recorded, start, horizon)
+        covered_to = writer.write(recorded, self._segments(known, recorded, start, horizon))
+        writer.cover = _Cover(
+            known_from, recorded, covered_to, stored=cover is not None and cover.stored
         )
-        txn.execute(sql["upsert_cover"], (loan.loan_id, known_from, recorded, covered_to))
-
-    def _supersede(
-        self, txn: Transaction, sql: dict[str, str], loan_id: str, start: date, recorded: str
-    ) -> None:
-        """Close the open segments that end after `start`; the one `start` cuts is kept, under
-        the new knowledge, up to `start` (nothing effective before it changed)."""
-        cut = txn.execute(
-            sql["open_containing"], (loan_id, OPEN, start.isoformat(), start.isoformat())
-        )
-        txn.execute(sql["close_open"], (recorded, loan_id, OPEN, start.isoformat()))
-        for valid_from, _, *columns in cut:
-            txn.execute(
-                sql["insert"], (loan_id, recorded, valid_from, start.isoformat(), OPEN, *columns)
-            )
+        writer.writes.covers[loan.loan_id] = writer.cover
 
     def _extend(
-        self,
-        txn: Transaction,
-        sql: dict[str, str],
-        loan_id: str,
-        recorded: str,
-        covered_to: date,
-        horizon: date,
+        self, writes: _Writes, loan_id: str, recorded: str, covered_to: date, horizon: date
     ) -> None:
         """Carry a loan's open segments on to the business horizon (no new fact: time passed)."""
         segments = self._segments(self._known(loan_id, recorded), recorded, covered_to, horizon)
-        end = self._write(txn, sql, loan_id, recorded, segments)
-        txn.execute(sql["extend_cover"], (end, loan_id))
-
-    @staticmethod
-    def _write(
-        txn: Transaction,
-        sql: dict[str, str],
-        loan_id: str,
-        recorded: str,
-        segments: Iterable[Segment],
-    ) -> str:
         rows = [_stored(loan_id, recorded, segment) for segment in segments]
-        txn.executemany(sql["insert"], rows)
+        writes.inserts.extend(rows)
+        writes.extended.append((rows[-1][3], loan_id))
+
+
+@dataclass
+class _Cover:
+    """A loan's `loanledger_loan_state_cover` row as this batch leaves it."""
+
+    known_from: str
+    recorded_from: str
+    covered_to: str
+    stored: bool
+    """The loan had segments in the store before this batch."""
+
+
+class _Writes:
+    """A batch's writes, buffered so that each statement is sent once per batch
+    (`executemany`) instead of once or more per moment of each loan: on PostgreSQL every
+    statement is a round trip. Rows are inserted with their final `recorded_to`, so a segment
+    written and superseded within the batch is never updated."""
+
+    def __init__(self) -> None:
+        self.closes: list[tuple[str, str, str, str]] = []
+        """`close_open` of segments stored before the batch, in the order they were made."""
+        self.inserts: list[list[Any]] = []
+        self.covers: dict[str, _Cover] = {}
+        self.extended: list[tuple[str, str]] = []
+
+    def flush(self, txn: Transaction, sql: dict[str, str]) -> None:
+        # Closes first: they are meant for the segments stored before the batch only.
+        if self.closes:
+            txn.executemany(sql["close_open"], self.closes)
+        if self.inserts:
+            txn.executemany(sql["insert"], self.inserts)
+        if self.covers:
+            txn.executemany(
+                sql["upsert_cover"],
+                [
+                    (loan_id, cover.known_from, cover.recorded_from, cover.covered_to)
+                    for loan_id, cover in self.covers.items()
+                ],
+            )
+        if self.extended:
+            txn.executemany(sql["extend_cover"], self.extended)
+        self.closes, self.inserts, self.covers, self.extended = [], [], {}, []
+
+
+class _LoanWrites:
+    """One loan's open segments during a batch: those stored before it (read once) and those
+    the batch wrote, so that superseding them needs no query."""
+
+    def __init__(self, loan_id: str, cover: _Cover | None, writes: _Writes) -> None:
+        self.loan_id = loan_id
+        self.cover = cover
+        self.writes = writes
+        self.stored_open: list[list[Any]] = []
+        """Open segments stored before the batch that may end after a moment's start."""
+        self.written_open: list[list[Any]] = []
+
+    def fetch_open(self, txn: Transaction, sql: dict[str, str], lowest: date) -> None:
+        found = txn.execute(sql["open_after"], (self.loan_id, OPEN, lowest.isoformat()))
+        self.stored_open = [list(row) for row in found]
+
+    def supersede(self, start: date, recorded: str) -> None:
+        """Close the open segments that end after `start`; the one `start` cuts is kept, under
+        the new knowledge, up to `start` (nothing effective before it changed)."""
+        day = start.isoformat()
+        ended = [row for row in self.stored_open if row[3] > day]
+        if ended:
+            self.writes.closes.append((recorded, self.loan_id, OPEN, day))
+            self.stored_open = [row for row in self.stored_open if row[3] <= day]
+        for row in self.written_open:
+            if row[3] > day:
+                row[4] = recorded
+                ended.append(row)
+        if not ended:
+            return
+        self.written_open = [row for row in self.written_open if row[3] <= day]
+        for row in ended:
+            if row[2] < day:
+                cut = list(row)
+                cut[1], cut[3], cut[4] = recorded, day, OPEN
+                self.writes.inserts.append(cut)
+                self.written_open.append(cut)
+
+    def write(self, recorded: str, segments: Iterable[Segment]) -> str:
+        rows = [_stored(self.loan_id, recorded, segment) for segment in segments]
+        self.writes.inserts.extend(rows)
+        self.written_open.extend(rows)
         return str(rows[-1][3])
 
 
-def _stored(loan_id: str, recorded: str, segment: Segment) -> tuple[Any, ...]:
+def _id_list(loan_ids: Sequence[str], store: ReadStore) -> Any:
+    """Loan ids as one parameter: a JSON array for SQLite's `json_each`, a text[] for
+    PostgreSQL's `= ANY`."""
+    if store.dialect == "postgresql":
+        return list(loan_ids)
+    return json.dumps(list(loan_ids))
+
+
+def _stored(loan_id: str, recorded: str, segment: Segment) -> list[Any]:
     row = segment.row
     detail = {
         "row": row,
         "contagion": list(segment.contagion_grade),
         "penalties": [[str(accrued), str(daily)] for accrued, daily in segment.penalties],
     }
-    return (
+    return [
         loan_id,
         recorded,
         segment.valid_from.isoformat(),
@@ -221,7 +324,7 @@ def _stored(loan_id: str, recorded: str, segment: Segment) -> tuple[Any, ...]:
         row["overdue_interest"],
         segment.overdue_since.isoformat() if segment.overdue_since else None,
         json.dumps(detail, separators=(",", ":"), ensure_ascii=False),
-    )
+    ]
 
 
 def segment_of(stored: Row) -> Segment:
