@@ -55,6 +55,24 @@ class LoanStateProjection(Projection):
         self._walks: OrderedDict[str, tuple[str, Timeline, Cursor]] = OrderedDict()
         """Each recently written loan's timeline, the moment it was known at, and where its walk
         stood (bounded), to go on from there instead of walking the loan's life again."""
+        self._loans: OrderedDict[str, Loan] = OrderedDict()
+        """The loans recently loaded (bounded like the walks). A rebuild meets each loan in
+        batch after batch and the loader gives every event recorded so far, so a loan kept from
+        an earlier batch usually holds every event of this one already."""
+
+    def _load(self, loan_id: str, versions: int) -> Loan:
+        """The loan with at least its first `versions` events: the kept one if it has them, else
+        loaded. A kept loan is what a fresh load gives as known at each of the batch's moments:
+        a loan's facts are recorded in time order and each moment's facts in one transaction
+        (which the projection relies on anyway: it writes each moment once), so a loan holding
+        one fact of a moment holds every fact recorded up to it."""
+        loan = self._loans.pop(loan_id, None)
+        if loan is None or loan.version < versions:
+            loan = self.loader(loan_id)
+        self._loans[loan_id] = loan
+        if len(self._loans) > CURSORS_KEPT:
+            self._loans.popitem(last=False)
+        return loan
 
     def _known(self, loan_id: str, recorded: str) -> Loan:
         """The loan as known at the moment `recorded` (text), from the kept timeline if it was
@@ -109,10 +127,12 @@ class LoanStateProjection(Projection):
         # recorded (the running latest effective date in log order), not the batch's end: a
         # rebuild of years of history would otherwise write every version out to today.
         touched: dict[str, dict[datetime, date]] = {}
+        versions: dict[str, int] = {}
         for item in batch:
             event = item.event
             if horizon is None or event.effective_date > horizon:
                 horizon = event.effective_date
+            versions[event.loan_id] = max(versions.get(event.loan_id, 0), event.originator_version)
             if event_changes_row(event):
                 touched.setdefault(event.loan_id, {})[event.timestamp] = horizon
         if horizon is None:
@@ -128,7 +148,7 @@ class LoanStateProjection(Projection):
                 )
             }
             for loan_id in loan_ids:
-                loan = self.loader(loan_id)
+                loan = self._load(loan_id, versions[loan_id])
                 writer = _LoanWrites(loan_id, covers.get(loan_id), writes)
                 moments = sorted(touched[loan_id].items())
                 if writer.cover is not None:
