@@ -22,7 +22,6 @@ walk does, and takes the row at each boundary. The row at any date inside a segm
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
@@ -153,9 +152,14 @@ class Cursor:
     """How many of the loan's events (in recorded order) the walk was built from."""
 
     def copy(self) -> Cursor:
+        """A copy to resume from while this cursor's walk finishes `day`. Only installments due
+        by `day` and not settled are copied (`_Walk.resumed`): finishing `day` accrues penalty on
+        those alone, and the walk is dropped once its last segment is rendered, so the rest can
+        be shared (a step of the resumed walk that changes an installment not yet due copies or
+        replaces it, as the domain's own resumed walks rely on)."""
         return Cursor(
             self.day,
-            _copy_walk(self.walk) if self.walk is not None else None,
+            self.walk.resumed(self.day) if self.walk is not None else None,
             _state_on(self.state, self.state.as_of),
             self.fact_index,
             self.event_index,
@@ -347,19 +351,6 @@ def _apply(walk: _Walk, fact: MoneyFact) -> None:
     if handler is None:
         raise ValueError(f"unknown money fact kind {fact.kind!r}")
     handler(fact)
-
-
-def _copy_walk(walk: _Walk) -> _Walk:
-    """An independent copy of a walk: its position's installments and the dictionaries it
-    changes are copied; terms, rules and facts are immutable and shared."""
-    copied = copy.copy(walk)
-    copied.position = replace(
-        walk.position,
-        installments=[copy.copy(due) for due in walk.position.installments],
-        allocations=dict(walk.position.allocations),
-    )
-    copied.carried = dict(walk.carried)
-    return copied
 
 
 def _state_on(state: PostLoanState, day: date) -> PostLoanState:
