@@ -144,21 +144,42 @@ class LoanStateProjection(Projection):
             covers = {
                 loan_id: _Cover(known_from, recorded_from, covered_to, stored=True)
                 for loan_id, known_from, recorded_from, covered_to in txn.execute(
-                    sql["covers"], (_id_list(loan_ids, store),)
+                    sql["covers"], (_json(loan_ids),)
                 )
             }
+            loans = {loan_id: self._load(loan_id, versions[loan_id]) for loan_id in loan_ids}
+            moments = {loan_id: sorted(touched[loan_id].items()) for loan_id in loan_ids}
+            stored_open = self._stored_open(txn, sql, covers, loans, moments)
             for loan_id in loan_ids:
-                loan = self._load(loan_id, versions[loan_id])
                 writer = _LoanWrites(loan_id, covers.get(loan_id), writes)
-                moments = sorted(touched[loan_id].items())
-                if writer.cover is not None:
-                    writer.fetch_open(txn, sql, self._lowest_start(loan, writer.cover, moments))
-                for moment, reached in moments:
-                    self._version(writer, loan, moment, reached)
+                writer.stored_open = stored_open.get(loan_id, [])
+                for moment, reached in moments[loan_id]:
+                    self._version(writer, loans[loan_id], moment, reached)
             writes.flush(txn, sql)
         for loan_id, recorded_from, covered_to in txn.execute(sql["stale"], (horizon.isoformat(),)):
             self._extend(writes, loan_id, recorded_from, date.fromisoformat(covered_to), horizon)
         writes.flush(txn, sql)
+
+    def _stored_open(
+        self,
+        txn: Transaction,
+        sql: dict[str, str],
+        covers: dict[str, _Cover],
+        loans: dict[str, Loan],
+        moments: dict[str, list[tuple[datetime, date]]],
+    ) -> dict[str, list[list[Any]]]:
+        """The open segments, stored before this batch, that a moment of the batch may
+        supersede (one query for the batch), by loan, as `insert` parameters."""
+        if not covers:
+            return {}
+        lowest = [
+            (loan_id, self._lowest_start(loans[loan_id], cover, moments[loan_id]).isoformat())
+            for loan_id, cover in sorted(covers.items())
+        ]
+        found: dict[str, list[list[Any]]] = {}
+        for row in txn.execute(sql["open_after"], (_json(lowest), OPEN)):
+            found.setdefault(row[0], []).append(list(row))
+        return found
 
     @staticmethod
     def _arrived(loan: Loan, moment: datetime) -> list[DomainEvent]:
@@ -235,35 +256,46 @@ class _Cover:
 
 
 class _Writes:
-    """A batch's writes, buffered so that each statement is sent once per batch
-    (`executemany`) instead of once or more per moment of each loan: on PostgreSQL every
-    statement is a round trip. Rows are inserted with their final `recorded_to`, so a segment
-    written and superseded within the batch is never updated."""
+    """A batch's writes, buffered so that each statement is sent once per batch instead of
+    once or more per moment of each loan: on PostgreSQL, where every statement is a round trip
+    (and `executemany` one a row), each is one statement over a JSON array of its rows
+    (`*_json`); elsewhere `executemany`.
+    Rows are inserted with their final `recorded_to`, so a segment written and superseded within
+    the batch is never updated."""
 
     def __init__(self) -> None:
         self.closes: list[tuple[str, str, str, str]] = []
-        """`close_open` of segments stored before the batch, in the order they were made."""
+        """Open segments stored before the batch that it supersedes: (recorded_to, key)."""
         self.inserts: list[list[Any]] = []
         self.covers: dict[str, _Cover] = {}
         self.extended: list[tuple[str, str]] = []
 
     def flush(self, txn: Transaction, sql: dict[str, str]) -> None:
-        # Closes first: they are meant for the segments stored before the batch only.
-        if self.closes:
-            txn.executemany(sql["close_open"], self.closes)
-        if self.inserts:
-            txn.executemany(sql["insert"], self.inserts)
-        if self.covers:
-            txn.executemany(
-                sql["upsert_cover"],
-                [
-                    (loan_id, cover.known_from, cover.recorded_from, cover.covered_to)
-                    for loan_id, cover in self.covers.items()
-                ],
-            )
-        if self.extended:
-            txn.executemany(sql["extend_cover"], self.extended)
+        self._send(txn, sql, "close_segment", self.closes)
+        self._send(txn, sql, "insert", self.inserts)
+        self._send(
+            txn,
+            sql,
+            "upsert_cover",
+            [
+                (loan_id, cover.known_from, cover.recorded_from, cover.covered_to)
+                for loan_id, cover in self.covers.items()
+            ],
+        )
+        self._send(txn, sql, "extend_cover", self.extended)
         self.closes, self.inserts, self.covers, self.extended = [], [], {}, []
+
+    @staticmethod
+    def _send(
+        txn: Transaction, sql: dict[str, str], name: str, rows: Sequence[Sequence[Any]]
+    ) -> None:
+        if not rows:
+            return
+        whole = sql.get(f"{name}_json")
+        if whole is not None:
+            txn.execute(whole, (_json(rows),))
+        else:
+            txn.executemany(sql[name], rows)
 
 
 class _LoanWrites:
@@ -278,18 +310,14 @@ class _LoanWrites:
         """Open segments stored before the batch that may end after a moment's start."""
         self.written_open: list[list[Any]] = []
 
-    def fetch_open(self, txn: Transaction, sql: dict[str, str], lowest: date) -> None:
-        found = txn.execute(sql["open_after"], (self.loan_id, OPEN, lowest.isoformat()))
-        self.stored_open = [list(row) for row in found]
-
     def supersede(self, start: date, recorded: str) -> None:
         """Close the open segments that end after `start`; the one `start` cuts is kept, under
         the new knowledge, up to `start` (nothing effective before it changed)."""
         day = start.isoformat()
         ended = [row for row in self.stored_open if row[3] > day]
         if ended:
-            self.writes.closes.append((recorded, self.loan_id, OPEN, day))
             self.stored_open = [row for row in self.stored_open if row[3] <= day]
+            self.writes.closes.extend((recorded, row[0], row[1], row[2]) for row in ended)
         for row in self.written_open:
             if row[3] > day:
                 row[4] = recorded
@@ -311,12 +339,9 @@ class _LoanWrites:
         return str(rows[-1][3])
 
 
-def _id_list(loan_ids: Sequence[str], store: ReadStore) -> Any:
-    """Loan ids as one parameter: a JSON array for SQLite's `json_each`, a text[] for
-    PostgreSQL's `= ANY`."""
-    if store.dialect == "postgresql":
-        return list(loan_ids)
-    return json.dumps(list(loan_ids))
+def _json(values: Sequence[Any]) -> str:
+    """Many values as one statement parameter, a JSON array."""
+    return json.dumps(values, separators=(",", ":"), ensure_ascii=False)
 
 
 def _stored(loan_id: str, recorded: str, segment: Segment) -> list[Any]:
