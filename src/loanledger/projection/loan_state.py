@@ -25,10 +25,12 @@ from loanledger.projection.store import ReadStore, Row, Transaction
 from loanledger.reports.portfolio import LoanRow
 
 CURSORS_KEPT = 500
-"""Loans whose timeline and walk are kept to go on from: a two-year loan's cursor is about 27 KB
-(installments, post-loan state) and its timeline holds the loan's events, so this bounds the cache
-near 30 MB and keeps a rebuild's memory flat (B6: 1.27x at 1,000, 1.05x at 500); a loan that was
-dropped is walked again from its application, which gives the same segments."""
+"""Loans whose loan as loaded, timeline and walk are kept to go on from (one entry a loan; the
+loan as loaded mostly shares its events with the timeline's): a two-year loan's cursor is about
+27 KB (installments, post-loan state) and its timeline holds the loan's events, so this bounds the
+cache near 30 MB and keeps a rebuild's memory flat (B6: 1.27x at 1,000, 1.05x at 500); a loan
+that was dropped is loaded and walked again from its application, which gives the same
+segments."""
 
 OPEN = "9999-12-31T23:59:59.999999"
 """`recorded_to` of a segment nothing has superseded yet."""
@@ -52,44 +54,50 @@ class LoanStateProjection(Projection):
     def __init__(self, loader: Loader, rules: RuleSet) -> None:
         self.loader = loader
         self.rules = rules
-        self._walks: OrderedDict[str, tuple[str, Timeline, Cursor]] = OrderedDict()
-        """Each recently written loan's timeline, the moment it was known at, and where its walk
-        stood (bounded), to go on from there instead of walking the loan's life again."""
-        self._loans: OrderedDict[str, Loan] = OrderedDict()
-        """The loans recently loaded (bounded like the walks). A rebuild meets each loan in
-        batch after batch and the loader gives every event recorded so far, so a loan kept from
-        an earlier batch usually holds every event of this one already."""
+        self._kept: OrderedDict[str, _Kept] = OrderedDict()
+        """Recently written loans (bounded), least recently used first: each one's loan as
+        loaded, timeline, the moment it was known at and where its walk stood, to go on from
+        there instead of loading the loan and walking its life again."""
+
+    def _keep(self, loan_id: str) -> _Kept:
+        """The loan's entry, made the most recently used (the least recent is dropped)."""
+        kept = self._kept.pop(loan_id, None) or _Kept()
+        self._kept[loan_id] = kept
+        if len(self._kept) > CURSORS_KEPT:
+            self._kept.popitem(last=False)
+        return kept
 
     def _load(self, loan_id: str, versions: int) -> Loan:
         """The loan with at least its first `versions` events: the kept one if it has them, else
-        loaded. A kept loan is what a fresh load gives as known at each of the batch's moments:
-        a loan's facts are recorded in time order and each moment's facts in one transaction
-        (which the projection relies on anyway: it writes each moment once), so a loan holding
-        one fact of a moment holds every fact recorded up to it."""
-        loan = self._loans.pop(loan_id, None)
-        if loan is None or loan.version < versions:
-            loan = self.loader(loan_id)
-        self._loans[loan_id] = loan
-        if len(self._loans) > CURSORS_KEPT:
-            self._loans.popitem(last=False)
-        return loan
+        loaded. A rebuild meets each loan in batch after batch and the loader gives every event
+        recorded so far, so the loan kept from an earlier batch usually has them. It is what a
+        fresh load gives as known at each of the batch's moments: a loan's facts are recorded in
+        time order and each moment's facts in one transaction (which the projection relies on
+        anyway: it writes each moment once), so a loan holding one fact of a moment holds every
+        fact recorded up to it."""
+        kept = self._keep(loan_id)
+        if kept.loan is None or kept.loan.version < versions:
+            kept.loan = self.loader(loan_id)
+        return kept.loan
 
     def _known(self, loan_id: str, recorded: str) -> Loan:
         """The loan as known at the moment `recorded` (text), from the kept timeline if it was
         built for that moment (no query), else loaded."""
-        kept = self._walks.get(loan_id)
-        if kept is not None and kept[0] == recorded:
-            return kept[1].loan
+        kept = self._kept.get(loan_id)
+        if kept is not None and kept.walk is not None and kept.walk[0] == recorded:
+            return kept.walk[1].loan
         moment = datetime.fromisoformat(recorded).replace(tzinfo=UTC)
         loan = self.loader(loan_id)
         return loan.as_known_at(moment)
 
     def _segments(self, loan: Loan, recorded: str, start: date, through: date) -> Iterator[Segment]:
         """The loan's segments from `start`, going on from its last walk when the facts allow."""
-        kept = self._walks.pop(loan.loan_id, None)
+        kept = self._kept.get(loan.loan_id)
+        walk = kept.walk if kept is not None else None
         timeline = cursor = None
-        if kept is not None:
-            moment, timeline, cursor = kept
+        if kept is not None and walk is not None:
+            kept.walk = None  # the cursor is handed over to this walk
+            moment, timeline, cursor = walk
             if moment != recorded or timeline.loan is not loan:
                 timeline = None  # another moment's facts: a new timeline, perhaps the same walk
             if not cursor.resumes(loan, start):
@@ -98,9 +106,7 @@ class LoanStateProjection(Projection):
             timeline = Timeline(loan, self.rules)
         yield from timeline.segments(start, through, resume=cursor)
         if timeline.checkpoint is not None:
-            self._walks[loan.loan_id] = (recorded, timeline, timeline.checkpoint)
-            if len(self._walks) > CURSORS_KEPT:
-                self._walks.popitem(last=False)
+            self._keep(loan.loan_id).walk = (recorded, timeline, timeline.checkpoint)
 
     def drop(self, txn: Transaction, store: ReadStore) -> None:
         sql = self.sql(store)
@@ -242,6 +248,16 @@ class LoanStateProjection(Projection):
         rows = [_stored(loan_id, recorded, segment) for segment in segments]
         writes.inserts.extend(rows)
         writes.extended.append((rows[-1][3], loan_id))
+
+
+@dataclass
+class _Kept:
+    """What the projection keeps of a recently written loan."""
+
+    loan: Loan | None = None
+    """As loaded: every event recorded when it was loaded."""
+    walk: tuple[str, Timeline, Cursor] | None = None
+    """The moment it was last walked as known at, that timeline and its checkpoint."""
 
 
 @dataclass
