@@ -88,19 +88,57 @@ INSERT INTO loanledger_loan_state (
     principal_outstanding, overdue_principal, overdue_interest, overdue_since, detail
 ) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 
--- name: open_containing
-SELECT valid_from, valid_to, borrower_id, status, classification, contagion_classification,
-       ifrs9_stage, bucket, disbursed, principal_outstanding, overdue_principal,
-       overdue_interest, overdue_since, detail
-FROM loanledger_loan_state
-WHERE loan_id = ? AND recorded_to = ? AND valid_from < ? AND valid_to > ?
+-- name: insert_json [postgresql]
+-- `insert` of a whole batch in one statement: a JSON array of rows, each an array of the
+-- columns in `insert`'s order (one round trip instead of one a row).
+INSERT INTO loanledger_loan_state (
+    loan_id, recorded_from, valid_from, valid_to, recorded_to, borrower_id, status,
+    classification, contagion_classification, ifrs9_stage, bucket, disbursed,
+    principal_outstanding, overdue_principal, overdue_interest, overdue_since, detail
+)
+SELECT r->>0, r->>1, r->>2, r->>3, r->>4, r->>5, r->>6, r->>7, r->>8, (r->>9)::integer, r->>10,
+       (r->>11)::integer, r->>12, r->>13, r->>14, r->>15, r->>16
+FROM jsonb_array_elements(?::jsonb) AS r
 
--- name: close_open
+-- name: open_after [sqlite]
+-- The open segments of a batch's loans that end after a date given for each loan (a JSON
+-- array of [loan_id, date] pairs), as `insert` parameters: the projection supersedes them in
+-- memory while it writes the batch.
+SELECT s.loan_id, s.recorded_from, s.valid_from, s.valid_to, s.recorded_to, s.borrower_id,
+       s.status, s.classification, s.contagion_classification, s.ifrs9_stage, s.bucket,
+       s.disbursed, s.principal_outstanding, s.overdue_principal, s.overdue_interest,
+       s.overdue_since, s.detail
+FROM json_each(?) AS b
+JOIN loanledger_loan_state s
+  ON s.loan_id = json_extract(b.value, '$[0]') AND s.recorded_to = ?
+ AND s.valid_to > json_extract(b.value, '$[1]')
+
+-- name: open_after [postgresql]
+SELECT s.loan_id, s.recorded_from, s.valid_from, s.valid_to, s.recorded_to, s.borrower_id,
+       s.status, s.classification, s.contagion_classification, s.ifrs9_stage, s.bucket,
+       s.disbursed, s.principal_outstanding, s.overdue_principal, s.overdue_interest,
+       s.overdue_since, s.detail
+FROM jsonb_array_elements(?::jsonb) AS b
+JOIN loanledger_loan_state s ON s.loan_id = b->>0 AND s.recorded_to = ? AND s.valid_to > b->>1
+
+-- name: close_segment
+-- A stored open segment superseded by a later fact (by key: the projection knows which).
 UPDATE loanledger_loan_state SET recorded_to = ?
-WHERE loan_id = ? AND recorded_to = ? AND valid_to > ?
+WHERE loan_id = ? AND recorded_from = ? AND valid_from = ?
 
--- name: cover
-SELECT known_from, recorded_from, covered_to FROM loanledger_loan_state_cover WHERE loan_id = ?
+-- name: close_segment_json [postgresql]
+UPDATE loanledger_loan_state s SET recorded_to = u->>0
+FROM jsonb_array_elements(?::jsonb) AS u
+WHERE s.loan_id = u->>1 AND s.recorded_from = u->>2 AND s.valid_from = u->>3
+
+-- name: covers [sqlite]
+-- The cover rows of a batch's loans (a JSON array of loan ids).
+SELECT loan_id, known_from, recorded_from, covered_to FROM loanledger_loan_state_cover
+WHERE loan_id IN (SELECT value FROM json_each(?))
+
+-- name: covers [postgresql]
+SELECT loan_id, known_from, recorded_from, covered_to FROM loanledger_loan_state_cover
+WHERE loan_id IN (SELECT jsonb_array_elements_text(?::jsonb))
 
 -- name: upsert_cover
 INSERT INTO loanledger_loan_state_cover (loan_id, known_from, recorded_from, covered_to)
@@ -108,8 +146,19 @@ VALUES (?, ?, ?, ?)
 ON CONFLICT (loan_id) DO UPDATE
 SET recorded_from = excluded.recorded_from, covered_to = excluded.covered_to
 
+-- name: upsert_cover_json [postgresql]
+INSERT INTO loanledger_loan_state_cover (loan_id, known_from, recorded_from, covered_to)
+SELECT r->>0, r->>1, r->>2, r->>3 FROM jsonb_array_elements(?::jsonb) AS r
+ON CONFLICT (loan_id) DO UPDATE
+SET recorded_from = excluded.recorded_from, covered_to = excluded.covered_to
+
 -- name: extend_cover
 UPDATE loanledger_loan_state_cover SET covered_to = ? WHERE loan_id = ?
+
+-- name: extend_cover_json [postgresql]
+UPDATE loanledger_loan_state_cover c SET covered_to = u->>0
+FROM jsonb_array_elements(?::jsonb) AS u
+WHERE c.loan_id = u->>1
 
 -- name: stale
 SELECT loan_id, recorded_from, covered_to FROM loanledger_loan_state_cover

@@ -15,6 +15,7 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
+from loanledger.domain.event import DomainEvent
 from loanledger.domain.loan import Loan, event_values_not_remembered
 from loanledger.domain.loan_events import LoanApproved
 from loanledger.domain.rules import CLASSIFICATIONS, RuleSet
@@ -24,10 +25,16 @@ from loanledger.projection.store import ReadStore, Row, Transaction
 from loanledger.reports.portfolio import LoanRow
 
 CURSORS_KEPT = 500
-"""Loans whose timeline and walk are kept to go on from: a two-year loan's cursor is about 27 KB
-(installments, post-loan state) and its timeline holds the loan's events, so this bounds the cache
-near 30 MB and keeps a rebuild's memory flat (B6: 1.27x at 1,000, 1.05x at 500); a loan that was
-dropped is walked again from its application, which gives the same segments."""
+"""Loans whose loan as loaded, timeline and walk are kept to go on from (one entry a loan; the
+loan as loaded mostly shares its events with the timeline's): a two-year loan's cursor is about
+27 KB (installments, post-loan state) and its timeline holds the loan's events, so this bounds the
+cache near 30 MB and keeps a rebuild's memory flat (B6: 1.27x at 1,000, 1.05x at 500); a loan
+that was dropped is loaded and walked again from its application, which gives the same
+segments."""
+
+FLUSH_ROWS = 500
+"""Segments buffered before they are written (after a whole loan's moments: no later moment of
+the batch changes them): few statements a batch, and a batch's rows are not all held at once."""
 
 OPEN = "9999-12-31T23:59:59.999999"
 """`recorded_to` of a segment nothing has superseded yet."""
@@ -51,26 +58,50 @@ class LoanStateProjection(Projection):
     def __init__(self, loader: Loader, rules: RuleSet) -> None:
         self.loader = loader
         self.rules = rules
-        self._walks: OrderedDict[str, tuple[str, Timeline, Cursor]] = OrderedDict()
-        """Each recently written loan's timeline, the moment it was known at, and where its walk
-        stood (bounded), to go on from there instead of walking the loan's life again."""
+        self._kept: OrderedDict[str, _Kept] = OrderedDict()
+        """Recently written loans (bounded), least recently used first: each one's loan as
+        loaded, timeline, the moment it was known at and where its walk stood, to go on from
+        there instead of loading the loan and walking its life again."""
+
+    def _keep(self, loan_id: str) -> _Kept:
+        """The loan's entry, made the most recently used (the least recent is dropped)."""
+        kept = self._kept.pop(loan_id, None) or _Kept()
+        self._kept[loan_id] = kept
+        if len(self._kept) > CURSORS_KEPT:
+            self._kept.popitem(last=False)
+        return kept
+
+    def _load(self, loan_id: str, versions: int) -> Loan:
+        """The loan with at least its first `versions` events: the kept one if it has them, else
+        loaded. A rebuild meets each loan in batch after batch and the loader gives every event
+        recorded so far, so the loan kept from an earlier batch usually has them. It is what a
+        fresh load gives as known at each of the batch's moments: a loan's facts are recorded in
+        time order and each moment's facts in one transaction (which the projection relies on
+        anyway: it writes each moment once), so a loan holding one fact of a moment holds every
+        fact recorded up to it."""
+        kept = self._keep(loan_id)
+        if kept.loan is None or kept.loan.version < versions:
+            kept.loan = self.loader(loan_id)
+        return kept.loan
 
     def _known(self, loan_id: str, recorded: str) -> Loan:
         """The loan as known at the moment `recorded` (text), from the kept timeline if it was
         built for that moment (no query), else loaded."""
-        kept = self._walks.get(loan_id)
-        if kept is not None and kept[0] == recorded:
-            return kept[1].loan
+        kept = self._kept.get(loan_id)
+        if kept is not None and kept.walk is not None and kept.walk[0] == recorded:
+            return kept.walk[1].loan
         moment = datetime.fromisoformat(recorded).replace(tzinfo=UTC)
         loan = self.loader(loan_id)
         return loan.as_known_at(moment)
 
     def _segments(self, loan: Loan, recorded: str, start: date, through: date) -> Iterator[Segment]:
         """The loan's segments from `start`, going on from its last walk when the facts allow."""
-        kept = self._walks.pop(loan.loan_id, None)
+        kept = self._kept.get(loan.loan_id)
+        walk = kept.walk if kept is not None else None
         timeline = cursor = None
-        if kept is not None:
-            moment, timeline, cursor = kept
+        if kept is not None and walk is not None:
+            kept.walk = None  # the cursor is handed over to this walk
+            moment, timeline, cursor = walk
             if moment != recorded or timeline.loan is not loan:
                 timeline = None  # another moment's facts: a new timeline, perhaps the same walk
             if not cursor.resumes(loan, start):
@@ -79,9 +110,7 @@ class LoanStateProjection(Projection):
             timeline = Timeline(loan, self.rules)
         yield from timeline.segments(start, through, resume=cursor)
         if timeline.checkpoint is not None:
-            self._walks[loan.loan_id] = (recorded, timeline, timeline.checkpoint)
-            if len(self._walks) > CURSORS_KEPT:
-                self._walks.popitem(last=False)
+            self._keep(loan.loan_id).walk = (recorded, timeline, timeline.checkpoint)
 
     def drop(self, txn: Transaction, store: ReadStore) -> None:
         sql = self.sql(store)
@@ -108,102 +137,244 @@ class LoanStateProjection(Projection):
         # recorded (the running latest effective date in log order), not the batch's end: a
         # rebuild of years of history would otherwise write every version out to today.
         touched: dict[str, dict[datetime, date]] = {}
+        versions: dict[str, int] = {}
         for item in batch:
             event = item.event
             if horizon is None or event.effective_date > horizon:
                 horizon = event.effective_date
+            versions[event.loan_id] = max(versions.get(event.loan_id, 0), event.originator_version)
             if event_changes_row(event):
                 touched.setdefault(event.loan_id, {})[event.timestamp] = horizon
         if horizon is None:
             return
         txn.execute(sql["upsert_horizon"], (horizon.isoformat(),))
-        for loan_id in sorted(touched):
-            loan = self.loader(loan_id)
-            for moment, reached in sorted(touched[loan_id].items()):
-                self._version(txn, sql, loan, moment, reached)
+        writes = _Writes()
+        if touched:
+            loan_ids = sorted(touched)
+            covers = {
+                loan_id: _Cover(known_from, recorded_from, covered_to, stored=True)
+                for loan_id, known_from, recorded_from, covered_to in txn.execute(
+                    sql["covers"], (_json(loan_ids),)
+                )
+            }
+            loans = {loan_id: self._load(loan_id, versions[loan_id]) for loan_id in loan_ids}
+            moments = {loan_id: sorted(touched[loan_id].items()) for loan_id in loan_ids}
+            stored_open = self._stored_open(txn, sql, covers, loans, moments)
+            for loan_id in loan_ids:
+                writer = _LoanWrites(loan_id, covers.get(loan_id), writes)
+                writer.stored_open = stored_open.pop(loan_id, [])
+                loan = loans.pop(loan_id)
+                for moment, reached in moments[loan_id]:
+                    self._version(writer, loan, moment, reached)
+                if len(writes.inserts) >= FLUSH_ROWS:
+                    writes.flush(txn, sql)  # the loan's rows are final: nothing revisits them
+            writes.flush(txn, sql)
         for loan_id, recorded_from, covered_to in txn.execute(sql["stale"], (horizon.isoformat(),)):
-            self._extend(txn, sql, loan_id, recorded_from, date.fromisoformat(covered_to), horizon)
+            self._extend(writes, loan_id, recorded_from, date.fromisoformat(covered_to), horizon)
+        writes.flush(txn, sql)
 
-    def _version(
-        self, txn: Transaction, sql: dict[str, str], loan: Loan, moment: datetime, horizon: date
-    ) -> None:
-        """Write what became known about `loan` at `moment`."""
-        recorded = moment_text(moment)
-        cover = txn.execute(sql["cover"], (loan.loan_id,))
-        if cover and cover[0][1] >= recorded:
-            return  # this moment was written already (its events spanned two batches)
-        known = loan.as_known_at(moment)
-        arrived = [
+    def _stored_open(
+        self,
+        txn: Transaction,
+        sql: dict[str, str],
+        covers: dict[str, _Cover],
+        loans: dict[str, Loan],
+        moments: dict[str, list[tuple[datetime, date]]],
+    ) -> dict[str, list[list[Any]]]:
+        """The open segments, stored before this batch, that a moment of the batch may
+        supersede (one query for the batch), by loan, as `insert` parameters."""
+        if not covers:
+            return {}
+        lowest = [
+            (loan_id, self._lowest_start(loans[loan_id], cover, moments[loan_id]).isoformat())
+            for loan_id, cover in sorted(covers.items())
+        ]
+        found: dict[str, list[list[Any]]] = {}
+        for row in txn.execute(sql["open_after"], (_json(lowest), OPEN)):
+            found.setdefault(row[0], []).append(list(row))
+        return found
+
+    @staticmethod
+    def _arrived(loan: Loan, moment: datetime) -> list[DomainEvent]:
+        """The facts recorded at `moment` that can change the loan's row."""
+        return [
             event
-            for event in known.history
+            for event in loan.history
             if event.timestamp == moment and event_changes_row(event)
         ]
+
+    def _lowest_start(
+        self, loan: Loan, cover: _Cover, moments: Sequence[tuple[datetime, date]]
+    ) -> date:
+        """No moment of the batch rewrites the loan from before this date (see `_version`: a
+        moment starts at its earliest fact, at the application for an approval, or at the
+        coverage's end, which only moves on to after an earlier moment's start)."""
+        lowest = date.fromisoformat(cover.covered_to)
+        assert loan.application is not None
+        for moment, _ in moments:
+            for event in self._arrived(loan, moment):
+                day = (
+                    loan.application.effective_date
+                    if isinstance(event, LoanApproved)
+                    else event.effective_date
+                )
+                lowest = min(lowest, day)
+        return lowest
+
+    def _version(self, writer: _LoanWrites, loan: Loan, moment: datetime, horizon: date) -> None:
+        """Write what became known about `loan` at `moment`."""
+        recorded = moment_text(moment)
+        cover = writer.cover
+        if cover is not None and cover.recorded_from >= recorded:
+            return  # this moment was written already (its events spanned two batches)
+        known = loan.as_known_at(moment)
+        arrived = self._arrived(known, moment)
         start = min(event.effective_date for event in arrived)
         assert known.application is not None
         applied_on = known.application.effective_date
         if any(isinstance(event, LoanApproved) for event in arrived):
             start = applied_on  # approved terms show on the row from the application on
-        if cover:
-            known_from = cover[0][0]
-            start = min(start, date.fromisoformat(cover[0][2]))
-            self._supersede(txn, sql, loan.loan_id, start, recorded)
+        if cover is not None:
+            known_from = cover.known_from
+            start = min(start, date.fromisoformat(cover.covered_to))
+            writer.supersede(start, recorded)
         else:
             known_from = recorded
             start = applied_on
-        covered_to = self._write(
-            txn, sql, loan.loan_id, recorded, self._segments(known, recorded, start, horizon)
+        covered_to = writer.write(recorded, self._segments(known, recorded, start, horizon))
+        writer.cover = _Cover(
+            known_from, recorded, covered_to, stored=cover is not None and cover.stored
         )
-        txn.execute(sql["upsert_cover"], (loan.loan_id, known_from, recorded, covered_to))
-
-    def _supersede(
-        self, txn: Transaction, sql: dict[str, str], loan_id: str, start: date, recorded: str
-    ) -> None:
-        """Close the open segments that end after `start`; the one `start` cuts is kept, under
-        the new knowledge, up to `start` (nothing effective before it changed)."""
-        cut = txn.execute(
-            sql["open_containing"], (loan_id, OPEN, start.isoformat(), start.isoformat())
-        )
-        txn.execute(sql["close_open"], (recorded, loan_id, OPEN, start.isoformat()))
-        for valid_from, _, *columns in cut:
-            txn.execute(
-                sql["insert"], (loan_id, recorded, valid_from, start.isoformat(), OPEN, *columns)
-            )
+        writer.writes.covers[loan.loan_id] = writer.cover
 
     def _extend(
-        self,
-        txn: Transaction,
-        sql: dict[str, str],
-        loan_id: str,
-        recorded: str,
-        covered_to: date,
-        horizon: date,
+        self, writes: _Writes, loan_id: str, recorded: str, covered_to: date, horizon: date
     ) -> None:
         """Carry a loan's open segments on to the business horizon (no new fact: time passed)."""
         segments = self._segments(self._known(loan_id, recorded), recorded, covered_to, horizon)
-        end = self._write(txn, sql, loan_id, recorded, segments)
-        txn.execute(sql["extend_cover"], (end, loan_id))
+        rows = [_stored(loan_id, recorded, segment) for segment in segments]
+        writes.inserts.extend(rows)
+        writes.extended.append((rows[-1][3], loan_id))
+
+
+@dataclass
+class _Kept:
+    """What the projection keeps of a recently written loan."""
+
+    loan: Loan | None = None
+    """As loaded: every event recorded when it was loaded."""
+    walk: tuple[str, Timeline, Cursor] | None = None
+    """The moment it was last walked as known at, that timeline and its checkpoint."""
+
+
+@dataclass
+class _Cover:
+    """A loan's `loanledger_loan_state_cover` row as this batch leaves it."""
+
+    known_from: str
+    recorded_from: str
+    covered_to: str
+    stored: bool
+    """The loan had segments in the store before this batch."""
+
+
+class _Writes:
+    """A batch's writes, buffered so that each statement is sent once per batch instead of
+    once or more per moment of each loan: on PostgreSQL, where every statement is a round trip
+    (and `executemany` one a row), each is one statement over a JSON array of its rows
+    (`*_json`); elsewhere `executemany`.
+    Rows are inserted with their final `recorded_to`, so a segment written and superseded within
+    the batch is never updated."""
+
+    def __init__(self) -> None:
+        self.closes: list[tuple[str, str, str, str]] = []
+        """Open segments stored before the batch that it supersedes: (recorded_to, key)."""
+        self.inserts: list[list[Any]] = []
+        self.covers: dict[str, _Cover] = {}
+        self.extended: list[tuple[str, str]] = []
+
+    def flush(self, txn: Transaction, sql: dict[str, str]) -> None:
+        self._send(txn, sql, "close_segment", self.closes)
+        self._send(txn, sql, "insert", self.inserts)
+        self._send(
+            txn,
+            sql,
+            "upsert_cover",
+            [
+                (loan_id, cover.known_from, cover.recorded_from, cover.covered_to)
+                for loan_id, cover in self.covers.items()
+            ],
+        )
+        self._send(txn, sql, "extend_cover", self.extended)
+        self.closes, self.inserts, self.covers, self.extended = [], [], {}, []
 
     @staticmethod
-    def _write(
-        txn: Transaction,
-        sql: dict[str, str],
-        loan_id: str,
-        recorded: str,
-        segments: Iterable[Segment],
-    ) -> str:
-        rows = [_stored(loan_id, recorded, segment) for segment in segments]
-        txn.executemany(sql["insert"], rows)
+    def _send(
+        txn: Transaction, sql: dict[str, str], name: str, rows: Sequence[Sequence[Any]]
+    ) -> None:
+        if not rows:
+            return
+        whole = sql.get(f"{name}_json")
+        if whole is not None:
+            txn.execute(whole, (_json(rows),))
+        else:
+            txn.executemany(sql[name], rows)
+
+
+class _LoanWrites:
+    """One loan's open segments during a batch: those stored before it (read once) and those
+    the batch wrote, so that superseding them needs no query."""
+
+    def __init__(self, loan_id: str, cover: _Cover | None, writes: _Writes) -> None:
+        self.loan_id = loan_id
+        self.cover = cover
+        self.writes = writes
+        self.stored_open: list[list[Any]] = []
+        """Open segments stored before the batch that may end after a moment's start."""
+        self.written_open: list[list[Any]] = []
+
+    def supersede(self, start: date, recorded: str) -> None:
+        """Close the open segments that end after `start`; the one `start` cuts is kept, under
+        the new knowledge, up to `start` (nothing effective before it changed)."""
+        day = start.isoformat()
+        ended = [row for row in self.stored_open if row[3] > day]
+        if ended:
+            self.stored_open = [row for row in self.stored_open if row[3] <= day]
+            self.writes.closes.extend((recorded, row[0], row[1], row[2]) for row in ended)
+        for row in self.written_open:
+            if row[3] > day:
+                row[4] = recorded
+                ended.append(row)
+        if not ended:
+            return
+        self.written_open = [row for row in self.written_open if row[3] <= day]
+        for row in ended:
+            if row[2] < day:
+                cut = list(row)
+                cut[1], cut[3], cut[4] = recorded, day, OPEN
+                self.writes.inserts.append(cut)
+                self.written_open.append(cut)
+
+    def write(self, recorded: str, segments: Iterable[Segment]) -> str:
+        rows = [_stored(self.loan_id, recorded, segment) for segment in segments]
+        self.writes.inserts.extend(rows)
+        self.written_open.extend(rows)
         return str(rows[-1][3])
 
 
-def _stored(loan_id: str, recorded: str, segment: Segment) -> tuple[Any, ...]:
+def _json(values: Sequence[Any]) -> str:
+    """Many values as one statement parameter, a JSON array."""
+    return json.dumps(values, separators=(",", ":"), ensure_ascii=False)
+
+
+def _stored(loan_id: str, recorded: str, segment: Segment) -> list[Any]:
     row = segment.row
     detail = {
         "row": row,
         "contagion": list(segment.contagion_grade),
         "penalties": [[str(accrued), str(daily)] for accrued, daily in segment.penalties],
     }
-    return (
+    return [
         loan_id,
         recorded,
         segment.valid_from.isoformat(),
@@ -221,7 +392,7 @@ def _stored(loan_id: str, recorded: str, segment: Segment) -> tuple[Any, ...]:
         row["overdue_interest"],
         segment.overdue_since.isoformat() if segment.overdue_since else None,
         json.dumps(detail, separators=(",", ":"), ensure_ascii=False),
-    )
+    ]
 
 
 def segment_of(stored: Row) -> Segment:

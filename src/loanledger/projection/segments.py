@@ -22,7 +22,6 @@ walk does, and takes the row at each boundary. The row at any date inside a segm
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
@@ -54,7 +53,7 @@ from loanledger.domain.rules import (
     classification_floor,
     ifrs9_stage,
 )
-from loanledger.domain.servicing import ONE_DAY, MoneyFact, Position, _Walk
+from loanledger.domain.servicing import ONE_DAY, ZERO, InstallmentDue, MoneyFact, Position, _Walk
 from loanledger.reports.portfolio import loan_ledger as loan_ledger_rows
 from loanledger.views import Derived, loan_row
 
@@ -153,9 +152,14 @@ class Cursor:
     """How many of the loan's events (in recorded order) the walk was built from."""
 
     def copy(self) -> Cursor:
+        """A copy to resume from while this cursor's walk finishes `day`. Only installments due
+        by `day` and not settled are copied (`_Walk.resumed`): finishing `day` accrues penalty on
+        those alone, and the walk is dropped once its last segment is rendered, so the rest can
+        be shared (a step of the resumed walk that changes an installment not yet due copies or
+        replaces it, as the domain's own resumed walks rely on)."""
         return Cursor(
             self.day,
-            _copy_walk(self.walk) if self.walk is not None else None,
+            self.walk.resumed(self.day) if self.walk is not None else None,
             _state_on(self.state, self.state.as_of),
             self.fact_index,
             self.event_index,
@@ -263,6 +267,8 @@ class Timeline:
         self, day: date, position: Position | None, state: PostLoanState, daily: Fraction
     ) -> tuple[dict[str, Any], dict[str, Any]]:
         loan, rules = self.loan, self.rules
+        if position is not None:
+            position = Summed.of(position)
         figures = position if position is not None and position.disbursed > 0 else None
         risk = assess(state, figures, rules)
         derived = Derived(position, figures, state, risk, loan.status_on(day, position, risk))
@@ -333,6 +339,74 @@ class Timeline:
         return min(candidates) if candidates else None
 
 
+class Summed(Position):
+    """A position on one date with the figures the views and `assess` read summed once, in one
+    pass over the installments, instead of once per field that reads them (a row read each sum
+    two or three times). A shallow copy of the walk's position (nothing changes while one row
+    is rendered); every sum is the same expression, in the same order, as `Position`'s."""
+
+    _principal_outstanding: Decimal
+    _overdue_principal: Decimal
+    _overdue_interest: Decimal
+    _penalty_outstanding: Decimal
+    _days_past_due: int
+    _next_due: InstallmentDue | None
+
+    @classmethod
+    def of(cls, position: Position) -> Summed:
+        summed = object.__new__(cls)
+        summed.__dict__.update(position.__dict__)
+        as_of, money, rounding = position.as_of, position.currency, position.rounding
+        principal = overdue_principal = overdue_interest = penalty = ZERO
+        days_past_due: int | None = None
+        next_due = None
+        for due in position.installments:
+            principal_unpaid = due.principal - due.principal_paid  # `principal_unpaid`
+            interest_unpaid = due.interest - due.interest_paid  # `interest_unpaid`
+            principal += principal_unpaid
+            if due.due_date < as_of:
+                overdue_principal += principal_unpaid
+                overdue_interest += interest_unpaid
+            if due.penalty_unpaid:  # `penalty_owed` (adding its zero changes nothing)
+                penalty += round_to_minor(due.penalty_unpaid, money, rounding)
+            if principal_unpaid + interest_unpaid > 0:  # `overdue_base`
+                if days_past_due is None:
+                    days_past_due = max((as_of - due.due_date).days, 0)
+                if next_due is None and due.due_date >= as_of:
+                    next_due = due
+        summed._principal_outstanding = principal
+        summed._overdue_principal = overdue_principal
+        summed._overdue_interest = overdue_interest
+        summed._penalty_outstanding = penalty
+        summed._days_past_due = days_past_due or 0
+        summed._next_due = next_due
+        return summed
+
+    @property
+    def principal_outstanding(self) -> Decimal:
+        return self._principal_outstanding
+
+    @property
+    def overdue_principal(self) -> Decimal:
+        return self._overdue_principal
+
+    @property
+    def overdue_interest(self) -> Decimal:
+        return self._overdue_interest
+
+    @property
+    def penalty_outstanding(self) -> Decimal:
+        return self._penalty_outstanding
+
+    @property
+    def days_past_due(self) -> int:
+        return self._days_past_due
+
+    @property
+    def next_due(self) -> InstallmentDue | None:
+        return self._next_due
+
+
 def _apply(walk: _Walk, fact: MoneyFact) -> None:
     """One money fact, exactly as `derive_position` applies it."""
     walk.advance_to(fact.on)
@@ -347,19 +421,6 @@ def _apply(walk: _Walk, fact: MoneyFact) -> None:
     if handler is None:
         raise ValueError(f"unknown money fact kind {fact.kind!r}")
     handler(fact)
-
-
-def _copy_walk(walk: _Walk) -> _Walk:
-    """An independent copy of a walk: its position's installments and the dictionaries it
-    changes are copied; terms, rules and facts are immutable and shared."""
-    copied = copy.copy(walk)
-    copied.position = replace(
-        walk.position,
-        installments=[copy.copy(due) for due in walk.position.installments],
-        allocations=dict(walk.position.allocations),
-    )
-    copied.carried = dict(walk.carried)
-    return copied
 
 
 def _state_on(state: PostLoanState, day: date) -> PostLoanState:
