@@ -262,11 +262,19 @@ def _limitation(state: PostLoanState, position: Position | None) -> date | None:
     """Three years from the earliest unpaid due date, restarted by the latest receipt."""
     if position is None:
         return None
-    unpaid = [due for due in position.installments if due.overdue_base > 0]
-    overdue = [due for due in unpaid if due.due_date < state.as_of]
-    if not overdue:
+    # The first installment (in the position's order) both past due and unpaid; the date is
+    # compared first, as it is cheap and rules out most of a young loan's installments.
+    earliest = next(
+        (
+            due.due_date
+            for due in position.installments
+            if due.due_date < state.as_of and due.overdue_base > 0
+        ),
+        None,
+    )
+    if earliest is None:
         return None
-    start = overdue[0].due_date
+    start = earliest
     receipts = [event.effective_date for event in state.acknowledged.values()]
     if receipts:
         start = max(start, max(receipts))
