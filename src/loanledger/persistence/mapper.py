@@ -19,6 +19,7 @@ puts them back (or `[erased]`, once the subject's data key is destroyed) before 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from typing import Any, cast
 from uuid import UUID
 
@@ -66,10 +67,19 @@ def decode_body(
     data_keys: DataKeys | None = None,
 ) -> DomainEvent:
     """Rebuild an event from stored bytes: open sealed personal data with `data_keys`, then
-    upcast older class versions (upcasters see the plain state)."""
-    cls = resolve_topic(topic)
-    if not (isinstance(cls, type) and issubclass(cls, DomainEvent)):
-        raise TypeError(f"topic {topic!r} is not a loanledger domain event")
+    upcast older class versions (upcasters see the plain state).
+
+    A body of the current class version without personal data (nearly every stored event) is
+    validated straight from its bytes with pydantic-core's `validate_json`, its position spliced
+    in front: one pass in Rust instead of `json.loads` and then `validate_python`. Any other
+    body, and any body that pass refuses, takes the path through the plain state, so what comes
+    back (or what is raised) is exactly what that path gives."""
+    cls = _event_class(topic)
+    if cls.class_version == 1 and not _needs_state(body):
+        try:
+            return cls.model_validate_json(_with_position(originator_id, version, body))
+        except Exception:  # the path below raises the error this body always gave
+            pass
     state: dict[str, Any] = json.loads(body)
     if ENVELOPE_FIELD in state:
         if data_keys is None:
@@ -82,6 +92,43 @@ def decode_body(
     state["originator_id"] = originator_id
     state["originator_version"] = version
     return cls.model_validate(state)
+
+
+_EVENT_CLASSES: dict[str, type[DomainEvent]] = {}
+
+_STATE_KEYS = (
+    b'"' + ENVELOPE_FIELD.encode("ascii") + b'"',
+    b'"class_version"',
+    b'"originator_id"',
+    b'"originator_version"',
+)
+"""Keys that make a body need its plain state (opening, upcasting, or a position in the body
+that the state path would overwrite). Inside a JSON string a quote is escaped, so a key's quoted
+name can only appear in a body that has the key, or a string value spelling it exactly: then
+the state path is merely taken when it was not needed."""
+
+
+def _event_class(topic: str) -> type[DomainEvent]:
+    cls = _EVENT_CLASSES.get(topic)
+    if cls is None:
+        found = resolve_topic(topic)
+        if not (isinstance(found, type) and issubclass(found, DomainEvent)):
+            raise TypeError(f"topic {topic!r} is not a loanledger domain event")
+        cls = _EVENT_CLASSES[topic] = found
+    return cls
+
+
+def _needs_state(body: bytes) -> bool:
+    return body[:1] != b"{" or body[1:2] == b"}" or any(key in body for key in _STATE_KEYS)
+
+
+def _with_position(originator_id: UUID, version: int, body: bytes) -> bytes:
+    """`body` (a non-empty JSON object) with the event's position as its first two keys."""
+    return b'{"originator_id":"%s","originator_version":%d,%s' % (
+        originator_id.hex.encode("ascii"),
+        version,
+        body[1:],
+    )
 
 
 class _UnusedTranscoder(Transcoder):
@@ -122,6 +169,26 @@ class LedgerMapper(Mapper[UUID]):
         )
 
     def to_domain_event(self, stored_event: StoredEvent) -> Any:
+        event, link = self._decode(stored_event)
+        self.heads.observe(event.originator_id, event.originator_version, link)
+        return event
+
+    def to_domain_events(self, stored_events: Iterable[StoredEvent]) -> list[DomainEvent]:
+        """Decode a batch (a page of the notification log, say), in order. Like
+        `to_domain_event` on each, but the chain heads learn only each loan's newest link of the
+        batch, under one lock: the older links would be replaced at once anyway."""
+        events: list[DomainEvent] = []
+        newest: dict[UUID, tuple[int, str]] = {}
+        for stored_event in stored_events:
+            event, link = self._decode(stored_event)
+            events.append(event)
+            head = newest.get(event.originator_id)
+            if head is None or head[0] < event.originator_version:
+                newest[event.originator_id] = (event.originator_version, link)
+        self.heads.observe_many(newest)
+        return events
+
+    def _decode(self, stored_event: StoredEvent) -> tuple[DomainEvent, str]:
         originator_id = _as_uuid(stored_event.originator_id)
         try:
             link, body = unseal(stored_event.state)
@@ -139,9 +206,23 @@ class LedgerMapper(Mapper[UUID]):
                 f"cannot read stored event {stored_event.originator_version} of "
                 f"{originator_id} ({stored_event.topic}): {error}"
             ) from error
-        self.heads.observe(originator_id, stored_event.originator_version, link)
-        return event
+        return event, link
+
+
+_UUIDS: dict[str, UUID] = {}
+_UUIDS_KEPT = 100_000
+"""Aggregate ids parsed from text (SQLite stores them as text), kept so that a loan's events
+share one parse; emptied when full, which costs only re-parsing."""
 
 
 def _as_uuid(value: UUID | str) -> UUID:
-    return value if isinstance(value, UUID) else UUID(str(value))
+    if isinstance(value, UUID):
+        return value
+    text = str(value)
+    found = _UUIDS.get(text)
+    if found is None:
+        found = UUID(text)
+        if len(_UUIDS) >= _UUIDS_KEPT:
+            _UUIDS.clear()
+        _UUIDS[text] = found
+    return found

@@ -71,7 +71,7 @@ class ProjectionEngine:
         store: ReadStore,
         projections: Sequence[Projection],
         select: Callable[[int, int], Sequence[Notification]],
-        decode: Callable[[Notification], DomainEvent],
+        decode: Callable[[Sequence[Notification]], Sequence[DomainEvent]],
         batch_size: int = BATCH_SIZE,
         *,
         create_tables: bool = True,
@@ -144,7 +144,8 @@ class ProjectionEngine:
                 if not notifications:
                     self.caught_up_to = start - 1
                     return processed
-                batch = [Recorded(n.id, self._decode(n)) for n in notifications]
+                events = self._decode(notifications)
+                batch = [Recorded(n.id, e) for n, e in zip(notifications, events, strict=True)]
                 last = notifications[-1].id
                 with self.store.transaction() as txn:
                     # Another process may have projected this batch since the positions were
