@@ -25,6 +25,7 @@ from uuid import UUID
 
 from eventsourcing.persistence import Mapper, MapperDeserialisationError, StoredEvent, Transcoder
 from eventsourcing.utils import get_topic, resolve_topic
+from pydantic import TypeAdapter
 
 from loanledger.domain.errors import MasterKeyMissingError, PersonalDataKeyError
 from loanledger.domain.event import DomainEvent
@@ -69,13 +70,15 @@ def decode_body(
     """Rebuild an event from stored bytes: open sealed personal data with `data_keys`, then
     upcast older class versions (upcasters see the plain state).
 
-    A body of the current class version without personal data (nearly every stored event) is
-    validated straight from its bytes with pydantic-core's `validate_json`, its position spliced
-    in front: one pass in Rust instead of `json.loads` and then `validate_python`. Any other
-    body, and any body that pass refuses, takes the path through the plain state, so what comes
-    back (or what is raised) is exactly what that path gives."""
+    An event of a class at version 1 whose topic carries no personal data (nearly every stored
+    event) is validated straight from its bytes with pydantic-core's `validate_json`, its position
+    spliced in as the last keys: one pass in Rust instead of `json.loads` and `validate_python`.
+    Anything that pass refuses — a sealed envelope or a `class_version` key (events forbid extra
+    fields), bytes that are not one JSON object — is decoded by the plain-state path below, so
+    what comes back, or what is raised, is exactly what that path gives. Where a body names a
+    position itself, the spliced keys come last and win, as the state path's assignment does."""
     cls = _event_class(topic)
-    if cls.class_version == 1 and not _needs_state(body):
+    if cls in _FROM_BYTES and topic not in PERSONAL_FIELDS:
         try:
             return cls.model_validate_json(_with_position(originator_id, version, body))
         except Exception:  # the path below raises the error this body always gave
@@ -96,16 +99,10 @@ def decode_body(
 
 _EVENT_CLASSES: dict[str, type[DomainEvent]] = {}
 
-_STATE_KEYS = (
-    b'"' + ENVELOPE_FIELD.encode("ascii") + b'"',
-    b'"class_version"',
-    b'"originator_id"',
-    b'"originator_version"',
-)
-"""Keys that make a body need its plain state (opening, upcasting, or a position in the body
-that the state path would overwrite). Inside a JSON string a quote is escaped, so a key's quoted
-name can only appear in a body that has the key, or a string value spelling it exactly: then
-the state path is merely taken when it was not needed."""
+_FROM_BYTES: set[type[DomainEvent]] = set()
+"""Event classes whose bodies `validate_json` may read: at class version 1 (nothing to upcast)
+and forbidding extra fields (so a stored envelope or `class_version` key is refused, not
+ignored)."""
 
 
 def _event_class(topic: str) -> type[DomainEvent]:
@@ -114,20 +111,28 @@ def _event_class(topic: str) -> type[DomainEvent]:
         found = resolve_topic(topic)
         if not (isinstance(found, type) and issubclass(found, DomainEvent)):
             raise TypeError(f"topic {topic!r} is not a loanledger domain event")
+        if found.class_version == 1 and found.model_config.get("extra") == "forbid":
+            _FROM_BYTES.add(found)
         cls = _EVENT_CLASSES[topic] = found
     return cls
 
 
-def _needs_state(body: bytes) -> bool:
-    return body[:1] != b"{" or body[1:2] == b"}" or any(key in body for key in _STATE_KEYS)
+_LIST_ADAPTERS: dict[type[DomainEvent], TypeAdapter[list[Any]]] = {}
+
+
+def _list_adapter(cls: type[DomainEvent]) -> TypeAdapter[list[Any]]:
+    adapter = _LIST_ADAPTERS.get(cls)
+    if adapter is None:
+        adapter = _LIST_ADAPTERS[cls] = TypeAdapter(list[cls])  # type: ignore[valid-type]
+    return adapter
 
 
 def _with_position(originator_id: UUID, version: int, body: bytes) -> bytes:
-    """`body` (a non-empty JSON object) with the event's position as its first two keys."""
-    return b'{"originator_id":"%s","originator_version":%d,%s' % (
+    """`body`, a JSON object, with the event's position added as its last two keys."""
+    return b'%s,"originator_id":"%s","originator_version":%d}' % (
+        body[:-1],
         originator_id.hex.encode("ascii"),
         version,
-        body[1:],
     )
 
 
@@ -174,19 +179,68 @@ class LedgerMapper(Mapper[UUID]):
         return event
 
     def to_domain_events(self, stored_events: Iterable[StoredEvent]) -> list[DomainEvent]:
-        """Decode a batch (a page of the notification log, say), in order. Like
-        `to_domain_event` on each, but the chain heads learn only each loan's newest link of the
-        batch, under one lock: the older links would be replaced at once anyway."""
-        events: list[DomainEvent] = []
+        """Decode a batch (a page of the notification log, say), in order: exactly the events
+        `to_domain_event` gives one by one, and the same error for the first unreadable one.
+
+        The bodies `decode_body` would read with `validate_json` are read one array per event
+        class instead (one pydantic-core call for many events: about half the cost per event).
+        If anything in the batch fails, or the arrays do not split back into the batch's events
+        (count and position of each), the batch is decoded event by event, which raises as it
+        always did. The chain heads learn only each loan's newest link of the batch, under one
+        lock: the older links would be replaced at once anyway."""
+        stored = list(stored_events)
+        try:
+            events, links = self._decode_page(stored)
+        except PersonalDataKeyError:
+            raise  # configuration, not damage: the caller must see it as it is
+        except Exception:  # decoded one by one below, which names the first unreadable event
+            pairs = [self._decode(stored_event) for stored_event in stored]
+            events = [event for event, _ in pairs]
+            links = [link for _, link in pairs]
         newest: dict[UUID, tuple[int, str]] = {}
-        for stored_event in stored_events:
-            event, link = self._decode(stored_event)
-            events.append(event)
+        for event, link in zip(events, links, strict=True):
             head = newest.get(event.originator_id)
             if head is None or head[0] < event.originator_version:
                 newest[event.originator_id] = (event.originator_version, link)
         self.heads.observe_many(newest)
         return events
+
+    def _decode_page(self, stored: list[StoredEvent]) -> tuple[list[DomainEvent], list[str]]:
+        """`to_domain_events` without its fallback: raises on anything unexpected."""
+        decoded: list[DomainEvent | None] = [None] * len(stored)
+        links: list[str] = []
+        positions: list[tuple[UUID, int]] = []
+        groups: dict[type[DomainEvent], tuple[list[int], list[bytes]]] = {}
+        for index, stored_event in enumerate(stored):
+            originator_id = _as_uuid(stored_event.originator_id)
+            version = stored_event.originator_version
+            link, body = unseal(stored_event.state)
+            links.append(link)
+            positions.append((originator_id, version))
+            topic = stored_event.topic
+            cls = _event_class(topic)
+            if cls in _FROM_BYTES and topic not in PERSONAL_FIELDS:
+                group = groups.get(cls)
+                if group is None:
+                    group = groups[cls] = ([], [])
+                group[0].append(index)
+                group[1].append(_with_position(originator_id, version, body))
+            else:
+                decoded[index] = decode_body(topic, originator_id, version, body, self.data_keys)
+        for cls, (indexes, bodies) in groups.items():
+            read = _list_adapter(cls).validate_json(b"[" + b",".join(bodies) + b"]")
+            for index, event in zip(indexes, read, strict=True):
+                decoded[index] = event
+        events: list[DomainEvent] = []
+        for event, (originator_id, version) in zip(decoded, positions, strict=True):
+            if (
+                event is None
+                or event.originator_id != originator_id
+                or event.originator_version != version
+            ):
+                raise ValueError("the batch's bodies do not split back into its events")
+            events.append(event)
+        return events, links
 
     def _decode(self, stored_event: StoredEvent) -> tuple[DomainEvent, str]:
         originator_id = _as_uuid(stored_event.originator_id)
