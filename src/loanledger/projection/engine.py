@@ -137,8 +137,10 @@ class ProjectionEngine:
     def _catch_up(self) -> int:
         with self._lock:
             processed = 0
+            # Read once; after each batch the positions read under the tracking lock (fresher)
+            # are carried on, so a batch costs no position queries beyond those.
+            positions = {p.name: self.position(p) for p in self.projections}
             while True:
-                positions = {p.name: self.position(p) for p in self.projections}
                 start = min(positions.values(), default=0) + 1
                 notifications = self._select(start, self.batch_size)
                 if not notifications:
@@ -165,6 +167,7 @@ class ProjectionEngine:
                                 self._tracking["upsert"],
                                 (projection.name, last, projection.version),
                             )
+                            positions[projection.name] = last
                 processed += len(batch)
                 if len(notifications) < self.batch_size:
                     self.caught_up_to = last
