@@ -26,7 +26,8 @@ LINK_LENGTH = 64
 GENESIS_LINK = "0" * LINK_LENGTH
 """The link before a loan's first event."""
 
-_HEX_DIGITS = b"0123456789abcdef"
+HEX_DIGITS = b"0123456789abcdef"
+"""What a link is written with (lower-case hex)."""
 
 
 class MalformedSealError(ValueError):
@@ -58,7 +59,7 @@ def seal(link: str, body: bytes) -> bytes:
 def unseal(state: bytes) -> tuple[str, bytes]:
     """Split stored bytes into (link, body); refuse bytes whose prefix is not a hex link."""
     prefix = state[:LINK_LENGTH]
-    if len(prefix) != LINK_LENGTH or prefix.translate(None, _HEX_DIGITS):
+    if len(prefix) != LINK_LENGTH or prefix.translate(None, HEX_DIGITS):
         raise MalformedSealError("stored bytes do not start with a 64-character hex chain link")
     return prefix.decode("ascii"), state[LINK_LENGTH:]
 

@@ -29,7 +29,13 @@ from pydantic import TypeAdapter
 
 from loanledger.domain.errors import MasterKeyMissingError, PersonalDataKeyError
 from loanledger.domain.event import DomainEvent
-from loanledger.persistence.chain import ChainHeads, unseal
+from loanledger.persistence.chain import (
+    HEX_DIGITS,
+    LINK_LENGTH,
+    ChainHeads,
+    MalformedSealError,
+    unseal,
+)
 from loanledger.persistence.keys import DataKeys
 from loanledger.persistence.personal_data import (
     ENVELOPE_FIELD,
@@ -78,7 +84,7 @@ def decode_body(
     what comes back, or what is raised, is exactly what that path gives. Where a body names a
     position itself, the spliced keys come last and win, as the state path's assignment does."""
     cls = _event_class(topic)
-    if cls in _FROM_BYTES and topic not in PERSONAL_FIELDS:
+    if _from_bytes(topic):
         try:
             return cls.model_validate_json(_with_position(originator_id, version, body))
         except Exception:  # the path below raises the error this body always gave
@@ -125,6 +131,11 @@ def _list_adapter(cls: type[DomainEvent]) -> TypeAdapter[list[Any]]:
     if adapter is None:
         adapter = _LIST_ADAPTERS[cls] = TypeAdapter(list[cls])  # type: ignore[valid-type]
     return adapter
+
+
+def _from_bytes(topic: str) -> bool:
+    """Whether `decode_body` reads this topic's bodies with `validate_json`."""
+    return _event_class(topic) in _FROM_BYTES and topic not in PERSONAL_FIELDS
 
 
 def _with_position(originator_id: UUID, version: int, body: bytes) -> bytes:
@@ -190,56 +201,75 @@ class LedgerMapper(Mapper[UUID]):
         lock: the older links would be replaced at once anyway."""
         stored = list(stored_events)
         try:
-            events, links = self._decode_page(stored)
+            events, newest = self._decode_page(stored)
         except PersonalDataKeyError:
             raise  # configuration, not damage: the caller must see it as it is
         except Exception:  # decoded one by one below, which names the first unreadable event
-            pairs = [self._decode(stored_event) for stored_event in stored]
-            events = [event for event, _ in pairs]
-            links = [link for _, link in pairs]
-        newest: dict[UUID, tuple[int, str]] = {}
-        for event, link in zip(events, links, strict=True):
-            head = newest.get(event.originator_id)
-            if head is None or head[0] < event.originator_version:
-                newest[event.originator_id] = (event.originator_version, link)
+            events = []
+            newest = {}
+            for stored_event in stored:
+                event, link = self._decode(stored_event)
+                events.append(event)
+                head = newest.get(event.originator_id)
+                if head is None or head[0] < event.originator_version:
+                    newest[event.originator_id] = (event.originator_version, link)
         self.heads.observe_many(newest)
         return events
 
-    def _decode_page(self, stored: list[StoredEvent]) -> tuple[list[DomainEvent], list[str]]:
-        """`to_domain_events` without its fallback: raises on anything unexpected."""
+    def _decode_page(
+        self, stored: list[StoredEvent]
+    ) -> tuple[list[DomainEvent], dict[UUID, tuple[int, str]]]:
+        """`to_domain_events` without its fallback (raises on anything unexpected): the events,
+        and each loan's newest (version, link)."""
         decoded: list[DomainEvent | None] = [None] * len(stored)
-        links: list[str] = []
-        positions: list[tuple[UUID, int]] = []
-        groups: dict[type[DomainEvent], tuple[list[int], list[bytes]]] = {}
+        expected: list[tuple[int, int]] = []
+        newest: dict[int, tuple[int, int, UUID]] = {}
+        groups: dict[str, tuple[list[int], list[bytes]]] = {}
         for index, stored_event in enumerate(stored):
             originator_id = _as_uuid(stored_event.originator_id)
+            number = originator_id.int
             version = stored_event.originator_version
-            link, body = unseal(stored_event.state)
-            links.append(link)
-            positions.append((originator_id, version))
+            state = stored_event.state
+            prefix = state[:LINK_LENGTH]
+            if len(prefix) != LINK_LENGTH or prefix.translate(None, HEX_DIGITS):
+                raise MalformedSealError("stored bytes do not start with a hex chain link")
+            expected.append((number, version))
+            head = newest.get(number)
+            if head is None or head[0] < version:
+                newest[number] = (version, index, originator_id)
             topic = stored_event.topic
-            cls = _event_class(topic)
-            if cls in _FROM_BYTES and topic not in PERSONAL_FIELDS:
-                group = groups.get(cls)
-                if group is None:
-                    group = groups[cls] = ([], [])
+            group = groups.get(topic)
+            if group is None and _from_bytes(topic):
+                group = groups[topic] = ([], [])
+            if group is not None:
                 group[0].append(index)
-                group[1].append(_with_position(originator_id, version, body))
+                # The body with the event's position as its last keys (see `_with_position`).
+                group[1].append(
+                    b'%s,"originator_id":"%032x","originator_version":%d}'
+                    % (state[LINK_LENGTH:-1], number, version)
+                )
             else:
-                decoded[index] = decode_body(topic, originator_id, version, body, self.data_keys)
-        for cls, (indexes, bodies) in groups.items():
-            read = _list_adapter(cls).validate_json(b"[" + b",".join(bodies) + b"]")
+                decoded[index] = decode_body(
+                    topic, originator_id, version, state[LINK_LENGTH:], self.data_keys
+                )
+        for topic, (indexes, bodies) in groups.items():
+            adapter = _list_adapter(_event_class(topic))
+            read = adapter.validate_json(b"[" + b",".join(bodies) + b"]")
             for index, event in zip(indexes, read, strict=True):
                 decoded[index] = event
         events: list[DomainEvent] = []
-        for event, (originator_id, version) in zip(decoded, positions, strict=True):
+        for event, (number, version) in zip(decoded, expected, strict=True):
             if (
                 event is None
-                or event.originator_id != originator_id
                 or event.originator_version != version
+                or event.originator_id.int != number
             ):
                 raise ValueError("the batch's bodies do not split back into its events")
             events.append(event)
+        links = {
+            originator_id: (version, stored[index].state[:LINK_LENGTH].decode("ascii"))
+            for version, index, originator_id in newest.values()
+        }
         return events, links
 
     def _decode(self, stored_event: StoredEvent) -> tuple[DomainEvent, str]:
