@@ -293,20 +293,5 @@ class LedgerMapper(Mapper[UUID]):
         return event, link
 
 
-_UUIDS: dict[str, UUID] = {}
-_UUIDS_KEPT = 100_000
-"""Aggregate ids parsed from text (SQLite stores them as text), kept so that a loan's events
-share one parse; emptied when full, which costs only re-parsing."""
-
-
 def _as_uuid(value: UUID | str) -> UUID:
-    if isinstance(value, UUID):
-        return value
-    text = str(value)
-    found = _UUIDS.get(text)
-    if found is None:
-        found = UUID(text)
-        if len(_UUIDS) >= _UUIDS_KEPT:
-            _UUIDS.clear()
-        _UUIDS[text] = found
-    return found
+    return value if isinstance(value, UUID) else UUID(str(value))
