@@ -130,6 +130,10 @@ BODY = (
         BODY.replace(b"}", b',"personal_data":{"subject":"borrower:B-1"}}'),
         BODY + b"\n",
         BODY[:-1],
+        BODY[:-1] + b"x",
+        BODY[:-1] + b" ",
+        BODY + b"x",
+        BODY + b"}",
         BODY.replace(b"}", b',"class_version":1}'),
         BODY.replace(b"+00:00", b""),
     ],
@@ -158,10 +162,38 @@ def test_an_unreadable_event_in_a_batch_is_named_as_before(book: LoanLedger) -> 
             originator_id=broken.originator_id,
             originator_version=broken.originator_version,
             topic=broken.topic,
-            state=broken.state[:-2],
+            state=broken.state[:-1] + b"x",  # one character in place of the closing brace
         )
         assert isinstance(book.mapper, LedgerMapper)
         with pytest.raises(MapperDeserialisationError, match="cannot read stored event"):
             book.mapper.to_domain_events(notifications)
+    finally:
+        book.close()
+
+
+def test_a_batch_raises_what_decoding_one_by_one_raises_first(book: LoanLedger) -> None:
+    """Without data keys the first sealed event raises the key error; an unreadable event
+    before it is named instead, as decoding in order would."""
+    try:
+        every = book.recorder.select_notifications(1, 200)
+        # From the first event that is not sealed: a sealed one comes after it.
+        first = next(i for i, n in enumerate(every) if b"personal_data" not in n.state)
+        notifications = list(every[first : first + 40])
+        assert any(b"personal_data" in n.state for n in notifications)
+        keyless = LedgerMapper(ChainHeads())
+        with pytest.raises(MasterKeyMissingError):
+            keyless.to_domain_events(notifications)
+        broken = notifications[0]
+        notifications[0] = StoredEvent(
+            originator_id=broken.originator_id,
+            originator_version=broken.originator_version,
+            topic=broken.topic,
+            state=broken.state + b"x",
+        )
+        with pytest.raises(
+            MapperDeserialisationError,
+            match=f"cannot read stored event {broken.originator_version} of",
+        ):
+            keyless.to_domain_events(notifications)
     finally:
         book.close()

@@ -84,7 +84,7 @@ def decode_body(
     what comes back, or what is raised, is exactly what that path gives. Where a body names a
     position itself, the spliced keys come last and win, as the state path's assignment does."""
     cls = _event_class(topic)
-    if _from_bytes(topic):
+    if _from_bytes(topic) and body[-1:] == b"}":
         try:
             return cls.model_validate_json(_with_position(originator_id, version, body))
         except Exception:  # the path below raises the error this body always gave
@@ -139,7 +139,10 @@ def _from_bytes(topic: str) -> bool:
 
 
 def _with_position(originator_id: UUID, version: int, body: bytes) -> bytes:
-    """`body`, a JSON object, with the event's position added as its last two keys."""
+    """`body`, a JSON object (ending with its closing brace: the caller checks), with the
+    event's position added as its last two keys. If the result is one valid JSON object, so is
+    `body`, with the same keys but the position: what the splice adds can only continue an
+    object whose closing brace it replaced."""
     return b'%s,"originator_id":"%s","originator_version":%d}' % (
         body[:-1],
         originator_id.hex.encode("ascii"),
@@ -194,17 +197,15 @@ class LedgerMapper(Mapper[UUID]):
         `to_domain_event` gives one by one, and the same error for the first unreadable one.
 
         The bodies `decode_body` would read with `validate_json` are read one array per event
-        class instead (one pydantic-core call for many events: about half the cost per event).
-        If anything in the batch fails, or the arrays do not split back into the batch's events
-        (count and position of each), the batch is decoded event by event, which raises as it
-        always did. The chain heads learn only each loan's newest link of the batch, under one
-        lock: the older links would be replaced at once anyway."""
+        class instead (one pydantic-core call for many events, not one per event). If anything
+        in the batch fails (a missing master key included), or the arrays do not split back into
+        the batch's events (count and position of each), the batch is decoded event by event,
+        which raises as it always did. The chain heads learn only each loan's newest link of the
+        batch, under one lock: the older links would be replaced at once anyway."""
         stored = list(stored_events)
         try:
             events, newest = self._decode_page(stored)
-        except PersonalDataKeyError:
-            raise  # configuration, not damage: the caller must see it as it is
-        except Exception:  # decoded one by one below, which names the first unreadable event
+        except Exception:  # one by one below: the first failing event raises, as it always did
             events = []
             newest = {}
             for stored_event in stored:
@@ -242,6 +243,8 @@ class LedgerMapper(Mapper[UUID]):
             if group is None and _from_bytes(topic):
                 group = groups[topic] = ([], [])
             if group is not None:
+                if state[-1:] != b"}":  # `_with_position` replaces the closing brace
+                    raise ValueError("a stored body does not end an object")
                 group[0].append(index)
                 # The body with the event's position as its last keys (see `_with_position`).
                 group[1].append(
