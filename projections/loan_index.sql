@@ -39,6 +39,19 @@ ON CONFLICT (loan_id) DO UPDATE SET last_version = excluded.last_version
 UPDATE loanledger_loan_index SET last_version = ?
 WHERE loan_id = ? AND last_version < ?
 
+-- name: insert_applied_rows [postgresql]
+-- insert_applied for a whole batch in one statement (each column an array, one element a loan):
+-- one round trip instead of one per loan.
+INSERT INTO loanledger_loan_index (loan_id, aggregate_id, borrower_id, applied_on, last_version)
+SELECT * FROM unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::bigint[])
+ON CONFLICT (loan_id) DO UPDATE SET last_version = excluded.last_version
+
+-- name: touch_rows [postgresql]
+-- touch for a whole batch in one statement (loan ids and versions as two arrays).
+UPDATE loanledger_loan_index AS i SET last_version = t.last_version
+FROM unnest(?::text[], ?::bigint[]) AS t (loan_id, last_version)
+WHERE i.loan_id = t.loan_id AND i.last_version < t.last_version
+
 -- name: due
 SELECT loan_id FROM loanledger_loan_index
 WHERE processed_version < last_version OR next_action_on <= ?

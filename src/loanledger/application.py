@@ -294,10 +294,10 @@ class LoanLedger(Application[UUID]):
                 ) from error
             raise
 
-    def _decode(self, notification: Notification) -> DomainEvent:
-        event = self.mapper.to_domain_event(notification)
-        assert isinstance(event, DomainEvent)
-        return event
+    def _decode(self, notifications: Iterable[Notification]) -> list[DomainEvent]:
+        """A page of the notification log as events, for the projection engine."""
+        assert isinstance(self.mapper, LedgerMapper)
+        return self.mapper.to_domain_events(notifications)
 
     # --- eventsourcing hooks -------------------------------------------------------------------
 

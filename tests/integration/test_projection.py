@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import threading
 import time
@@ -12,6 +13,7 @@ import pytest
 
 from loanledger import LoanLedger
 from loanledger.projection.engine import Recorded
+from loanledger.projection.loan_index import LoanIndexProjection
 from loanledger.projection.store import ReadStore, Transaction
 from tests.journal import disburse, pre_loan, repay
 
@@ -154,3 +156,34 @@ def test_ledgers_catching_up_the_same_store_at_once_project_each_batch_once(
     assert _index_rows(writer) == index
     for ledger in [writer, *readers]:
         ledger.close()
+
+
+class _CollectorProbe(LoanIndexProjection):
+    """The loan index, noting whether the cyclic collector ran while it processed a batch."""
+
+    def __init__(self) -> None:
+        self.seen: list[bool] = []
+
+    def process(self, txn: Transaction, store: ReadStore, batch: Sequence[Recorded]) -> None:
+        self.seen.append(gc.isenabled())
+        super().process(txn, store, batch)
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_the_collector_pauses_during_a_page_and_is_left_as_it_was(
+    ledger: LoanLedger, enabled: bool
+) -> None:
+    _book(ledger, loans=2)
+    probe = _CollectorProbe()
+    ledger.projections.projections = [probe]
+    ledger.projections.batch_size = 7
+    was = gc.isenabled()
+    try:
+        if not enabled:
+            gc.disable()
+        ledger.projections.rebuild()
+        assert probe.seen and not any(probe.seen)
+        assert gc.isenabled() is enabled
+    finally:
+        if was:
+            gc.enable()

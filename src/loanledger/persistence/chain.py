@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import OrderedDict
+from collections.abc import Mapping
 from threading import Lock
 from uuid import UUID
 
@@ -25,7 +26,8 @@ LINK_LENGTH = 64
 GENESIS_LINK = "0" * LINK_LENGTH
 """The link before a loan's first event."""
 
-_HEX_DIGITS = frozenset(b"0123456789abcdef")
+HEX_DIGITS = b"0123456789abcdef"
+"""What a link is written with (lower-case hex)."""
 
 
 class MalformedSealError(ValueError):
@@ -57,7 +59,7 @@ def seal(link: str, body: bytes) -> bytes:
 def unseal(state: bytes) -> tuple[str, bytes]:
     """Split stored bytes into (link, body); refuse bytes whose prefix is not a hex link."""
     prefix = state[:LINK_LENGTH]
-    if len(prefix) != LINK_LENGTH or not _HEX_DIGITS.issuperset(prefix):
+    if len(prefix) != LINK_LENGTH or prefix.translate(None, HEX_DIGITS):
         raise MalformedSealError("stored bytes do not start with a 64-character hex chain link")
     return prefix.decode("ascii"), state[LINK_LENGTH:]
 
@@ -90,6 +92,18 @@ class ChainHeads:
                 return
             self._heads[originator_id] = (version, link)
             self._heads.move_to_end(originator_id)
+            while len(self._heads) > self._capacity:
+                self._heads.popitem(last=False)
+
+    def observe_many(self, heads: Mapping[UUID, tuple[int, str]]) -> None:
+        """`observe` each loan's (version, link), under one lock."""
+        with self._lock:
+            for originator_id, (version, link) in heads.items():
+                head = self._heads.get(originator_id)
+                if head is not None and head[0] > version:
+                    continue
+                self._heads[originator_id] = (version, link)
+                self._heads.move_to_end(originator_id)
             while len(self._heads) > self._capacity:
                 self._heads.popitem(last=False)
 
