@@ -66,6 +66,7 @@ from loanledger.persistence.chain import (
 from loanledger.persistence.ids import loan_uuid
 from loanledger.persistence.keys import DataKeys, Keyring, MasterKey, load_keyring
 from loanledger.persistence.mapper import LedgerMapper
+from loanledger.persistence.pages import page_reader
 from loanledger.persistence.personal_data import subject_of, subjects_of
 from loanledger.persistence.snapshots import Snapshots
 from loanledger.persistence.urls import StoreSettings, parse_store_url, resolve_store_url
@@ -235,7 +236,7 @@ class LoanLedger(Application[UUID]):
         self.projections = ProjectionEngine(
             self.read_store,
             [self.loan_index, self.loan_state, self.notices],
-            select=lambda start, limit: self.recorder.select_notifications(start, limit),
+            select=page_reader(self.recorder),
             decode=self._decode,
             create_tables=self.create_tables,
         )
@@ -396,11 +397,7 @@ class LoanLedger(Application[UUID]):
     @_query
     def verify(self) -> VerifyResult:
         """Recompute every loan's hash chain from the stored bytes; name the first break."""
-        chains = verify_chains(
-            read_notifications(
-                lambda start, limit: self.recorder.select_notifications(start, limit)
-            )
-        )
+        chains = verify_chains(read_notifications(page_reader(self.recorder)))
         return self.loan_snapshots.verify(chains, loan_uuid)
 
     def record(self, *aggregates: Any) -> None:
