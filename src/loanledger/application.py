@@ -1042,6 +1042,16 @@ class LoanLedger(Application[UUID]):
         )
 
     def close(self) -> None:
+        """Close the store's connections and drop this ledger's caches.
+
+        The ledger and its projections refer to each other (the loaders are its methods), so
+        without this its caches (the loan_state projection's kept loans and walks, decoded
+        events, the borrower map) would stay as cyclic garbage until a full collection of the
+        process's heap, which then costs a later, unrelated call up to a second (B3 measured
+        it)."""
+        self.loan_state.release()
+        self._loan_events.clear()
+        self._borrowers = None
         super().close()
         self.read_store.close()
 

@@ -63,6 +63,10 @@ class LoanStateProjection(Projection):
         loaded, timeline, the moment it was known at and where its walk stood, to go on from
         there instead of loading the loan and walking its life again."""
 
+    def release(self) -> None:
+        """Forget the kept loans (the ledger closes: what they hold is freed at once)."""
+        self._kept.clear()
+
     def _keep(self, loan_id: str) -> _Kept:
         """The loan's entry, made the most recently used (the least recent is dropped)."""
         kept = self._kept.pop(loan_id, None) or _Kept()
