@@ -664,3 +664,38 @@ def test_ensuring_many_new_people_reads_their_keys_in_a_few_queries_and_keeps_ex
     assert len(after) == len(before) + 1200
     assert after["borrower:B-1"] == before["borrower:B-1"]
     assert len(set(after.values())) == len(after)
+
+
+@pytest.mark.parametrize(
+    "store_url",  # a memory:// store cannot be opened by a second (cold) ledger
+    ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)],
+    indirect=True,
+)
+def test_a_rebuild_reads_a_pages_data_keys_in_one_query_and_gives_the_same_reports(
+    ledger: LoanLedger, clock: Callable[[], datetime]
+) -> None:
+    """Decoding a page of events fetches every data key it needs together (one query for the
+    page), not one query per person; the names read back are the same."""
+    for number in range(1, 41):
+        loan_id = f"L-{number:04d}"
+        for command in pre_loan(loan_id, borrower_id=f"B-{number}"):
+            ledger.execute(command)
+    before = [ledger.archive(f"L-{number:04d}") for number in (1, 40)]
+    cold = _reopen(ledger, clock)
+    reads: list[str] = []
+    query = cold.read_store.query
+
+    def counted(statement: str, params: Any = ()) -> Any:
+        reads.append(statement)
+        return query(statement, params)
+
+    cold.read_store.query = counted  # type: ignore[method-assign]
+    try:
+        cold.rebuild()
+    finally:
+        cold.read_store.query = query  # type: ignore[method-assign]
+
+    key_reads = [statement for statement in reads if "loanledger_data_keys" in statement]
+    assert len(key_reads) == 1  # 40 people, 160 events: one page
+    assert [cold.archive(f"L-{number:04d}") for number in (1, 40)] == before
+    cold.close()
