@@ -63,7 +63,7 @@ def measure(space: Workspace, store: Store, attempt: int) -> tuple[float, dict[s
         def close() -> None:
             result.update(ledger.close_day(DAY))
 
-        elapsed = timed(close)
+        elapsed = timed(close, collect=True)
     space.drop(copy)
     return elapsed, result
 
