@@ -287,8 +287,9 @@ class DataKeys:
 
     def prefetch(self, data_key_ids: Iterable[str]) -> None:
         """Read the uncached ones of these data keys, `SUBJECTS_PER_QUERY` a query, so that
-        decoding a page of events asks the store once, not once per person (`by_id`). Ids not
-        found are left to `by_id`, which decides (and remembers) that a key was destroyed."""
+        decoding a page of events asks the store once, not once per person (`by_id`). An id
+        not found was destroyed (keys are committed before the events sealed with them), and is
+        remembered so, as `by_id` would."""
         with self._lock:
             wanted = sorted({key_id for key_id in data_key_ids if key_id not in self._by_id})
         if not wanted:
@@ -296,11 +297,14 @@ class DataKeys:
         store = self._require_store()
         for start in range(0, len(wanted), SUBJECTS_PER_QUERY):
             chunk = json.dumps(wanted[start : start + SUBJECTS_PER_QUERY])
-            for data_key_id, subject, master_key_id, wrapped in store.query(
-                self._sql["keys_by_ids"], (chunk,)
-            ):
-                key = self._unwrap(subject, data_key_id, master_key_id, wrapped)
-                self._remember(data_key_id, key)
+            found = store.query(self._sql["keys_by_ids"], (chunk,))
+            for data_key_id, subject, master_key_id, wrapped in found:
+                self._remember(
+                    data_key_id, self._unwrap(subject, data_key_id, master_key_id, wrapped)
+                )
+            missing = set(wanted[start : start + SUBJECTS_PER_QUERY]) - {row[0] for row in found}
+            for data_key_id in missing:
+                self._remember(data_key_id, _DESTROYED)
 
     def _load_subjects(self, subjects: Sequence[str]) -> dict[str, DataKey]:
         """The stored keys of `subjects` (those that have one), read `SUBJECTS_PER_QUERY` at a
