@@ -47,13 +47,13 @@ FULL_REBUILD_EVENTS = 5_000
 money at each fact (~1k events/s), so this is kept small enough for make bench's budget."""
 
 
-def build(
-    space: Workspace, kind: str, rows: list[tuple[UUID, int, str, bytes]], copies: int, loans: int
-) -> Store:
-    """A new store holding `copies` renamed copies of the rows (see `replicate`)."""
+def build(space: Workspace, kind: str, source: Store, copies: int, loans: int) -> Store:
+    """A new store holding `copies` renamed copies of `source`'s loans (see `replicate`), their
+    personal data sealed for their own positions under the source's data keys."""
     store = space.store(kind)
-    with opened(store) as ledger:
-        insert_stored(ledger, replicate(rows, copies, loans))
+    with opened(source) as original, opened(store) as ledger:
+        copied = replicate(source.rows(), copies, loans, original.data_keys)
+        insert_stored(ledger, copied, keys_from=source)
     return store
 
 
@@ -221,7 +221,7 @@ def run(space: Workspace, base: dict[str, Store], *, quick: bool, runs: int, loa
         f"{base_events * subset_copies} events (issue: 20,000)"
     )
     for kind in ("sqlite", "postgresql"):
-        small = build(space, kind, base_rows[kind], full_copies, loans)
+        small = build(space, kind, base[kind], full_copies, loans)
         small_total = small.count()
         full_times = [rebuild(small) for _ in range(runs)]
         full_rate = small_total / median(full_times)
@@ -243,7 +243,7 @@ def run(space: Workspace, base: dict[str, Store], *, quick: bool, runs: int, loa
                     profile(ledger.rebuild)
                 )
         space.drop(small)
-        store = build(space, kind, base_rows[kind], copies, loans)
+        store = build(space, kind, base[kind], copies, loans)
         total = store.count()
         times = [rebuild(store, index_only=True) for _ in range(runs)]
         rate = total / median(times)
@@ -293,7 +293,7 @@ def run(space: Workspace, base: dict[str, Store], *, quick: bool, runs: int, loa
                 )
         space.drop(store)
 
-    subset = build(space, "postgresql", base_rows["postgresql"], subset_copies, loans)
+    subset = build(space, "postgresql", base["postgresql"], subset_copies, loans)
     total = subset.count()
     rebuild_rate = total / median([rebuild(subset, index_only=True) for _ in range(runs)])
     runner_times = [runner_catch_up(subset, number, total) for number in range(runs)]

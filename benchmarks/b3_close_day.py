@@ -42,8 +42,9 @@ def prepare(
     store = base
     if copies > 1:
         store = space.sqlite(name)
-        with opened(store) as ledger:
-            insert_stored(ledger, replicate(base.rows(), copies, loans))
+        with opened(base) as original, opened(store) as ledger:
+            copied = replicate(base.rows(), copies, loans, original.data_keys)
+            insert_stored(ledger, copied, keys_from=base)
         space.drop(base)
     with opened(store) as ledger:
         ledger.close_day(WARM_DAY)

@@ -11,11 +11,11 @@ import resource
 import subprocess
 import sys
 from pathlib import Path
-from uuid import UUID
 
 from benchmarks.common import (
     Figure,
     Report,
+    Store,
     Workspace,
     insert_stored,
     median,
@@ -78,13 +78,14 @@ def measure(url: str) -> dict[str, int]:
 
 def run(
     space: Workspace,
-    rows: list[tuple[UUID, int, str, bytes]],
+    source: Store,
     loans: int,
     *,
     quick: bool,
     runs: int,
 ) -> Report:
     report = Report("B6", "rebuild memory")
+    rows = source.rows()
     small_copies = 3 if quick else max(1, SMALL_EVENTS // len(rows))
     big_copies = 10 * small_copies
     sizes = {"small": small_copies, "big": big_copies}
@@ -96,8 +97,9 @@ def run(
     peaks: dict[str, float] = {}
     for name, copies in sizes.items():
         store = space.sqlite(f"b6-{name}")
-        with opened(store) as ledger:
-            insert_stored(ledger, replicate(rows, copies, loans), batch=5000)
+        with opened(source) as original, opened(store) as ledger:
+            copied = replicate(rows, copies, loans, original.data_keys)
+            insert_stored(ledger, copied, batch=5000, keys_from=source)
         results = [measure(store.url) for _ in range(runs)]
         events = results[-1]["events"]
         peak = median([r["peak_kib"] / 1024 for r in results])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import cProfile
 import gc
 import io
+import json
 import os
 import platform
 import pstats
@@ -31,6 +32,10 @@ from psycopg import sql
 from loanledger import LoanLedger
 from loanledger.persistence.chain import GENESIS_LINK, compute_link, seal, unseal
 from loanledger.persistence.ids import loan_uuid
+from loanledger.persistence.keys import DataKeys
+from loanledger.persistence.mapper import dump_state
+from loanledger.persistence.personal_data import PERSONAL_FIELDS, open_state, seal_state
+from loanledger.projection.sql import statements
 
 PG_URL = os.environ.get("LOANLEDGER_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 EVENTS_TABLE = "loanledger_events"
@@ -219,6 +224,25 @@ class Store:
             ).fetchall()
         return [(row[0], int(row[1]), str(row[2]), bytes(row[3])) for row in result]
 
+    def data_keys(self) -> list[tuple[str, str, str, str, str]]:
+        """The personal-data key rows (subject, data_key_id, master_key_id, wrapped,
+        created_at), for copies of this store's loans (`replicate`)."""
+        statement = (
+            "SELECT subject, data_key_id, master_key_id, wrapped, created_at "
+            "FROM loanledger_data_keys ORDER BY subject"
+        )
+        if self.kind == "sqlite":
+            assert self.path is not None
+            with sqlite3.connect(self.path) as connection:
+                rows = connection.execute(statement).fetchall()
+        else:
+            with psycopg.connect(PG_URL) as connection:
+                connection.execute(
+                    sql.SQL("SET search_path TO {}").format(sql.Identifier(self.schema or "public"))
+                )
+                rows = connection.execute(statement).fetchall()
+        return [(str(a), str(b), str(c), str(d), str(e)) for a, b, c, d, e in rows]
+
     def count(self) -> int:
         if self.kind == "sqlite":
             assert self.path is not None
@@ -299,12 +323,22 @@ _LOAN_ID = re.compile(rb"L-(\d{7})")
 
 
 def replicate(
-    rows: Sequence[tuple[UUID, int, str, bytes]], copies: int, loans: int
+    rows: Sequence[tuple[UUID, int, str, bytes]],
+    copies: int,
+    loans: int,
+    keys: DataKeys | None = None,
 ) -> Iterator[StoredEvent]:
     """`copies` copies of a stored book of `loans` loans numbered L-0000001..: copy k renames
     loan L-n to L-(n + k*loans) in every body (same byte length), moves it to that loan's
     aggregate id and recomputes its hash chain, so the copy is exactly what loading the renamed
-    journal would have stored (same sizes, same topics, valid chains). Copy 0 is the original."""
+    journal would have stored (same sizes, same topics, valid chains). Copy 0 is the original.
+
+    Personal data is sealed with the event's position and the person (the journal's borrower
+    ids name the loan, so they are renamed too), so with `keys` (the source ledger's data keys)
+    each copy's envelopes are opened and sealed again for the copy's aggregate id and person,
+    whose new key is created in the source's key table (same sizes: the plaintext has the same
+    length). Copy the source's key rows after the events (`insert_stored(..., keys_from=)`) and
+    the copy opens its names as loading it would. Without `keys` its names read as erased."""
     for copy in range(copies):
         offset = copy * loans
         heads: dict[UUID, str] = {}
@@ -312,12 +346,20 @@ def replicate(
         def rename(match: re.Match[bytes], offset: int = offset) -> bytes:
             return b"L-%07d" % (int(match.group(1)) + offset)
 
-        for _, version, topic, state in rows:
+        for source_id, version, topic, state in rows:
             _, body = unseal(state)
             new_body = _LOAN_ID.sub(rename, body) if offset else body
             match = _LOAN_ID.search(new_body)
             assert match is not None, "every stored body names its loan"
             originator = loan_uuid(match.group(0).decode("ascii"))
+            if offset and keys is not None and topic in PERSONAL_FIELDS:
+                # Open under the source's position, rename in the plain state (the borrower id
+                # names the loan), seal for the copy's position under the renamed person's key.
+                opened_state = json.loads(body)
+                open_state(opened_state, topic, source_id, version, keys)
+                renamed = json.loads(_LOAN_ID.sub(rename, dump_state(opened_state)))
+                seal_state(renamed, topic, originator, version, keys)
+                new_body = dump_state(renamed)
             previous = heads.get(originator, GENESIS_LINK) if version > 1 else GENESIS_LINK
             link = compute_link(previous, originator, version, topic, new_body)
             heads[originator] = link
@@ -329,8 +371,16 @@ def replicate(
             )
 
 
-def insert_stored(ledger: LoanLedger, events: Iterator[StoredEvent], batch: int = 2000) -> int:
-    """Insert stored events through the ledger's own recorder, `batch` per transaction."""
+def insert_stored(
+    ledger: LoanLedger,
+    events: Iterator[StoredEvent],
+    batch: int = 2000,
+    *,
+    keys_from: Store | None = None,
+) -> int:
+    """Insert stored events through the ledger's own recorder, `batch` per transaction; then
+    the data key rows of `keys_from` (read after the events, so that keys `replicate` created
+    for them are included)."""
     total = 0
     pending: list[StoredEvent] = []
     for event in events:
@@ -342,4 +392,8 @@ def insert_stored(ledger: LoanLedger, events: Iterator[StoredEvent], batch: int 
     if pending:
         ledger.recorder.insert_events(pending)
         total += len(pending)
+    if keys_from is not None:
+        statement = statements("personal_data", ledger.read_store.dialect)["insert_key"]
+        with ledger.read_store.transaction() as txn:
+            txn.executemany(statement, list(keys_from.data_keys()))
     return total

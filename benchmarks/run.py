@@ -88,11 +88,12 @@ def main(argv: list[str] | None = None) -> int:
                     lambda: b2_rebuild.run(space, kept, quick=args.quick, runs=runs, loans=loans),
                 )
             )
-            sqlite_rows = kept["sqlite"].rows()
             reports.append(
                 attempt(
                     "B6",
-                    lambda: b6_memory.run(space, sqlite_rows, loans, quick=args.quick, runs=runs),
+                    lambda: b6_memory.run(
+                        space, kept["sqlite"], loans, quick=args.quick, runs=runs
+                    ),
                 )
             )
             for store in kept.values():
