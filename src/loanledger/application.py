@@ -316,7 +316,7 @@ class LoanLedger(Application[UUID]):
         # New people's data keys in one transaction, committed before the events sealed with
         # them (a reader never meets ciphertext whose key is not yet stored).
         self.data_keys.ensure(subjects_of(events))
-        stored = self._seal([self.mapper.to_stored_event(event) for event in events])
+        stored, links = self._seal([self.mapper.to_stored_event(event) for event in events])
         try:
             notification_ids = self.recorder.insert_events(
                 stored, tracking=processing_event.tracking, **processing_event.saved_kwargs
@@ -333,12 +333,9 @@ class LoanLedger(Application[UUID]):
             raise StoreUnavailableError(
                 f"the store failed while recording ({error}); {UNKNOWN_OUTCOME}"
             ) from error
-        for stored_event in stored:
-            link, _ = unseal(stored_event.state)
-            self._heads.observe(
-                _as_uuid(stored_event.originator_id), stored_event.originator_version, link
-            )
-            self._loan_events.touch(_as_uuid(stored_event.originator_id))
+        self._heads.observe_many(links)
+        for originator_id in links:
+            self._loan_events.touch(originator_id)
         if not notification_ids:
             return []
         return [
@@ -355,8 +352,11 @@ class LoanLedger(Application[UUID]):
             for event, item, notification_id in zip(events, stored, notification_ids, strict=True)
         ]
 
-    def _seal(self, stored: list[StoredEvent]) -> list[StoredEvent]:
-        """Prefix every event body with its chain link, in version order per loan."""
+    def _seal(
+        self, stored: list[StoredEvent]
+    ) -> tuple[list[StoredEvent], dict[UUID, tuple[int, str]]]:
+        """Prefix every event body with its chain link, in version order per loan; also return
+        each loan's newest (version, link), for the chain heads once the batch is stored."""
         links: dict[UUID, tuple[int, str]] = {}
         sealed = []
         for item in stored:
@@ -377,7 +377,7 @@ class LoanLedger(Application[UUID]):
                     state=seal(link, item.state),
                 )
             )
-        return sealed
+        return sealed, links
 
     def _link_before(self, originator_id: UUID, version: int) -> str:
         if version == 1:
