@@ -48,11 +48,11 @@ SELECT subject, master_key_id, wrapped FROM loanledger_data_keys WHERE data_key_
 
 -- name: keys_by_ids
 -- Many data keys by id in one query (a page of events to decode): a JSON array of ids.
-SELECT data_key_id, subject, master_key_id, wrapped FROM loanledger_data_keys
+SELECT subject, data_key_id, master_key_id, wrapped FROM loanledger_data_keys
 WHERE data_key_id IN (SELECT value FROM json_each(?))
 
 -- name: keys_by_ids [postgresql]
-SELECT data_key_id, subject, master_key_id, wrapped FROM loanledger_data_keys
+SELECT subject, data_key_id, master_key_id, wrapped FROM loanledger_data_keys
 WHERE data_key_id IN (SELECT jsonb_array_elements_text(?::jsonb))
 
 -- name: insert_key

@@ -296,43 +296,33 @@ class DataKeys:
         remembered so, as `by_id` would."""
         with self._lock:
             wanted = sorted({key_id for key_id in data_key_ids if key_id not in self._by_id})
-        if not wanted:
-            return
-        store = self._require_store()
-        for start in range(0, len(wanted), SUBJECTS_PER_QUERY):
-            chunk = json.dumps(wanted[start : start + SUBJECTS_PER_QUERY])
-            found = store.query(self._sql["keys_by_ids"], (chunk,))
-            for data_key_id, subject, master_key_id, wrapped in found:
-                self._remember(
-                    data_key_id, self._unwrap(subject, data_key_id, master_key_id, wrapped)
-                )
-            missing = set(wanted[start : start + SUBJECTS_PER_QUERY]) - {row[0] for row in found}
-            for data_key_id in missing:
-                self._remember(data_key_id, _DESTROYED)
+        found = {key.data_key_id for key in self._read_keys("keys_by_ids", wanted).values()}
+        for data_key_id in set(wanted) - found:
+            self._remember(data_key_id, _DESTROYED)
 
     def _load_subjects(self, subjects: Sequence[str]) -> dict[str, DataKey]:
-        """The stored keys of `subjects` (those that have one), read `SUBJECTS_PER_QUERY` at a
-        time, and cached."""
+        """The stored keys of `subjects` (those that have one), cached."""
+        return self._read_keys("keys_of_subjects", subjects)
+
+    def _load_subject(self, subject: str) -> DataKey | None:
+        return self._load_subjects([subject]).get(subject)
+
+    def _read_keys(self, statement: str, values: Sequence[str]) -> dict[str, DataKey]:
+        """The keys a batch statement (`?` = a JSON array of `values`) finds, by subject, read
+        `SUBJECTS_PER_QUERY` values a query, unwrapped and cached."""
         found: dict[str, DataKey] = {}
+        if not values:
+            return found
         store = self._require_store()
-        for start in range(0, len(subjects), SUBJECTS_PER_QUERY):
-            chunk = json.dumps(list(subjects[start : start + SUBJECTS_PER_QUERY]))
+        for start in range(0, len(values), SUBJECTS_PER_QUERY):
+            chunk = json.dumps(list(values[start : start + SUBJECTS_PER_QUERY]))
             for subject, data_key_id, master_key_id, wrapped in store.query(
-                self._sql["keys_of_subjects"], (chunk,)
+                self._sql[statement], (chunk,)
             ):
                 found[subject] = self._keep(
                     subject, data_key_id, self._unwrap(subject, data_key_id, master_key_id, wrapped)
                 )
         return found
-
-    def _load_subject(self, subject: str) -> DataKey | None:
-        rows = self._require_store().query(self._sql["key_of_subject"], (subject,))
-        if not rows:
-            return None
-        data_key_id, master_key_id, wrapped = rows[0]
-        return self._keep(
-            subject, data_key_id, self._unwrap(subject, data_key_id, master_key_id, wrapped)
-        )
 
     def _keep(self, subject: str, data_key_id: str, key: DataKey) -> DataKey:
         with self._lock:
