@@ -7,6 +7,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 import pytest
+from eventsourcing.postgres import PostgresApplicationRecorder
 
 from loanledger import LoanLedger
 from loanledger.persistence.pages import page_reader
@@ -47,4 +48,39 @@ def test_the_whole_log_reads_in_pages_with_every_event_once(book: LoanLedger) ->
 
     assert ids == [item.id for item in book.recorder.select_notifications(1, 1000)]
     assert len(ids) == 3 * 6  # apply, investigation, review, approval, disbursement, repayment
+    book.close()
+
+
+def test_pages_read_in_a_session_are_the_pages_read_one_by_one(book: LoanLedger) -> None:
+    read = page_reader(book.recorder)
+    one_by_one = [list(read(start, 4)) for start in (1, 5, 9, 13, 17)]
+
+    with read.session():
+        in_session = [list(read(start, 4)) for start in (1, 5, 9, 13, 17)]
+
+    assert in_session == one_by_one
+    book.close()
+
+
+ON_POSTGRESQL = pytest.mark.parametrize(
+    "store_url", [pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True
+)
+"""Connection pools exist on PostgreSQL only."""
+
+
+@ON_POSTGRESQL
+def test_a_session_on_postgresql_takes_one_pooled_connection_for_every_page(
+    book: LoanLedger,
+) -> None:
+    assert isinstance(book.recorder, PostgresApplicationRecorder)
+    read = page_reader(book.recorder)
+    pool = book.recorder.datastore.pool
+    before = pool.get_stats()["requests_num"]
+
+    with read.session():
+        for start in (1, 5, 9, 13, 17):
+            read(start, 4)
+
+    # One checkout (and one connection check) for five pages, instead of one a page.
+    assert pool.get_stats()["requests_num"] - before == 1
     book.close()

@@ -14,7 +14,7 @@ import pytest
 from loanledger import LoanLedger
 from loanledger.projection.engine import Recorded
 from loanledger.projection.loan_index import LoanIndexProjection
-from loanledger.projection.store import ReadStore, Transaction
+from loanledger.projection.store import PostgresReadStore, ReadStore, Transaction
 from tests.journal import disburse, pre_loan, repay
 
 REPORTS = ("loan_ledger", "five_category", "aging", "ifrs9_stages", "notices", "worklist")
@@ -187,3 +187,47 @@ def test_the_collector_pauses_during_a_page_and_is_left_as_it_was(
     finally:
         if was:
             gc.enable()
+
+
+ON_POSTGRESQL = pytest.mark.parametrize(
+    "store_url", [pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True
+)
+"""Connection pools exist on PostgreSQL only."""
+
+
+@ON_POSTGRESQL
+def test_a_catch_up_on_postgresql_holds_one_connection_of_each_pool_for_all_its_pages(
+    ledger: LoanLedger,
+) -> None:
+    assert isinstance(ledger.read_store, PostgresReadStore)
+    _book(ledger, loans=3)
+    ledger.projections.batch_size = 4
+    log_pool = ledger.recorder.datastore.pool  # type: ignore[attr-defined]
+    read_pool = ledger.read_store._pool
+    log_before = log_pool.get_stats()["requests_num"]
+    read_before = read_pool.get_stats()["requests_num"]
+
+    projected = ledger.projections.rebuild()
+
+    assert projected == 20  # three loans' pre-loan and disbursement, one repayment: five pages
+    # The reset's transaction, then one checkout (and one connection check) per pool for the
+    # whole catch-up, whatever the number of pages: not one per page and per statement.
+    assert log_pool.get_stats()["requests_num"] - log_before == 1
+    assert read_pool.get_stats()["requests_num"] - read_before == 2
+
+
+def test_transactions_in_a_read_store_session_commit_each_on_their_own(ledger: LoanLedger) -> None:
+    store = ledger.read_store
+    with store.transaction() as txn:
+        txn.execute("CREATE TABLE session_probe (n INTEGER)")
+
+    with store.session():
+        with store.transaction() as txn:
+            txn.execute("INSERT INTO session_probe (n) VALUES (1)")
+        with pytest.raises(_Crash), store.transaction() as txn:
+            txn.execute("INSERT INTO session_probe (n) VALUES (2)")
+            raise _Crash
+        with store.transaction() as txn:
+            txn.execute("INSERT INTO session_probe (n) VALUES (3)")
+
+    assert store.query("SELECT n FROM session_probe ORDER BY n") == [(1,), (3,)]

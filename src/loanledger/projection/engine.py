@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from eventsourcing.persistence import Notification
 
 from loanledger.domain.event import DomainEvent
+from loanledger.persistence.pages import PageReader
 from loanledger.projection.follow import Follower, Waker
 from loanledger.projection.sql import statements
 from loanledger.projection.store import ReadStore, Transaction
@@ -89,7 +90,7 @@ class ProjectionEngine:
         self,
         store: ReadStore,
         projections: Sequence[Projection],
-        select: Callable[[int, int], Sequence[Notification]],
+        select: PageReader,
         decode: Callable[[Sequence[Notification]], Sequence[DomainEvent]],
         batch_size: int = BATCH_SIZE,
         *,
@@ -154,7 +155,9 @@ class ProjectionEngine:
         return follower.run(stop)
 
     def _catch_up(self) -> int:
-        with self._lock:
+        # One connection to the log and one to the read models for every page of the catch-up
+        # (see the sessions), instead of a checked-out connection per page and per statement.
+        with self._lock, self._select.session(), self.store.session():
             processed = 0
             # Read once; after each batch the positions read under the tracking lock (fresher)
             # are carried on, so a batch costs no position queries beyond those.

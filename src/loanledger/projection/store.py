@@ -12,10 +12,13 @@ import sqlite3
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
-from typing import Any
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from typing import TYPE_CHECKING, Any
 
 from loanledger.persistence.urls import StoreSettings
+
+if TYPE_CHECKING:
+    from psycopg import Connection
 
 Row = tuple[Any, ...]
 
@@ -40,6 +43,11 @@ class ReadStore(ABC):
     def query(self, statement: str, params: Sequence[Any] = ()) -> list[Row]:
         with self.transaction() as txn:
             return txn.execute(statement, params)
+
+    def session(self) -> AbstractContextManager[None]:
+        """Within this block, on this thread, transactions may share one connection (a
+        catch-up runs one a page); each still commits or rolls back on its own."""
+        return nullcontext()
 
     @abstractmethod
     def close(self) -> None: ...
@@ -143,11 +151,30 @@ class PostgresReadStore(ReadStore):
         )
         survive_restarts(self._pool, reconnect_timeout=float(keywords["connect_timeout"]))
         self._pool.open()
+        self._held = threading.local()
+
+    @contextmanager
+    def session(self) -> Iterator[None]:
+        """Hold one pooled connection for this thread's transactions until the block ends (a
+        nested session uses the outer one): taking a connection from the pool checks it with a
+        round trip to the server, which a catch-up paid for every page and every data key
+        query. A connection broken meanwhile fails the transaction that meets it, as it would
+        have failed it anyway; the pool replaces it when the session gives it back."""
+        if getattr(self._held, "connection", None) is not None:
+            yield
+            return
+        with self._pool.connection() as connection:
+            self._held.connection = connection
+            try:
+                yield
+            finally:
+                self._held.connection = None
 
     @contextmanager
     def transaction(self) -> Iterator[Transaction]:
+        held: Connection[Any] | None = getattr(self._held, "connection", None)
         with (
-            self._pool.connection() as connection,
+            nullcontext(held) if held is not None else self._pool.connection() as connection,
             connection.transaction(),
             connection.cursor() as cursor,
         ):
