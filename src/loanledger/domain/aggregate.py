@@ -10,7 +10,7 @@ repository and `Application.save` work with it unchanged.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 from uuid import UUID
 
@@ -46,7 +46,9 @@ class EventSourcedAggregate:
         event = event_class(
             originator_id=self.id,
             originator_version=self.version + 1,
-            timestamp=recorded_at,
+            # In UTC, the zone every event's time is stored in (a naive time stays naive, and
+            # the event refuses it).
+            timestamp=recorded_at.astimezone(UTC) if recorded_at.utcoffset() else recorded_at,
             **fields,
         )
         event.mutate(self)

@@ -11,11 +11,29 @@ Events never read the clock: the application passes the recorded time in.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
-from typing import Any, ClassVar, Protocol
+from datetime import date, datetime
+from typing import Annotated, Any, ClassVar, Protocol
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import BaseModel, ConfigDict, GetCoreSchemaHandler
+from pydantic_core import core_schema
+
+
+class _AtUTC:
+    """A recorded time must be timezone-aware with offset 0 (UTC), checked by pydantic-core
+    itself: a Python validator here cost ~1.3 us on every event decoded (a tenth of decoding
+    one), and stored times are always UTC. A time from a clock in another zone is converted
+    where events are made (`Aggregate.trigger`), so the instant is kept; one without a zone is
+    refused there."""
+
+    @classmethod
+    def __get_pydantic_core_schema__(
+        cls, source: Any, handler: GetCoreSchemaHandler
+    ) -> core_schema.CoreSchema:
+        return core_schema.datetime_schema(tz_constraint=0)
+
+
+RecordedTime = Annotated[datetime, _AtUTC]
 
 
 class Mutable(Protocol):
@@ -37,16 +55,9 @@ class DomainEvent(BaseModel):
 
     originator_id: UUID
     originator_version: int
-    timestamp: datetime
+    timestamp: RecordedTime
     loan_id: str
     effective_date: date
-
-    @field_validator("timestamp")
-    @classmethod
-    def _timestamp_is_aware_utc(cls, value: datetime) -> datetime:
-        if value.tzinfo is None or value.utcoffset() is None:
-            raise ValueError("timestamp must be timezone-aware")
-        return value.astimezone(UTC)
 
     def mutate(self, aggregate: Any) -> Any:
         """Apply this event to `aggregate` (None for a creation event) and return the result.
