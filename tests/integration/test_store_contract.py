@@ -51,6 +51,25 @@ class StoreContract:
         assert isinstance(stored[0], MemoOpened) and isinstance(stored[1], MemoAmended)
         assert ledger.repository.get(memo.id).texts == ["first", "second"]
 
+    def test_a_batch_of_many_loans_gets_notification_ids_in_the_order_it_was_saved(
+        self, ledger: LoanLedger, clock: Clock
+    ) -> None:
+        loan_ids = [f"L-01{number:02d}" for number in range(30)]
+        memos = [Memo.open(uuid4(), loan_id, "opened", clock()) for loan_id in loan_ids]
+        for memo, loan_id in list(zip(memos, loan_ids, strict=True))[::3]:
+            memo.amend("amended", clock(), loan_id)
+        saved = [
+            (event.originator_id, event.originator_version) for m in memos for event in m._pending
+        ]
+        before = ledger.recorder.max_notification_id() or 0
+
+        ledger.record(*memos)
+
+        page = ledger.recorder.select_notifications(before + 1, 100)
+        assert [(n.originator_id, n.originator_version) for n in page] == saved
+        assert [n.id for n in page] == sorted(n.id for n in page)
+        assert ledger.verify().events_checked == len(saved)
+
     def test_a_stale_writer_gets_a_concurrency_error_and_records_nothing(
         self, ledger: LoanLedger, clock: Clock
     ) -> None:

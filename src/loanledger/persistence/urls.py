@@ -124,6 +124,8 @@ def _postgres_settings(url: str) -> StoreSettings:
         )
     env = {
         "PERSISTENCE_MODULE": "eventsourcing.postgres",
+        # eventsourcing's recorder with a cheaper insert (see persistence/recorder.py).
+        "APPLICATION_RECORDER_TOPIC": "loanledger.persistence.recorder:PostgresEventRecorder",
         "POSTGRES_DBNAME": dbname,
         "POSTGRES_HOST": parts.hostname or "127.0.0.1",
         "POSTGRES_PORT": str(parts.port or 5432),
