@@ -28,6 +28,7 @@ from benchmarks.common import (
     opened,
     profile,
     replicate,
+    settle,
     timed,
 )
 from loanledger.application import system_clock
@@ -54,6 +55,7 @@ def build(space: Workspace, kind: str, source: Store, copies: int, loans: int) -
     with opened(source) as original, opened(store) as ledger:
         copied = replicate(source.rows(), copies, loans, original.data_keys)
         insert_stored(ledger, copied, keys_from=source)
+    settle(store)
     return store
 
 
