@@ -32,8 +32,9 @@ from loanledger.domain.errors import (
     WrongStateError,
 )
 from loanledger.persistence.ids import loan_uuid
-from loanledger.persistence.keys import MASTER_KEY_ENV, MasterKey
+from loanledger.persistence.keys import DATA_KEY_CACHE_SIZE, MASTER_KEY_ENV, MasterKey
 from loanledger.persistence.personal_data import ERASED
+from loanledger.projection.engine import BATCH_SIZE
 from tests.conftest import TEST_MASTER_KEY
 from tests.html import TagBalance
 from tests.integration.tampering import flip_bit, overwrite_state, stored_states
@@ -701,3 +702,9 @@ def test_a_rebuild_reads_a_pages_data_keys_in_one_query_and_gives_the_same_repor
     assert len(key_reads) == 1  # 40 people, 160 events: one page
     assert [cold.archive(f"L-{number:04d}") for number in (1, 40)] == before
     cold.close()
+
+
+def test_the_data_key_cache_holds_every_key_of_a_page_until_the_page_is_decoded() -> None:
+    """A page's keys are fetched together before its events are decoded; were the cache smaller
+    than a page, the first of them would be dropped again and read one query a person."""
+    assert DATA_KEY_CACHE_SIZE >= BATCH_SIZE
