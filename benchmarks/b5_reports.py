@@ -1,8 +1,9 @@
 """B5 portfolio reports (`five_category`, `aging`, `loan_ledger`) as of an arbitrary date.
 
 Each report is timed cold (a new LoanLedger per run, as a `loanledger report` command sees it;
-this is the figure judged against the target) and warm (again on the same ledger, whose bounded
-cache of decoded events then holds the whole book).
+this is the figure judged against the target) and warm (again on the same ledger: its borrower
+map and connections are made; the reports read the `loan_state` read model, not the events, so
+the cache of decoded events, 10,000 loans, plays no part).
 
 The book's read models are copies (`books.py`), so the figures are only worth something if the
 reports read from them are right: every loan must be served by the read model (none replayed, or
