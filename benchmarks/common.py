@@ -342,11 +342,16 @@ def replicate(
     copies: int,
     loans: int,
     keys: DataKeys | None = None,
+    *,
+    interleave: bool = False,
 ) -> Iterator[StoredEvent]:
     """`copies` copies of a stored book of `loans` loans numbered L-0000001..: copy k renames
     loan L-n to L-(n + k*loans) in every body (same byte length), moves it to that loan's
     aggregate id and recomputes its hash chain, so the copy is exactly what loading the renamed
     journal would have stored (same sizes, same topics, valid chains). Copy 0 is the original.
+    Copies come one after the other, or with `interleave` event by event (each source event
+    followed by its copies), as a book whose loans had the same lives side by side would
+    have recorded them.
 
     Personal data is sealed with the event's position and the person (the journal's borrower
     ids name the loan, so they are renamed too), so with `keys` (the source ledger's data keys)
@@ -354,36 +359,69 @@ def replicate(
     whose new key is created in the source's key table (same sizes: the plaintext has the same
     length). Copy the source's key rows after the events (`insert_stored(..., keys_from=)`) and
     the copy opens its names as loading it would. Without `keys` its names read as erased."""
-    for copy in range(copies):
-        offset = copy * loans
-        heads: dict[UUID, str] = {}
+    heads: dict[UUID, str] = {}
+    if interleave:
+        for row in rows:
+            yield from _copies(row, range(copies), loans, keys, heads)
+    else:
+        for copy in range(copies):
+            for row in rows:
+                yield from _copies(row, [copy], loans, keys, heads)
 
-        def rename(match: re.Match[bytes], offset: int = offset) -> bytes:
-            return b"L-%07d" % (int(match.group(1)) + offset)
 
-        for source_id, version, topic, state in rows:
-            _, body = unseal(state)
-            new_body = _LOAN_ID.sub(rename, body) if offset else body
-            match = _LOAN_ID.search(new_body)
-            assert match is not None, "every stored body names its loan"
-            originator = loan_uuid(match.group(0).decode("ascii"))
-            if offset and keys is not None and topic in PERSONAL_FIELDS:
-                # Open under the source's position, rename in the plain state (the borrower id
-                # names the loan), seal for the copy's position under the renamed person's key.
-                opened_state = json.loads(body)
-                open_state(opened_state, topic, source_id, version, keys)
-                renamed = json.loads(_LOAN_ID.sub(rename, dump_state(opened_state)))
-                seal_state(renamed, topic, originator, version, keys)
-                new_body = dump_state(renamed)
-            previous = heads.get(originator, GENESIS_LINK) if version > 1 else GENESIS_LINK
-            link = compute_link(previous, originator, version, topic, new_body)
-            heads[originator] = link
-            yield StoredEvent(
-                originator_id=originator,
-                originator_version=version,
-                topic=topic,
-                state=seal(link, new_body),
-            )
+def _copies(
+    row: tuple[UUID, int, str, bytes],
+    numbers: Sequence[int],
+    loans: int,
+    keys: DataKeys | None,
+    heads: dict[UUID, str],
+) -> Iterator[StoredEvent]:
+    """The copies `numbers` of one stored event (see `replicate`)."""
+    source_id, version, topic, state = row
+    _, body = unseal(state)
+    personal = keys is not None and topic in PERSONAL_FIELDS
+    opened_state: dict[str, Any] = {}
+    if personal:
+        assert keys is not None
+        # Open under the source's position once; the renamed persons' keys are made in one
+        # transaction for all the copies (one durable write per person is what made a
+        # 100,000-loan copy slow).
+        opened_state = json.loads(body)
+        open_state(opened_state, topic, source_id, version, keys)
+        plain = dump_state(opened_state)
+        spec = PERSONAL_FIELDS[topic]
+        keys.ensure(
+            spec.subject(json.loads(_renamed(plain, number * loans)))
+            for number in numbers
+            if number
+        )
+    for number in numbers:
+        offset = number * loans
+        new_body = _renamed(body, offset) if offset else body
+        match = _LOAN_ID.search(new_body)
+        assert match is not None, "every stored body names its loan"
+        originator = loan_uuid(match.group(0).decode("ascii"))
+        if offset and personal:
+            assert keys is not None
+            # Rename in the plain state (the borrower id names the loan), seal for the copy's
+            # position under the renamed person's key.
+            renamed = json.loads(_renamed(plain, offset))
+            seal_state(renamed, topic, originator, version, keys)
+            new_body = dump_state(renamed)
+        previous = heads.get(originator, GENESIS_LINK) if version > 1 else GENESIS_LINK
+        link = compute_link(previous, originator, version, topic, new_body)
+        heads[originator] = link
+        yield StoredEvent(
+            originator_id=originator,
+            originator_version=version,
+            topic=topic,
+            state=seal(link, new_body),
+        )
+
+
+def _renamed(body: bytes, offset: int) -> bytes:
+    """`body` with every loan id L-n renamed L-(n + offset)."""
+    return _LOAN_ID.sub(lambda match: b"L-%07d" % (int(match.group(1)) + offset), body)
 
 
 def insert_stored(
