@@ -44,7 +44,10 @@ NAMES = [
     "0006_loan_state.sql",
     "0007_notices.sql",
     "0008_snapshots.sql",
+    "0009_loan_state_summary_index.sql",
 ]
+NEXT = len(NAMES) + 1
+"""The version of a migration the library does not ship (yet)."""
 READ_MODELS = (
     "loanledger_tracking",
     "loanledger_loan_index",
@@ -129,7 +132,7 @@ def test_migrations_apply_in_order_to_an_empty_schema_and_are_recorded(
         )
     ).fetchall()
     assert rows == [(m.version, m.name, m.checksum) for m in load_migrations()]
-    assert [row[0] for row in rows] == [1, 2, 3, 4, 5, 6, 7, 8]
+    assert [row[0] for row in rows] == list(range(1, NEXT))
     described = _describe(admin, schema)
     assert set(described["tables"]) == {*TABLES, "loanledger_migrations"}
     assert described["triggers"] == [
@@ -217,7 +220,7 @@ def test_a_changed_applied_migration_is_refused_and_nothing_is_applied(
         encoding="utf-8",
     )
     after = checksum(changed.read_text(encoding="utf-8"))
-    (folder / "0009_more.sql").write_text("CREATE TABLE more (id int);\n", encoding="utf-8")
+    (folder / f"{NEXT:04d}_more.sql").write_text("CREATE TABLE more (id int);\n", encoding="utf-8")
 
     with pytest.raises(MigrationError) as refused:
         migrate(url, directory=folder)
@@ -249,14 +252,15 @@ def test_a_database_newer_than_the_library_is_refused(
 ) -> None:
     _, url = schema_url
     folder = _copy_migrations(tmp_path)
-    (folder / "0009_newer.sql").write_text("SELECT 1;\n", encoding="utf-8")
-    assert migrate(url, directory=folder)[-1] == "0009_newer.sql"
+    newer = f"{NEXT:04d}_newer.sql"
+    (folder / newer).write_text("SELECT 1;\n", encoding="utf-8")
+    assert migrate(url, directory=folder)[-1] == newer
 
     with pytest.raises(MigrationError) as refused:
-        migrate(url)  # the shipped set has no 0009
+        migrate(url)  # the shipped set stops before NEXT
 
     assert str(refused.value).endswith(
-        "has migration 0009_newer.sql (version 9) applied, which this version of loanledger "
+        f"has migration {newer} (version {NEXT}) applied, which this version of loanledger "
         "does not ship: upgrade loanledger"
     )
 
@@ -266,11 +270,14 @@ def test_a_migration_older_than_the_newest_applied_is_refused(
 ) -> None:
     _, url = schema_url
     folder = _copy_migrations(tmp_path)
-    (folder / "0011_extra.sql").write_text("SELECT 1;\n", encoding="utf-8")
-    assert migrate(url, directory=folder)[-1] == "0011_extra.sql"
-    (folder / "0009_late.sql").write_text("SELECT 1;\n", encoding="utf-8")
+    extra = f"{NEXT + 2:04d}_extra.sql"
+    (folder / extra).write_text("SELECT 1;\n", encoding="utf-8")
+    assert migrate(url, directory=folder)[-1] == extra
+    (folder / f"{NEXT:04d}_late.sql").write_text("SELECT 1;\n", encoding="utf-8")
 
-    with pytest.raises(MigrationError, match=r"^migration\(s\) 0009_late.sql are older than"):
+    with pytest.raises(
+        MigrationError, match=rf"^migration\(s\) {NEXT:04d}_late.sql are older than"
+    ):
         migrate(url, directory=folder)
 
 

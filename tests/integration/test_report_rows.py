@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import gc
+from typing import Any
+
+import pytest
+
 from loanledger import LoanLedger
 from loanledger.application import REPORTS, SUMMARY_REPORTS
 from tests.journal import disburse, pre_loan, repay
@@ -19,3 +24,34 @@ def test_summary_reports_equal_their_builders_over_the_full_rows(ledger: LoanLed
         assert any(row.notices for row in full) and any(row.worklist for row in full)
         for name in sorted(SUMMARY_REPORTS):
             assert ledger.report(name, as_of=day) == REPORTS[name](full)
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_a_report_is_built_with_the_collector_paused_and_leaves_it_as_it_was(
+    ledger: LoanLedger, enabled: bool
+) -> None:
+    """A report over a large book makes a few objects per loan, all freed by reference counting;
+    the cyclic collector's full passes over them while they are live cost more than building
+    the report (B5 on 100,000 loans: `loan_ledger` 2.6-4.2 s with it running, 1.9 s without)."""
+    for command in pre_loan("L-0001", borrower_id="B-1"):
+        ledger.execute(command)
+    seen: list[bool] = []
+    query = ledger.read_store.query
+
+    def noting(statement: str, params: Any = ()) -> Any:
+        if "FROM loanledger_loan_state" in statement:  # building the report, not catching up
+            seen.append(gc.isenabled())
+        return query(statement, params)
+
+    ledger.read_store.query = noting  # type: ignore[method-assign]
+    was = gc.isenabled()
+    try:
+        if not enabled:
+            gc.disable()
+        ledger.report("five_category", as_of="2024-03-01")
+        assert seen and not any(seen)
+        assert gc.isenabled() is enabled
+    finally:
+        ledger.read_store.query = query  # type: ignore[method-assign]
+        if was:
+            gc.enable()

@@ -13,7 +13,6 @@ first event.
 
 from __future__ import annotations
 
-import gc
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
@@ -22,6 +21,7 @@ from dataclasses import dataclass
 
 from eventsourcing.persistence import Notification
 
+from loanledger.collector import collector_paused
 from loanledger.domain.event import DomainEvent
 from loanledger.persistence.pages import PageReader
 from loanledger.projection.follow import Follower, Waker
@@ -38,24 +38,6 @@ class Recorded:
 
     position: int
     event: DomainEvent
-
-
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Pause Python's cyclic garbage collector while a page is projected. A page makes a few
-    container objects per event, freed by reference counting when it is done; but while it is
-    live, each young-generation collection promotes its events, and the promotions trigger full
-    collections that walk every object the process holds: in a process with big caches (a
-    long-running application, or B2 after B1's loads) those cost a third of a rebuild. Cyclic
-    garbage a projection makes meanwhile waits for the next collection, after the page. The
-    collector is resumed only if it was running before (a `gc.disable()` elsewhere stays)."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 class Projection(ABC):
@@ -164,7 +146,7 @@ class ProjectionEngine:
             positions = {p.name: self.position(p) for p in self.projections}
             while True:
                 start = min(positions.values(), default=0) + 1
-                with _collector_paused():
+                with collector_paused():
                     # Every object of the page is freed before the collector runs again.
                     count, last = self._project_page(start, positions)
                 processed += count
