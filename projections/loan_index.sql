@@ -70,5 +70,10 @@ SELECT COUNT(*) FROM loanledger_loan_index
 -- name: borrowers
 SELECT borrower_id, loan_id FROM loanledger_loan_index ORDER BY borrower_id, loan_id
 
+-- name: borrowers_with_several_loans
+-- The only borrowers whose loans can be graded together (contagion): a report over the book
+-- tests these few, from the borrower index, instead of mapping every borrower's loans.
+SELECT borrower_id FROM loanledger_loan_index GROUP BY borrower_id HAVING COUNT(*) > 1
+
 -- name: earliest_applied
 SELECT MIN(applied_on) FROM loanledger_loan_index

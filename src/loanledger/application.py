@@ -81,7 +81,7 @@ from loanledger.projection.loan_state import (
     contagious_borrowers,
     moment_text,
     segment_of,
-    summary_row,
+    summary_view,
 )
 from loanledger.projection.notices import NoticesProjection
 from loanledger.projection.sql import statements
@@ -728,11 +728,14 @@ class LoanLedger(Application[UUID]):
             self._borrowers = cached
         return cached[2]
 
-    def _contagious(self, rows: Iterable[StateRow]) -> set[str]:
-        """The borrowers whose loans are graded non-performing together on these rows."""
-        several = {borrower for borrower, loans in self._borrower_map().items() if len(loans) > 1}
+    def _contagious(self, stored: Iterable[Row]) -> set[str]:
+        """The borrowers whose loans are graded non-performing together on these `loan_state`
+        rows (`summary_at` / `rows_at`). Only borrowers with several loans can be, and few are:
+        only their rows are read (a book's report tested every row before)."""
+        index = self.loan_index.sql(self.read_store)
+        several = {row[0] for row in self.read_store.query(index["borrowers_with_several_loans"])}
         return contagious_borrowers(
-            (row for row in rows if row.borrower_id in several),
+            (StateRow.of(row) for row in stored if row[1] in several),
             self.rules.contagion_non_performing_share,
         )
 
@@ -818,7 +821,7 @@ class LoanLedger(Application[UUID]):
             self.projections.catch_up()
             return self.notices.report(self.read_store, day, moment)
         if name in STATE_SUMMARIES:
-            return builder(self._summary_rows_from_state(day, moment))
+            return self._summary_from_state(name, day, moment)
         return builder(self._loan_rows(day, moment))
 
     def _state_query(
@@ -846,16 +849,20 @@ class LoanLedger(Application[UUID]):
                 if row is not None:
                     yield row
 
-    def _summary_rows_from_state(self, day: date, known_at: datetime | None) -> list[LoanRow]:
+    def _summary_from_state(
+        self, name: str, day: date, known_at: datetime | None
+    ) -> list[dict[str, Any]]:
+        """A portfolio summary from the read model's rows (lean views of the fields it reads)
+        and the replayed loans' views, through the same builder as a replay's rows."""
         stored, replayed = self._state_query("summary_at", day, known_at)
-        rows = [StateRow.of(item) for item in stored]
-        spread = self._contagious(rows)
-        result = [summary_row(row, contagion=row.borrower_id in spread) for row in rows]
-        return result + list(self._replayed_rows(replayed, day, known_at))
+        spread = self._contagious(stored)
+        views = [summary_view(row, contagion=row[1] in spread) for row in stored]
+        views += [row.view for row in self._replayed_rows(replayed, day, known_at)]
+        return portfolio.summary(name, views)
 
     def _loan_ledger_from_state(self, day: date, known_at: datetime | None) -> list[dict[str, Any]]:
         stored, replayed = self._state_query("rows_at", day, known_at)
-        spread = self._contagious(StateRow.of(item) for item in stored)
+        spread = self._contagious(stored)
         result = [
             segment_of(item).row_on(day, self.rules, contagion=item[1] in spread) for item in stored
         ]

@@ -22,7 +22,6 @@ from loanledger.domain.rules import CLASSIFICATIONS, RuleSet
 from loanledger.projection.engine import Projection, Recorded
 from loanledger.projection.segments import FOREVER, Cursor, Segment, Timeline, event_changes_row
 from loanledger.projection.store import ReadStore, Row, Transaction
-from loanledger.reports.portfolio import LoanRow
 
 CURSORS_KEPT = 500
 """Loans whose loan as loaded, timeline and walk are kept to go on from (one entry a loan; the
@@ -477,28 +476,18 @@ def contagious_borrowers(rows: Iterable[StateRow], share: Decimal) -> set[str]:
     }
 
 
-def summary_row(row: StateRow, *, contagion: bool) -> LoanRow:
-    """The few `loan` fields the summaries read, as a `LoanRow` for the reference builders."""
-    view = {
-        "loan_id": row.loan_id,
-        "status": row.status,
-        "classification": row.contagion_classification if contagion else row.classification,
-        "ifrs9_stage": row.ifrs9_stage,
-        "bucket": row.bucket,
-        "principal_outstanding": row.principal_outstanding,
-        "overdue_principal": row.overdue_principal,
-        "overdue_interest": row.overdue_interest,
+def summary_view(stored: Row, *, contagion: bool) -> dict[str, Any]:
+    """The `loan` fields the portfolio summaries read (`portfolio.SUMMARY_FIELDS`) of a
+    `summary_at` row, graded with contagion if the borrower is non-performing elsewhere."""
+    return {
+        "status": stored[2],
+        "classification": stored[4] if contagion else stored[3],
+        "ifrs9_stage": int(stored[5]),
+        "bucket": stored[6],
+        "principal_outstanding": stored[8],
+        "overdue_principal": stored[9],
+        "overdue_interest": stored[10],
     }
-    return LoanRow(
-        view=view,
-        borrower_id=row.borrower_id,
-        amount=Decimal(0),
-        annual_rate=Decimal(0),
-        disbursed_on=None,
-        maturity_date=None,
-        notices=[],
-        worklist=[],
-    )
 
 
 __all__ = [
@@ -509,5 +498,5 @@ __all__ = [
     "contagious_borrowers",
     "moment_text",
     "segment_of",
-    "summary_row",
+    "summary_view",
 ]

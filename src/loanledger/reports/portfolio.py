@@ -7,7 +7,7 @@ report must give exactly these rows.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -57,43 +57,40 @@ def loan_ledger(rows: Iterable[LoanRow]) -> list[dict[str, Any]]:
     return sorted(result, key=lambda item: item["loan_id"])
 
 
-def _in_portfolio(rows: Iterable[LoanRow]) -> list[LoanRow]:
-    return [row for row in rows if row.view["status"] in IN_PORTFOLIO]
-
-
 @dataclass
 class _Tally:
     loans: int = 0
     principal: Decimal = Decimal(0)
     overdue: Decimal = Decimal(0)
 
-    def add(self, view: dict[str, Any]) -> None:
+    def add(self, view: Mapping[str, Any]) -> None:
         self.loans += 1
         self.principal += Decimal(view["principal_outstanding"])
         self.overdue += Decimal(view["overdue_principal"]) + Decimal(view["overdue_interest"])
 
 
-def _tally(rows: Iterable[LoanRow], key: str, groups: Iterable[Any]) -> dict[Any, _Tally]:
+def _tally(
+    views: Iterable[Mapping[str, Any]], key: str, groups: Iterable[Any]
+) -> dict[Any, _Tally]:
     totals = {group: _Tally() for group in groups}
-    for row in _in_portfolio(rows):
-        totals[row.view[key]].add(row.view)
+    for view in views:
+        if view["status"] in IN_PORTFOLIO:
+            totals[view[key]].add(view)
     return totals
 
 
-def five_category(rows: Iterable[LoanRow]) -> list[dict[str, Any]]:
-    """五级分类: every class, empty ones with zeros."""
+def _five_category(views: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
     return [
         {
             "classification": name,
             "loans": tally.loans,
             "principal_outstanding": _money(tally.principal),
         }
-        for name, tally in _tally(rows, "classification", CLASSIFICATIONS).items()
+        for name, tally in _tally(views, "classification", CLASSIFICATIONS).items()
     ]
 
 
-def aging(rows: Iterable[LoanRow]) -> list[dict[str, Any]]:
-    """Days-past-due buckets M0..M7+, with overdue principal + interest per bucket."""
+def _aging(views: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
     return [
         {
             "bucket": name,
@@ -101,16 +98,51 @@ def aging(rows: Iterable[LoanRow]) -> list[dict[str, Any]]:
             "principal_outstanding": _money(tally.principal),
             "overdue_amount": _money(tally.overdue),
         }
-        for name, tally in _tally(rows, "bucket", BUCKETS).items()
+        for name, tally in _tally(views, "bucket", BUCKETS).items()
     ]
+
+
+def _ifrs9_stages(views: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    return [
+        {"stage": stage, "loans": tally.loans, "principal_outstanding": _money(tally.principal)}
+        for stage, tally in _tally(views, "ifrs9_stage", IFRS9_STAGES).items()
+    ]
+
+
+SUMMARY_FIELDS = (
+    "status",
+    "classification",
+    "bucket",
+    "ifrs9_stage",
+    "principal_outstanding",
+    "overdue_principal",
+    "overdue_interest",
+)
+"""The `loan` fields the portfolio summaries read (a view with these is enough)."""
+
+_SUMMARIES = {"five_category": _five_category, "aging": _aging, "ifrs9_stages": _ifrs9_stages}
+
+
+def summary(name: str, views: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The portfolio summary `name` of loans given by their `loan` views (`SUMMARY_FIELDS` of
+    them suffice): exactly what the builder of that name gives for rows with these views, for a
+    read model that has the fields but no `LoanRow`s."""
+    return _SUMMARIES[name](views)
+
+
+def five_category(rows: Iterable[LoanRow]) -> list[dict[str, Any]]:
+    """五级分类: every class, empty ones with zeros."""
+    return _five_category(row.view for row in rows)
+
+
+def aging(rows: Iterable[LoanRow]) -> list[dict[str, Any]]:
+    """Days-past-due buckets M0..M7+, with overdue principal + interest per bucket."""
+    return _aging(row.view for row in rows)
 
 
 def ifrs9_stages(rows: Iterable[LoanRow]) -> list[dict[str, Any]]:
     """IFRS 9 stages 1..3, empty ones with zeros."""
-    return [
-        {"stage": stage, "loans": tally.loans, "principal_outstanding": _money(tally.principal)}
-        for stage, tally in _tally(rows, "ifrs9_stage", IFRS9_STAGES).items()
-    ]
+    return _ifrs9_stages(row.view for row in rows)
 
 
 def notices(rows: Iterable[LoanRow]) -> list[dict[str, Any]]:
