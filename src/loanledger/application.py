@@ -80,7 +80,7 @@ from loanledger.projection.loan_state import (
     StateRow,
     contagious_borrowers,
     moment_text,
-    segment_of,
+    row_at,
     summary_view,
 )
 from loanledger.projection.notices import NoticesProjection
@@ -863,9 +863,7 @@ class LoanLedger(Application[UUID]):
     def _loan_ledger_from_state(self, day: date, known_at: datetime | None) -> list[dict[str, Any]]:
         stored, replayed = self._state_query("rows_at", day, known_at)
         spread = self._contagious(stored)
-        result = [
-            segment_of(item).row_on(day, self.rules, contagion=item[1] in spread) for item in stored
-        ]
+        result = [row_at(item, day, self.rules, contagion=item[1] in spread) for item in stored]
         result += portfolio.loan_ledger(self._replayed_rows(replayed, day, known_at))
         return sorted(result, key=lambda row: row["loan_id"])
 

@@ -22,7 +22,7 @@ walk does, and takes the row at each boundary. The row at any date inside a segm
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from decimal import Decimal
@@ -110,30 +110,51 @@ class Segment:
     def row_on(self, day: date, rules: RuleSet, *, contagion: bool = False) -> dict[str, Any]:
         """The report row on `day` (valid_from <= day < valid_to)."""
         assert self.valid_from <= day < self.valid_to, (day, self.valid_from, self.valid_to)
-        row = dict(self.row)
-        days_past_due = self.days_past_due_on(day)
-        classification, reasons = (
-            self.contagion_grade
-            if contagion
-            else (row["classification"], row["classification_reasons"])
+        return complete_row(
+            dict(self.row),
+            day,
+            rules,
+            overdue_since=self.overdue_since,
+            grade=self.contagion_grade if contagion else None,
+            penalties=self.penalties,
+            elapsed_days=(day - self.valid_from).days,
         )
-        row["classification"] = classification
-        row["classification_reasons"] = [f"days_past_due={days_past_due}", *reasons[1:]]
-        row["days_past_due"] = days_past_due
-        row["as_of"] = day.isoformat()
-        if self.penalties:
-            elapsed = (day - self.valid_from).days
-            money = currency(row["currency"])
-            total = sum(
-                (
-                    round_to_minor(accrued + daily * elapsed, money, rules.rounding)
-                    for accrued, daily in self.penalties
-                    if accrued or daily
-                ),
-                start=Decimal(0),
-            )
-            row["penalty_outstanding"] = f"{total:.2f}"
-        return row
+
+
+def complete_row(
+    row: dict[str, Any],
+    day: date,
+    rules: RuleSet,
+    *,
+    overdue_since: date | None,
+    grade: tuple[str, list[str]] | None,
+    penalties: Sequence[tuple[Fraction, Fraction]],
+    elapsed_days: int,
+) -> dict[str, Any]:
+    """Complete `row` (a segment's row at its start, changed in place) for `day`, `elapsed_days`
+    into the segment: days past due counted from `overdue_since`, each installment's penalty
+    accrued on, and the classification (with its reasons) `grade` when the borrower's loans are
+    graded together, else the row's own."""
+    days_past_due = (day - overdue_since).days if overdue_since is not None else 0
+    classification, reasons = (
+        grade if grade is not None else (row["classification"], row["classification_reasons"])
+    )
+    row["classification"] = classification
+    row["classification_reasons"] = [f"days_past_due={days_past_due}", *reasons[1:]]
+    row["days_past_due"] = days_past_due
+    row["as_of"] = day.isoformat()
+    if penalties:
+        money = currency(row["currency"])
+        total = sum(
+            (
+                round_to_minor(accrued + daily * elapsed_days, money, rules.rounding)
+                for accrued, daily in penalties
+                if accrued or daily
+            ),
+            start=Decimal(0),
+        )
+        row["penalty_outstanding"] = f"{total:.2f}"
+    return row
 
 
 @dataclass
