@@ -37,29 +37,34 @@ CREATE TABLE IF NOT EXISTS loanledger_loan_state (
     PRIMARY KEY (loan_id, recorded_from, valid_from)
 )
 
--- name: create_summary_index [sqlite]
--- A report as of D known at T finds each loan's segment here, and the portfolio summaries read
--- every column they need from the index alone: visiting the table would read each segment's
--- `detail` JSON too (~800 bytes), gigabytes on a 100,000-loan book. recorded_to comes first:
--- a report as known now (the common case) ranges over the open segments only.
-CREATE INDEX IF NOT EXISTS loanledger_loan_state_summary
-    ON loanledger_loan_state (
-        recorded_to, valid_to, valid_from, recorded_from, loan_id, borrower_id, status,
-        classification, contagion_classification, ifrs9_stage, bucket, disbursed,
-        principal_outstanding, overdue_principal, overdue_interest
-    )
+-- name: create_as_of_index
+CREATE INDEX IF NOT EXISTS loanledger_loan_state_as_of
+    ON loanledger_loan_state (valid_to, valid_from, recorded_to, recorded_from)
 
--- name: create_summary_index [postgresql]
-CREATE INDEX IF NOT EXISTS loanledger_loan_state_summary
-    ON loanledger_loan_state (recorded_to, valid_to, valid_from, recorded_from)
+-- name: create_current_index [sqlite]
+-- The segments as known now (recorded_to open), with every column the portfolio summaries
+-- read: a report as known now finds each loan's segment here and reads the summary from the
+-- index alone, never visiting the table, whose rows carry each segment's `detail` JSON (~800
+-- bytes: gigabytes on a 100,000-loan book). Partial, so it costs a write only for segments
+-- still open: a rebuild writes most segments already superseded, and they never enter it.
+-- Reports as known at an earlier moment use the as-of index and the table. (recorded_to, the
+-- same in every entry, is a column too: without it SQLite visits the table to test it.)
+CREATE INDEX IF NOT EXISTS loanledger_loan_state_current
+    ON loanledger_loan_state (
+        valid_to, valid_from, loan_id, borrower_id, status, classification,
+        contagion_classification, ifrs9_stage, bucket, disbursed, principal_outstanding,
+        overdue_principal, overdue_interest, recorded_to
+    )
+    WHERE recorded_to = '9999-12-31T23:59:59.999999'
+
+-- name: create_current_index [postgresql]
+CREATE INDEX IF NOT EXISTS loanledger_loan_state_current
+    ON loanledger_loan_state (valid_to, valid_from)
     INCLUDE (
         loan_id, borrower_id, status, classification, contagion_classification, ifrs9_stage,
         bucket, disbursed, principal_outstanding, overdue_principal, overdue_interest
     )
-
--- name: drop_superseded_index
--- The index the summary index replaced (migration 0009 drops it from DBA-managed schemas).
-DROP INDEX IF EXISTS loanledger_loan_state_as_of
+    WHERE recorded_to = '9999-12-31T23:59:59.999999'
 
 -- name: create_open_index
 CREATE INDEX IF NOT EXISTS loanledger_loan_state_open
@@ -199,13 +204,21 @@ WHERE i.applied_on <= ? AND c.known_from <= ?
 ORDER BY i.loan_id
 
 -- name: summary_at
--- What the portfolio summaries (five_category, aging, ifrs9_stages) need of each loan, in no
--- particular order (they add up groups): read from the summary index alone, where sorting by
--- loan would take the table's primary key order and visit every row of the table.
+-- What the portfolio summaries (five_category, aging, ifrs9_stages) need of each loan as known
+-- at a moment, in no particular order (they add up groups).
 SELECT loan_id, borrower_id, status, classification, contagion_classification, ifrs9_stage,
        bucket, disbursed, principal_outstanding, overdue_principal, overdue_interest
 FROM loanledger_loan_state
-WHERE recorded_to > ? AND valid_to > ? AND valid_from <= ? AND recorded_from <= ?
+WHERE valid_to > ? AND valid_from <= ? AND recorded_to > ? AND recorded_from <= ?
+
+-- name: summary_now
+-- `summary_at` as known now, from the current index alone (its condition is spelled exactly as
+-- the index's, so that the planner may use it; sorting by loan would take the table's primary
+-- key order and visit every row of the table instead).
+SELECT loan_id, borrower_id, status, classification, contagion_classification, ifrs9_stage,
+       bucket, disbursed, principal_outstanding, overdue_principal, overdue_interest
+FROM loanledger_loan_state
+WHERE valid_to > ? AND valid_from <= ? AND recorded_to = '9999-12-31T23:59:59.999999'
 
 -- name: rows_at
 -- The loan_ledger rows: the summary columns plus the row at the segment's start, in no
@@ -214,4 +227,12 @@ SELECT loan_id, borrower_id, status, classification, contagion_classification, i
        bucket, disbursed, principal_outstanding, overdue_principal, overdue_interest,
        valid_from, valid_to, overdue_since, detail
 FROM loanledger_loan_state
-WHERE recorded_to > ? AND valid_to > ? AND valid_from <= ? AND recorded_from <= ?
+WHERE valid_to > ? AND valid_from <= ? AND recorded_to > ? AND recorded_from <= ?
+
+-- name: rows_now
+-- `rows_at` as known now, finding the segments through the current index.
+SELECT loan_id, borrower_id, status, classification, contagion_classification, ifrs9_stage,
+       bucket, disbursed, principal_outstanding, overdue_principal, overdue_interest,
+       valid_from, valid_to, overdue_since, detail
+FROM loanledger_loan_state
+WHERE valid_to > ? AND valid_from <= ? AND recorded_to = '9999-12-31T23:59:59.999999'

@@ -106,6 +106,8 @@ REPORTS: dict[str, Callable[[Iterable[LoanRow]], list[dict[str, Any]]]] = {
 }
 
 STATE_SUMMARIES = SUMMARY_REPORTS - {"loan_ledger"}
+AS_KNOWN_NOW = {"summary_at": "summary_now", "rows_at": "rows_now"}
+"""The `loan_state` queries as known now, for each query as known at a moment."""
 """Summaries served by the bitemporal `loan_state` read model (with `loan_ledger`)."""
 
 Clock = Callable[[], datetime]
@@ -834,9 +836,14 @@ class LoanLedger(Application[UUID]):
         self.projections.catch_up()
         sql = self.loan_state.sql(self.read_store)
         moment = moment_text(known_at)
-        rows = self.read_store.query(sql[key], (moment, day.isoformat(), day.isoformat(), moment))
+        on = day.isoformat()
+        if known_at is None:
+            # As known now: the current segments, read from their own index (see the SQL).
+            rows = self.read_store.query(sql[AS_KNOWN_NOW[key]], (on, on))
+        else:
+            rows = self.read_store.query(sql[key], (on, on, moment, moment))
         covered = {row[0] for row in rows}
-        expected = self.read_store.query(sql["known_loans"], (day.isoformat(), moment))
+        expected = self.read_store.query(sql["known_loans"], (on, moment))
         replayed = {borrower for loan_id, borrower in expected if loan_id not in covered}
         return [row for row in rows if row[1] not in replayed], replayed
 

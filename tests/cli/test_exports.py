@@ -188,7 +188,7 @@ def test_migrate_on_postgresql_applies_every_migration_and_then_nothing(
         "applied 0006_loan_state.sql",
         "applied 0007_notices.sql",
         "applied 0008_snapshots.sql",
-        "applied 0009_loan_state_summary_index.sql",
+        "applied 0009_loan_state_current_index.sql",
     ]
     assert (second.exit_code, second.stdout) == (0, "nothing to apply\n")
 

@@ -44,7 +44,7 @@ NAMES = [
     "0006_loan_state.sql",
     "0007_notices.sql",
     "0008_snapshots.sql",
-    "0009_loan_state_summary_index.sql",
+    "0009_loan_state_current_index.sql",
 ]
 NEXT = len(NAMES) + 1
 """The version of a migration the library does not ship (yet)."""

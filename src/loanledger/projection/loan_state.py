@@ -124,12 +124,6 @@ class LoanStateProjection(Projection):
         if timeline.checkpoint is not None:
             self._keep(loan.loan_id).walk = (recorded, timeline, timeline.checkpoint)
 
-    def create(self, txn: Transaction, store: ReadStore) -> None:
-        """Create the tables and indexes, and drop the index the summary index replaced from a
-        store created before it (it would only slow every write)."""
-        super().create(txn, store)
-        txn.execute(self.sql(store)["drop_superseded_index"])
-
     def drop(self, txn: Transaction, store: ReadStore) -> None:
         sql = self.sql(store)
         for key in ("drop", "drop_cover", "drop_horizon"):

@@ -104,9 +104,6 @@ class Segment:
     counts: bool
     """Disbursed: the loan enters its borrower's contagion test."""
 
-    def days_past_due_on(self, day: date) -> int:
-        return (day - self.overdue_since).days if self.overdue_since is not None else 0
-
     def row_on(self, day: date, rules: RuleSet, *, contagion: bool = False) -> dict[str, Any]:
         """The report row on `day` (valid_from <= day < valid_to)."""
         assert self.valid_from <= day < self.valid_to, (day, self.valid_from, self.valid_to)
