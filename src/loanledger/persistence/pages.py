@@ -17,9 +17,8 @@ times.
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from collections.abc import Sequence
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any, Protocol
 from uuid import UUID
 
@@ -29,6 +28,8 @@ from eventsourcing.sqlite import SQLiteApplicationRecorder
 from psycopg import Connection
 from psycopg.rows import tuple_row
 from psycopg.sql import SQL, Identifier
+
+from loanledger.persistence.pool import HeldConnections
 
 
 class PageReader(Protocol):
@@ -109,29 +110,21 @@ class _PostgresPages:
             schema=Identifier(recorder.datastore.schema),
             table=Identifier(recorder.events_table_name),
         )
-        self._held = threading.local()
+        self._connections: HeldConnections[Connection[Any]] = HeldConnections(
+            recorder.datastore.get_connection
+        )
 
-    @contextmanager
-    def session(self) -> Iterator[None]:
-        """Hold one pooled connection for this thread's pages until the block ends (a nested
-        session uses the outer one). Errors on it are raised as eventsourcing's, as
-        `get_connection` raises them, when they leave the block."""
-        if getattr(self._held, "connection", None) is not None:
-            yield
-            return
-        with self._datastore.get_connection() as connection:
-            self._held.connection = connection
-            try:
-                yield
-            finally:
-                self._held.connection = None
-
-    def _connection(self) -> AbstractContextManager[Connection[Any]]:
-        held: Connection[Any] | None = getattr(self._held, "connection", None)
-        return nullcontext(held) if held is not None else self._datastore.get_connection()
+    def session(self) -> AbstractContextManager[None]:
+        """Hold one pooled connection for this thread's pages until the block ends (errors on
+        it are raised as eventsourcing's, as `get_connection` raises them, when they leave the
+        block)."""
+        return self._connections.hold()
 
     def __call__(self, start: int, limit: int) -> list[Notification]:
-        with self._connection() as connection, connection.cursor(row_factory=tuple_row) as cursor:
+        with (
+            self._connections.connection() as connection,
+            connection.cursor(row_factory=tuple_row) as cursor,
+        ):
             cursor.execute(self._statement, (start, limit), prepare=True, binary=True)
             rows = cursor.fetchall()
         return [

@@ -15,11 +15,16 @@ own is slow to notice and slow to come back:
 
 from __future__ import annotations
 
+import threading
 import weakref
-from typing import Any
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from typing import Any, Generic, TypeVar
 
 from psycopg import Connection
 from psycopg_pool import ConnectionPool
+
+C = TypeVar("C")
 
 
 def survive_restarts(pool: ConnectionPool[Any], *, reconnect_timeout: float) -> bool:
@@ -45,3 +50,32 @@ def survive_restarts(pool: ConnectionPool[Any], *, reconnect_timeout: float) -> 
 
     pool._check = check
     return True
+
+
+class HeldConnections(Generic[C]):
+    """A pooled connection held by a thread for the length of a block (`hold`), which
+    `connection()` then gives instead of taking one from the pool: taking one checks it with a
+    round trip to the server, which a catch-up paid for every page and every statement. A held
+    connection broken meanwhile fails what meets it, as it would have failed it anyway; the pool
+    replaces it when the block gives it back. Blocks nest (the outer one holds)."""
+
+    def __init__(self, acquire: Callable[[], AbstractContextManager[C]]) -> None:
+        self._acquire = acquire
+        self._held = threading.local()
+
+    @contextmanager
+    def hold(self) -> Iterator[None]:
+        if getattr(self._held, "connection", None) is not None:
+            yield
+            return
+        with self._acquire() as connection:
+            self._held.connection = connection
+            try:
+                yield
+            finally:
+                self._held.connection = None
+
+    def connection(self) -> AbstractContextManager[C]:
+        """The thread's held connection, or one taken from the pool for this use."""
+        held: C | None = getattr(self._held, "connection", None)
+        return nullcontext(held) if held is not None else self._acquire()

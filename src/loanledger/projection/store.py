@@ -13,12 +13,9 @@ import threading
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from loanledger.persistence.urls import StoreSettings
-
-if TYPE_CHECKING:
-    from psycopg import Connection
 
 Row = tuple[Any, ...]
 
@@ -135,7 +132,7 @@ class PostgresReadStore(ReadStore):
         from psycopg.conninfo import make_conninfo
         from psycopg_pool import ConnectionPool
 
-        from loanledger.persistence.pool import survive_restarts
+        from loanledger.persistence.pool import HeldConnections, survive_restarts
 
         keywords = settings.postgres_connection(search_path=True)
         conninfo = make_conninfo(**keywords)
@@ -151,30 +148,17 @@ class PostgresReadStore(ReadStore):
         )
         survive_restarts(self._pool, reconnect_timeout=float(keywords["connect_timeout"]))
         self._pool.open()
-        self._held = threading.local()
+        self._connections = HeldConnections(self._pool.connection)
 
-    @contextmanager
-    def session(self) -> Iterator[None]:
-        """Hold one pooled connection for this thread's transactions until the block ends (a
-        nested session uses the outer one): taking a connection from the pool checks it with a
-        round trip to the server, which a catch-up paid for every page and every data key
-        query. A connection broken meanwhile fails the transaction that meets it, as it would
-        have failed it anyway; the pool replaces it when the session gives it back."""
-        if getattr(self._held, "connection", None) is not None:
-            yield
-            return
-        with self._pool.connection() as connection:
-            self._held.connection = connection
-            try:
-                yield
-            finally:
-                self._held.connection = None
+    def session(self) -> AbstractContextManager[None]:
+        """Hold one pooled connection for this thread's transactions until the block ends
+        (see `HeldConnections`)."""
+        return self._connections.hold()
 
     @contextmanager
     def transaction(self) -> Iterator[Transaction]:
-        held: Connection[Any] | None = getattr(self._held, "connection", None)
         with (
-            nullcontext(held) if held is not None else self._pool.connection() as connection,
+            self._connections.connection() as connection,
             connection.transaction(),
             connection.cursor() as cursor,
         ):
