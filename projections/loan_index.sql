@@ -67,13 +67,17 @@ SELECT loan_id FROM loanledger_loan_index ORDER BY loan_id
 -- name: loan_count
 SELECT COUNT(*) FROM loanledger_loan_index
 
--- name: borrowers
-SELECT borrower_id, loan_id FROM loanledger_loan_index ORDER BY borrower_id, loan_id
+-- name: loans_of_borrower
+SELECT loan_id FROM loanledger_loan_index WHERE borrower_id = ? ORDER BY loan_id
 
 -- name: borrowers_with_several_loans
--- The only borrowers whose loans can be graded together (contagion): a report over the book
--- tests these few, from the borrower index, instead of mapping every borrower's loans.
-SELECT borrower_id FROM loanledger_loan_index GROUP BY borrower_id HAVING COUNT(*) > 1
+-- The only borrowers whose loans are graded together (contagion), with their loans: few in a
+-- book, so a process keeps them in memory instead of a map of every borrower.
+SELECT borrower_id, loan_id FROM loanledger_loan_index
+WHERE borrower_id IN (
+    SELECT borrower_id FROM loanledger_loan_index GROUP BY borrower_id HAVING COUNT(*) > 1
+)
+ORDER BY borrower_id, loan_id
 
 -- name: earliest_applied
 SELECT MIN(applied_on) FROM loanledger_loan_index

@@ -213,7 +213,7 @@ class LoanLedger(Application[UUID]):
         self.clock = clock
         self._heads = ChainHeads()
         self._loan_events = LoanEvents()
-        self._borrowers: tuple[int, int, dict[str, list[str]]] | None = None
+        self._borrowers: tuple[int, int, dict[str, tuple[str, ...]]] | None = None
         """(projection position, loans in the index, borrower -> loan ids)."""
         # The mapper seals personal data with these keys, so they exist before the mapper does;
         # their table lives in the read store, attached once that is open.
@@ -650,7 +650,7 @@ class LoanLedger(Application[UUID]):
                 # Any change to one loan (its grade, or its balance after a repayment) can move
                 # the borrower's non-performing share across the contagion threshold, so the
                 # borrower's other loans are looked at the same day.
-                queue.extend(self._borrower_loans(loan.application.borrower.id))
+                queue.extend(self._siblings(loan.application.borrower.id))
         events_recorded = sum(len(loan._pending) for loan in unsaved.values())
         try:
             # The day's records of every loan in one transaction.
@@ -706,15 +706,23 @@ class LoanLedger(Application[UUID]):
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _borrower_loans(self, borrower_id: str) -> list[str]:
-        """The borrower's loans (close of day asks for every loan it looks at)."""
-        return list(self._borrower_map().get(borrower_id, []))
+        """Every loan of the borrower (one indexed query)."""
+        index = self.loan_index.sql(self.read_store)
+        return [row[0] for row in self.read_store.query(index["loans_of_borrower"], (borrower_id,))]
 
-    def _borrower_map(self) -> dict[str, list[str]]:
-        """Borrower -> loans, from a map of the loan index. Once the projection has moved on,
-        the map is rebuilt only if the index holds another number of loans: a row is added when
-        a loan applies and never removed or changed in loan or borrower (a rebuild adds the same
-        rows again in the same order), so the same count is the same loans. Rebuilding it after
-        every write made a book's reads quadratic in its size."""
+    def _siblings(self, borrower_id: str) -> tuple[str, ...]:
+        """The borrower's loans if they have several (those are graded together), else none."""
+        return self._several_loans().get(borrower_id, ())
+
+    def _several_loans(self) -> dict[str, tuple[str, ...]]:
+        """Borrower -> loans of the borrowers with several loans, from the loan index. Once the
+        projection has moved on, it is read again only if the index holds another number of
+        loans: a row is added when a loan applies and never removed or changed in loan or
+        borrower (a rebuild adds the same rows again in the same order), so the same count is
+        the same loans; reading it after every write made a book's reads quadratic in its size.
+        Only these borrowers are kept: a map of every borrower (100,000 lists on a large book)
+        cost a query of the whole index, and the garbage collector walked it again and again
+        (B3: a third of a close of day on 100,000 loans)."""
         caught_up = self.projections.caught_up_to
         cached = self._borrowers
         if cached is None or cached[0] != caught_up:
@@ -724,9 +732,12 @@ class LoanLedger(Application[UUID]):
                 cached = (caught_up, count, cached[2])
             else:
                 grouped: dict[str, list[str]] = {}
-                for borrower, loan_id in self.read_store.query(index["borrowers"]):
+                for borrower, loan_id in self.read_store.query(
+                    index["borrowers_with_several_loans"]
+                ):
                     grouped.setdefault(borrower, []).append(loan_id)
-                cached = (caught_up, count, grouped)
+                several = {borrower: tuple(loans) for borrower, loans in grouped.items()}
+                cached = (caught_up, count, several)
             self._borrowers = cached
         return cached[2]
 
@@ -734,8 +745,7 @@ class LoanLedger(Application[UUID]):
         """The borrowers whose loans are graded non-performing together on these `loan_state`
         rows (`summary_at` / `rows_at`). Only borrowers with several loans can be, and few are:
         only their rows are read (a book's report tested every row before)."""
-        index = self.loan_index.sql(self.read_store)
-        several = {row[0] for row in self.read_store.query(index["borrowers_with_several_loans"])}
+        several = self._several_loans()
         return contagious_borrowers(
             (StateRow.of(row) for row in stored if row[1] in several),
             self.rules.contagion_non_performing_share,
@@ -746,7 +756,7 @@ class LoanLedger(Application[UUID]):
         non-performing (substandard or worse), which makes all the borrower's loans so."""
         if loan.application is None:
             return False
-        siblings = self._borrower_loans(loan.application.borrower.id)
+        siblings = self._siblings(loan.application.borrower.id)
         if len(siblings) < 2:
             return False
         total = Decimal(0)
