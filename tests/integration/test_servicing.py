@@ -8,6 +8,7 @@ so days past due on date D is D − 2024-02-15: DPD 1 on 02-16, 31 on 03-17, 61 
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Iterator
 from datetime import date, timedelta
 from decimal import Decimal
@@ -15,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from loanledger import LoanLedger
+from loanledger import LoanLedger, application
 from loanledger.domain.errors import ClassificationError, UnknownReferenceError, WrongStateError
 from loanledger.persistence.ids import loan_uuid
 from tests.journal import disburse, pre_loan, repay
@@ -160,6 +161,47 @@ def test_close_day_touches_only_loans_with_work_that_day(ledger: LoanLedger) -> 
 
     assert quiet["loans_processed"] == 0
     assert reminder_day["loans_processed"] == 2
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_close_day_derives_loans_with_the_collector_paused_a_bounded_number_at_a_time(
+    ledger: LoanLedger, monkeypatch: pytest.MonkeyPatch, enabled: bool
+) -> None:
+    for number in range(1, 6):
+        _book(ledger, f"L-{number:04d}", borrower_id=f"B-{number}")
+    monkeypatch.setattr(application, "CLOSE_DAY_LOANS_PER_PAUSE", 2)
+    seen: list[bool] = []
+    close_loan_day = ledger._close_loan_day
+
+    def noting(loan_id: str, on: date) -> Any:
+        seen.append(gc.isenabled())
+        return close_loan_day(loan_id, on)
+
+    monkeypatch.setattr(ledger, "_close_loan_day", noting)
+    collections: list[int] = []
+
+    def count(phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            collections.append(len(seen))
+
+    was = gc.isenabled()
+    gc.callbacks.append(count)
+    try:
+        if not enabled:
+            gc.disable()
+        gc.collect()
+        collections.clear()
+        result = ledger.close_day("2024-02-08")
+        assert gc.isenabled() is enabled
+    finally:
+        gc.callbacks.remove(count)
+        if was:
+            gc.enable()
+
+    assert result["loans_processed"] == 5
+    assert seen == [False] * 5
+    # Collections happen only between the pauses (after 2 and 4 loans), never inside one.
+    assert set(collections) <= {0, 2, 4, 5}
 
 
 def test_the_notice_receipt_is_recorded_and_restarts_the_limitation_clock(
