@@ -12,6 +12,7 @@ from eventsourcing.postgres import PostgresApplicationRecorder
 from loanledger import LoanLedger
 from loanledger.persistence.pages import page_reader
 from tests.journal import disburse, pre_loan, repay
+from tests.stores import ON_POSTGRESQL
 
 
 @pytest.fixture
@@ -60,12 +61,6 @@ def test_pages_read_in_a_session_are_the_pages_read_one_by_one(book: LoanLedger)
 
     assert in_session == one_by_one
     book.close()
-
-
-ON_POSTGRESQL = pytest.mark.parametrize(
-    "store_url", [pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True
-)
-"""Connection pools exist on PostgreSQL only."""
 
 
 @ON_POSTGRESQL

@@ -16,6 +16,7 @@ from loanledger.projection.engine import Recorded
 from loanledger.projection.loan_index import LoanIndexProjection
 from loanledger.projection.store import PostgresReadStore, ReadStore, Transaction
 from tests.journal import disburse, pre_loan, repay
+from tests.stores import ON_POSTGRESQL
 
 REPORTS = ("loan_ledger", "five_category", "aging", "ifrs9_stages", "notices", "worklist")
 
@@ -187,12 +188,6 @@ def test_the_collector_pauses_during_a_page_and_is_left_as_it_was(
     finally:
         if was:
             gc.enable()
-
-
-ON_POSTGRESQL = pytest.mark.parametrize(
-    "store_url", [pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True
-)
-"""Connection pools exist on PostgreSQL only."""
 
 
 @ON_POSTGRESQL
