@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -117,7 +118,7 @@ def run(space: Workspace, *, quick: bool, runs: int) -> tuple[Report, dict[str, 
             if store is not None:
                 space.drop(store)
             store = space.store(kind)
-            load_times.append(timed(lambda store=store: _load(store, journal)))
+            load_times.append(timed(partial(_load, store, journal)))
             del attempt
         assert store is not None
         kept[kind] = store
@@ -171,7 +172,7 @@ def run(space: Workspace, *, quick: bool, runs: int) -> tuple[Report, dict[str, 
             small = sample.write(space.dir / f"b1-profile-{kind}.jsonl")
             target = space.store(kind)
             report.profiles[f"{kind} load ({sample.loans} loans)"] = profile(
-                lambda target=target, small=small: _load(target, small)
+                partial(_load, target, small)
             )
             space.drop(target)
     return report, kept

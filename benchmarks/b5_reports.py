@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import random
 from datetime import date
+from functools import partial
 from typing import Any
 
 from benchmarks.books import WARM_DAY
@@ -144,7 +145,7 @@ def run(store: Store, loans: int, *, runs: int) -> Report:
             try:
                 ledger.projections.catch_up()
                 report.profiles[f"{name}, cold ({loans} loans)"] = profile(
-                    lambda name=name, ledger=ledger: ledger.report(name, AS_OF)
+                    partial(ledger.report, name, AS_OF)
                 )
             finally:
                 ledger.close()

@@ -156,7 +156,7 @@ def test_a_body_the_fast_path_refuses_gives_what_the_reference_gives(body: bytes
 
 def test_an_unreadable_event_in_a_batch_is_named_as_before(book: LoanLedger) -> None:
     try:
-        notifications = list(book.recorder.select_notifications(1, 5))
+        notifications: list[StoredEvent] = list(book.recorder.select_notifications(1, 5))
         broken = notifications[2]
         notifications[2] = StoredEvent(
             originator_id=broken.originator_id,
@@ -178,7 +178,7 @@ def test_a_batch_raises_what_decoding_one_by_one_raises_first(book: LoanLedger) 
         every = book.recorder.select_notifications(1, 200)
         # From the first event that is not sealed: a sealed one comes after it.
         first = next(i for i, n in enumerate(every) if b"personal_data" not in n.state)
-        notifications = list(every[first : first + 40])
+        notifications: list[StoredEvent] = list(every[first : first + 40])
         assert any(b"personal_data" in n.state for n in notifications)
         keyless = LedgerMapper(ChainHeads())
         with pytest.raises(MasterKeyMissingError):

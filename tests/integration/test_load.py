@@ -173,7 +173,7 @@ def test_a_close_of_day_that_loses_a_race_closes_each_loan_again_on_its_own(
     assert result["events_recorded"] == 2  # the dunning notice and the grade change
     kinds = [
         type(event).__name__
-        for event in ledger.events.get(ledger._get("L-0001").id)
+        for event in ledger._get("L-0001").history
         if event.effective_date.isoformat() == "2024-02-16"
     ]
     assert kinds == ["NoticeIssued", "ClassificationChanged"]

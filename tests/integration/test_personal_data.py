@@ -90,6 +90,7 @@ def _raw_states(ledger: LoanLedger) -> list[bytes]:
         with psycopg.connect(**ledger.settings.postgres_connection(search_path=True)) as conn:
             rows = conn.execute(sql.SQL("SELECT state FROM {}").format(sql.Identifier(table)))
             return [bytes(row[0]) for row in rows.fetchall()]
+    raise AssertionError(f"no raw reader for {kind} stores")
 
 
 def _reopen(ledger: LoanLedger, clock: Callable[[], datetime], **keys: str) -> LoanLedger:
@@ -645,7 +646,9 @@ def test_ensuring_many_new_people_reads_their_keys_in_a_few_queries_and_keeps_ex
     chunk of subjects, before and after creating them), not one per borrower; a subject who
     has a key keeps it."""
     _book(ledger)
-    before = dict(ledger.read_store.query("SELECT subject, data_key_id FROM loanledger_data_keys"))
+    before: dict[str, str] = dict(
+        ledger.read_store.query("SELECT subject, data_key_id FROM loanledger_data_keys")
+    )
     subjects = [f"borrower:N-{number:04d}" for number in range(1200)] + ["borrower:B-1"]
     reads: list[str] = []
     query = ledger.read_store.query
@@ -660,7 +663,9 @@ def test_ensuring_many_new_people_reads_their_keys_in_a_few_queries_and_keeps_ex
     finally:
         ledger.read_store.query = query  # type: ignore[method-assign]
 
-    after = dict(ledger.read_store.query("SELECT subject, data_key_id FROM loanledger_data_keys"))
+    after: dict[str, str] = dict(
+        ledger.read_store.query("SELECT subject, data_key_id FROM loanledger_data_keys")
+    )
     assert len(reads) == 6  # 3 chunks of at most 500 subjects, read before and after creating
     assert len(after) == len(before) + 1200
     assert after["borrower:B-1"] == before["borrower:B-1"]

@@ -254,7 +254,7 @@ def test_threads_appending_to_one_stream_on_postgresql_lose_no_update(
     with ThreadPoolExecutor(max_workers=8) as pool:
         list(pool.map(writer, range(8)))
 
-    texts = ledger.repository.get(memo.id).texts
+    texts: list[str] = ledger.repository.get(memo.id).texts
     assert len(texts) == 81
     assert sorted(texts[1:]) == sorted(f"w{n}-{s}" for n in range(8) for s in range(10))
     result = ledger.verify()

@@ -327,9 +327,12 @@ def test_contract_amounts_are_the_schedule_s_amounts(
 ) -> None:
     """What a servicing walk starts from: the rows of `build_schedule`, without Money."""
     principal, rate = money(amount, code), AnnualRate.of(annual)
-    options = {"rounding": rounding, "day_count": day_count}
-    rows = build_schedule(principal, rate, term, method, disbursed_on, day, **options)
-    amounts = contract_amounts(principal, rate, term, method, disbursed_on, day, **options)
+    rows = build_schedule(
+        principal, rate, term, method, disbursed_on, day, rounding=rounding, day_count=day_count
+    )
+    amounts = contract_amounts(
+        principal, rate, term, method, disbursed_on, day, rounding=rounding, day_count=day_count
+    )
     expected = [
         (row.number, row.due_date, row.principal.amount, row.interest.amount) for row in rows
     ]

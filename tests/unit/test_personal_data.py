@@ -87,7 +87,11 @@ def test_once_the_key_is_destroyed_every_sealed_field_reads_erased_and_none_stay
 
 def test_a_guarantor_is_sealed_under_their_own_key() -> None:
     keys = _keys()
-    state = {"guarantor_id": "G-1", "guarantor_name": "王五", "guaranteed_amount": "1.00"}
+    state: dict[str, Any] = {
+        "guarantor_id": "G-1",
+        "guarantor_name": "王五",
+        "guaranteed_amount": "1.00",
+    }
 
     seal_state(state, GUARANTOR, LOAN, 5, keys)
 
