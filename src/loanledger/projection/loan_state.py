@@ -6,7 +6,6 @@ where segments begin and end in loanledger/projection/segments.py).
 
 from __future__ import annotations
 
-import json
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -15,7 +14,7 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
-from pydantic_core import from_json
+from pydantic_core import from_json, to_json
 
 from loanledger.domain.event import DomainEvent
 from loanledger.domain.loan import Loan, event_values_not_remembered
@@ -374,9 +373,11 @@ class _LoanWrites:
         return str(rows[-1][3])
 
 
-def _json(values: Sequence[Any]) -> str:
-    """Many values as one statement parameter, a JSON array."""
-    return json.dumps(values, separators=(",", ":"), ensure_ascii=False)
+def _json(values: Any) -> str:
+    """JSON text, compact and not ASCII-escaped (what `json.dumps` with those options writes),
+    by pydantic-core in Rust: a row's `detail` and a batch's rows as one statement parameter
+    are written for every segment, and the standard library's encoder took ~10 us a row."""
+    return to_json(values).decode("utf-8")
 
 
 def _stored(loan_id: str, recorded: str, segment: Segment) -> list[Any]:
@@ -403,7 +404,7 @@ def _stored(loan_id: str, recorded: str, segment: Segment) -> list[Any]:
         row["overdue_principal"],
         row["overdue_interest"],
         segment.overdue_since.isoformat() if segment.overdue_since else None,
-        json.dumps(detail, separators=(",", ":"), ensure_ascii=False),
+        _json(detail),
     ]
 
 
