@@ -842,7 +842,6 @@ class LoanLedger(Application[UUID]):
         if name == "loan_ledger":
             return self._loan_ledger_from_state(day, moment)
         if name == "notices":
-            self.projections.catch_up()
             return self.notices.report(self.read_store, day, moment)
         if name in STATE_SUMMARIES:
             return self._summary_from_state(name, day, moment)

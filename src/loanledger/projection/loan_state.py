@@ -481,7 +481,7 @@ def contagious_borrowers(rows: Iterable[StateRow], share: Decimal) -> set[str]:
 
 
 def summary_view(stored: Row, *, contagion: bool) -> dict[str, Any]:
-    """The `loan` fields the portfolio summaries read (`portfolio.SUMMARY_FIELDS`) of a
+    """The `loan` fields the portfolio summaries read (see `portfolio.summary`) of a
     `summary_at` row, graded with contagion if the borrower is non-performing elsewhere."""
     return {
         "status": stored[2],

@@ -109,24 +109,15 @@ def _ifrs9_stages(views: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
     ]
 
 
-SUMMARY_FIELDS = (
-    "status",
-    "classification",
-    "bucket",
-    "ifrs9_stage",
-    "principal_outstanding",
-    "overdue_principal",
-    "overdue_interest",
-)
-"""The `loan` fields the portfolio summaries read (a view with these is enough)."""
-
 _SUMMARIES = {"five_category": _five_category, "aging": _aging, "ifrs9_stages": _ifrs9_stages}
 
 
 def summary(name: str, views: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """The portfolio summary `name` of loans given by their `loan` views (`SUMMARY_FIELDS` of
-    them suffice): exactly what the builder of that name gives for rows with these views, for a
-    read model that has the fields but no `LoanRow`s."""
+    """The portfolio summary `name` of loans given by their `loan` views: exactly what the
+    builder of that name gives for rows with these views, for a read model that has the fields
+    but no `LoanRow`s. A view needs only the fields `_tally` reads: status, the grouping field
+    (classification, bucket or ifrs9_stage), principal_outstanding, overdue_principal and
+    overdue_interest."""
     return _SUMMARIES[name](views)
 
 
