@@ -33,6 +33,15 @@ def test_a_refusal_mid_batch_keeps_the_lines_before_it_and_records_nothing_of_it
     assert ledger.loan("L-0001", as_of="2024-02-15")["next_due_date"] == "2024-03-15"
 
 
+def _repayment_references(ledger: LoanLedger, loan_id: str) -> set[str]:
+    """The references of the loan's stored repayments."""
+    return {
+        event.reference  # type: ignore[attr-defined]
+        for event in ledger.events.get(ledger._get(loan_id).id)
+        if type(event).__name__ == "RepaymentReceived"
+    }
+
+
 def test_a_batch_that_loses_a_race_is_applied_line_by_line(
     ledger: LoanLedger, store_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -63,12 +72,7 @@ def test_a_batch_that_loses_a_race_is_applied_line_by_line(
     )
 
     assert result == {"applied": 2}
-    references = {
-        event.reference  # type: ignore[attr-defined]
-        for event in ledger.events.get(ledger._get("L-0001").id)
-        if type(event).__name__ == "RepaymentReceived"
-    }
-    assert references == {"R-OTHER", "R-1", "R-2"}
+    assert _repayment_references(ledger, "L-0001") == {"R-OTHER", "R-1", "R-2"}
     assert ledger.verify().ok
     other.close()
 
@@ -95,12 +99,7 @@ def test_loans_kept_from_an_earlier_batch_that_another_writer_changed_are_not_st
         yield from later
 
     assert ledger.load(source()) == {"applied": 7}
-    references = {
-        event.reference  # type: ignore[attr-defined]
-        for event in ledger.events.get(ledger._get("L-0001").id)
-        if type(event).__name__ == "RepaymentReceived"
-    }
-    assert references == {"R-OTHER", "R-1", "R-2"}
+    assert _repayment_references(ledger, "L-0001") == {"R-OTHER", "R-1", "R-2"}
     assert ledger.verify().ok
     other.close()
 

@@ -15,7 +15,8 @@ import json
 import logging
 import sqlite3
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
@@ -35,6 +36,7 @@ from loanledger.persistence.ids import loan_uuid
 from loanledger.persistence.keys import DATA_KEY_CACHE_SIZE, MASTER_KEY_ENV, MasterKey
 from loanledger.persistence.personal_data import ERASED
 from loanledger.projection.engine import BATCH_SIZE
+from loanledger.projection.store import ReadStore
 from tests.conftest import TEST_MASTER_KEY
 from tests.html import TagBalance
 from tests.integration.tampering import flip_bit, overwrite_state, stored_states
@@ -639,6 +641,23 @@ def test_a_writer_whose_borrower_was_forgotten_elsewhere_seals_new_data_under_a_
         other.close()
 
 
+@contextmanager
+def _statements_of(store: ReadStore) -> Iterator[list[str]]:
+    """The statements `store.query` runs inside the block, in order."""
+    reads: list[str] = []
+    query = store.query
+
+    def counted(statement: str, params: Any = ()) -> Any:
+        reads.append(statement)
+        return query(statement, params)
+
+    store.query = counted  # type: ignore[method-assign]
+    try:
+        yield reads
+    finally:
+        store.query = query  # type: ignore[method-assign]
+
+
 def test_ensuring_many_new_people_reads_their_keys_in_a_few_queries_and_keeps_existing_keys(
     ledger: LoanLedger,
 ) -> None:
@@ -650,18 +669,8 @@ def test_ensuring_many_new_people_reads_their_keys_in_a_few_queries_and_keeps_ex
         ledger.read_store.query("SELECT subject, data_key_id FROM loanledger_data_keys")
     )
     subjects = [f"borrower:N-{number:04d}" for number in range(1200)] + ["borrower:B-1"]
-    reads: list[str] = []
-    query = ledger.read_store.query
-
-    def counted(statement: str, params: Any = ()) -> Any:
-        reads.append(statement)
-        return query(statement, params)
-
-    ledger.read_store.query = counted  # type: ignore[method-assign]
-    try:
+    with _statements_of(ledger.read_store) as reads:
         ledger.data_keys.ensure(subjects)
-    finally:
-        ledger.read_store.query = query  # type: ignore[method-assign]
 
     after: dict[str, str] = dict(
         ledger.read_store.query("SELECT subject, data_key_id FROM loanledger_data_keys")
@@ -690,18 +699,8 @@ def test_a_rebuild_reads_a_pages_data_keys_in_one_query_and_gives_the_same_repor
     before = [ledger.archive(f"L-{number:04d}") for number in (1, 40)]
     assert ZHANG not in json.dumps(before[0], ensure_ascii=False)
     cold = _reopen(ledger, clock)
-    reads: list[str] = []
-    query = cold.read_store.query
-
-    def counted(statement: str, params: Any = ()) -> Any:
-        reads.append(statement)
-        return query(statement, params)
-
-    cold.read_store.query = counted  # type: ignore[method-assign]
-    try:
+    with _statements_of(cold.read_store) as reads:
         cold.rebuild()
-    finally:
-        cold.read_store.query = query  # type: ignore[method-assign]
 
     key_reads = [statement for statement in reads if "loanledger_data_keys" in statement]
     assert len(key_reads) == 1  # 40 people, 160 events: one page
