@@ -89,8 +89,11 @@ from loanledger.projection.store import Row, open_read_store
 from loanledger.reports import ledger as ledger_reports
 from loanledger.reports import portfolio, regulator
 from loanledger.reports.archive import StoredFact, build_archive, render_html
+from loanledger.reports.installments import installment_rows
 from loanledger.reports.portfolio import LoanRow
+from loanledger.reports.statement import build_statement
 from loanledger.views import loan_row, loan_view, schedule_rows
+from loanledger.whatif import Branch, preview
 
 SUMMARY_REPORTS = frozenset({"five_category", "aging", "ifrs9_stages", "loan_ledger"})
 """Reports built from each loan's view and terms alone (not its notices or worklist)."""
@@ -1135,6 +1138,85 @@ class LoanLedger(Application[UUID]):
         else:
             day = parse_as_of(as_of)
         return schedule_rows(loan, day)
+
+    # --- the servicing desk: installment status, statements, what-if ------------------------------
+
+    @_query
+    def installments(
+        self, loan_id: str, as_of: date | str, known_at: datetime | str | None = None
+    ) -> list[dict[str, Any]]:
+        """Each installment of the schedule in force on `as_of` with what is due, paid and
+        outstanding of it, the date it was met in full, and its status (`paid`, `partly_paid`,
+        `overdue`, `due`, `future`); see `loanledger.reports.installments`."""
+        day, moment = self.parse_dates(as_of, known_at)
+        loan = self._known_loan(loan_id, day, moment)
+        return installment_rows(loan, day, self.rules)
+
+    @_query
+    def statement(
+        self,
+        loan_id: str,
+        from_date: date | str,
+        to_date: date | str,
+        known_at: datetime | str | None = None,
+    ) -> dict[str, Any]:
+        """The loan's statement from the start of `from_date` to the end of `to_date`: opening
+        balances, each money movement with its allocation and the balances after its day, and
+        closing balances equal to `loan(loan_id, to_date)`'s; see `loanledger.reports.statement`."""
+        start, moment = self.parse_dates(from_date, known_at)
+        end = parse_as_of(to_date)
+        if end < start:
+            raise InvalidDateError(f"statement to_date {end} is before from_date {start}")
+        loan = self._known_loan(loan_id, end, moment)
+        return build_statement(loan, start, end, self.rules)
+
+    def what_if(self) -> Branch:
+        """A branch for several what-if steps, never stored:
+        `with ledger.what_if() as branch: branch.execute(...); branch.loan(...)`."""
+        return Branch(self)
+
+    @_query
+    def preview(
+        self, commands: Iterable[dict[str, Any]], as_of: date | str | None = None
+    ) -> dict[str, Any]:
+        """Run journal commands on a branch and return, per loan they touch, the loan view and
+        schedule before and after, and the refusals; nothing is recorded (`loanledger.whatif`)."""
+        return preview(self, commands, as_of)
+
+    def _known_loan(self, loan_id: str, day: date, moment: datetime | None) -> Loan:
+        loan = self._get(loan_id).as_known_at(moment)
+        if not loan.exists_on(day):
+            raise LoanNotFoundError(f"loan {loan_id} has no application on or before {day}")
+        return loan
+
+    # What a what-if branch needs of the ledger (`loanledger.whatif.BranchHost`).
+
+    def stored_loan(self, loan_id: str) -> Loan:
+        """A fresh copy of the loan rebuilt from its stored events."""
+        return self._get(loan_id)
+
+    def stored_loans(self, known_at: datetime | None) -> Iterator[Loan]:
+        return self._loans(known_at)
+
+    def contagion_of(self, loan: Loan, on: date, known_at: datetime | None = None) -> bool:
+        self.projections.catch_up()  # the borrower's loans are looked up in the loan index
+        return self._contagion(loan, on, known_at)
+
+    def report_row(self, loan: Loan, on: date, known_at: datetime | None) -> LoanRow | None:
+        return self._row_of(loan, on, known_at, details=True)
+
+    def report_builder(
+        self, name: str
+    ) -> Callable[[Iterable[LoanRow]], list[dict[str, Any]]] | None:
+        return REPORTS.get(name)
+
+    def report_names(self) -> list[str]:
+        return sorted([*REPORTS, "trial_balance", "journal"])
+
+    def parse_dates(
+        self, as_of: date | str, known_at: datetime | str | None
+    ) -> tuple[date, datetime | None]:
+        return parse_as_of(as_of), parse_known_at(known_at)
 
 
 def parse_as_of(value: date | str) -> date:

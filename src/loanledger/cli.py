@@ -412,6 +412,110 @@ def loan(
 
 
 @app.command()
+def installments(
+    loan_id: Annotated[str, typer.Argument(metavar="LOAN_ID")],
+    as_of: AsOfOption,
+    known_at: KnownAtOption = None,
+    fmt: FormatOption = "table",
+    output: OutputOption = None,
+    db: DbOption = None,
+) -> None:
+    """Print each installment with what is due, paid and outstanding of it, and its status."""
+    with _refusals():
+        day = parse_as_of(as_of)
+        moment = parse_known_at(known_at)
+        _check_format(fmt)
+        with _ledger(db) as ledger:
+            rows = ledger.installments(loan_id, as_of=day, known_at=moment)
+        _emit_rows(
+            rows, fmt, output, title=f"installments of {loan_id} as of {day}", sheet="installments"
+        )
+
+
+@app.command()
+def statement(
+    loan_id: Annotated[str, typer.Argument(metavar="LOAN_ID")],
+    from_date: Annotated[
+        str, typer.Option("--from", metavar="YYYY-MM-DD", help="First business date.")
+    ],
+    to_date: Annotated[
+        str, typer.Option("--to", metavar="YYYY-MM-DD", help="Last business date (end of day).")
+    ],
+    known_at: KnownAtOption = None,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="table or json.")] = "table",
+    db: DbOption = None,
+) -> None:
+    """Print a loan's statement: opening balances, money movements, closing balances."""
+    with _refusals():
+        start, end = parse_as_of(from_date), parse_as_of(to_date)
+        moment = parse_known_at(known_at)
+        _check_format(fmt, ("table", "json"))
+        with _ledger(db) as ledger:
+            result = ledger.statement(loan_id, start, end, known_at=moment)
+        if fmt == "json":
+            typer.echo(json.dumps(result, ensure_ascii=False, indent=2))
+            return
+        console = _stdout()
+        title = f"statement of {loan_id}, {start} to {end}"
+        console.print(formats.key_value_table(result["opening"], title=f"{title}: opening"))
+        rows = [
+            {
+                "on": movement["on"],
+                "kind": movement["kind"],
+                "reference": movement["reference"],
+                "amount": movement["amount"],
+                **{f"to_{name}": value for name, value in movement.get("allocation", {}).items()},
+                "principal_after": movement["balances"]["principal_outstanding"],
+                "late": "yes" if movement["recorded_late"] else "",
+            }
+            for movement in result["movements"]
+        ]
+        if rows:
+            console.print(formats.to_table(rows, title=f"{title}: movements"))
+        console.print(formats.key_value_table(result["closing"], title=f"{title}: closing"))
+
+
+@app.command()
+def preview(
+    file: Annotated[str, typer.Argument(metavar="FILE", help="JSON Lines journal; - for stdin.")],
+    as_of: Annotated[
+        str | None,
+        typer.Option("--as-of", metavar="YYYY-MM-DD", help="Date of both views (default: latest)."),
+    ] = None,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="table or json.")] = "table",
+    db: DbOption = None,
+) -> None:
+    """Run a journal on a what-if branch and print each loan before and after; records nothing."""
+    with _refusals():
+        day = parse_as_of(as_of) if as_of is not None else None
+        _check_format(fmt, ("table", "json"))
+        commands = []
+        with _journal(file) as lines:
+            for number, line in numbered_lines(lines):
+                try:
+                    commands.append(parse_line(line))
+                except DomainError as error:
+                    raise type(error)(f"line {number}: {error}; nothing previewed") from error
+        with _ledger(db) as ledger:
+            result = ledger.preview(commands, as_of=day)
+        if fmt == "json":
+            typer.echo(json.dumps(result, ensure_ascii=False, indent=2))
+            return
+        console = _stdout()
+        for loan_id, sides in result["loans"].items():
+            before, after = sides["before"]["loan"] or {}, sides["after"]["loan"] or {}
+            rows = [
+                {"field": name, "before": before.get(name), "after": after.get(name)}
+                for name in (after or before)
+                if not isinstance((after or before).get(name), list)
+            ]
+            console.print(formats.to_table(rows, title=f"{loan_id} as of {result['as_of']}"))
+        for refusal in result["refusals"]:
+            typer.echo(f"refused: command {refusal['line']}: {refusal['message']}", err=True)
+        typer.echo("nothing recorded (preview)")
+
+
+@app.command()
 def verify(db: DbOption = None) -> None:
     """Recompute every loan's hash chain; exit 1 and name the first break if one is broken."""
     with _refusals(), _ledger(db) as ledger:

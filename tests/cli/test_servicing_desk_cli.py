@@ -1,0 +1,88 @@
+"""`loanledger installments`, `statement` and `preview` through the real entry point."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.cli.test_cli import book, events_recorded, invoke, write_journal
+from tests.journal import repay
+
+
+@pytest.fixture
+def loaded(tmp_path: Path) -> str:
+    """The CLI tests' two-loan book (L-0001 repaid once on 2024-02-15), loaded into SQLite."""
+    db = f"sqlite:///{tmp_path}/ledger.db"
+    result = invoke("load", str(write_journal(tmp_path / "book.jsonl", book())), "--db", db)
+    assert result.exit_code == 0, result.stderr
+    return db
+
+
+def test_installments_prints_each_installment_with_its_status_as_json(loaded: str) -> None:
+    result = invoke("installments", "L-0001", "--as-of", "2024-03-20", "-f", "json", "--db", loaded)
+    assert result.exit_code == 0, result.stderr
+    rows = json.loads(result.stdout)
+    assert [(row["number"], row["status"], row["paid_on"]) for row in rows[:3]] == [
+        (1, "paid", "2024-02-15"),
+        (2, "overdue", None),
+        (3, "due", None),
+    ]
+
+
+def test_statement_prints_opening_movements_and_closing_as_json(loaded: str) -> None:
+    result = invoke(
+        "statement",
+        "L-0001",
+        "--from",
+        "2024-01-01",
+        "--to",
+        "2024-02-29",
+        "-f",
+        "json",
+        "--db",
+        loaded,
+    )
+    assert result.exit_code == 0, result.stderr
+    statement = json.loads(result.stdout)
+    assert [(m["kind"], m["amount"]) for m in statement["movements"]] == [
+        ("disbursement", "12000.00"),
+        ("repayment", "1032.80"),
+    ]
+    assert statement["closing"]["principal_outstanding"] == "11027.20"
+
+
+def test_statement_as_a_table_names_its_parts(loaded: str) -> None:
+    result = invoke(
+        "statement", "L-0001", "--from", "2024-01-01", "--to", "2024-02-29", "--db", loaded
+    )
+    assert result.exit_code == 0, result.stderr
+    assert "opening" in result.stdout and "movements" in result.stdout
+    assert "closing" in result.stdout
+
+
+def test_preview_prints_before_and_after_and_records_nothing(tmp_path: Path, loaded: str) -> None:
+    recorded = events_recorded(loaded)
+    journal = write_journal(
+        tmp_path / "what-if.jsonl",
+        [repay("L-0001", "2024-03-20", "5000.00", "R-9", prepay=True)],
+    )
+    result = invoke("preview", str(journal), "-f", "json", "--db", loaded)
+    assert result.exit_code == 0, result.stderr
+    sides = json.loads(result.stdout)["loans"]["L-0001"]
+    assert sides["before"]["loan"]["principal_outstanding"] == "11027.20"
+    assert sides["after"]["loan"]["principal_outstanding"] == "6083.37"
+    table = invoke("preview", str(journal), "--db", loaded)
+    assert table.exit_code == 0, table.stderr
+    assert "11027.20" in table.stdout and "6083.37" in table.stdout
+    assert "nothing recorded (preview)" in table.stdout
+    assert events_recorded(loaded) == recorded
+
+
+def test_preview_names_the_line_of_a_malformed_command(tmp_path: Path, loaded: str) -> None:
+    journal = tmp_path / "bad.jsonl"
+    journal.write_text('{"command": "repay"\n', encoding="utf-8")
+    result = invoke("preview", str(journal), "--db", loaded)
+    assert result.exit_code == 2
+    assert result.stderr.startswith("error: line 1:")
