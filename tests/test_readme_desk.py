@@ -17,5 +17,5 @@ def _section_code(heading: str) -> str:
 
 
 def test_the_servicing_desk_example_in_the_readme_runs_and_its_assertions_hold() -> None:
-    code = _section_code("### The servicing desk: installments, statements, what-if")
+    code = _section_code("### The servicing desk: explain, installments, statements, what-if")
     exec(compile(code, str(README), "exec"), {"__name__": "readme"})

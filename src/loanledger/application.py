@@ -89,6 +89,7 @@ from loanledger.projection.store import Row, open_read_store
 from loanledger.reports import ledger as ledger_reports
 from loanledger.reports import portfolio, regulator
 from loanledger.reports.archive import StoredFact, build_archive, render_html
+from loanledger.reports.explain import explain
 from loanledger.reports.installments import installment_rows
 from loanledger.reports.portfolio import LoanRow
 from loanledger.reports.statement import build_statement
@@ -1169,6 +1170,29 @@ class LoanLedger(Application[UUID]):
             raise InvalidDateError(f"statement to_date {end} is before from_date {start}")
         loan = self._known_loan(loan_id, end, moment)
         return build_statement(loan, start, end, self.rules)
+
+    @_query
+    def explain(
+        self,
+        loan_id: str,
+        field: str,
+        as_of: date | str,
+        known_at: datetime | str | None = None,
+    ) -> dict[str, Any]:
+        """Why `field` of the loan view on `as_of` is what it is: `value`, `rule_set`, `rule`,
+        `parts` (money parts sum exactly to the value) and `facts` (each event it rests on, with
+        its chain link); see `loanledger.reports.explain`."""
+        day, moment = self.parse_dates(as_of, known_at)
+        loan = self._known_loan(loan_id, day, moment)
+        self.projections.catch_up()
+        links = {}
+        for item in self.recorder.select_events(loan_uuid(loan_id)):
+            try:
+                links[item.originator_version] = unseal(item.state)[0]
+            except MalformedSealError:
+                continue  # an unreadable link is shown as none (verify names the break)
+        contagion = self._contagion(loan, day, moment)
+        return explain(loan, field, day, self.rules, contagion=contagion, links=links)
 
     def what_if(self) -> Branch:
         """A branch for several what-if steps, never stored:

@@ -41,6 +41,7 @@ from loanledger.persistence.keys import MasterKey
 from loanledger.persistence.migrate import migrate as apply_migrations
 from loanledger.persistence.urls import parse_store_url, resolve_store_url
 from loanledger.reports import arbitration, formats
+from loanledger.reports.explain import explanation_lines
 
 EXIT_REFUSED = 2
 """Exit status for refused input: a bad date, an unknown report or format, a refused line."""
@@ -473,6 +474,29 @@ def statement(
         if rows:
             console.print(formats.to_table(rows, title=f"{title}: movements"))
         console.print(formats.key_value_table(result["closing"], title=f"{title}: closing"))
+
+
+@app.command()
+def explain(
+    loan_id: Annotated[str, typer.Argument(metavar="LOAN_ID")],
+    field: Annotated[str, typer.Argument(metavar="FIELD", help="A field of the loan view.")],
+    as_of: AsOfOption,
+    known_at: KnownAtOption = None,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="tree or json.")] = "tree",
+    db: DbOption = None,
+) -> None:
+    """Explain a figure of the loan view: the rule, what it is made of, the facts it rests on."""
+    with _refusals():
+        day = parse_as_of(as_of)
+        moment = parse_known_at(known_at)
+        _check_format(fmt, ("tree", "json"))
+        with _ledger(db) as ledger:
+            result = ledger.explain(loan_id, field, as_of=day, known_at=moment)
+        if fmt == "json":
+            typer.echo(json.dumps(result, ensure_ascii=False, indent=2))
+            return
+        for line in explanation_lines(result):
+            typer.echo(line)
 
 
 @app.command()

@@ -86,3 +86,21 @@ def test_preview_names_the_line_of_a_malformed_command(tmp_path: Path, loaded: s
     result = invoke("preview", str(journal), "--db", loaded)
     assert result.exit_code == 2
     assert result.stderr.startswith("error: line 1:")
+
+
+def test_explain_prints_the_figure_its_rule_parts_and_facts_as_a_tree(loaded: str) -> None:
+    result = invoke(
+        "explain", "L-0001", "overdue_interest", "--as-of", "2024-04-20", "--db", loaded
+    )
+    assert result.exit_code == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == "overdue_interest of L-0001 as of 2024-04-20: 105.39"
+    assert lines[2] == "  parts:"
+    assert lines[3].startswith("    installment 2: installment=2, due_date=2024-03-15")
+    assert any(line.startswith("    v5 LoanDisbursed effective 2024-01-15") for line in lines)
+
+
+def test_explain_of_an_unknown_field_exits_2_naming_the_fields(loaded: str) -> None:
+    result = invoke("explain", "L-0001", "colour", "--as-of", "2024-04-20", "--db", loaded)
+    assert result.exit_code == 2
+    assert result.stderr.startswith("error: explain: unknown field 'colour'; fields: bucket,")

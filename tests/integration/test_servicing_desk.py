@@ -299,3 +299,92 @@ def test_a_branch_without_changes_reports_what_the_ledger_reports(ledger: LoanLe
             assert branch.report(name, as_of="2024-04-20") == ledger.report(
                 name, as_of="2024-04-20"
             )
+
+
+# --- explain -----------------------------------------------------------------------------------
+
+
+def test_explain_penalty_shows_each_installments_windows_and_sums_exactly_to_the_figure(
+    ledger: LoanLedger,
+) -> None:
+    _book(ledger)
+    result = ledger.explain(LOAN, "penalty_outstanding", as_of="2024-04-20")
+    assert (result["value"], result["rule_set"]) == ("5.56", "CN-2023")
+    second, third = result["parts"]
+    assert (second["installment"], second["amount"], second["paid"]) == (2, "4.27", "1.03")
+    assert second["windows"] == [
+        {
+            "from": "2024-03-16",
+            "to": "2024-03-19",
+            "days": 4,
+            "base": "1032.80",
+            "daily_rate": "0.0002500000",
+            "accrued_exact": "1.032800",
+        },
+        {
+            "from": "2024-03-20",
+            "to": "2024-04-20",
+            "days": 32,
+            "base": "533.83",
+            "daily_rate": "0.0002500000",
+            "accrued_exact": "4.270640",
+        },
+    ]
+    assert second["settled_by_rounding_exact"] == "0.002800"
+    assert (third["installment"], third["amount"]) == (3, "1.29")
+    assert [fact["type"] for fact in result["facts"]] == [
+        "LoanApproved",
+        "LoanDisbursed",
+        "RepaymentReceived",
+        "RepaymentReceived",
+    ]
+    archive_links = {fact["version"]: fact["hash"] for fact in ledger.archive(LOAN)["facts"]}
+    assert all(fact["chain_link"] == archive_links[fact["version"]] for fact in result["facts"])
+
+
+def test_explain_classification_lists_each_candidate_grade_and_the_one_that_decides(
+    ledger: LoanLedger,
+) -> None:
+    _book(ledger)
+    ledger.execute(
+        {
+            "command": "downgrade",
+            "loan_id": LOAN,
+            "on": "2024-04-01",
+            "classification": "doubtful",
+            "reason": "borrower's plant closed",
+            "approver": "risk-1",
+        }
+    )
+    result = ledger.explain(LOAN, "classification", as_of="2024-04-20")
+    assert result["value"] == "doubtful"
+    assert [(part["part"], part["grade"], part["decides"]) for part in result["parts"]] == [
+        ("days past due floor", "special_mention", False),
+        ("manual downgrade", "doubtful", True),
+    ]
+
+
+def test_explain_days_past_due_and_next_due_amount_name_the_installments_they_come_from(
+    ledger: LoanLedger,
+) -> None:
+    _book(ledger)
+    days = ledger.explain(LOAN, "days_past_due", as_of="2024-04-20")
+    assert days["value"] == 36
+    assert days["parts"] == [
+        {
+            "part": "installment 2",
+            "installment": 2,
+            "due_date": "2024-03-15",
+            "unpaid": "533.83",
+            "days": 36,
+        }
+    ]
+    due = ledger.explain(LOAN, "next_due_amount", as_of="2024-04-20")
+    assert due["value"] == "1032.80"
+    assert [part["amount"] for part in due["parts"]] == ["987.47", "45.33"]
+
+
+def test_explain_refuses_a_field_the_loan_view_does_not_explain(ledger: LoanLedger) -> None:
+    _book(ledger)
+    with pytest.raises(DomainError, match="explain: unknown field 'loan_id'"):
+        ledger.explain(LOAN, "loan_id", as_of="2024-04-20")

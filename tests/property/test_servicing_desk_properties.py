@@ -92,3 +92,35 @@ def test_a_statement_always_opens_and_closes_at_the_loan_view(
             start=Decimal(0),
         )
         assert Decimal(result["totals"]["repayment"]) == moved
+
+
+MONEY_FIELDS = (
+    "principal_outstanding",
+    "overdue_principal",
+    "overdue_interest",
+    "penalty_outstanding",
+    "overpayment",
+)
+
+
+@given(commands=books(), offset=st.integers(0, 800))
+def test_explained_money_parts_always_sum_exactly_to_the_figure(
+    commands: list[dict[str, Any]], offset: int
+) -> None:
+    ledger = _recorded(commands)
+    day = date(2024, 1, 10) + timedelta(days=offset)
+    for loan_id in sorted({command["loan_id"] for command in commands}):
+        for field in MONEY_FIELDS:
+            result = ledger.explain(loan_id, field, as_of=day)
+            total = sum((Decimal(part["amount"]) for part in result["parts"]), start=Decimal(0))
+            assert total == Decimal(result["value"]), (loan_id, field, result)
+        penalty = ledger.explain(loan_id, "penalty_outstanding", as_of=day)
+        for part in penalty["parts"]:
+            accrued = sum((Decimal(w["accrued_exact"]) for w in part["windows"]), Decimal(0))
+            assert abs(accrued - Decimal(part["accrued_exact"])) <= Decimal("0.00001") * (
+                len(part["windows"]) + 1
+            )
+        grade = ledger.explain(loan_id, "classification", as_of=day)
+        assert any(part["decides"] for part in grade["parts"])
+        stage = ledger.explain(loan_id, "ifrs9_stage", as_of=day)
+        assert max(part["stage"] for part in stage["parts"]) == stage["value"]

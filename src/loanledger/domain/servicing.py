@@ -367,6 +367,37 @@ def derive_position(
     return walk.position
 
 
+@dataclass(frozen=True)
+class PenaltyWindow:
+    """One stretch of days over which an installment's overdue balance, and so its penalty per
+    day, stayed the same: what `explain` shows of a penalty figure."""
+
+    installment: int
+    first_day: date
+    last_day: date
+    days: int
+    base: Decimal
+    """Overdue principal + unpaid overdue interest (复利) at the end of each of these days."""
+    daily_rate: Fraction
+    accrued: Fraction
+    """base × daily_rate × days, exact (rounded only when paid, posted or reported)."""
+
+
+def penalty_windows(
+    terms: Terms, facts: Iterable[MoneyFact], as_of: date, rules: RuleSet = CN_2023
+) -> tuple[Position, list[PenaltyWindow]]:
+    """The position at the end of `as_of` and every stretch of penalty accrued on the way, from
+    a fresh walk (not a remembered one, whose earlier stretches were accrued before)."""
+    ordered = sorted(
+        (fact for fact in facts if fact.on <= as_of), key=lambda fact: (fact.on, fact.sequence)
+    )
+    walk = _Walk(terms, rules, as_of, None)
+    walk.trace = []
+    _walk_facts(walk, ordered)
+    walk.finish(as_of)
+    return walk.position, walk.trace
+
+
 def _walk_facts(walk: _Walk, ordered: Iterable[MoneyFact]) -> None:
     for fact in ordered:
         walk.advance_to(fact.on)
@@ -483,6 +514,8 @@ class _Walk:
         self.last_reamortised_on: date | None = None
         self.carried: dict[int, Decimal] = {}
         """Interest carried into an installment by a re-amortisation within its period."""
+        self.trace: list[PenaltyWindow] | None = None
+        """When set (`penalty_windows`), every stretch of penalty accrued is appended to it."""
 
     def resumed(self, as_of: date) -> _Walk:
         """A copy of this finished walk to continue to the end of a later `as_of`."""
@@ -611,8 +644,21 @@ class _Walk:
             # Nothing accrues on nothing, and the balance of an installment that has fallen due
             # never grows again: the installment is left as it is (a walk may share it).
             return
-        due.penalty_unpaid += Fraction(base) * self.daily_penalty_rate * days
+        accrued = Fraction(base) * self.daily_penalty_rate * days
+        due.penalty_unpaid += accrued
         due.accrued_through = through
+        if self.trace is not None:
+            self.trace.append(
+                PenaltyWindow(
+                    due.number,
+                    start + ONE_DAY,
+                    through,
+                    days,
+                    base,
+                    self.daily_penalty_rate,
+                    accrued,
+                )
+            )
 
     def accrue_all(self, through: date) -> None:
         for due in self.position.installments:
