@@ -60,6 +60,15 @@ class Frontier:
         self.size += 1
         return made
 
+    def add(self, leaf: bytes) -> None:
+        """`append` without reporting the nodes made (verify's hot loop)."""
+        index, node, stack = self.size, leaf, self._stack
+        while index & 1:
+            node = node_hash(stack.pop(), node)
+            index >>= 1
+        stack.append(node)
+        self.size += 1
+
     def root(self) -> bytes:
         if not self._stack:
             return EMPTY_ROOT
