@@ -56,6 +56,7 @@ from loanledger.domain.event import DomainEvent
 from loanledger.domain.loan import Loan, Outcome
 from loanledger.domain.rules import CLASSIFICATIONS, CN_2023
 from loanledger.journal import numbered_lines, parse_line
+from loanledger.persistence.book_audit import verify_book
 from loanledger.persistence.chain import (
     GENESIS_LINK,
     ChainHeads,
@@ -69,10 +70,9 @@ from loanledger.persistence.keys import DataKeys, Keyring, MasterKey, load_keyri
 from loanledger.persistence.mapper import LedgerMapper
 from loanledger.persistence.pages import page_reader
 from loanledger.persistence.personal_data import subject_of, subjects_of
-from loanledger.persistence.book_audit import verify_book
 from loanledger.persistence.snapshots import Snapshots
-from loanledger.persistence.urls import StoreSettings, parse_store_url, resolve_store_url
 from loanledger.persistence.transparency import TransparencyLog
+from loanledger.persistence.urls import StoreSettings, parse_store_url, resolve_store_url
 from loanledger.persistence.verify import VerifyResult, read_notifications, verify_chains
 from loanledger.projection.engine import ProjectionEngine
 from loanledger.projection.follow import ListenWaker, Waker
@@ -434,7 +434,9 @@ class LoanLedger(Application[UUID]):
         stored = self.recorder.select_events(aggregate_id)
         if not stored:
             raise LoanNotFoundError(f"loan {loan_id} has not applied")
-        given = checkpoint if checkpoint is None or isinstance(checkpoint, dict) else str(checkpoint)
+        given = (
+            checkpoint if checkpoint is None or isinstance(checkpoint, dict) else str(checkpoint)
+        )
         return self.transparency.prove(loan_id, aggregate_id, stored, given)
 
     def prove_consistency(

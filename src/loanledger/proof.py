@@ -191,14 +191,19 @@ def _check_inclusion(
     for expected_version, event in enumerate(events, start=1):
         state = base64.b64decode(event["state"], validate=True)
         index = event["leaf_index"]
-        if event["version"] != expected_version or not isinstance(index, int) or index <= last_index:
+        if (
+            event["version"] != expected_version
+            or not isinstance(index, int)
+            or index <= last_index
+        ):
             return False
         stored_link = state[:HASH_HEX_LENGTH].decode("ascii")
         body = state[HASH_HEX_LENGTH:]
         link = chain_link(link, originator_id, expected_version, event["topic"], body)
-        if stored_link != link or json.loads(body).get("loan_id", proof["loan_id"]) != proof[
-            "loan_id"
-        ]:
+        if (
+            stored_link != link
+            or json.loads(body).get("loan_id", proof["loan_id"]) != proof["loan_id"]
+        ):
             return False
         path = [_hash(node) for node in event["path"]]
         if root_from_inclusion(index, size, leaf_hash(state), path) != root:

@@ -113,7 +113,9 @@ def test_the_frontier_returns_every_complete_node_it_makes() -> None:
     assert [(level, index) for level, index, _ in made] == [
         (0, 0), (0, 1), (1, 0), (0, 2), (0, 3), (1, 1), (2, 0)
     ]  # fmt: skip
-    assert made[-1][2] == node_hash(node_hash(LEAVES[0], LEAVES[1]), node_hash(LEAVES[2], LEAVES[3]))
+    assert made[-1][2] == node_hash(
+        node_hash(LEAVES[0], LEAVES[1]), node_hash(LEAVES[2], LEAVES[3])
+    )
     assert Frontier.positions(13) == [(3, 0), (2, 2), (0, 12)]
 
 

@@ -162,7 +162,9 @@ def _locate(size: int, root: bytes, log: TransparencyLog, read: Reader, whose: s
     for notification in read():
         key = str(notification.originator_id)
         version = notification.originator_version
-        events.append((key, version if isinstance(version, int) else -1, event_leaf(notification.state)))
+        events.append(
+            (key, version if isinstance(version, int) else -1, event_leaf(notification.state))
+        )
         if key not in loan_ids:
             loan_ids[key] = loan_id_of(notification)
     event_at: dict[bytes, int] = {}

@@ -38,8 +38,8 @@ from loanledger.projection.store import ReadStore
 from loanledger.proof import (
     CONSISTENCY_KIND,
     INCLUSION_KIND,
-    checkpoint_message,
     check_signature,
+    checkpoint_message,
     key_id_of,
     leaf_hash,
 )
