@@ -281,8 +281,7 @@ class TransparencyLog:
         checkpoint: Mapping[str, Any] | str | Path | None,
     ) -> dict[str, Any]:
         """The inclusion proof of every event of the loan the checkpoint's tree holds."""
-        frontier = self.catch_up()
-        head = self._head(checkpoint, frontier.size)
+        head = self._head(checkpoint)
         size = head["tree_size"]
         positions = self.store.query(self.sql["loan_leaves"], (str(originator_id), size))
         if not positions:
@@ -319,8 +318,7 @@ class TransparencyLog:
         self, old: Mapping[str, Any] | str | Path, new: Mapping[str, Any] | str | Path
     ) -> dict[str, Any]:
         """The RFC 9162 consistency proof that the `new` checkpoint's tree extends `old`'s."""
-        frontier = self.catch_up()
-        old_head, new_head = self._head(old, frontier.size), self._head(new, frontier.size)
+        old_head, new_head = self._head(old), self._head(new)
         old_size, new_size = old_head["tree_size"], new_head["tree_size"]
         if old_size > new_size:
             raise InvalidCheckpointError(
@@ -337,12 +335,16 @@ class TransparencyLog:
             "path": [node.hex() for node in consistency_path(old_size, new_size, subtree)],
         }
 
-    def _head(
-        self, checkpoint: Mapping[str, Any] | str | Path | None, caught_up: int
-    ) -> dict[str, Any]:
+    def _head(self, checkpoint: Mapping[str, Any] | str | Path | None) -> dict[str, Any]:
+        """The checkpoint a proof is made for, with the stored tree at least that large: the
+        tree is caught up (a write) only when it is not, so an auditor's read-only role proves
+        against every stored checkpoint."""
         if checkpoint is None:
             return self.latest() or self.checkpoint()
         head = load_checkpoint(checkpoint)
+        caught_up = self.size()
+        if head["tree_size"] > caught_up:
+            caught_up = self.catch_up().size
         if head["tree_size"] > caught_up:
             raise InvalidCheckpointError(
                 f"the checkpoint's tree has {head['tree_size']} events; this book has {caught_up}"
