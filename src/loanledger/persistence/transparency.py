@@ -290,7 +290,10 @@ class TransparencyLog:
             )
         by_version = {item.originator_version: item for item in stored}
         subtree = self.subtree(
-            lambda subtree: [inclusion_path(int(p), size, subtree) for p, _ in positions]
+            lambda subtree: (
+                subtree(0, size),
+                [inclusion_path(int(p), size, subtree) for p, _ in positions],
+            )
         )
         events = []
         for position, version in positions:
