@@ -141,7 +141,7 @@ class _PostgresPages:
                 originator_id=originator_id,
                 originator_version=version,
                 topic=topic,
-                state=bytes(state),
+                state=state if state is None else bytes(state),  # NULL: verify names it
                 id=notification_id,
             )
             for notification_id, originator_id, version, topic, state in rows
