@@ -136,12 +136,13 @@ class _PostgresPages:
         ):
             cursor.execute(self._statement, (start, limit), prepare=True, binary=True)
             rows = cursor.fetchall()
+        # A NULL state (a tampered row) is passed on as stored, for verify() to name.
         return [
             Notification(
                 originator_id=originator_id,
                 originator_version=version,
                 topic=topic,
-                state=state if state is None else bytes(state),  # NULL: verify names it
+                state=state if state is None else bytes(state),  # type: ignore[arg-type]
                 id=notification_id,
             )
             for notification_id, originator_id, version, topic, state in rows
