@@ -71,7 +71,7 @@ from loanledger.persistence.mapper import LedgerMapper
 from loanledger.persistence.pages import page_reader
 from loanledger.persistence.personal_data import subject_of, subjects_of
 from loanledger.persistence.snapshots import Snapshots
-from loanledger.persistence.transparency import TransparencyLog
+from loanledger.persistence.transparency import TransparencyLog, inclusion_status
 from loanledger.persistence.urls import StoreSettings, parse_store_url, resolve_store_url
 from loanledger.persistence.verify import VerifyResult, read_notifications, verify_chains
 from loanledger.projection.engine import ProjectionEngine
@@ -1014,6 +1014,7 @@ class LoanLedger(Application[UUID]):
             "ok": result.ok,
             "events_checked": result.events_checked,
             "first_break": str(result.first_break) if result.first_break else None,
+            "checkpoint": inclusion_status(self.transparency, loan_id, loan_uuid(loan_id), stored),
         }
         return build_archive(loan_id, facts, verified, self.rules)
 

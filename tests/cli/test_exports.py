@@ -189,6 +189,8 @@ def test_migrate_on_postgresql_applies_every_migration_and_then_nothing(
         "applied 0007_notices.sql",
         "applied 0008_snapshots.sql",
         "applied 0009_loan_state_current_index.sql",
+        "applied 0010_transparency.sql",
+        "applied 0011_auditor.sql",
     ]
     assert (second.exit_code, second.stdout) == (0, "nothing to apply\n")
 

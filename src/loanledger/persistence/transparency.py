@@ -357,6 +357,30 @@ class TransparencyLog:
         return head
 
 
+def inclusion_status(
+    log: TransparencyLog, loan_id: str, originator_id: UUID, stored: Iterable[StoredEvent]
+) -> dict[str, Any] | None:
+    """For a loan's archive: do its stored events prove into the latest stored checkpoint?
+    None when no checkpoint was ever recorded."""
+    from loanledger.proof import check_inclusion
+
+    latest = log.latest()
+    if latest is None:
+        return None
+    status = {key: latest[key] for key in ("tree_size", "root", "recorded_at")}
+    try:
+        proof = log.prove(loan_id, originator_id, stored, latest)
+    except InvalidCheckpointError as error:
+        return {**status, "included": False, "events_proven": 0, "reason": str(error)}
+    included = check_inclusion(proof, latest)
+    return {
+        **status,
+        "included": included,
+        "events_proven": len(proof["events"]) if included else 0,
+        "reason": None if included else "the loan's stored events do not prove into the root",
+    }
+
+
 def _checkpoint_of(row: tuple[Any, ...]) -> dict[str, Any]:
     tree_size, root, recorded_at, signature, key_id, public_key = row
     checkpoint: dict[str, Any] = {
