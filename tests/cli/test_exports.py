@@ -475,7 +475,9 @@ def test_an_evidence_bundle_holds_the_contract_repayments_notices_and_chain_proo
         }
         for fact in archive["facts"]
     ]
+    checkpoint = bundle["verify"].pop("checkpoint")  # the archive's proof status (issue 16)
     assert bundle["verify"] == {"ok": True, "events_checked": 20, "first_break": None}
+    assert (checkpoint["included"], checkpoint["events_proven"]) == (True, 20)
     assert bundle["position"]["principal_outstanding"] == "5830.00"
     assert bundle["position"]["days_past_due"] == 105
 
