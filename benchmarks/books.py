@@ -72,6 +72,9 @@ SEPARATELY = {
         "deletes and loading a loan makes again; the books' loans are far below its threshold"
     ),
     "loanledger_personal_data_log": "must be empty: the base forgets nobody and exports nothing",
+    "loanledger_merkle_leaves": "not copied: the copy's transparency log is built from its events",
+    "loanledger_merkle_nodes": "not copied: as the leaves",
+    "loanledger_checkpoints": "not copied: the copy's tree is another tree, with its own root",
 }
 """The other tables of a ledger's file and what happens to them. A table that is in none of these
 (a read model added later) stops the copy: left out, it would leave the copies without its rows
@@ -116,6 +119,10 @@ def replicate_book(space: Workspace, base: Store, name: str, loans: int, copies:
         insert_stored(ledger, events, keys_from=base)
         position = ledger.recorder.max_notification_id() or 0
     copy_read_models(base, store, loans, copies, source_position, position)
+    with opened(store) as ledger:
+        # The transparency log close_day keeps up day by day (each day's checkpoint costs that
+        # day's events), built once here for the copied events, untimed.
+        ledger.checkpoint()
     return store
 
 

@@ -56,6 +56,7 @@ from loanledger.domain.event import DomainEvent
 from loanledger.domain.loan import Loan, Outcome
 from loanledger.domain.rules import CLASSIFICATIONS, CN_2023
 from loanledger.journal import numbered_lines, parse_line
+from loanledger.persistence.book_audit import verify_book
 from loanledger.persistence.chain import (
     GENESIS_LINK,
     ChainHeads,
@@ -70,6 +71,7 @@ from loanledger.persistence.mapper import LedgerMapper
 from loanledger.persistence.pages import page_reader
 from loanledger.persistence.personal_data import subject_of, subjects_of
 from loanledger.persistence.snapshots import Snapshots
+from loanledger.persistence.transparency import TransparencyLog, inclusion_status
 from loanledger.persistence.urls import StoreSettings, parse_store_url, resolve_store_url
 from loanledger.persistence.verify import VerifyResult, read_notifications, verify_chains
 from loanledger.projection.engine import ProjectionEngine
@@ -261,6 +263,13 @@ class LoanLedger(Application[UUID]):
         if self.create_tables:
             with self.read_store.transaction() as txn:
                 txn.execute(self._closed_days["create"])
+        self.transparency = TransparencyLog(
+            self.read_store,
+            page_reader(self.recorder),
+            clock,
+            signing_key=os.environ.get("LOANLEDGER_SIGNING_KEY"),
+            create_tables=self.create_tables,
+        )
 
     @classmethod
     def open(
@@ -404,10 +413,43 @@ class LoanLedger(Application[UUID]):
     # --- audit -----------------------------------------------------------------------------------
 
     @_query
-    def verify(self) -> VerifyResult:
-        """Recompute every loan's hash chain from the stored bytes; name the first break."""
-        chains = verify_chains(read_notifications(page_reader(self.recorder)))
-        return self.loan_snapshots.verify(chains, loan_uuid)
+    def verify(self, against: dict[str, Any] | str | PathLike[str] | None = None) -> VerifyResult:
+        """Recompute every loan's hash chain from the stored bytes and hold the events against
+        `against` (a checkpoint dict or its JSON file) and every stored checkpoint; name the
+        first break (`loanledger.persistence.book_audit`)."""
+        pages = page_reader(self.recorder)
+        return verify_book(
+            lambda: read_notifications(pages),
+            self.transparency,
+            against if against is None or isinstance(against, dict) else str(against),
+            lambda chains: self.loan_snapshots.verify(chains, loan_uuid),
+        )
+
+    def checkpoint(self) -> dict[str, Any]:
+        """Record and return the Merkle tree head of every stored event (DESIGN §12)."""
+        return self.transparency.checkpoint()
+
+    def prove(
+        self, loan_id: str, checkpoint: dict[str, Any] | str | PathLike[str] | None = None
+    ) -> dict[str, Any]:
+        """The inclusion proof of the loan's events under `checkpoint` (else the latest stored
+        one), which `loanledger.proof.check_inclusion` checks without a store."""
+        aggregate_id = loan_uuid(loan_id)
+        stored = self.recorder.select_events(aggregate_id)
+        if not stored:
+            raise LoanNotFoundError(f"loan {loan_id} has not applied")
+        given = (
+            checkpoint if checkpoint is None or isinstance(checkpoint, dict) else str(checkpoint)
+        )
+        return self.transparency.prove(loan_id, aggregate_id, stored, given)
+
+    def prove_consistency(
+        self, old: dict[str, Any] | str | PathLike[str], new: dict[str, Any] | str | PathLike[str]
+    ) -> dict[str, Any]:
+        """The proof that the book only grew from checkpoint `old` to checkpoint `new`."""
+        return self.transparency.prove_consistency(
+            old if isinstance(old, dict) else str(old), new if isinstance(new, dict) else str(new)
+        )
 
     def record(self, *aggregates: Any) -> None:
         """Store the pending events of `aggregates` in one transaction (all or nothing)."""
@@ -689,6 +731,8 @@ class LoanLedger(Application[UUID]):
                 self._closed_days["insert"],
                 (on.isoformat(), self.clock().isoformat(), len(seen), events_recorded),
             )
+        # Each closed day leaves a tree head behind: it costs the events since the last one.
+        self.transparency.checkpoint()
         return {
             "on": on.isoformat(),
             "loans_processed": len(seen),
@@ -974,6 +1018,7 @@ class LoanLedger(Application[UUID]):
             "ok": result.ok,
             "events_checked": result.events_checked,
             "first_break": str(result.first_break) if result.first_break else None,
+            "checkpoint": inclusion_status(self.transparency, loan_id, loan_uuid(loan_id), stored),
         }
         return build_archive(loan_id, facts, verified, self.rules)
 

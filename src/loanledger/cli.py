@@ -33,6 +33,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+from loanledger import cli_proof
 from loanledger.application import REPORTS, LoanLedger, parse_as_of, parse_known_at
 from loanledger.domain.commands import parse_command
 from loanledger.domain.errors import DomainError, LoanLedgerError, StoreUnavailableError
@@ -540,10 +541,17 @@ def preview(
 
 
 @app.command()
-def verify(db: DbOption = None) -> None:
-    """Recompute every loan's hash chain; exit 1 and name the first break if one is broken."""
+def verify(
+    db: DbOption = None,
+    against: Annotated[
+        Path | None,
+        typer.Option("--against", help="Also hold the book against this checkpoint (JSON)."),
+    ] = None,
+) -> None:
+    """Recompute every loan's hash chain and hold the events against the stored checkpoints (and
+    `--against`); exit 1 and name the first break if one is broken."""
     with _refusals(), _ledger(db) as ledger:
-        result = ledger.verify()
+        result = ledger.verify(against=against)
     typer.echo(
         f"verify: {'ok' if result.ok else 'BROKEN'}: {result.loans_checked} loans, "
         f"{result.events_checked} events checked"
@@ -811,6 +819,15 @@ def export_arbitration(
             ]
         output.write_bytes(arbitration.package(arbitration.arbitration_files(bundles)))
         typer.echo(f"wrote {len(bundles)} evidence bundles and index.csv to {output}")
+
+
+@contextmanager
+def _guarded_ledger(db: str | None) -> Iterator[LoanLedger]:
+    with _refusals(), _ledger(db) as ledger:
+        yield ledger
+
+
+cli_proof.register(app, _guarded_ledger)
 
 
 def main() -> None:

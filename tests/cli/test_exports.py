@@ -189,6 +189,8 @@ def test_migrate_on_postgresql_applies_every_migration_and_then_nothing(
         "applied 0007_notices.sql",
         "applied 0008_snapshots.sql",
         "applied 0009_loan_state_current_index.sql",
+        "applied 0010_transparency.sql",
+        "applied 0011_auditor.sql",
     ]
     assert (second.exit_code, second.stdout) == (0, "nothing to apply\n")
 
@@ -473,7 +475,9 @@ def test_an_evidence_bundle_holds_the_contract_repayments_notices_and_chain_proo
         }
         for fact in archive["facts"]
     ]
+    checkpoint = bundle["verify"].pop("checkpoint")  # the archive's proof status (issue 16)
     assert bundle["verify"] == {"ok": True, "events_checked": 20, "first_break": None}
+    assert (checkpoint["included"], checkpoint["events_proven"]) == (True, 20)
     assert bundle["position"]["principal_outstanding"] == "5830.00"
     assert bundle["position"]["days_past_due"] == 105
 

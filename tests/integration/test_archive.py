@@ -45,7 +45,9 @@ def test_the_archive_lists_every_fact_in_chain_order_with_its_actor_and_link(
     assert all(
         later["previous_hash"] == earlier["hash"] for earlier, later in itertools.pairwise(facts)
     )
+    checkpoint = archive["verify"].pop("checkpoint")  # close_day recorded one
     assert archive["verify"] == {"ok": True, "events_checked": len(facts), "first_break": None}
+    assert (checkpoint["included"], checkpoint["events_proven"]) == (True, len(facts))
 
 
 def test_each_fact_shows_exactly_the_figures_it_changed_on_its_date(ledger: LoanLedger) -> None:
@@ -95,3 +97,33 @@ def test_the_html_archive_is_well_formed_and_shows_every_fact(ledger: LoanLedger
     for fact in archive["facts"]:
         assert fact["hash"] in text and fact["fact"] in text
     assert "<script" not in page
+
+
+def test_the_archive_shows_whether_the_loan_proves_into_the_latest_checkpoint(
+    ledger: LoanLedger,
+) -> None:
+    for command in pre_loan("L-0001"):
+        ledger.execute(command)
+    ledger.execute(disburse("L-0001", "2024-01-15", "12000.00"))
+    assert ledger.archive("L-0001")["verify"]["checkpoint"] is None
+    head = ledger.checkpoint()
+
+    status = ledger.archive("L-0001")["verify"]["checkpoint"]
+
+    assert status == {
+        "tree_size": head["tree_size"],
+        "root": head["root"],
+        "recorded_at": head["recorded_at"],
+        "included": True,
+        "events_proven": len(stored_states(ledger, loan_uuid("L-0001"))),
+        "reason": None,
+    }
+    assert f"events proven in the tree of {head['tree_size']}" in ledger.archive_html("L-0001")
+    aggregate_id = loan_uuid("L-0001")
+    state = stored_states(ledger, aggregate_id)[2]
+    overwrite_state(ledger, aggregate_id, 2, flip_bit(state, len(state) // 2))
+
+    status = ledger.archive("L-0001")["verify"]["checkpoint"]
+
+    assert (status["included"], status["events_proven"]) == (False, 0)
+    assert "NOT PROVEN" in ledger.archive_html("L-0001")

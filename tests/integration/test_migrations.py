@@ -31,6 +31,7 @@ from loanledger.persistence.migrate import (
     migrate,
 )
 from loanledger.persistence.urls import parse_store_url
+from loanledger.proof import check_inclusion
 from tests.journal import disburse, pre_loan, repay
 
 pytestmark = pytest.mark.postgres
@@ -45,6 +46,8 @@ NAMES = [
     "0007_notices.sql",
     "0008_snapshots.sql",
     "0009_loan_state_current_index.sql",
+    "0010_transparency.sql",
+    "0011_auditor.sql",
 ]
 NEXT = len(NAMES) + 1
 """The version of a migration the library does not ship (yet)."""
@@ -60,7 +63,8 @@ READ_MODELS = (
     "loanledger_snapshots",
 )
 PERSONAL_DATA = ("loanledger_data_keys", "loanledger_personal_data_log")
-TABLES = ("loanledger_events", *READ_MODELS, *PERSONAL_DATA)
+TRANSPARENCY = ("loanledger_merkle_leaves", "loanledger_merkle_nodes", "loanledger_checkpoints")
+TABLES = ("loanledger_events", *READ_MODELS, *PERSONAL_DATA, *TRANSPARENCY)
 
 
 def _schema_url(postgres_url: str) -> tuple[str, str]:
@@ -668,3 +672,71 @@ def _describe(admin: psycopg.Connection[tuple[Any, ...]], schema: str) -> dict[s
             " ORDER BY 1, 4"
         ),
     }
+
+
+def test_an_auditor_verifies_and_proves_but_writes_nothing(
+    schema_url: tuple[str, str],
+    postgres_url: str,
+    login_role: Callable[[str], tuple[str, str]],
+) -> None:
+    schema, url = schema_url
+    migrate(url)
+    ledger = LoanLedger.open(f"{url}&create_tables=false", clock=_clock())
+    try:
+        for command in JOURNAL:
+            ledger.execute(command)
+        checkpoint = ledger.checkpoint()
+    finally:
+        ledger.close()
+    auditor, password = login_role("loanledger_auditor")
+
+    audited = LoanLedger.open(_as(f"{url}&create_tables=false", auditor, password))
+    try:
+        assert audited.verify(against=checkpoint).ok
+        assert check_inclusion(audited.prove("L-0001"), checkpoint)
+    finally:
+        audited.close()
+    with psycopg.connect(postgres_url, autocommit=True) as connection:
+        connection.execute(sql.SQL("SET ROLE {}").format(sql.Identifier(auditor)))
+        for statement in (
+            "INSERT INTO {} (tree_size, root, recorded_at) VALUES (0, '', '')",
+            "DELETE FROM {}",
+        ):
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                connection.execute(
+                    sql.SQL(statement).format(sql.Identifier(schema, "loanledger_checkpoints"))
+                )
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            connection.execute(
+                sql.SQL("DELETE FROM {}").format(sql.Identifier(schema, "loanledger_events"))
+            )
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            connection.execute(
+                sql.SQL("SELECT * FROM {}").format(sql.Identifier(schema, "loanledger_data_keys"))
+            )
+
+
+def test_an_attacker_who_disables_the_trigger_to_delete_a_loan_is_caught_by_the_checkpoint(
+    schema_url: tuple[str, str], admin: psycopg.Connection[tuple[Any, ...]]
+) -> None:
+    schema, url = schema_url
+    migrate(url)
+    ledger = LoanLedger.open(f"{url}&create_tables=false", clock=_clock())
+    try:
+        for command in JOURNAL:
+            ledger.execute(command)
+        checkpoint = ledger.checkpoint()
+        events = sql.Identifier(schema, "loanledger_events")
+        with pytest.raises(psycopg.errors.RaiseException):
+            admin.execute(sql.SQL("DELETE FROM {}").format(events))
+        admin.execute(sql.SQL("ALTER TABLE {} DISABLE TRIGGER USER").format(events))
+        admin.execute(sql.SQL("DELETE FROM {} WHERE originator_version >= 5").format(events))
+
+        result = ledger.verify(against=checkpoint)
+
+        assert result.ok is False
+        assert result.first_break is not None
+        assert (result.first_break.loan_id, result.first_break.version) == ("L-0001", 5)
+        assert result.first_break.reason == "missing"
+    finally:
+        ledger.close()

@@ -114,6 +114,15 @@ class MigrationError(DomainError):
     unknown applied migration): nothing was applied."""
 
 
+class InvalidCheckpointError(DomainError):
+    """A checkpoint or proof is malformed, its signature does not verify, or it names a tree
+    this book never had (larger than the book, or another book's)."""
+
+
+class InvalidSigningKeyError(DomainError):
+    """`LOANLEDGER_SIGNING_KEY` is not an Ed25519 private key (64 hex characters)."""
+
+
 class CorruptHistoryError(LoanLedgerError):
     """A loan's stored events cannot be read: the store was altered or damaged. Not a refusal
     of the input; `verify()` names the first break and the loan's archive shows it."""

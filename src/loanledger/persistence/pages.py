@@ -84,7 +84,7 @@ class _SQLitePages:
         for notification_id, originator_id, version, topic, state in rows:
             uuid = ids.get(originator_id)
             if uuid is None:
-                uuid = ids[originator_id] = UUID(originator_id)
+                uuid = ids[originator_id] = _uuid_or_raw(originator_id)
             page.append(
                 Notification(
                     originator_id=uuid,
@@ -98,6 +98,15 @@ class _SQLitePages:
 
     def session(self) -> AbstractContextManager[None]:
         return nullcontext()
+
+
+def _uuid_or_raw(value: Any) -> Any:
+    """The loan's UUID; a value that is not one (a tampered row) is passed on as stored, for
+    `verify()` to name as a break."""
+    try:
+        return UUID(value)
+    except (ValueError, TypeError, AttributeError):
+        return value
 
 
 class _PostgresPages:
@@ -127,12 +136,13 @@ class _PostgresPages:
         ):
             cursor.execute(self._statement, (start, limit), prepare=True, binary=True)
             rows = cursor.fetchall()
+        # A NULL state (a tampered row) is passed on as stored, for verify() to name.
         return [
             Notification(
                 originator_id=originator_id,
                 originator_version=version,
                 topic=topic,
-                state=bytes(state),
+                state=state if state is None else bytes(state),  # type: ignore[arg-type]
                 id=notification_id,
             )
             for notification_id, originator_id, version, topic, state in rows

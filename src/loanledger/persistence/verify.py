@@ -28,9 +28,13 @@ class ChainBreak:
     loan_id: str
     version: int
     reason: str
+    detail: str = ""
+    """More about the break (a checkpoint break's `reason` is one word: `missing`, `altered`,
+    `reordered` or `inserted`; `detail` then says what the tree showed)."""
 
     def __str__(self) -> str:
-        return f"loan {self.loan_id} version {self.version}: {self.reason}"
+        text = f"loan {self.loan_id} version {self.version}: {self.reason}"
+        return f"{text} ({self.detail})" if self.detail else text
 
 
 @dataclass(frozen=True)
@@ -44,6 +48,9 @@ class VerifyResult:
     snapshots_checked: int = 0
     """Loan snapshots rebuilt from the events and compared (`persistence.snapshots`); a
     snapshot that differs is a `first_break` at the snapshot's version."""
+    checkpoints_checked: int = 0
+    """Checkpoints the events were held against (`persistence.transparency`): the stored ones,
+    and the one given as `against`."""
 
     def __str__(self) -> str:
         if self.ok:
@@ -78,21 +85,24 @@ def read_notifications(
 def verify_chains(notifications: Iterator[StoredEvent]) -> VerifyResult:
     """Walk stored events in log order once, keeping only each loan's last version and link
     (the notification log for the whole store, or one loan's events for its archive)."""
-    chains: dict[UUID, _LoanChain] = {}
+    chains: dict[UUID | str, _LoanChain] = {}
     events_checked = 0
-    first_break: tuple[UUID, int, str] | None = None
+    first_break: tuple[UUID | str, int, str] | None = None
     for notification in notifications:
         events_checked += 1
-        originator_id = _as_uuid(notification.originator_id)
+        originator_id = _key_of(notification.originator_id)
         chain = chains.get(originator_id)
         if chain is None:
-            chain = chains[originator_id] = _LoanChain(loan_id=_loan_id_of(notification))
+            chain = chains[originator_id] = _LoanChain(loan_id=loan_id_of(notification))
         elif chain.loan_id == str(originator_id):
             # The first event was unreadable: learn the journal's loan id from a later one.
-            chain.loan_id = _loan_id_of(notification)
+            chain.loan_id = loan_id_of(notification)
         if chain.broken:
             continue
-        reason = _check(chain, originator_id, notification)
+        if isinstance(originator_id, UUID):
+            reason = _check(chain, originator_id, notification)
+        else:
+            reason = f"unreadable stored row: {originator_id}"
         if reason is not None:
             chain.broken = True
             if first_break is None:
@@ -110,6 +120,16 @@ def verify_chains(notifications: Iterator[StoredEvent]) -> VerifyResult:
 def _check(chain: _LoanChain, originator_id: UUID, notification: StoredEvent) -> str | None:
     version = notification.originator_version
     expected = chain.version + 1
+    for column, value, kind in (
+        ("originator_version", version, int),
+        ("topic", notification.topic, str),
+        ("state", notification.state, bytes),
+    ):
+        if not isinstance(value, kind) or isinstance(value, bool):
+            return (
+                f"unreadable stored row: {column} is stored as {type(value).__name__}, "
+                f"not {kind.__name__}"
+            )
     if version != expected:
         if version > expected:
             return f"version {expected} is missing (next stored version is {version})"
@@ -123,22 +143,29 @@ def _check(chain: _LoanChain, originator_id: UUID, notification: StoredEvent) ->
         return "stored bytes do not match their chain link (altered event or altered link)"
     try:
         json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):
         return "unreadable stored bytes: the body is not JSON"
     chain.version = version
     chain.link = stored_link
     return None
 
 
-def _loan_id_of(notification: StoredEvent) -> str:
-    """The journal's loan id stored in the event body, else the aggregate UUID."""
+def loan_id_of(notification: StoredEvent) -> str:
+    """The journal's loan id stored in the event body, else the aggregate UUID (else a
+    description of the unreadable originator id)."""
     try:
         _, body = unseal(notification.state)
         loan_id = json.loads(body).get("loan_id")
-    except (MalformedSealError, ValueError, AttributeError):
+    except (MalformedSealError, ValueError, AttributeError, TypeError, RecursionError):
         loan_id = None
-    return loan_id if isinstance(loan_id, str) else str(_as_uuid(notification.originator_id))
+    return loan_id if isinstance(loan_id, str) else str(_key_of(notification.originator_id))
 
 
-def _as_uuid(value: UUID | str) -> UUID:
-    return value if isinstance(value, UUID) else UUID(str(value))
+def _key_of(value: object) -> UUID | str:
+    """The loan's UUID, or (for a tampered row) a string that names the unreadable value."""
+    if isinstance(value, UUID):
+        return value
+    try:
+        return UUID(str(value)) if isinstance(value, str) else UUID(bytes=value)  # type: ignore[arg-type]
+    except (ValueError, TypeError):
+        return f"originator_id {value!r} is not a UUID"
