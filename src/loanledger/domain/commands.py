@@ -35,16 +35,13 @@ from loanledger.domain.errors import (
 )
 from loanledger.domain.money import CURRENCIES, parse_decimal
 from loanledger.domain.text import (
-    MAX_ID_LENGTH as MAX_ID_LENGTH,
-    MAX_TEXT_LENGTH as MAX_TEXT_LENGTH,
-    IdNumber,
     Identifier,
+    IdNumber,
     Name,
     OptionalName,
     RequiredText,
     Text,
 )
-
 
 EARLIEST_DATE = date(1970, 1, 1)
 LATEST_DATE = date(2199, 12, 31)

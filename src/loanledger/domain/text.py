@@ -22,7 +22,6 @@ Every refusal is an `InvalidCommandError` naming the rule; the command parser ad
 
 from __future__ import annotations
 
-import re
 import unicodedata
 from typing import Annotated
 
@@ -106,8 +105,7 @@ def check_text(value: str) -> str:
     problem = _text_problem(value, one_line=False)
     if problem is not None:
         raise InvalidCommandError(
-            "free text may hold printable characters, newlines and tabs only; "
-            f"found {problem}"
+            f"free text may hold printable characters, newlines and tabs only; found {problem}"
         )
     return value
 
@@ -116,9 +114,7 @@ def check_line(value: str) -> str:
     """`value` if it is valid one-line text (a name, a forum), else `InvalidCommandError`."""
     problem = _text_problem(value, one_line=True)
     if problem is not None:
-        raise InvalidCommandError(
-            f"a name is one line of printable characters; found {problem}"
-        )
+        raise InvalidCommandError(f"a name is one line of printable characters; found {problem}")
     return value
 
 
@@ -175,16 +171,16 @@ __all__ = [
     "ID_RULE",
     "ID_SEPARATORS",
     "MAX_ID_LENGTH",
-    "Identifier",
-    "check_identifier",
-    "check_line",
-    "check_text",
-    "IdNumber",
     "MAX_NAME_LENGTH",
     "MAX_TEXT_LENGTH",
+    "IdNumber",
+    "Identifier",
     "Name",
     "OptionalName",
     "RequiredText",
     "Text",
+    "check_identifier",
+    "check_line",
+    "check_text",
     "safe_file_stem",
 ]
