@@ -118,6 +118,21 @@ def check_line(value: str) -> str:
     return value
 
 
+def check_lookup(value: object, field: str) -> str:
+    """An id a query names (`ledger.loan(loan_id)`, `forget_borrower(borrower_id)`), checked
+    only for what no store can look up: a non-string, an empty or over-long value, a control
+    character or a lone surrogate. Ids recorded before the alphabet above was enforced stay
+    readable; anything else gets `InvalidCommandError` instead of a driver's error."""
+    if not isinstance(value, str):
+        raise InvalidCommandError(f"{field} must be a string, got {type(value).__name__}")
+    if not 1 <= len(value) <= MAX_ID_LENGTH:
+        raise InvalidCommandError(f"{field} must be 1-{MAX_ID_LENGTH} characters, got {len(value)}")
+    for character in value:
+        if unicodedata.category(character) in ("Cc", "Cs"):
+            raise InvalidCommandError(f"{field} {_shown(value)!r} holds {_named(character)}")
+    return value
+
+
 def safe_file_stem(identifier: str) -> str:
     """An identifier as part of a file name: each `/` becomes `_` (no directory is named)."""
     return check_identifier(identifier).replace("/", "_")
@@ -181,6 +196,7 @@ __all__ = [
     "Text",
     "check_identifier",
     "check_line",
+    "check_lookup",
     "check_text",
     "safe_file_stem",
 ]
