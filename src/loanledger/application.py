@@ -241,6 +241,7 @@ class LoanLedger(Application[UUID]):
             select=page_reader(self.recorder),
             decode=self._decode,
             create_tables=self.create_tables,
+            head=lambda: self.recorder.max_notification_id() or 0,
         )
         self.loan_snapshots = Snapshots(
             self.read_store,
@@ -1143,6 +1144,14 @@ class LoanLedger(Application[UUID]):
 
         assert isinstance(self.recorder, PostgresApplicationRecorder)
         return ListenWaker(self.settings.postgres_connection(), self.recorder.channel_name)
+
+    @_query
+    def projection_status(self) -> list[dict[str, Any]]:
+        """Each read model's projection: `position` (last event applied), `lag` (events
+        behind the latest) and `stuck` (None, or the event it cannot apply: `position`,
+        `loan_id`, `version`, `error`). Catches up first. See `projection/stuck.py`."""
+        self.projections.catch_up()
+        return self.projections.status()
 
     @_query
     def schedule(self, loan_id: str, as_of: date | str | None = None) -> list[dict[str, Any]]:
