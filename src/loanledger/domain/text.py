@@ -133,11 +133,6 @@ def check_lookup(value: object, field: str) -> str:
     return value
 
 
-def safe_file_stem(identifier: str) -> str:
-    """An identifier as part of a file name: each `/` becomes `_` (no directory is named)."""
-    return check_identifier(identifier).replace("/", "_")
-
-
 Identifier = Annotated[
     str,
     StringConstraints(strict=True, strip_whitespace=False),
@@ -198,5 +193,4 @@ __all__ = [
     "check_line",
     "check_lookup",
     "check_text",
-    "safe_file_stem",
 ]
