@@ -1039,6 +1039,7 @@ class LoanLedger(Application[UUID]):
 
     def _forget(self, subject: str, actor: str) -> dict[str, Any]:
         forgotten_at, already, destroyed = self.data_keys.destroy(subject, actor)
+        self.read_store.scrub()  # no copy of the destroyed key left in the WAL (SQLite)
         # Decoded copies of the subject's fields live in the decoded-event cache and in loans
         # replayed for reads: drop them all (they are rebuilt from the stored bytes on use).
         self._loan_events.clear()
