@@ -138,3 +138,25 @@ def test_a_destroyed_data_key_leaves_no_byte_in_the_sqlite_file(ledger: LoanLedg
     ledger.close()
 
     assert wrapped.encode("ascii") not in _sqlite_bytes(path)
+
+
+def test_a_disbursement_stored_at_class_version_1_reads_with_its_payee_and_no_borrower_id() -> (
+    None
+):
+    """Events recorded before the payee was sealed: no `class_version`, no `borrower_id`, the
+    payee in clear (it stays so: stored bytes are never rewritten, the chain covers them)."""
+    from uuid import UUID
+
+    from loanledger.domain.loan_events import LoanDisbursed
+    from loanledger.persistence.mapper import decode_body
+
+    body = (
+        b'{"effective_date":"2024-01-15","loan_id":"L-1","timestamp":"2024-01-15T08:00:00+00:00",'
+        b'"amount":"100.00","content_hash":"x","reference":"D-1","payee":"\xe5\xbc\xa0\xe4\xb8\x89"}'
+    )
+    topic = f"{LoanDisbursed.__module__}:{LoanDisbursed.__qualname__}"
+
+    event = decode_body(topic, UUID(int=7), 3, body)
+
+    assert isinstance(event, LoanDisbursed)
+    assert (event.payee, event.borrower_id, event.reference) == ("张三", None, "D-1")
