@@ -163,7 +163,7 @@ def string_paths(value: Any, path: tuple[Any, ...] = ()) -> Iterator[tuple[Any, 
             yield from string_paths(child, (*path, index))
 
 
-def replaced(command: dict[str, Any], path: tuple[Any, ...], new: str) -> dict[str, Any]:
+def replaced(command: dict[str, Any], path: tuple[Any, ...], new: Any) -> dict[str, Any]:
     """A deep copy of `command` with the leaf at `path` replaced by `new`."""
     if not path:
         raise ValueError("empty path")

@@ -43,7 +43,7 @@ def _paths(command: dict[str, Any]) -> list[tuple[Any, ...]]:
 
 @st.composite
 def commands(draw: st.DrawFn) -> dict[str, Any]:
-    template = draw(st.sampled_from(templates(LOAN)))
+    template: dict[str, Any] = draw(st.sampled_from(templates(LOAN)))
     for _ in range(draw(st.integers(0, 2))):
         path = draw(st.sampled_from(_paths(template)))
         template = replaced(template, path, draw(st.one_of(hostile_text, other_values)))
