@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -22,6 +23,8 @@ from tests.journal import disburse, pre_loan
 
 LOAN = "L-F"
 REPORT_NAMES = (*sorted(REPORTS), "trial_balance", "journal")
+EXAMPLES = int(os.environ.get("LOANLEDGER_FUZZ_EXAMPLES", "40"))
+"""Examples per test and store (40 in CI; set the variable to run more by hand)."""
 
 hostile_text = st.one_of(
     st.sampled_from(HOSTILE_STRINGS),
@@ -76,7 +79,7 @@ def book(ledger: LoanLedger) -> Iterator[LoanLedger]:
 
 @pytest.mark.slow
 @settings(
-    max_examples=40,
+    max_examples=EXAMPLES,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
@@ -99,7 +102,7 @@ def test_any_command_is_applied_or_refused_and_a_refusal_changes_no_byte_nor_pos
 
 
 @settings(
-    max_examples=40,
+    max_examples=EXAMPLES,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
