@@ -13,7 +13,6 @@ import logging
 import os
 import random
 import sqlite3
-import sys
 import threading
 import time
 from collections import OrderedDict, deque
@@ -45,6 +44,7 @@ from loanledger.domain.errors import (
     CorruptHistoryError,
     DomainError,
     InvalidDateError,
+    LoanLedgerError,
     LoanNotFoundError,
     StoreUnavailableError,
     UnknownBorrowerError,
@@ -55,6 +55,7 @@ from loanledger.domain.errors import (
 from loanledger.domain.event import DomainEvent
 from loanledger.domain.loan import Loan, Outcome
 from loanledger.domain.rules import CLASSIFICATIONS, CN_2023
+from loanledger.domain.text import check_lookup
 from loanledger.journal import numbered_lines, parse_line
 from loanledger.persistence.book_audit import verify_book
 from loanledger.persistence.chain import (
@@ -64,6 +65,11 @@ from loanledger.persistence.chain import (
     compute_link,
     seal,
     unseal,
+)
+from loanledger.persistence.failures import (
+    is_connection_failure,
+    is_driver_error,
+    store_data_error,
 )
 from loanledger.persistence.ids import loan_uuid
 from loanledger.persistence.keys import DataKeys, Keyring, MasterKey, load_keyring
@@ -145,17 +151,6 @@ UNKNOWN_OUTCOME = "the command may or may not have been recorded: send it again"
 repayment or disbursement, its reference makes it a no-op)."""
 
 
-def _is_connection_failure(error: BaseException) -> bool:
-    """The store could not be reached or the connection broke (server restart, network cut,
-    no pooled connection in time): eventsourcing's or psycopg's (read models) error for it."""
-    if isinstance(error, (OperationalError, InterfaceError)):
-        return True
-    psycopg = sys.modules.get("psycopg")
-    return psycopg is not None and isinstance(
-        error, (psycopg.OperationalError, psycopg.InterfaceError)
-    )
-
-
 def _guarded(outcome: str) -> Callable[[Callable[_P, _R]], Callable[_P, _R]]:
     """A decorator: a connection failure inside the method surfaces as `StoreUnavailableError`
     ending with `outcome` (what the caller may assume and do), never as a driver error."""
@@ -165,14 +160,16 @@ def _guarded(outcome: str) -> Callable[[Callable[_P, _R]], Callable[_P, _R]]:
         def guarded(*args: _P.args, **kwargs: _P.kwargs) -> _R:
             try:
                 return method(*args, **kwargs)
-            except StoreUnavailableError:
+            except LoanLedgerError:
                 raise
             except Exception as error:
-                if not _is_connection_failure(error):
-                    raise
-                raise StoreUnavailableError(
-                    f"the store is unavailable ({error}); {outcome}"
-                ) from error
+                if is_connection_failure(error):
+                    raise StoreUnavailableError(
+                        f"the store is unavailable ({error}); {outcome}"
+                    ) from error
+                if is_driver_error(error):
+                    raise store_data_error(error, outcome) from error
+                raise
 
         return guarded
 
@@ -250,6 +247,7 @@ class LoanLedger(Application[UUID]):
             select=page_reader(self.recorder),
             decode=self._decode,
             create_tables=self.create_tables,
+            head=lambda: self.recorder.max_notification_id() or 0,
         )
         self.loan_snapshots = Snapshots(
             self.read_store,
@@ -350,6 +348,15 @@ class LoanLedger(Application[UUID]):
             # disbursement, its reference makes it a no-op).
             raise StoreUnavailableError(
                 f"the store failed while recording ({error}); {UNKNOWN_OUTCOME}"
+            ) from error
+        except PersistenceError as error:
+            # The store refused the rows (text it cannot hold, say): nothing was recorded.
+            first = events[0]
+            raise store_data_error(
+                error,
+                "nothing was recorded",
+                loan_id=getattr(first, "loan_id", None),
+                version=first.originator_version,
             ) from error
         self._heads.observe_many(links)
         for originator_id in links:
@@ -838,10 +845,12 @@ class LoanLedger(Application[UUID]):
             return False
         return non_performing / total > self.rules.contagion_non_performing_share
 
+    @_query
     def last_closed_day(self) -> date | None:
         rows = self.read_store.query(self._closed_days["last"])
         return date.fromisoformat(rows[0][0]) if rows and rows[0][0] else None
 
+    @_query
     def earliest_effective_date(self) -> date | None:
         self.projections.catch_up()
         index = self.loan_index.sql(self.read_store)
@@ -959,6 +968,7 @@ class LoanLedger(Application[UUID]):
             if loan.exists_on(on):
                 yield loan.loan_id, loan.postings(on, self.rules)
 
+    @_query
     def reconcile(self, as_of: date | str) -> list[str]:
         """Differences between each loan's subledger and its own figures (empty when tied)."""
         day = parse_as_of(as_of)
@@ -975,6 +985,7 @@ class LoanLedger(Application[UUID]):
             )
         return problems
 
+    @_query
     def loan_rows(
         self, as_of: date | str, known_at: datetime | str | None = None, *, details: bool = True
     ) -> Iterator[LoanRow]:
@@ -1035,9 +1046,11 @@ class LoanLedger(Application[UUID]):
         assert isinstance(event, DomainEvent)
         return link, event
 
+    @_query
     def archive_html(self, loan_id: str) -> str:
         return render_html(self.archive(loan_id))
 
+    @_query
     def rebuild(self) -> None:
         """Drop every projection and rebuild it from the events; drop the loans' snapshots."""
         self.loan_snapshots.clear()
@@ -1045,12 +1058,14 @@ class LoanLedger(Application[UUID]):
 
     # --- personal data ---------------------------------------------------------------------------
 
+    @_command
     def forget_borrower(self, borrower_id: str, *, actor: str = "unspecified") -> dict[str, Any]:
         """Crypto-shred a borrower: destroy their data key, so that their name and identity
         number read as `[erased]` everywhere (loan, reports, archive, exports), while amounts,
         reports, `verify()` and `rebuild()` are unchanged. The forgetting is logged (time,
         actor, destroyed key id) in the personal-data log. Forgetting twice changes nothing;
         a borrower the ledger never recorded raises `UnknownBorrowerError`."""
+        check_lookup(borrower_id, "borrower_id")
         self.projections.catch_up()
         loans = self._borrower_loans(borrower_id)
         subject = subject_of("borrower", borrower_id)
@@ -1060,8 +1075,10 @@ class LoanLedger(Application[UUID]):
             )
         return {"borrower_id": borrower_id, "loans": sorted(loans), **self._forget(subject, actor)}
 
+    @_command
     def forget_guarantor(self, guarantor_id: str, *, actor: str = "unspecified") -> dict[str, Any]:
         """Crypto-shred a guarantor the same way (their name reads as `[erased]`)."""
+        check_lookup(guarantor_id, "guarantor_id")
         subject = subject_of("guarantor", guarantor_id)
         if not self.data_keys.has_key_or_was_forgotten(subject):
             raise UnknownGuarantorError(
@@ -1071,6 +1088,7 @@ class LoanLedger(Application[UUID]):
 
     def _forget(self, subject: str, actor: str) -> dict[str, Any]:
         forgotten_at, already, destroyed = self.data_keys.destroy(subject, actor)
+        self.read_store.scrub()  # no copy of the destroyed key left in the WAL (SQLite)
         # Decoded copies of the subject's fields live in the decoded-event cache and in loans
         # replayed for reads: drop them all (they are rebuilt from the stored bytes on use).
         self._loan_events.clear()
@@ -1089,6 +1107,7 @@ class LoanLedger(Application[UUID]):
             "data_key_destroyed": destroyed is not None,
         }
 
+    @_command
     def rotate_master_key(
         self, new_master_key: str | bytes, *, actor: str = "unspecified"
     ) -> dict[str, Any]:
@@ -1102,11 +1121,13 @@ class LoanLedger(Application[UUID]):
         )
         return {"master_key_id": new.key_id, "data_keys_rewrapped": rewrapped}
 
+    @_query
     def personal_data_log(self) -> list[dict[str, str]]:
         """What was done with personal data, oldest first: `forget`, `unmasked_export`,
         `rotate_master_key` rows with their time, subject, actor and detail."""
         return self.data_keys.log()
 
+    @_query
     def export_loan_level(
         self,
         as_of: date | str,
@@ -1127,6 +1148,7 @@ class LoanLedger(Application[UUID]):
             self.record_unmasked_export(detail, actor=actor)
         return regulator.loan_level(self._loan_rows(day, moment), unmasked=unmasked)
 
+    @_command
     def record_unmasked_export(self, what: str, *, actor: str = "unspecified") -> None:
         """Log an export of unmasked personal data (for exports built outside the ledger)."""
         recorded_at = self.data_keys.log_action("unmasked_export", "*", actor, what)
@@ -1172,6 +1194,14 @@ class LoanLedger(Application[UUID]):
 
         assert isinstance(self.recorder, PostgresApplicationRecorder)
         return ListenWaker(self.settings.postgres_connection(), self.recorder.channel_name)
+
+    @_query
+    def projection_status(self) -> list[dict[str, Any]]:
+        """Each read model's projection: `position` (last event applied), `lag` (events
+        behind the latest) and `stuck` (None, or the event it cannot apply: `position`,
+        `loan_id`, `version`, `error`). Catches up first. See `projection/stuck.py`."""
+        self.projections.catch_up()
+        return self.projections.status()
 
     @_query
     def schedule(self, loan_id: str, as_of: date | str | None = None) -> list[dict[str, Any]]:

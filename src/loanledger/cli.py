@@ -41,6 +41,7 @@ from loanledger.journal import numbered_lines, parse_line
 from loanledger.persistence.keys import MasterKey
 from loanledger.persistence.migrate import migrate as apply_migrations
 from loanledger.persistence.urls import parse_store_url, resolve_store_url
+from loanledger.projection.status import projection_status
 from loanledger.reports import arbitration, formats
 from loanledger.reports.explain import explanation_lines
 
@@ -582,11 +583,24 @@ def project(
         float,
         typer.Option("--poll", metavar="SECONDS", min=0.01, help="Poll interval with --follow."),
     ] = 1.0,
+    status: Annotated[
+        bool,
+        typer.Option(
+            "--status",
+            help="Catch up, then print each projection's position, lag and stuck event (JSON).",
+        ),
+    ] = False,
     db: DbOption = None,
 ) -> None:
     """Catch the read models up with the events once, or keep them caught up (--follow)."""
     with _refusals(), _ledger(db) as ledger:
         url = ledger.settings.redacted_url
+        if status:
+            rows = projection_status(ledger)
+            sys.stdout.write(json.dumps(rows, ensure_ascii=False, indent=2) + "\n")
+            if any(row["stuck"] for row in rows):
+                raise typer.Exit(code=1)
+            return
         if not follow:
             processed = ledger.projections.catch_up()
             typer.echo(

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 from typing import IO, Any
+from urllib.parse import quote
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -213,7 +214,7 @@ def _write_reports(ledger: LoanLedger, result: DemoResult, out: Path) -> None:
         result.files.extend([csv_path, xlsx_path])
     defaulted = defaulted_loan(result.reports["loan_ledger"])
     if defaulted is not None:
-        archive_path = out / f"archive_{defaulted}.html"
+        archive_path = out / f"archive_{quote(defaulted, safe='')}.html"  # no "/" in a name
         archive_path.write_text(ledger.archive_html(defaulted), encoding="utf-8")
         result.files.append(archive_path)
 

@@ -30,7 +30,10 @@ def _refuse_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 def parse_line(line: str | bytes) -> dict[str, Any]:
     """One journal line as a dict; JournalParseError if it is not one JSON object."""
-    size = len(line.encode("utf-8") if isinstance(line, str) else line)
+    try:
+        size = len(line.encode("utf-8") if isinstance(line, str) else line)
+    except UnicodeEncodeError as error:
+        raise JournalParseError(f"not UTF-8 text: {error.reason} at {error.start}") from None
     if size > MAX_LINE_BYTES:
         raise LimitExceededError(f"line is {size} bytes, above the limit of {MAX_LINE_BYTES}")
     try:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -12,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from loanledger import LoanLedger
+from loanledger.projection.loan_index import LoanIndexProjection
 from tests.cli.test_cli import book, events_recorded, invoke, write_journal
 
 
@@ -76,3 +79,41 @@ def test_project_follow_projects_new_events_and_stops_cleanly_on_sigterm(
 
     assert follower.returncode == 0, stderr
     assert f"stopped: {recorded} events projected while following" in stdout
+
+
+def test_project_status_prints_each_projections_position_lag_and_stuck_event(
+    tmp_path: Path, db: str
+) -> None:
+    _loaded(tmp_path, db)
+    recorded = events_recorded(db)
+
+    result = invoke("project", "--status", "--db", db)
+
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout) == [
+        {"projection": name, "position": recorded, "lag": 0, "stuck": None}
+        for name in ("loan_index", "loan_state", "notices")
+    ]
+
+
+def test_project_status_names_a_stuck_event_and_exits_1(
+    tmp_path: Path, db: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _loaded(tmp_path, db)
+    with sqlite3.connect(db.removeprefix("sqlite:///")) as connection:
+        connection.execute("DELETE FROM loanledger_tracking WHERE projection = 'loan_index'")
+        connection.execute("DELETE FROM loanledger_loan_index")
+
+    def refuse(*args: object) -> None:
+        raise RuntimeError("index unavailable")
+
+    monkeypatch.setattr(LoanIndexProjection, "process", refuse)
+    result = invoke("project", "--status", "--db", db)
+
+    assert result.exit_code == 1
+    rows = {row["projection"]: row for row in json.loads(result.stdout)}
+    assert rows["loan_index"]["position"] == 0
+    assert rows["loan_index"]["stuck"]["position"] == 1
+    assert rows["loan_index"]["stuck"]["version"] == 1
+    assert rows["loan_index"]["stuck"]["error"] == "RuntimeError: index unavailable"
+    assert rows["loan_state"]["stuck"] is None

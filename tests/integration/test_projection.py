@@ -69,8 +69,10 @@ def test_the_index_holds_each_loans_latest_version_exactly_once(ledger: LoanLedg
         assert last_version == ledger._get(loan_id).version
 
 
-class _Crash(Exception):
-    pass
+class _Crash(BaseException):
+    """The process dying mid-batch (a BaseException, like SystemExit or KeyboardInterrupt): an
+    Exception would be a projection that cannot apply an event, which stops only that
+    projection at that event (see test_stuck_projection)."""
 
 
 def test_a_crash_mid_batch_commits_nothing_and_resuming_equals_a_clean_rebuild(

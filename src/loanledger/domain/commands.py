@@ -34,12 +34,14 @@ from loanledger.domain.errors import (
     InvalidRateError,
 )
 from loanledger.domain.money import CURRENCIES, parse_decimal
-
-MAX_TEXT_LENGTH = 2000
-"""Longest free text (notes, findings, reasons) a command may carry."""
-
-MAX_ID_LENGTH = 64
-"""Longest identifier (loan id, person id, reference, collateral id)."""
+from loanledger.domain.text import (
+    Identifier,
+    IdNumber,
+    Name,
+    OptionalName,
+    RequiredText,
+    Text,
+)
 
 EARLIEST_DATE = date(1970, 1, 1)
 LATEST_DATE = date(2199, 12, 31)
@@ -111,11 +113,6 @@ Amount = Annotated[Decimal, BeforeValidator(_amount), PlainSerializer(_decimal_t
 Rate = Annotated[Decimal, BeforeValidator(_rate), PlainSerializer(_decimal_text)]
 Flag = Annotated[bool, BeforeValidator(_strict_bool)]
 WholeNumber = Annotated[int, BeforeValidator(_strict_int)]
-Identifier = Annotated[
-    str,
-    StringConstraints(strict=True, min_length=1, max_length=MAX_ID_LENGTH, strip_whitespace=False),
-]
-Text = Annotated[str, StringConstraints(strict=True, max_length=MAX_TEXT_LENGTH)]
 RepaymentMethodName = Literal["annuity", "equal_principal", "interest_only", "bullet"]
 
 
@@ -140,8 +137,8 @@ class Command(BaseModel):
 class Borrower(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
     id: Identifier
-    name: Annotated[str, StringConstraints(strict=True, min_length=1, max_length=200)]
-    id_number: Annotated[str, StringConstraints(strict=True, max_length=64)] | None = None
+    name: Name
+    id_number: IdNumber | None = None
 
 
 class Apply(Command):
@@ -216,7 +213,7 @@ class Disburse(Command):
     command: Literal["disburse"]
     amount: Amount
     reference: Identifier
-    payee: Annotated[str, StringConstraints(strict=True, max_length=200)] | None = None
+    payee: OptionalName | None = None
 
 
 class Repay(Command):
@@ -253,7 +250,7 @@ class ReleaseCollateral(Command):
 class Guarantor(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
     id: Identifier
-    name: Annotated[str, StringConstraints(strict=True, min_length=1, max_length=200)]
+    name: Name
 
 
 class AddGuarantor(Command):
@@ -308,7 +305,7 @@ class Downgrade(Command):
     command: Literal["downgrade"]
     classification: Literal["normal", "special_mention", "substandard", "doubtful", "loss"]
     approver: Identifier
-    reason: Annotated[str, StringConstraints(strict=True, min_length=1, max_length=2000)]
+    reason: RequiredText
 
 
 class WriteOff(Command):
@@ -344,7 +341,7 @@ class FileArbitration(Command):
     name = "file_arbitration"
     command: Literal["file_arbitration"]
     case_id: Identifier
-    forum: Annotated[str, StringConstraints(strict=True, min_length=1, max_length=200)]
+    forum: Name
     claim_amount: Amount
 
 
@@ -361,7 +358,7 @@ class ApplyEnforcement(Command):
     name = "apply_enforcement"
     command: Literal["apply_enforcement"]
     case_id: Identifier
-    court: Annotated[str, StringConstraints(strict=True, min_length=1, max_length=200)]
+    court: Name
 
 
 class RecordRecovery(Command):

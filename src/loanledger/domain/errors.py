@@ -133,6 +133,19 @@ class StoreUnavailableError(LoanLedgerError):
     the URL)."""
 
 
+class StoreDataError(LoanLedgerError):
+    """The store refused or could not return data (a database, driver or event-store error that
+    is not a lost connection). Not a refusal of the input by a rule: `loan_id` and `version`
+    name the stored event concerned when one is known (else None)."""
+
+    def __init__(
+        self, message: str, *, loan_id: str | None = None, version: int | None = None
+    ) -> None:
+        super().__init__(message)
+        self.loan_id = loan_id
+        self.version = version
+
+
 class UnknownPersonError(DomainError):
     """A person to forget whom the ledger has never recorded, so there is nothing to erase."""
 

@@ -17,8 +17,13 @@ The hash chain is computed over these stored bytes (ciphertext included), so des
 key changes nothing that `verify()` reads. Without the data key the listed fields decode as
 `ERASED`; a field that was None is not listed and stays None.
 
-Which fields: the borrower's name and identity-document number (`LoanApplied.borrower`) and the
-guarantor's name (`GuarantorAdded`): a guarantor is a person too, with a data key of their own.
+Which fields: the borrower's name and identity-document number (`LoanApplied.borrower`), the
+guarantor's name (`GuarantorAdded`): a guarantor is a person too, with a data key of their own,
+and the payee of an entrusted payment (`LoanDisbursed.payee`, 受托支付). The payee is sealed
+under the *borrower's* data key: the journal gives a payee a name but no id of their own, the
+payee is most often the borrower, and a third-party payee is named because of the borrower's
+loan, so forgetting the borrower must erase it too. An event whose personal fields are all
+None (a disbursement without a payee) carries no envelope.
 """
 
 from __future__ import annotations
@@ -33,7 +38,7 @@ from uuid import UUID
 
 from eventsourcing.utils import get_topic
 
-from loanledger.domain.loan_events import GuarantorAdded, LoanApplied
+from loanledger.domain.loan_events import GuarantorAdded, LoanApplied, LoanDisbursed
 from loanledger.persistence.keys import NONCE_BYTES, DataKeys
 
 ERASED = "[erased]"
@@ -64,12 +69,14 @@ PERSONAL_FIELDS: Mapping[str, PersonalFields] = {
     get_topic(GuarantorAdded): PersonalFields(
         "guarantor", ("guarantor_id",), (("guarantor_name",),)
     ),
+    get_topic(LoanDisbursed): PersonalFields("borrower", ("borrower_id",), (("payee",),)),
 }
 """Every stored event class that carries personal data, by topic."""
 
 _BY_CLASS: Mapping[type, PersonalFields] = {
     LoanApplied: PERSONAL_FIELDS[get_topic(LoanApplied)],
     GuarantorAdded: PERSONAL_FIELDS[get_topic(GuarantorAdded)],
+    LoanDisbursed: PERSONAL_FIELDS[get_topic(LoanDisbursed)],
 }
 
 
@@ -84,11 +91,8 @@ def subjects_of(events: Iterable[object]) -> set[str]:
     found = set()
     for event in events:
         spec = _BY_CLASS.get(type(event))
-        if spec is not None:
-            value: Any = event
-            for part in spec.subject_path:
-                value = getattr(value, part)
-            found.add(subject_of(spec.kind, str(value)))
+        if spec is not None and any(_attr(event, path) is not None for path in spec.paths):
+            found.add(subject_of(spec.kind, str(_attr(event, spec.subject_path))))
     return found
 
 
@@ -103,6 +107,8 @@ def seal_state(
     spec = PERSONAL_FIELDS.get(topic)
     if spec is None:
         return
+    if all(_get(state, path) is None for path in spec.paths):
+        return  # nothing personal to seal (a disbursement without a payee)
     subject = spec.subject(state)
     fields: list[str] = []
     values: list[Any] = []
@@ -184,6 +190,13 @@ def _context(
 
 def _nonce() -> bytes:
     return os.urandom(NONCE_BYTES)
+
+
+def _attr(event: object, path: tuple[str, ...]) -> Any:
+    value: Any = event
+    for part in path:
+        value = getattr(value, part, None)
+    return value
 
 
 def _get(state: Mapping[str, Any], path: tuple[str, ...]) -> Any:

@@ -9,11 +9,17 @@ first event.
 
 `follow()` keeps the projections caught up in the background (see `follow.py`); inside
 `stale_reads()` a thread's queries read the read models as they are, without catching up.
+
+A projection that cannot apply an event stops at it and the others go on (see `stuck.py`):
+a batch that fails is projected again one event and one projection at a time, to find the
+event and keep everything before it.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
+import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -23,10 +29,14 @@ from eventsourcing.persistence import Notification
 
 from loanledger.collector import collector_paused
 from loanledger.domain.event import DomainEvent
+from loanledger.persistence.failures import is_connection_failure
 from loanledger.persistence.pages import PageReader
 from loanledger.projection.follow import Follower, Waker
 from loanledger.projection.sql import statements
 from loanledger.projection.store import ReadStore, Transaction
+from loanledger.projection.stuck import StaleReadModelWarning, StuckEvent, describe
+
+logger = logging.getLogger(__name__)
 
 BATCH_SIZE = 1000
 """Events per transaction: large enough to amortise a commit, small enough to bound memory."""
@@ -77,6 +87,7 @@ class ProjectionEngine:
         batch_size: int = BATCH_SIZE,
         *,
         create_tables: bool = True,
+        head: Callable[[], int] | None = None,
     ) -> None:
         self.store = store
         self.projections = list(projections)
@@ -88,6 +99,9 @@ class ProjectionEngine:
         self.caught_up_to = 0
         """The last position a catch-up in this process reached (0 before the first)."""
         self.create_tables = create_tables
+        self._head = head
+        self.stuck: dict[str, StuckEvent] = {}
+        """The projections stopped at an event they cannot apply, by name (see `stuck.py`)."""
         self._tracking = statements("tracking", store.dialect)
         with store.transaction() as txn:
             if create_tables:
@@ -140,46 +154,177 @@ class ProjectionEngine:
         # One connection to the log and one to the read models for every page of the catch-up
         # (see the sessions), instead of a checked-out connection per page and per statement.
         with self._lock, self._select.session(), self.store.session():
-            processed = 0
             # Read once; after each batch the positions read under the tracking lock (fresher)
             # are carried on, so a batch costs no position queries beyond those.
             positions = {p.name: self.position(p) for p in self.projections}
+            processed = self._retry_stuck(positions)
             while True:
-                start = min(positions.values(), default=0) + 1
+                active = [p for p in positions if p not in self.stuck]
+                if not active:
+                    break
+                start = min(positions[name] for name in active) + 1
                 with collector_paused():
                     # Every object of the page is freed before the collector runs again.
                     count, last = self._project_page(start, positions)
                 processed += count
                 if count < self.batch_size:
                     self.caught_up_to = last
-                    return processed
+                    break
+        if self.stuck:
+            warnings.warn(
+                StaleReadModelWarning(
+                    "read models are stale: " + "; ".join(str(item) for item in self.stuck.values())
+                ),
+                stacklevel=3,
+            )
+        return processed
 
     def _project_page(self, start: int, positions: dict[str, int]) -> tuple[int, int]:
         """Project the page of the log from `start`; return its size and last position (`start
-        - 1` when empty). `positions` is updated to the projections' positions afterwards."""
+        - 1` when empty). `positions` is updated to the projections' positions afterwards.
+        If the page cannot be projected in one transaction, it is projected one event at a time
+        (`_project_singly`), which stops only the projection that fails at the event it fails
+        on. A lost connection is raised (nothing is stuck; the caller may try again)."""
         notifications = self._select(start, self.batch_size)
         if not notifications:
             return 0, start - 1
+        try:
+            self._project_batch(notifications, positions)
+        except Exception as error:
+            if is_connection_failure(error):
+                raise
+            logger.warning(
+                "projecting events %s-%s failed (%s); one at a time now",
+                notifications[0].id,
+                notifications[-1].id,
+                describe(error),
+            )
+            self._project_singly(notifications, positions)
+        return len(notifications), notifications[-1].id
+
+    def _project_batch(
+        self, notifications: Sequence[Notification], positions: dict[str, int]
+    ) -> None:
         events = self._decode(notifications)
         batch = [Recorded(n.id, e) for n, e in zip(notifications, events, strict=True)]
         last = notifications[-1].id
+        written: dict[str, int] = {}
         with self.store.transaction() as txn:
             # Another process may have projected this batch since the positions were read:
             # under the lock, read them again and take only what is still new.
             txn.execute(self._tracking["lock"])
             for projection in self.projections:
                 row = txn.execute(self._tracking["select"], (projection.name,))
-                positions[projection.name] = int(row[0][0]) if row else 0
+                written[projection.name] = int(row[0][0]) if row else 0
             for projection in self.projections:
-                mine = [item for item in batch if item.position > positions[projection.name]]
+                if projection.name in self.stuck:
+                    continue
+                mine = [item for item in batch if item.position > written[projection.name]]
                 if mine:
                     projection.process(txn, self.store, mine)
-                if positions[projection.name] < last:
+                if written[projection.name] < last:
                     txn.execute(
                         self._tracking["upsert"], (projection.name, last, projection.version)
                     )
-                    positions[projection.name] = last
-        return len(batch), last
+                    written[projection.name] = last
+        positions.update(written)
+
+    def _project_singly(
+        self,
+        notifications: Sequence[Notification],
+        positions: dict[str, int],
+        only: frozenset[str] | None = None,
+    ) -> None:
+        """Each event by each projection (or those named `only`) in its own transaction; a
+        projection that fails on an event is stuck there and skips the rest."""
+        for notification in notifications:
+            todo = [
+                p
+                for p in self.projections
+                if p.name not in self.stuck
+                and (only is None or p.name in only)
+                and positions[p.name] < notification.id
+            ]
+            if not todo:
+                continue
+            try:
+                event = self._decode([notification])[0]
+            except Exception as error:
+                if is_connection_failure(error):
+                    raise
+                for projection in todo:
+                    self._stick(projection, notification, None, error)
+                continue
+            for projection in todo:
+                try:
+                    with self.store.transaction() as txn:
+                        txn.execute(self._tracking["lock"])
+                        row = txn.execute(self._tracking["select"], (projection.name,))
+                        written = int(row[0][0]) if row else 0
+                        if written < notification.id:
+                            projection.process(txn, self.store, [Recorded(notification.id, event)])
+                            txn.execute(
+                                self._tracking["upsert"],
+                                (projection.name, notification.id, projection.version),
+                            )
+                            written = notification.id
+                    positions[projection.name] = written
+                except Exception as error:
+                    if is_connection_failure(error):
+                        raise
+                    self._stick(projection, notification, event, error)
+
+    def _stick(
+        self,
+        projection: Projection,
+        notification: Notification,
+        event: DomainEvent | None,
+        error: BaseException,
+    ) -> None:
+        stuck = StuckEvent(
+            projection=projection.name,
+            position=notification.id,
+            loan_id=event.loan_id if event is not None else None,
+            originator_id=str(notification.originator_id),
+            version=notification.originator_version,
+            error=describe(error),
+        )
+        if self.stuck.get(projection.name) != stuck:
+            logger.error("%s", stuck)
+        self.stuck[projection.name] = stuck
+
+    def _retry_stuck(self, positions: dict[str, int]) -> int:
+        """Try each stuck projection's event once more (the code or data may have been fixed);
+        return how many projections it moved on."""
+        moved = 0
+        for name, stuck in list(self.stuck.items()):
+            del self.stuck[name]
+            self._project_singly(self._select(stuck.position, 1), positions, frozenset({name}))
+            if name not in self.stuck:
+                logger.warning("projection %s applied event %s and goes on", name, stuck.position)
+                moved += 1
+        return moved
+
+    def head(self) -> int:
+        """The position of the latest event recorded (as far as this engine knows)."""
+        return self._head() if self._head is not None else self.caught_up_to
+
+    def status(self) -> list[dict[str, object]]:
+        """Each projection's position, lag behind the latest event, and stuck event (or None)."""
+        head = self.head()
+        rows: list[dict[str, object]] = []
+        for projection in self.projections:
+            position = self.position(projection)
+            stuck = self.stuck.get(projection.name)
+            rows.append(
+                {
+                    "projection": projection.name,
+                    "position": position,
+                    "lag": max(head - position, 0),
+                    "stuck": stuck.as_dict() if stuck is not None else None,
+                }
+            )
+        return rows
 
     def _reset(self, txn: Transaction, projection: Projection) -> None:
         """Forget a projection's rows and position. With table creation off (a DBA-managed
@@ -197,4 +342,5 @@ class ProjectionEngine:
         with self._lock, self.store.transaction() as txn:
             for projection in self.projections:
                 self._reset(txn, projection)
+            self.stuck.clear()
         return self._catch_up()

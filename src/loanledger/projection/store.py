@@ -46,6 +46,12 @@ class ReadStore(ABC):
         catch-up runs one a page); each still commits or rolls back on its own."""
         return nullcontext()
 
+    def scrub(self) -> None:
+        """Leave no copy of deleted rows where a reader of the files could find it. PostgreSQL
+        keeps dead row versions until VACUUM: the operator runs `VACUUM` on the ledger's schema
+        after forgetting someone (see README); nothing to do here."""
+        return None
+
     @abstractmethod
     def close(self) -> None: ...
 
@@ -75,6 +81,9 @@ class SQLiteReadStore(ReadStore):
             target, uri=uri, check_same_thread=False, isolation_level=None, timeout=30
         )
         self._connection.execute("PRAGMA busy_timeout = 30000")
+        # A deleted or rewritten row (a destroyed data key, a read-model row) is overwritten
+        # with zeros, not left in a free page for a file reader to find (crypto-shredding).
+        self._connection.execute("PRAGMA secure_delete = ON")
         if target != ":memory:" and "mode=memory" not in target:
             self._connection.execute("PRAGMA journal_mode = WAL")
 
@@ -101,6 +110,12 @@ class SQLiteReadStore(ReadStore):
                 return list(cursor.fetchall())
             finally:
                 cursor.close()
+
+    def scrub(self) -> None:
+        """Copy the write-ahead log into the file and truncate it, so that no superseded page
+        (the row before a secure delete zeroed it) survives in the WAL file."""
+        with self._lock:
+            self._connection.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
 
     def close(self) -> None:
         with self._lock:

@@ -25,6 +25,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 from urllib.parse import quote
 
+from loanledger.reports.cells import neutralised
 from loanledger.reports.regulator import mask_personal_data
 
 FIXED_ZIP_TIME = (1980, 1, 1, 0, 0, 0)
@@ -157,7 +158,9 @@ def index_csv(rows: Iterable[Mapping[str, Any]]) -> str:
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(INDEX_COLUMNS)
     for row in sorted(rows, key=lambda item: str(item["loan_id"])):
-        writer.writerow(["" if row[name] is None else str(row[name]) for name in INDEX_COLUMNS])
+        writer.writerow(
+            ["" if row[name] is None else neutralised(str(row[name])) for name in INDEX_COLUMNS]
+        )
     return buffer.getvalue()
 
 

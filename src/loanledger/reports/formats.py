@@ -3,7 +3,8 @@
 Every format keeps the values exactly as the report gives them: amounts stay the strings with two
 decimals (never floats), counts stay integers, a missing value is empty. In CSV and XLSX a list
 (`warnings`, `classification_reasons`) is joined with `;`. The columns are the first row's keys in
-their order.
+their order. CSV and XLSX cells a spreadsheet would evaluate as a formula are neutralised (see
+`cells.py`); JSON and tables show the values as they are.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 from rich.table import Table
+
+from loanledger.reports.cells import is_risky, neutralised
 
 Format = Literal["table", "json", "csv", "xlsx"]
 FORMATS: tuple[str, ...] = ("table", "json", "csv", "xlsx")
@@ -63,9 +66,9 @@ def to_csv(rows: Rows) -> str:
     header = columns(rows)
     if header:
         writer = csv.writer(buffer, lineterminator="\n")
-        writer.writerow(header)
+        writer.writerow([neutralised(name) for name in header])
         for row in rows:
-            writer.writerow([cell_text(row.get(name)) for name in header])
+            writer.writerow([neutralised(cell_text(row.get(name))) for name in header])
     return buffer.getvalue()
 
 
@@ -86,11 +89,22 @@ def write_xlsx(rows: Rows, path: str | Path, title: str = "report") -> None:
         sheet.freeze_panes = "A2"
         for row in rows:
             sheet.append([cell_value(row.get(name)) for name in header])
+        _no_formulas(sheet)
         for index, name in enumerate(header, start=1):
             width = max([len(name), *(len(cell_text(row.get(name))) for row in rows[:200])])
             letter = sheet.cell(row=1, column=index).column_letter
             sheet.column_dimensions[letter].width = min(60, width + 2)
     workbook.save(str(path))
+
+
+def _no_formulas(sheet: Any) -> None:
+    """Every text cell a string, never a formula (openpyxl takes a leading `=` for one), and
+    the risky ones quote-prefixed, so Excel neither evaluates nor re-reads them as formulas."""
+    for row in sheet.iter_rows():
+        for cell in row:
+            if isinstance(cell.value, str) and (cell.data_type == "f" or is_risky(cell.value)):
+                cell.data_type = "s"
+                cell.quotePrefix = True
 
 
 def read_xlsx(path: str | Path) -> list[dict[str, Any]]:

@@ -29,7 +29,7 @@ NAME_KEEP_HEAD = 1
 ON_BALANCE_SHEET_ACCOUNT = "loans_principal"
 WRITTEN_OFF_ACCOUNT = "offbs_written_off"
 
-NAME_FIELDS = ("name", "guarantor_name", "borrower_name")
+NAME_FIELDS = ("name", "guarantor_name", "borrower_name", "payee")
 ID_NUMBER_FIELDS = ("id_number", "borrower_id_number")
 PERSONAL_FIELDS = (*NAME_FIELDS, *ID_NUMBER_FIELDS)
 """Keys whose values `mask_personal_data` masks wherever they occur (borrowers, guarantors: a
