@@ -13,10 +13,10 @@ from tests.journal import disburse, pre_loan, repay
 STORE_KINDS = ("memory", "sqlite")
 
 
-def _bullet(ledger: LoanLedger, method: str = "bullet") -> None:
+def _bullet(ledger: LoanLedger, method: str = "bullet", *, loan_id: str = "L-1") -> None:
     """The issue's loan: 89,964.70 at 17.59 % for 12 months, disbursed 2026-01-19."""
     for command in pre_loan(
-        "L-1",
+        loan_id,
         amount="89964.70",
         annual_rate="0.1759",
         method=method,
@@ -24,7 +24,7 @@ def _bullet(ledger: LoanLedger, method: str = "bullet") -> None:
         approved_on="2026-01-12",
     ):
         ledger.execute(command)
-    ledger.execute(disburse("L-1", "2026-01-19", "89964.70"))
+    ledger.execute(disburse(loan_id, "2026-01-19", "89964.70"))
 
 
 def _prepay(loan_id: str, on: str, amount: str, reference: str, **extra: Any) -> dict[str, Any]:
@@ -59,3 +59,22 @@ def test_a_prepayment_with_what_is_held_that_covers_the_payoff_settles_the_loan(
     )
     assert view["next_due_date"] is None
     assert ledger.payoff("L-1", "2026-09-19")["total"] == "0.00"
+
+
+def test_a_prepayment_of_95000_reduces_principal_as_one_of_85000_does(ledger: LoanLedger) -> None:
+    """Interest accrued to 09-19 (10,681.73) is settled first, then principal: 85,000 leaves
+    15,646.43 outstanding, 95,000 leaves 5,646.43, and neither holds anything."""
+    outstanding = {}
+    for amount in ("85000.00", "95000.00"):
+        loan_id = f"L-{amount[:2]}"
+        _bullet(ledger, loan_id=loan_id)
+        result = ledger.execute(_prepay(loan_id, "2026-09-19", amount, "R-1"))
+        assert result["allocation"]["interest"] == "10681.73"
+        assert result["allocation"]["overpayment"] == "0.00"
+        view = ledger.loan(loan_id, as_of="2026-09-19")
+        outstanding[amount] = (view["principal_outstanding"], view["overpayment"], view["status"])
+
+    assert outstanding == {
+        "85000.00": ("15646.43", "0.00", "active"),
+        "95000.00": ("5646.43", "0.00", "active"),
+    }
