@@ -801,13 +801,18 @@ class _Walk:
         # already carries its interest in the overdue installments (and bears penalty).
         not_yet_due = sum((due.principal_unpaid for due in future), start=ZERO)
         accrued = self._carried_interest(day, not_yet_due) if not_yet_due > 0 else ZERO
+        if future:
+            # Interest a prepayment paid ahead this period is paid, not capitalised.
+            accrued = max(accrued - future[0].interest_paid, ZERO)
         capitalised = arrears + penalty + accrued
         if self.books is not None:
             off = self._non_accrual(day)
             for due in due_now:
                 self._recognise_penalty(day, due, off=off)
             if accrued and future:
-                self.books.recognise_interest(day, future[0].number, accrued, off=off)
+                number = future[0].number
+                recognised = self.books.bucket(number).interest_recognised
+                self.books.recognise_interest(day, number, recognised + accrued, off=off)
             moved = [due.number for due in due_now] + ([future[0].number] if accrued else [])
             self.books.capitalise(day, moved, capitalised)
         for due in due_now:
