@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from loanledger import LoanLedger
+from loanledger.domain.errors import InvalidCommandError
 from tests.journal import disburse, pre_loan, repay
 
 STORE_KINDS = ("memory", "sqlite")
@@ -77,4 +78,94 @@ def test_a_prepayment_of_95000_reduces_principal_as_one_of_85000_does(ledger: Lo
     assert outstanding == {
         "85000.00": ("15646.43", "0.00", "active"),
         "95000.00": ("5646.43", "0.00", "active"),
+    }
+
+
+def _annuity(ledger: LoanLedger, method: str = "annuity") -> None:
+    """12,000.00 over 12 months at 6 %, disbursed 2024-01-15 (annuity installment 1,032.80)."""
+    for command in pre_loan("L-1", method=method):
+        ledger.execute(command)
+    ledger.execute(disburse("L-1", "2024-01-15", "12000.00"))
+
+
+def test_a_prepayment_keeping_the_installment_shortens_the_term(ledger: LoanLedger) -> None:
+    """After installment 1 (02-15), 3,000.00 prepaid the same day leaves 8,027.20; kept at
+    1,032.80 a month it is repaid in 8 more installments instead of 11."""
+    _annuity(ledger)
+    ledger.execute(repay("L-1", "2024-02-15", "1032.80", "R-1"))
+
+    ledger.execute(_prepay("L-1", "2024-02-15", "3000.00", "R-2", keep="installment"))
+    rows = ledger.schedule("L-1")
+
+    assert len(rows) == 9
+    assert {row["installment"] for row in rows[1:-1]} == {"1032.80"}
+    assert rows[-1]["principal_remaining"] == "0.00"
+    assert ledger.loan("L-1", as_of="2024-02-15")["principal_outstanding"] == "8027.20"
+
+
+def test_a_prepayment_keeping_the_term_is_what_keep_defaults_to(ledger: LoanLedger) -> None:
+    _annuity(ledger)
+    ledger.execute(repay("L-1", "2024-02-15", "1032.80", "R-1"))
+
+    ledger.execute(_prepay("L-1", "2024-02-15", "3000.00", "R-2", keep="term"))
+    rows = ledger.schedule("L-1")
+
+    assert len(rows) == 12
+    assert rows[1]["installment"] == rows[2]["installment"] != "1032.80"
+
+
+def test_keep_without_prepay_is_refused(ledger: LoanLedger) -> None:
+    _annuity(ledger)
+
+    with pytest.raises(InvalidCommandError, match="keep applies only to a repayment with prepay"):
+        ledger.execute({**repay("L-1", "2024-02-15", "1032.80", "R-1"), "keep": "term"})
+
+
+HELD_ON_MARCH_1 = {
+    "annuity": "0.00",
+    "equal_principal": "0.00",
+    "interest_only": "440.00",
+    "bullet": "500.00",
+}
+
+
+@pytest.mark.parametrize("method", ["annuity", "equal_principal", "interest_only", "bullet"])
+def test_paying_the_payoff_total_with_what_is_held_settles_every_kind_of_loan(
+    ledger: LoanLedger, method: str
+) -> None:
+    """500.00 held since 01-20 counts toward the payoff on 03-01, mid-period, less what installment
+    1 (02-15) took of it: all of it for the amortising loans, the 60.00 interest of the
+    interest-only one, nothing of the bullet one."""
+    _annuity(ledger, method)
+    ledger.execute(repay("L-1", "2024-01-20", "500.00", "R-1"))
+    quote = ledger.payoff("L-1", "2024-03-01")
+
+    ledger.execute(_prepay("L-1", "2024-03-01", quote["total"], "R-2"))
+    view = ledger.loan("L-1", as_of="2024-03-01")
+
+    assert quote["held"] == HELD_ON_MARCH_1[method]
+    assert (view["status"], view["principal_outstanding"], view["overpayment"]) == (
+        "closed",
+        "0.00",
+        "0.00",
+    )
+    assert ledger.payoff("L-1", "2024-03-01")["total"] == "0.00"
+    assert ledger.reconcile("2024-03-01") == []
+
+
+def test_the_payoff_quote_names_its_parts(ledger: LoanLedger) -> None:
+    """On 2026-09-19 the issue's loan owes principal 89,964.70 and 243 days' interest 10,681.73;
+    32,625.70 is held, so 68,020.73 is still to pay."""
+    _bullet(ledger)
+    ledger.execute(repay("L-1", "2026-05-19", "32625.70", "R-1"))
+
+    assert ledger.payoff("L-1", "2026-09-19") == {
+        "loan_id": "L-1",
+        "on": "2026-09-19",
+        "principal": "89964.70",
+        "interest": "10681.73",
+        "penalty": "0.00",
+        "fees": "0.00",
+        "held": "32625.70",
+        "total": "68020.73",
     }
