@@ -64,9 +64,7 @@ class Payoff:
         }
 
 
-def payoff(
-    terms: Terms, facts: Sequence[MoneyFact], on: date, rules: RuleSet = CN_2023
-) -> Payoff:
+def payoff(terms: Terms, facts: Sequence[MoneyFact], on: date, rules: RuleSet = CN_2023) -> Payoff:
     """The payoff quote of a disbursed loan on `on` from its money facts (pure)."""
     code = terms.currency
     before = derive_position(terms, facts, on, rules)
@@ -79,9 +77,7 @@ def payoff(
     # is at most a few days' more than a scheduled installment's interest.
     probe = 2 * owed_at_most + 1
     sequence = max((fact.sequence for fact in facts), default=0) + 1
-    quote = MoneyFact(
-        "repay", on, Money.of(probe, code), QUOTE_REFERENCE, sequence, prepay=True
-    )
+    quote = MoneyFact("repay", on, Money.of(probe, code), QUOTE_REFERENCE, sequence, prepay=True)
     # Walked with books, which keeps this hypothetical walk out of the remembered walks.
     after = derive_position(terms, [*facts, quote], on, rules, books=Books())
     met = after.allocations[QUOTE_REFERENCE]

@@ -46,4 +46,3 @@ def check_refund(
                 f"{fact.reference!r} of {fact.amount} on {fact.on.isoformat()} more than loan "
                 f"{loan_id} holds then"
             )
-

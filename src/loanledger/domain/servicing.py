@@ -584,7 +584,9 @@ class _Walk:
                     self.rules.rounding,
                 )
                 # Interest a prepayment paid ahead is recognised already (0 for other loans).
-                ahead = self.books.bucket(due.number).interest_recognised if due.interest_paid else ZERO
+                ahead = (
+                    self.books.bucket(due.number).interest_recognised if due.interest_paid else ZERO
+                )
                 self.books.month_end_accrual(
                     day, day + ONE_DAY, due.number, max(earned - ahead, ZERO)
                 )
@@ -927,7 +929,9 @@ class _Walk:
         if new_principal <= 0:
             self.position.installments = kept
             return
-        level = kept_level(self.terms.method, self.position.installments) if keep != "term" else None
+        level = (
+            kept_level(self.terms.method, self.position.installments) if keep != "term" else None
+        )
         if level is not None and len(future) > 1:
             rows = shorten_term(
                 Money.of(new_principal, self.currency),
