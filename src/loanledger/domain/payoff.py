@@ -6,7 +6,9 @@ and what that repayment used is the quote. So penalty runs to the day before (a 
 meets the penalty accrued through the day before), installments due on `on` are met first, the
 interest of the current period is charged as a prepayment charges it, and the overpayment the
 loan holds counts toward it: paying `total` on `on` with `prepay: true` leaves nothing owed and
-nothing held (DESIGN §12: "total": "0.00" settles exactly).
+nothing held (DESIGN §12: "total": "0.00" settles exactly). A total of zero before anything is
+paid means the money held covers the payoff already: nothing more is to be paid, and the held
+money meets the installments as they fall due (or any prepayment uses it at once).
 """
 
 from __future__ import annotations
