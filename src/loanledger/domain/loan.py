@@ -731,6 +731,8 @@ class Loan(EventSourcedAggregate):
         if repeat is not None:
             return repeat
         self._require_open_application("refund")
+        if len(self.refunds) >= MAX_REPAYMENTS:
+            raise LimitExceededError(f"a loan may have at most {MAX_REPAYMENTS} refunds")
         amount = Money.of(command.amount, self.currency_code)
         fact = MoneyFact("refund", command.on, amount, command.reference, self.version + 1)
         check_refund(self.loan_id, self.terms(), self.money_facts(), fact, rules)
