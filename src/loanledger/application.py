@@ -54,6 +54,7 @@ from loanledger.domain.errors import (
 )
 from loanledger.domain.event import DomainEvent
 from loanledger.domain.loan import Loan, Outcome
+from loanledger.domain.payoff import payoff as payoff_quote
 from loanledger.domain.rules import CLASSIFICATIONS, CN_2023
 from loanledger.domain.text import check_lookup
 from loanledger.journal import numbered_lines, parse_line
@@ -1214,6 +1215,16 @@ class LoanLedger(Application[UUID]):
         else:
             day = parse_as_of(as_of)
         return schedule_rows(loan, day)
+
+    @_query
+    def payoff(self, loan_id: str, on: date | str) -> dict[str, Any]:
+        """What must be paid on `on` to settle the loan exactly, and its parts (DESIGN §12):
+        `total` paid with `prepay: true` on `on` leaves nothing owed and nothing held."""
+        day = parse_as_of(on)
+        loan = self._get(loan_id)
+        if not loan.disbursements:
+            raise WrongStateError(f"loan {loan_id} has no payoff before its first disbursement")
+        return payoff_quote(loan.terms(), loan.money_facts(), day, self.rules).as_dict(loan_id)
 
     # --- the servicing desk: installment status, statements, what-if ------------------------------
 

@@ -214,4 +214,6 @@ def _worklist(
         add("post_loan_check", f"due {risk.next_check_due.isoformat()}")
     for warning in risk.warnings:
         add("warning", warning)
+    if status == "overpaid" and position is not None:
+        add("refund_due", f"held {amount_text(position.overpayment)}")
     return list(items.values())

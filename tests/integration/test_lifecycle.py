@@ -239,8 +239,10 @@ def test_paying_everything_closes_the_loan(ledger: LoanLedger) -> None:
         "0.00",
         None,
     )
-    with pytest.raises(WrongStateError, match="fully repaid"):
-        ledger.execute(repay("L-0001", "2024-03-15", "1.00", "R-2"))
+    # Money that arrives afterwards is never refused: it is held, and the loan reads `overpaid`.
+    ledger.execute(repay("L-0001", "2024-03-15", "1.00", "R-2"))
+    later = ledger.loan("L-0001", as_of="2024-03-15")
+    assert _figures(later, "status", "overpayment") == ("overpaid", "1.00")
 
 
 def test_a_repeated_reference_with_the_same_content_records_nothing(ledger: LoanLedger) -> None:

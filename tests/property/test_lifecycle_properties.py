@@ -288,9 +288,12 @@ ALLOCATION_PARTS = ("penalty", "interest", "principal", "prepaid_principal", "ov
 
 
 def allocation_total(allocation: dict[str, str]) -> Decimal:
-    assert set(allocation) == set(ALLOCATION_PARTS)
-    assert all(has_two_places(allocation[part]) for part in ALLOCATION_PARTS), allocation
-    return sum((money(allocation[part]) for part in ALLOCATION_PARTS), start=ZERO)
+    """The cash a repayment brought: its parts less the held overpayment a prepayment used
+    (`overpayment_applied`, present only then)."""
+    assert set(allocation) - {"overpayment_applied"} == set(ALLOCATION_PARTS)
+    assert all(has_two_places(value) for value in allocation.values()), allocation
+    parts = sum((money(allocation[part]) for part in ALLOCATION_PARTS), start=ZERO)
+    return parts - money(allocation.get("overpayment_applied", "0.00"))
 
 
 def check_view(view: dict[str, Any]) -> None:
@@ -398,7 +401,11 @@ def test_every_view_keeps_its_invariants_and_replay_from_sqlite_equals_live(
             start=ZERO,
         )
         held_then_applied = sum(
-            (money(a["overpayment"]) for a in current.values()), start=ZERO
+            (
+                money(a["overpayment"]) - money(a.get("overpayment_applied", "0.00"))
+                for a in current.values()
+            ),
+            start=ZERO,
         ) - money(at_last["overpayment"])
         unexplained = disbursed - allocated_principal - money(at_last["principal_outstanding"])
         assert ZERO <= unexplained <= held_then_applied, (unexplained, held_then_applied)

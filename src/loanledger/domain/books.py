@@ -203,11 +203,14 @@ class Books:
         parts: list[tuple[int, Decimal, Decimal, Decimal]],
         *,
         to_overpayment: Decimal = ZERO,
+        from_overpayment: Decimal = ZERO,
     ) -> None:
         """Money from `source` (cash or held overpayment) meets installments' penalty, interest
-        and principal (`parts`: number, penalty, interest, principal); any rest is held."""
+        and principal (`parts`: number, penalty, interest, principal); any rest is held. A
+        prepayment also uses `from_overpayment` of what was held before."""
         entry = _Entry(on, kind, reference)
         entry.debit(source, amount)
+        entry.debit(OVERPAYMENTS, from_overpayment)
         for number, penalty, interest, principal in parts:
             bucket = self.bucket(number)
             self._meet(entry, penalty, bucket, "penalty")
@@ -288,8 +291,9 @@ class Books:
         self.written_off = True
         self.principal_written_off = principal
 
-    def refund(self, on: date, amount: Decimal) -> None:
-        entry = _Entry(on, "refund", "")
+    def refund(self, on: date, amount: Decimal, reference: str = "") -> None:
+        """Held overpayment paid back (at close, or by a `refund` command)."""
+        entry = _Entry(on, "refund", reference)
         entry.debit(OVERPAYMENTS, amount)
         entry.credit(CASH_CLEARING, amount)
         self._post(entry)

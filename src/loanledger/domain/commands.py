@@ -24,6 +24,7 @@ from pydantic import (
     PlainSerializer,
     StringConstraints,
     ValidationError,
+    model_validator,
 )
 
 from loanledger.domain.errors import (
@@ -129,9 +130,12 @@ class Command(BaseModel):
     def content_hash(self) -> str:
         """SHA-256 of the command's canonical content, for idempotency-key comparison."""
         canonical = json.dumps(
-            self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"), ensure_ascii=False
+            self._content(), sort_keys=True, separators=(",", ":"), ensure_ascii=False
         )
         return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+    def _content(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
 
 
 class Borrower(BaseModel):
@@ -222,6 +226,32 @@ class Repay(Command):
     amount: Amount
     reference: Identifier
     prepay: Flag = False
+    keep: Literal["term", "installment"] | None = None
+    """With `prepay`: re-amortise keeping the term (default) or the installment."""
+
+    @model_validator(mode="after")
+    def _keep_needs_prepay(self) -> Repay:
+        if self.keep is not None and not self.prepay:
+            raise InvalidCommandError("keep applies only to a repayment with prepay: true")
+        return self
+
+    def _content(self) -> dict[str, Any]:
+        # `keep` came later: left out when not given, so a repayment recorded before it was
+        # added still matches its own retry.
+        content = super()._content()
+        if self.keep is None:
+            del content["keep"]
+        return content
+
+
+class Refund(Command):
+    """Held overpayment paid back to the borrower (退还多收款, DESIGN §12)."""
+
+    name = "refund"
+    command: Literal["refund"]
+    amount: Amount
+    reference: Identifier
+    payee: Annotated[str, StringConstraints(strict=True, max_length=200)] | None = None
 
 
 class PledgeCollateral(Command):
@@ -397,6 +427,7 @@ LOAN_COMMANDS: dict[str, type[Command]] = {
         RecordAward,
         ApplyEnforcement,
         RecordRecovery,
+        Refund,
     )
 }
 

@@ -177,3 +177,7 @@ class InvalidMasterKeyError(PersonalDataKeyError):
 class MasterKeyMismatchError(PersonalDataKeyError):
     """A data key is wrapped under a master key that is not configured (the wrong key, or a
     rotation whose old key is no longer given as the previous key), or its wrapping was altered."""
+
+
+class OverRefundError(DomainError):
+    """A refund would pay back more than the overpayment the loan holds."""

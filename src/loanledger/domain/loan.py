@@ -38,6 +38,7 @@ from loanledger.domain.commands import (
     RecordInvestigation,
     RecordPostLoanCheck,
     RecordRecovery,
+    Refund,
     Reject,
     ReleaseCollateral,
     Repay,
@@ -85,7 +86,9 @@ from loanledger.domain.loan_events import (
     LoanWrittenOff,
     NoticeAcknowledged,
     NoticeIssued,
+    OverpaymentRefunded,
     PostLoanCheckRecorded,
+    PrepaymentReceived,
     RecoveryRecorded,
     RepaymentReceived,
     ReviewRecorded,
@@ -100,6 +103,8 @@ from loanledger.domain.postloan import (
     post_loan_state,
 )
 from loanledger.domain.rates import AnnualRate
+from loanledger.domain.recoveries import recovery_recorded_before
+from loanledger.domain.refunds import check_refund
 from loanledger.domain.rules import CLASSIFICATIONS, CN_2023, RuleSet, classification_floor
 from loanledger.domain.schedule import MAX_TERM_MONTHS, MIN_TERM_MONTHS, parse_repayment_method
 from loanledger.domain.servicing import MoneyFact, Position, Terms, derive_position
@@ -201,7 +206,8 @@ class Loan(EventSourcedAggregate):
         self.withdrawal: ApplicationWithdrawn | None = None
         self.disbursements: list[LoanDisbursed] = []
         self.repayments: list[RepaymentReceived] = []
-        self.references: dict[str, LoanDisbursed | RepaymentReceived] = {}
+        self.references: dict[str, LoanDisbursed | RepaymentReceived | OverpaymentRefunded] = {}
+        self.refunds: list[OverpaymentRefunded] = []
         self.recorded_allocations: dict[str, tuple[int, dict[str, Decimal]]] = {}
         """Per repayment reference: (version of the repayment event, latest recorded allocation)."""
         self.collateral: dict[str, CollateralPledged] = {}
@@ -245,6 +251,10 @@ class Loan(EventSourcedAggregate):
             event.originator_version,
             dict(event.allocation),
         )
+
+    def _on_refunded(self, event: OverpaymentRefunded) -> None:
+        self.refunds.append(event)
+        self.references[event.reference] = event
 
     def _on_revised(self, event: AllocationRevised) -> None:
         version, _ = self.recorded_allocations[event.reference]
@@ -339,11 +349,22 @@ class Loan(EventSourcedAggregate):
             event.reference,
             event.originator_version,
             prepay=event.prepay,
+            keep=event.keep if isinstance(event, PrepaymentReceived) else "term",
+        )
+
+    def _refund_fact(self, event: OverpaymentRefunded) -> MoneyFact:
+        return MoneyFact(
+            "refund",
+            event.effective_date,
+            self._money(event.amount),
+            event.reference,
+            event.originator_version,
         )
 
     def _build_money_facts(self) -> list[MoneyFact]:
         facts = [_DERIVED.get(event, self._disbursement_fact) for event in self.disbursements]
         facts.extend(_DERIVED.get(event, self._repayment_fact) for event in self.repayments)
+        facts.extend(self._refund_fact(event) for event in self.refunds)
         zero = Money.zero(self.currency_code)
         for event in self.restructures:
             facts.append(
@@ -435,11 +456,14 @@ class Loan(EventSourcedAggregate):
             return "withdrawn"
         if effective(self.rejection):
             return "rejected"
+        # Money received after a loan was settled or closed is held for the borrower until it is
+        # refunded: `overpaid` (issue 17 item 5), not `closed`.
+        held = position is not None and position.overpayment > 0
         if effective(self.closed):
-            return "closed"
+            return "overpaid" if held else "closed"
         if position is not None and position.disbursed > 0:
             if position.is_settled:
-                return "closed"
+                return "overpaid" if held else "closed"
             if effective(self.written_off):
                 return "written_off"
             if risk is not None and risk.legal_recovery:
@@ -669,37 +693,27 @@ class Loan(EventSourcedAggregate):
             )
         if len(self.repayments) >= MAX_REPAYMENTS:
             raise LimitExceededError(f"a loan may have at most {MAX_REPAYMENTS} repayments")
+        if self.closed is not None:
+            # Money for a closed loan is held (it reopens as `overpaid`), but not before the close:
+            # the close paid back what was held on its date.
+            self._require_not_before(command.on, self.closed, "the close")
         amount = Money.of(command.amount, self.currency_code)
         version = self.version + 1
+        keep = command.keep or "term"
         facts = [
             *self.money_facts(),
-            MoneyFact("repay", command.on, amount, command.reference, version, command.prepay),
+            MoneyFact(
+                "repay", command.on, amount, command.reference, version, command.prepay, keep=keep
+            ),
         ]
-        latest = max(fact.on for fact in facts)
-        if latest == command.on:
-            # The usual case, nothing recorded after this date: one walk answers both whether
-            # anything was owed (a settled loan gives this payment only to overpayment and stays
-            # settled) and how the payment is allocated.
-            after = derive_position(self.terms(), facts, latest, rules)
-            met = after.allocations[command.reference]
-            settled_before = (
-                not (met.penalty or met.interest or met.principal or met.prepaid_principal)
-                and after.is_settled
-            )
-        else:
-            before = self.position(command.on, rules)
-            assert before is not None
-            settled_before = before.is_settled
-            after = derive_position(self.terms(), facts, latest, rules)
-        if settled_before:
-            raise WrongStateError(
-                f"loan {self.loan_id} is fully repaid as of {command.on.isoformat()}; "
-                "nothing is owed"
-            )
+        # Money received is never refused once the loan was disbursed: on a settled loan it is
+        # held as overpayment (DESIGN §12).
+        after = derive_position(self.terms(), facts, max(fact.on for fact in facts), rules)
         allocation = _allocation_amounts(after, command.reference)
         self._derived = after  # the same walk serves the revisions `handle` records next
+        extra: dict[str, Any] = {} if command.keep is None else {"keep": command.keep}
         event = self.trigger(
-            RepaymentReceived,
+            PrepaymentReceived if command.keep is not None else RepaymentReceived,
             recorded_at,
             loan_id=self.loan_id,
             effective_date=command.on,
@@ -708,8 +722,32 @@ class Loan(EventSourcedAggregate):
             prepay=command.prepay,
             content_hash=command.content_hash(),
             allocation=allocation,
+            **extra,
         )
         return Outcome((event,), self.repayment_result(event, repeated=False))
+
+    def refund(self, command: Refund, recorded_at: datetime, rules: RuleSet = CN_2023) -> Outcome:
+        """Pay held overpayment back, on any disbursed loan (see `refunds.py`)."""
+        repeat = self._repeat_of(command)
+        if repeat is not None:
+            return repeat
+        self._require_open_application("refund")
+        if len(self.refunds) >= MAX_REPAYMENTS:
+            raise LimitExceededError(f"a loan may have at most {MAX_REPAYMENTS} refunds")
+        amount = Money.of(command.amount, self.currency_code)
+        fact = MoneyFact("refund", command.on, amount, command.reference, self.version + 1)
+        check_refund(self.loan_id, self.terms(), self.money_facts(), fact, rules)
+        event = self.trigger(
+            OverpaymentRefunded,
+            recorded_at,
+            loan_id=self.loan_id,
+            effective_date=command.on,
+            amount=amount.amount,
+            reference=command.reference,
+            payee=command.payee,
+            content_hash=command.content_hash(),
+        )
+        return Outcome((event,), self.refund_result(event, repeated=False))
 
     def _revise_allocations(
         self,
@@ -938,6 +976,8 @@ class Loan(EventSourcedAggregate):
         )
 
     def record_recovery(self, command: RecordRecovery, recorded_at: datetime) -> None:
+        if recovery_recorded_before(self.cases, command):
+            return  # the same recovery again: recorded once (issue 17 item 4)
         filed = self._case(command.case_id)
         repayment = self.references.get(command.repayment_reference)
         if not isinstance(repayment, RepaymentReceived):
@@ -1110,6 +1150,14 @@ class Loan(EventSourcedAggregate):
             "repeated": repeated,
         }
 
+    def refund_result(self, event: OverpaymentRefunded, *, repeated: bool) -> dict[str, Any]:
+        return {
+            "reference": event.reference,
+            "amount": f"{event.amount:.2f}",
+            "version": event.originator_version,
+            "repeated": repeated,
+        }
+
     def repayment_result(self, event: RepaymentReceived, *, repeated: bool) -> dict[str, Any]:
         _, allocation = self.recorded_allocations[event.reference]
         return {
@@ -1122,7 +1170,7 @@ class Loan(EventSourcedAggregate):
 
     # --- helpers -------------------------------------------------------------------------------
 
-    def _repeat_of(self, command: Disburse | Repay) -> Outcome | None:
+    def _repeat_of(self, command: Disburse | Repay | Refund) -> Outcome | None:
         """Same reference and same content: a no-op returning the original result."""
         earlier = self.references.get(command.reference)
         if earlier is None:
@@ -1134,6 +1182,8 @@ class Loan(EventSourcedAggregate):
             )
         if isinstance(earlier, LoanDisbursed):
             return Outcome((), self.disbursement_result(earlier, repeated=True))
+        if isinstance(earlier, OverpaymentRefunded):
+            return Outcome((), self.refund_result(earlier, repeated=True))
         return Outcome((), self.repayment_result(earlier, repeated=True))
 
     def _require_servicable(self, command: str, *, needs_disbursement: bool) -> None:
@@ -1205,6 +1255,8 @@ _APPLIERS: dict[type[DomainEvent], Callable[[Loan, Any], None]] = {
     ApplicationWithdrawn: _set("withdrawal"),
     LoanDisbursed: Loan._on_disbursed,
     RepaymentReceived: Loan._on_repaid,
+    PrepaymentReceived: Loan._on_repaid,
+    OverpaymentRefunded: Loan._on_refunded,
     AllocationRevised: Loan._on_revised,
     CollateralPledged: lambda loan, event: loan.collateral.__setitem__(event.collateral_id, event),
     CollateralReleased: lambda loan, event: loan.collateral.__delitem__(event.collateral_id),
@@ -1250,6 +1302,7 @@ _HANDLERS: dict[type[Command], str] = {
     RecordAward: "record_award",
     ApplyEnforcement: "apply_enforcement",
     RecordRecovery: "record_recovery",
+    Refund: "refund",
 }
 """The Loan method that handles each journal command (`apply` creates the loan instead)."""
 
@@ -1258,7 +1311,9 @@ def _moves_money(event: DomainEvent) -> bool:
     """Whether the event is a fact of the money walk (see `Loan.money_facts`)."""
     if isinstance(event, PostLoanCheckRecorded):
         return event.funds_misused
-    return isinstance(event, LoanDisbursed | RepaymentReceived | LoanRestructured)
+    return isinstance(
+        event, LoanDisbursed | RepaymentReceived | LoanRestructured | OverpaymentRefunded
+    )
 
 
 def _check_term(term_months: int) -> None:
@@ -1279,6 +1334,9 @@ def _allocation_amounts(position: Position, reference: str) -> dict[str, Decimal
         "prepaid_principal": allocation.prepaid_principal,
         "overpayment": allocation.overpayment,
     }
+    if allocation.overpayment_applied:
+        # Only a prepayment that used held money has it: other allocations keep their shape.
+        parts["overpayment_applied"] = allocation.overpayment_applied
     # The walk's amounts are exact sums of minor units; quantize only fixes the exponent of zero.
     quantum = position.currency.quantum
     return {name: value.quantize(quantum) for name, value in parts.items()}

@@ -109,6 +109,23 @@ class RepaymentReceived(DomainEvent):
     allocation: dict[str, Decimal]
 
 
+class PrepaymentReceived(RepaymentReceived):
+    """A prepayment that chose what the re-amortised schedule keeps (`keep`, DESIGN §12). A
+    prepayment without that choice stays a `RepaymentReceived` (which keeps the term), so the
+    stored shape of every other repayment is unchanged."""
+
+    keep: Literal["term", "installment"]
+
+
+class OverpaymentRefunded(DomainEvent):
+    """Held overpayment paid back to the borrower (退还多收款), by a `refund` command."""
+
+    amount: Decimal
+    reference: str
+    payee: str | None
+    content_hash: str
+
+
 class AllocationRevised(DomainEvent):
     """A compensating record: a fact recorded later (e.g. a backdated repayment) changed how an
     earlier repayment is allocated. It links to the repayment it revises and the event that caused

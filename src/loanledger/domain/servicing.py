@@ -19,12 +19,14 @@ Conventions, each from the Contract:
 * A repayment is allocated oldest installment first; within one, penalty → interest → principal
   (Civil Code art. 561). A remainder is held as overpayment and applied (interest, then principal)
   to installments as they fall due, unless the repayment asks to prepay.
-* A prepayment reduces principal at once by the whole remainder and the remaining installments
-  are re-amortised over the same number of installments (lower installments). The interest the
-  old balance earned from the start of the current period to the prepayment date is not lost: it
-  is carried into the next installment's interest. A remainder that would clear the principal but
-  not that carried interest cannot prepay and is held as overpayment instead; one that clears
-  both pays the loan off.
+* A prepayment (提前还款) takes the remainder together with the overpayment the loan already
+  holds. It settles first the interest the principal earned from the start of the current period
+  to the prepayment date (carried into the next installment's interest, and paid now), then
+  reduces principal; the remaining installments are re-amortised over the same number of
+  installments (lower installments) or, asked to keep the installment, over fewer. An amount that
+  covers the payoff (principal plus that interest) pays the loan off that day and only the rest
+  is held; otherwise nothing is held (see `prepayment.py`).
+* A refund pays held overpayment back to the borrower.
 * A further tranche of disbursement re-amortises the remaining installments the same way, with
   the tranche added to the principal.
 * Days past due on D = D − the earliest due date whose principal or interest is unpaid at the end
@@ -54,6 +56,7 @@ from functools import lru_cache
 from loanledger.domain.books import CASH_CLEARING, OVERPAYMENTS, Books
 from loanledger.domain.calendar import add_months, default_repayment_day, first_due_date
 from loanledger.domain.money import Currency, Money, round_to_minor
+from loanledger.domain.prepayment import kept_level
 from loanledger.domain.rates import AnnualRate, DayCount
 from loanledger.domain.rules import CN_2023, RuleSet
 from loanledger.domain.schedule import (
@@ -62,6 +65,7 @@ from loanledger.domain.schedule import (
     accrued_interest,
     contract_amounts,
     reamortise,
+    shorten_term,
 )
 
 ZERO = Decimal(0)
@@ -114,6 +118,8 @@ class MoneyFact:
     """Recording order, which breaks ties between facts on the same effective date."""
     prepay: bool = False
     new_terms: Terms | None = None
+    keep: str = "term"
+    """What a prepayment keeps when the rest is re-amortised: "term" or "installment"."""
 
 
 @dataclass(frozen=True)
@@ -128,15 +134,20 @@ class Allocation:
     prepaid_principal: Decimal = ZERO
     overpayment: Decimal = ZERO
     """Held as a liability, to be applied as later installments fall due (or refunded)."""
+    overpayment_applied: Decimal = ZERO
+    """Overpayment held before this repayment that its prepayment used."""
 
     def as_dict(self) -> dict[str, str]:
-        return {
+        parts = {
             "penalty": _text(self.penalty),
             "interest": _text(self.interest),
             "principal": _text(self.principal),
             "prepaid_principal": _text(self.prepaid_principal),
             "overpayment": _text(self.overpayment),
         }
+        if self.overpayment_applied:
+            parts["overpayment_applied"] = _text(self.overpayment_applied)
+        return parts
 
 
 @dataclass
@@ -204,6 +215,8 @@ class Position:
     capitalised: Decimal = ZERO
     """Arrears, penalty and accrued interest turned into principal by the last restructure."""
     misuse_since: date | None = None
+    refunds: dict[str, Decimal] = field(default_factory=dict)
+    """Per refund reference, what it paid back (at most what was held on its date)."""
 
     @property
     def principal_outstanding(self) -> Decimal:
@@ -413,6 +426,8 @@ def _walk_facts(walk: _Walk, ordered: Iterable[MoneyFact]) -> None:
             walk.write_off(fact)
         elif fact.kind == "close":
             walk.close(fact)
+        elif fact.kind == "refund":
+            walk.refund(fact)
         else:
             raise ValueError(f"unknown money fact kind {fact.kind!r}")
 
@@ -539,6 +554,7 @@ class _Walk:
             for due in position.installments
         ]
         copied.allocations = dict(position.allocations)
+        copied.refunds = dict(position.refunds)
         walk.position = copied
         walk.carried = dict(self.carried)
         return walk
@@ -600,7 +616,13 @@ class _Walk:
                     self.currency,
                     self.rules.rounding,
                 )
-                self.books.month_end_accrual(day, day + ONE_DAY, due.number, earned)
+                # Interest a prepayment paid ahead is recognised already (0 for other loans).
+                ahead = (
+                    self.books.bucket(due.number).interest_recognised if due.interest_paid else ZERO
+                )
+                self.books.month_end_accrual(
+                    day, day + ONE_DAY, due.number, max(earned - ahead, ZERO)
+                )
 
     def _recognise_penalty(self, day: date, due: InstallmentDue, *, off: bool) -> None:
         assert self.books is not None
@@ -733,15 +755,19 @@ class _Walk:
                 )
             )
         prepaid = ZERO
-        if remaining > 0 and fact.prepay:
-            prepaid, interest = self._prepay(day, remaining)
-            remaining -= prepaid + interest
+        held_used = ZERO
+        held = self.position.overpayment
+        if fact.prepay and (remaining > 0 or held > 0):
+            # The money already held for the loan prepays with this remainder (issue 23).
+            prepaid, interest, number = self._prepay(day, remaining + held, fact.keep)
+            used = prepaid + interest
+            held_used = max(used - remaining, ZERO)
+            remaining = max(remaining - used, ZERO)
             allocation["interest"] += interest
-            if prepaid and self.books is not None:
-                payoff = [due for due in self.position.installments if due.due_date > day]
-                number = payoff[0].number if interest and payoff else 0
+            if used and self.books is not None:
                 if interest:
-                    self.books.recognise_interest(day, number, interest, off=off)
+                    recognised = self.books.bucket(number).interest_recognised
+                    self.books.recognise_interest(day, number, recognised + interest, off=off)
                 parts.append((number, ZERO, interest, prepaid))
         if self.books is not None:
             self.books.settle(
@@ -752,8 +778,9 @@ class _Walk:
                 fact.amount.amount,
                 parts,
                 to_overpayment=remaining,
+                from_overpayment=held_used,
             )
-        self.position.overpayment += remaining
+        self.position.overpayment += remaining - held_used
         self.position.allocations[fact.reference] = Allocation(
             reference=fact.reference,
             on=day,
@@ -762,6 +789,7 @@ class _Walk:
             principal=allocation["principal"],
             prepaid_principal=prepaid,
             overpayment=remaining,
+            overpayment_applied=held_used,
         )
 
     def write_off(self, fact: MoneyFact) -> None:
@@ -781,6 +809,14 @@ class _Walk:
         if self.books is not None and self.position.overpayment > 0:
             self.books.refund(fact.on, self.position.overpayment)
         self.position.overpayment = ZERO
+
+    def refund(self, fact: MoneyFact) -> None:
+        """Held overpayment paid back to the borrower (the command checked that it is held)."""
+        amount = min(fact.amount.amount, self.position.overpayment)
+        if self.books is not None and amount > 0:
+            self.books.refund(fact.on, amount, fact.reference)
+        self.position.overpayment -= amount
+        self.position.refunds[fact.reference] = amount
 
     def misuse(self, fact: MoneyFact) -> None:
         """From `fact.on`, penalty runs at the misuse multiplier (days before keep theirs)."""
@@ -813,13 +849,18 @@ class _Walk:
         # already carries its interest in the overdue installments (and bears penalty).
         not_yet_due = sum((due.principal_unpaid for due in future), start=ZERO)
         accrued = self._carried_interest(day, not_yet_due) if not_yet_due > 0 else ZERO
+        if future:
+            # Interest a prepayment paid ahead this period is paid, not capitalised.
+            accrued = max(accrued - future[0].interest_paid, ZERO)
         capitalised = arrears + penalty + accrued
         if self.books is not None:
             off = self._non_accrual(day)
             for due in due_now:
                 self._recognise_penalty(day, due, off=off)
             if accrued and future:
-                self.books.recognise_interest(day, future[0].number, accrued, off=off)
+                number = future[0].number
+                recognised = self.books.bucket(number).interest_recognised
+                self.books.recognise_interest(day, number, recognised + accrued, off=off)
             moved = [due.number for due in due_now] + ([future[0].number] if accrued else [])
             self.books.capitalise(day, moved, capitalised)
         for due in due_now:
@@ -859,27 +900,42 @@ class _Walk:
             for row in rows:
                 self.books.buckets.pop(row.number, None)
 
-    def _prepay(self, day: date, amount: Decimal) -> tuple[Decimal, Decimal]:
-        """Reduce principal by `amount` now; return (principal prepaid, interest paid)."""
+    def _prepay(self, day: date, amount: Decimal, keep: str) -> tuple[Decimal, Decimal, int]:
+        """Prepay up to `amount` now: first the interest accrued in the current period, then
+        principal. Return (principal prepaid, interest paid, number of the installment that
+        carries that interest); what is not used is left to the caller to hold."""
         future = [due for due in self.position.installments if due.due_date > day]
         outstanding = sum((due.principal_unpaid for due in future), start=ZERO)
         if outstanding == 0:
-            return ZERO, ZERO
+            return ZERO, ZERO, 0
+        first = future[0]
         carried = self._carried_interest(day, outstanding)
-        if amount >= outstanding + carried:
+        # Interest of the next installment paid ahead by an earlier prepayment this period.
+        paid_ahead = first.interest_paid
+        owed = max(carried - paid_ahead, ZERO)
+        if amount >= outstanding + owed:
             # Pays the loan off: the carried interest and all principal in the next installment,
             # paid today; the installments after it are no longer owed and leave the schedule.
-            first = future[0].copy()  # not yet due: it may be shared with a remembered walk
+            first = first.copy()  # not yet due: it may be shared with a remembered walk
             first.principal = first.principal_paid = outstanding
-            first.interest = first.interest_paid = carried
+            first.interest = first.interest_paid = paid_ahead + owed
             self.position.installments = [
                 due for due in self.position.installments if due.due_date <= day
             ] + [first]
-            return outstanding, carried
-        if amount >= outstanding:
-            return ZERO, ZERO  # cannot clear the carried interest: held as overpayment instead
-        self._reamortise_from(day, principal_change=-amount)
-        return amount, ZERO
+            return outstanding, owed, first.number
+        interest = min(amount, owed)
+        principal = amount - interest
+        if principal > 0:
+            self._reamortise_from(day, principal_change=-principal, keep=keep)
+            first = next(due for due in self.position.installments if due.due_date > day)
+        else:
+            replaced = first.copy()
+            self.position.installments = [
+                replaced if due is first else due for due in self.position.installments
+            ]
+            first = replaced
+        first.interest_paid = paid_ahead + interest
+        return principal, interest, first.number
 
     def _period_start(self, day: date) -> date:
         """Where interest of the current period started: the last due date, re-amortisation or
@@ -906,8 +962,9 @@ class _Walk:
         ).amount
         return earned + self.carried.get(next_due.number, ZERO)
 
-    def _reamortise_from(self, day: date, principal_change: Decimal) -> None:
-        """Replace the installments due after `day` by a re-amortised schedule of the same count."""
+    def _reamortise_from(self, day: date, principal_change: Decimal, keep: str = "term") -> None:
+        """Replace the installments due after `day` by a re-amortised schedule of the same count
+        (or, with `keep="installment"`, of the same installment and fewer rows)."""
         future = [due for due in self.position.installments if due.due_date > day]
         if not future:
             return
@@ -918,17 +975,34 @@ class _Walk:
         if new_principal <= 0:
             self.position.installments = kept
             return
-        rows = reamortise(
-            Money.of(new_principal, self.currency),
-            self.terms.annual_rate,
-            len(future),
-            self.terms.method,
-            day,
-            future[0].due_date,
-            first_number=future[0].number,
-            rounding=self.rules.rounding,
-            day_count=self.rules.irregular_period_day_count,
+        level = (
+            kept_level(self.terms.method, self.position.installments) if keep != "term" else None
         )
+        if level is not None and len(future) > 1:
+            rows = shorten_term(
+                Money.of(new_principal, self.currency),
+                self.terms.annual_rate,
+                len(future),
+                self.terms.method,
+                day,
+                future[0].due_date,
+                Money.of(level, self.currency),
+                first_number=future[0].number,
+                rounding=self.rules.rounding,
+                day_count=self.rules.irregular_period_day_count,
+            )
+        else:
+            rows = reamortise(
+                Money.of(new_principal, self.currency),
+                self.terms.annual_rate,
+                len(future),
+                self.terms.method,
+                day,
+                future[0].due_date,
+                first_number=future[0].number,
+                rounding=self.rules.rounding,
+                day_count=self.rules.irregular_period_day_count,
+            )
         replaced = _dues(rows, day)
         replaced[0].interest += carried
         self.carried = {replaced[0].number: carried}

@@ -435,6 +435,7 @@ def _apply(walk: _Walk, fact: MoneyFact) -> None:
         "misuse": walk.misuse,
         "write_off": walk.write_off,
         "close": walk.close,
+        "refund": walk.refund,
     }.get(fact.kind)
     if handler is None:
         raise ValueError(f"unknown money fact kind {fact.kind!r}")

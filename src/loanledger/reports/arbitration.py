@@ -64,7 +64,9 @@ TOPICS: Mapping[str, frozenset[str]] = {
             "GuarantorAssessed",
         }
     ),
-    "repayments": frozenset({"RepaymentReceived", "AllocationRevised"}),
+    "repayments": frozenset(
+        {"RepaymentReceived", "PrepaymentReceived", "AllocationRevised", "OverpaymentRefunded"}
+    ),
     "legal": frozenset(
         {
             "LegalRecoveryOpened",

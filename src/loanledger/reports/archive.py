@@ -27,7 +27,9 @@ SYSTEM_FACTS = frozenset(
 )
 """Facts recorded by the ledger itself (close of day and compensating records)."""
 
-BORROWER_FACTS = frozenset({"LoanApplied", "RepaymentReceived", "ApplicationWithdrawn"})
+BORROWER_FACTS = frozenset(
+    {"LoanApplied", "RepaymentReceived", "PrepaymentReceived", "ApplicationWithdrawn"}
+)
 
 TRACKED_FIGURES = (
     "status",

@@ -14,10 +14,18 @@ from typing import Any
 
 from loanledger.domain.rules import BUCKETS, CLASSIFICATIONS, IFRS9_STAGES
 
-IN_PORTFOLIO = frozenset({"active", "overdue", "legal_recovery"})
-"""Portfolio summaries cover loans disbursed and neither closed nor written off."""
+IN_PORTFOLIO = frozenset({"active", "overdue", "legal_recovery", "overpaid"})
+"""Portfolio summaries cover loans disbursed and neither closed nor written off (an `overpaid`
+loan owes nothing but still holds the borrower's money)."""
 
-WORKLIST_ORDER = ("reminder", "dunning", "legal_recovery", "post_loan_check", "warning")
+WORKLIST_ORDER = (
+    "reminder",
+    "dunning",
+    "legal_recovery",
+    "post_loan_check",
+    "warning",
+    "refund_due",
+)
 
 
 @dataclass(frozen=True)
