@@ -140,9 +140,7 @@ def test_a_destroyed_data_key_leaves_no_byte_in_the_sqlite_file(ledger: LoanLedg
     assert wrapped.encode("ascii") not in _sqlite_bytes(path)
 
 
-def test_a_disbursement_stored_at_class_version_1_reads_with_its_payee_and_no_borrower_id() -> (
-    None
-):
+def test_a_disbursement_stored_at_class_version_1_reads_with_its_payee_and_no_borrower_id() -> None:
     """Events recorded before the payee was sealed: no `class_version`, no `borrower_id`, the
     payee in clear (it stays so: stored bytes are never rewritten, the chain covers them)."""
     from uuid import UUID
@@ -160,3 +158,33 @@ def test_a_disbursement_stored_at_class_version_1_reads_with_its_payee_and_no_bo
 
     assert isinstance(event, LoanDisbursed)
     assert (event.payee, event.borrower_id, event.reference) == ("张三", None, "D-1")
+
+
+def test_a_refunds_payee_is_sealed_under_the_borrowers_key_and_erased_with_them(
+    ledger: LoanLedger,
+) -> None:
+    payee = "孙八贸易商行"
+    for command in _journal():
+        ledger.execute(command)
+    ledger.execute(repay("L-0001", "2024-02-20", "100.00", "R-early"))
+    ledger.execute(
+        {
+            "command": "refund",
+            "loan_id": "L-0001",
+            "on": "2024-02-21",
+            "amount": "60.00",
+            "reference": "F-1",
+            "payee": payee,
+        }
+    )
+    stored = b"".join(item.state for item in ledger.recorder.select_notifications(1, 1000))
+    assert all(encoded not in stored for encoded in _encodings(payee))
+    refunds = [f for f in ledger.archive("L-0001")["facts"] if f["fact"] == "OverpaymentRefunded"]
+    assert [fact["data"]["payee"] for fact in refunds] == [payee]
+
+    ledger.forget_borrower("B-1", actor="test")
+
+    refunds = [f for f in ledger.archive("L-0001")["facts"] if f["fact"] == "OverpaymentRefunded"]
+    assert [fact["data"]["payee"] for fact in refunds] == [ERASED]
+    assert ledger.loan("L-0001", as_of="2024-02-21")["overpayment"] == "39.00"
+    assert ledger.verify().ok

@@ -153,6 +153,7 @@ def test_a_statement_lists_each_movement_with_its_allocation_and_closes_at_the_l
     assert result["totals"] == {
         "disbursement": "0.00",
         "repayment": "1532.80",
+        "refund": "0.00",
         "write_off": "0.00",
     }
     view = ledger.loan(LOAN, as_of="2024-04-20")
@@ -218,7 +219,7 @@ def test_a_preview_shows_the_loan_before_and_after_and_records_nothing(
     assert result["refusals"] == []
     sides = result["loans"][LOAN]
     assert sides["before"]["loan"]["principal_outstanding"] == "10583.37"
-    assert sides["after"]["loan"]["principal_outstanding"] == "5638.79"
+    assert sides["after"]["loan"]["principal_outstanding"] == "5646.35"
     assert sides["before"]["schedule"] == ledger.schedule(LOAN, as_of="2024-04-20")
     assert sides["after"]["schedule"] != sides["before"]["schedule"]
     assert _stored(ledger) == before
@@ -276,10 +277,10 @@ def test_a_what_if_branch_runs_several_steps_and_its_reports_include_them(
         for command in pre_loan("L-0002", borrower_id="B-2"):
             branch.execute(command)
         branch.execute(disburse("L-0002", "2024-04-01", "3000.00"))
-        assert branch.loan(LOAN, as_of="2024-04-20")["principal_outstanding"] == "5638.79"
+        assert branch.loan(LOAN, as_of="2024-04-20")["principal_outstanding"] == "5646.35"
         assert branch.installments("L-0002", as_of="2024-04-20") != []
         principal = branch.report("trial_balance", as_of="2024-04-20")[0]
-        assert principal == {"account": "loans_principal", "debit": "8638.79", "credit": "0.00"}
+        assert principal == {"account": "loans_principal", "debit": "8646.35", "credit": "0.00"}
         ledger_rows = branch.report("loan_ledger", as_of="2024-04-20")
         assert [row["loan_id"] for row in ledger_rows] == [LOAN, "L-0002"]
         with pytest.raises(WrongStateError, match="has applied already"):

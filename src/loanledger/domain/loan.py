@@ -746,6 +746,7 @@ class Loan(EventSourcedAggregate):
             reference=command.reference,
             payee=command.payee,
             content_hash=command.content_hash(),
+            borrower_id=self.application.borrower.id if self.application else None,
         )
         return Outcome((event,), self.refund_result(event, repeated=False))
 

@@ -118,12 +118,16 @@ class PrepaymentReceived(RepaymentReceived):
 
 
 class OverpaymentRefunded(DomainEvent):
-    """Held overpayment paid back to the borrower (退还多收款), by a `refund` command."""
+    """Held overpayment paid back to the borrower (退还多收款), by a `refund` command.
+
+    The payee names a person, so like a disbursement's it is sealed at rest under the data key of
+    the loan's borrower, `borrower_id` (`persistence.personal_data`)."""
 
     amount: Decimal
     reference: str
     payee: str | None
     content_hash: str
+    borrower_id: str | None = None
 
 
 class AllocationRevised(DomainEvent):

@@ -19,7 +19,8 @@ key changes nothing that `verify()` reads. Without the data key the listed field
 
 Which fields: the borrower's name and identity-document number (`LoanApplied.borrower`), the
 guarantor's name (`GuarantorAdded`): a guarantor is a person too, with a data key of their own,
-and the payee of an entrusted payment (`LoanDisbursed.payee`, 受托支付). The payee is sealed
+and the payee of an entrusted payment (`LoanDisbursed.payee`, 受托支付) or of a refund of money
+held (`OverpaymentRefunded.payee`). A payee is sealed
 under the *borrower's* data key: the journal gives a payee a name but no id of their own, the
 payee is most often the borrower, and a third-party payee is named because of the borrower's
 loan, so forgetting the borrower must erase it too. An event whose personal fields are all
@@ -38,7 +39,12 @@ from uuid import UUID
 
 from eventsourcing.utils import get_topic
 
-from loanledger.domain.loan_events import GuarantorAdded, LoanApplied, LoanDisbursed
+from loanledger.domain.loan_events import (
+    GuarantorAdded,
+    LoanApplied,
+    LoanDisbursed,
+    OverpaymentRefunded,
+)
 from loanledger.persistence.keys import NONCE_BYTES, DataKeys
 
 ERASED = "[erased]"
@@ -70,6 +76,7 @@ PERSONAL_FIELDS: Mapping[str, PersonalFields] = {
         "guarantor", ("guarantor_id",), (("guarantor_name",),)
     ),
     get_topic(LoanDisbursed): PersonalFields("borrower", ("borrower_id",), (("payee",),)),
+    get_topic(OverpaymentRefunded): PersonalFields("borrower", ("borrower_id",), (("payee",),)),
 }
 """Every stored event class that carries personal data, by topic."""
 
@@ -77,6 +84,7 @@ _BY_CLASS: Mapping[type, PersonalFields] = {
     LoanApplied: PERSONAL_FIELDS[get_topic(LoanApplied)],
     GuarantorAdded: PERSONAL_FIELDS[get_topic(GuarantorAdded)],
     LoanDisbursed: PERSONAL_FIELDS[get_topic(LoanDisbursed)],
+    OverpaymentRefunded: PERSONAL_FIELDS[get_topic(OverpaymentRefunded)],
 }
 
 

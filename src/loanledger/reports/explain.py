@@ -42,6 +42,7 @@ MONEY_EVENTS = frozenset(
         "LoanWrittenOff",
         "LoanClosed",
         "LoanApproved",
+        "OverpaymentRefunded",
     }
 )
 """Events the money walk reads (the approval fixes the terms)."""
@@ -403,11 +404,13 @@ def _status(context: _Context) -> tuple[str, list[dict[str, Any]], frozenset[str
         {"part": "days_past_due", "value": view["days_past_due"]},
         {"part": "principal_outstanding", "value": view["principal_outstanding"]},
         {"part": "legal recovery open", "value": context.risk.legal_recovery},
+        {"part": "overpayment held", "value": view["overpayment"]},
     ]
     rule = (
-        "status: withdrawn or rejected once so decided; closed once closed or nothing is owed; "
-        "written_off once written off; legal_recovery from the first day past 90 days past due "
-        "until the arrears are repaid; overdue while days past due > 0; else active; before "
+        "status: withdrawn or rejected once so decided; closed once closed or nothing is owed, "
+        "overpaid instead while money is held for the borrower there; written_off once written "
+        "off; legal_recovery from the first day past 90 days past due until the arrears are "
+        "repaid; overdue while days past due > 0; else active; before "
         "disbursement the last pre-loan step reached (applied, investigated, reviewed, approved)"
     )
     return rule, parts, LIFECYCLE_EVENTS

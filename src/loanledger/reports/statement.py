@@ -2,8 +2,8 @@
 
 Opening balances at the end of the day before `from_date`; each money movement effective in the
 period in business-date order (disbursements; repayments with their allocation and, for money
-recovered through a legal case, the case; the write-off); the balances at the end of each
-movement's business day; and closing balances equal to the loan view on `to_date` (one walk
+recovered through a legal case, the case; refunds of money held; the write-off); the balances at
+the end of each movement's business day; and closing balances equal to the loan view on `to_date` (one walk
 gives both, so they cannot disagree).
 
 A movement recorded after its business date (backdated) is marked `recorded_late`, with the
@@ -24,6 +24,7 @@ from loanledger.domain.loan_events import (
     AllocationRevised,
     LoanDisbursed,
     LoanWrittenOff,
+    OverpaymentRefunded,
     RecoveryRecorded,
     RepaymentReceived,
 )
@@ -101,6 +102,8 @@ def _movement(
         kind, amount, reference = "disbursement", event.amount, event.reference
     elif isinstance(event, RepaymentReceived):
         kind, amount, reference = "repayment", event.amount, event.reference
+    elif isinstance(event, OverpaymentRefunded):
+        kind, amount, reference = "refund", event.amount, event.reference
     elif isinstance(event, LoanWrittenOff):
         kind, amount, reference = "write_off", event.principal, ""
     else:
@@ -127,7 +130,7 @@ def _movement(
 
 def _totals(movements: list[dict[str, Any]]) -> dict[str, str]:
     """Money in and out in the period, by kind (every kind listed, zero when none)."""
-    totals = {kind: Decimal(0) for kind in ("disbursement", "repayment", "write_off")}
+    totals = {kind: Decimal(0) for kind in ("disbursement", "repayment", "refund", "write_off")}
     for movement in movements:
         totals[movement["kind"]] += Decimal(movement["amount"])
     return {kind: amount_text(value) for kind, value in totals.items()}
