@@ -3,8 +3,8 @@
 Opening balances at the end of the day before `from_date`; each money movement effective in the
 period in business-date order (disbursements; repayments with their allocation and, for money
 recovered through a legal case, the case; refunds of money held; the write-off); the balances at
-the end of each movement's business day; and closing balances equal to the loan view on `to_date` (one walk
-gives both, so they cannot disagree).
+the end of each movement's business day; and closing balances equal to the loan view on
+`to_date` (one walk gives both, so they cannot disagree).
 
 A movement recorded after its business date (backdated) is marked `recorded_late`, with the
 repayments whose allocation it revised; the allocation shown is the one in force with every fact
