@@ -67,7 +67,7 @@ def test_disbursing_a_written_off_loan_is_refused_and_records_nothing(ledger: Lo
     before = _event_count(ledger)
 
     with pytest.raises(
-        WrongStateError, match="^loan L-0001 is written off; disburse is not allowed"
+        WrongStateError, match=r"^loan L-0001 is written off; disburse is not allowed"
     ):
         ledger.execute(disburse(LOAN, "2024-09-02", "50000.00", reference="D-2"))
 
@@ -83,7 +83,7 @@ def test_disbursing_a_closed_loan_is_refused_and_records_nothing(ledger: LoanLed
     ledger.execute({"command": "close", "loan_id": LOAN, "on": "2024-02-16"})
     before = _event_count(ledger)
 
-    with pytest.raises(WrongStateError, match="^loan L-0001 is closed; disburse is not allowed"):
+    with pytest.raises(WrongStateError, match=r"^loan L-0001 is closed; disburse is not allowed"):
         ledger.execute(disburse(LOAN, "2024-02-20", "100.00", reference="D-2"))
 
     assert _event_count(ledger) == before
