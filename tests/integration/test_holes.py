@@ -8,6 +8,7 @@ Installment 1 falls due 2024-02-15, so DPD 91 (legal recovery) is 2024-05-16.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from datetime import date, timedelta
 from typing import Any
@@ -15,7 +16,12 @@ from typing import Any
 import pytest
 
 from loanledger import LoanLedger
-from loanledger.domain.errors import SeparationOfDutiesError, WrongStateError
+from loanledger.domain.errors import (
+    InvalidDateError,
+    LoanNotFoundError,
+    SeparationOfDutiesError,
+    WrongStateError,
+)
 from loanledger.persistence.ids import loan_uuid
 from tests.journal import FINDINGS, disburse, pre_loan, repay
 
@@ -197,3 +203,52 @@ def test_an_approver_differing_from_the_reviewer_only_in_case_is_refused(
 
     with pytest.raises(SeparationOfDutiesError, match="must not be the reviewer"):
         ledger.execute(approve)
+
+
+# --- 13. smaller holes ----------------------------------------------------------------------
+
+
+def test_the_journal_report_takes_since_as_an_iso_string_like_as_of(ledger: LoanLedger) -> None:
+    _book(ledger)
+
+    as_string = ledger.report("journal", as_of="2024-03-31", since="2024-01-31")
+    as_date = ledger.report("journal", as_of="2024-03-31", since=date(2024, 1, 31))
+
+    assert as_string == as_date
+    assert as_string and all(row["on"] >= "2024-01-31" for row in as_string)
+
+
+def test_a_malformed_since_is_refused_naming_since(ledger: LoanLedger) -> None:
+    _book(ledger)
+
+    with pytest.raises(InvalidDateError, match=r"^since must be an ISO date"):
+        ledger.report("journal", as_of="2024-03-31", since="31/01/2024")
+
+
+def test_a_loan_asked_for_before_it_was_recorded_names_known_at(ledger: LoanLedger) -> None:
+    _book(ledger)
+
+    with pytest.raises(
+        LoanNotFoundError,
+        match=re.escape("loan L-0001 was not yet recorded at known_at 2024-01-01T08:00:00+00:00"),
+    ):
+        ledger.loan(LOAN, as_of="2024-03-01", known_at="2024-01-01T08:00:00+00:00")
+
+
+def test_a_written_off_loan_shows_its_claim_off_balance_sheet(ledger: LoanLedger) -> None:
+    _book(ledger)
+    ledger.execute(_write_off("2024-09-01"))
+
+    before = ledger.loan(LOAN, as_of="2024-08-31")
+    after = ledger.loan(LOAN, as_of="2024-10-01")
+
+    assert {key: before[key] for key in ("balance_sheet", "off_balance_outstanding")} == {
+        "balance_sheet": "on",
+        "off_balance_outstanding": "0.00",
+    }
+    # 12,000.00 principal + 317.01 overdue interest + 194.43 penalty, on the books.
+    assert before["on_balance_outstanding"] == "12511.44"
+    assert after["status"] == "written_off"
+    assert (after["balance_sheet"], after["on_balance_outstanding"]) == ("off", "0.00")
+    # 12,000.00 + 342.45 + 254.60 (penalty still accruing), off the books.
+    assert after["off_balance_outstanding"] == "12597.05"
