@@ -38,6 +38,7 @@ from eventsourcing.persistence import (
 )
 from eventsourcing.utils import Environment, EnvType
 
+from loanledger.close_gap import close_through
 from loanledger.collector import collector_paused
 from loanledger.domain.commands import Apply, CloseDay, Command, parse_command
 from loanledger.domain.errors import (
@@ -632,6 +633,15 @@ class LoanLedger(Application[UUID]):
 
     @_command
     def close_day(self, day: date | str) -> dict[str, Any]:
+        """Run servicing for `day`, after every date since the last closed one that was not
+        closed (in order, as `close-day --through` does; see `loanledger.close_gap`): a skipped
+        business day would otherwise lose its notices for good. A gap of more than
+        `MAX_CLOSE_DAY_GAP_DAYS` is refused, naming the last closed date. The result counts
+        every date closed (`days_closed`)."""
+        on = parse_as_of(day)
+        return close_through(self, on, self.last_closed_day())
+
+    def close_one_day(self, day: date | str) -> dict[str, Any]:
         """Run servicing for one business date: notices, legal recovery and grade changes.
 
         Only loans whose next action date has come, or that have events close of day has not

@@ -18,6 +18,7 @@ import pytest
 from loanledger import LoanLedger
 from loanledger.domain.errors import (
     InvalidDateError,
+    LimitExceededError,
     LoanNotFoundError,
     SeparationOfDutiesError,
     WrongStateError,
@@ -252,3 +253,41 @@ def test_a_written_off_loan_shows_its_claim_off_balance_sheet(ledger: LoanLedger
     assert (after["balance_sheet"], after["on_balance_outstanding"]) == ("off", "0.00")
     # 12,000.00 + 342.45 + 254.60 (penalty still accruing), off the books.
     assert after["off_balance_outstanding"] == "12597.05"
+
+
+# --- 10. close of day without gaps -----------------------------------------------------------
+
+
+def test_closing_a_day_after_a_gap_closes_the_missed_days_and_issues_their_notices(
+    ledger: LoanLedger,
+) -> None:
+    _book(ledger)
+
+    ledger.close_day("2024-02-07")
+    skipped = ledger.close_day("2024-02-09")
+    ledger.close_day("2024-02-14")
+
+    # The reminder for installment 1 (due 02-15) is owed on 02-08, a date never closed by name.
+    assert _notices(ledger, "reminder") == ["L-0001/reminder/2024-02-08"]
+    assert (skipped["days_closed"], skipped["events_recorded"]) == (2, 1)
+    assert ledger.last_closed_day() == date(2024, 2, 14)
+
+
+def test_a_close_of_day_gap_over_366_days_is_refused_naming_the_last_closed_date(
+    ledger: LoanLedger,
+) -> None:
+    _book(ledger)
+    ledger.close_day("2024-01-15")
+    before = _event_count(ledger)
+
+    with pytest.raises(
+        LimitExceededError,
+        match=re.escape(
+            "close_day 2025-01-16 would close 367 dates after the last closed date 2024-01-15"
+        ),
+    ):
+        ledger.close_day("2025-01-16")
+
+    assert ledger.last_closed_day() == date(2024, 1, 15)
+    assert _event_count(ledger) == before
+    assert ledger.close_day("2025-01-15")["days_closed"] == 366
