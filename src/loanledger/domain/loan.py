@@ -618,6 +618,10 @@ class Loan(EventSourcedAggregate):
         if self.approval is None:
             raise WrongStateError(f"loan {self.loan_id} cannot be disbursed before approval")
         self._require_not_before(command.on, self.approval, "the approval")
+        if self.disbursements:
+            settled = self.position(command.on)
+            if settled is not None and settled.is_settled:
+                require_allowed(self.loan_id, "settled", "disburse")
         code = self.currency_code
         amount = Money.of(command.amount, code)
         already = sum((event.amount for event in self.disbursements), start=Decimal(0))
@@ -635,8 +639,6 @@ class Loan(EventSourcedAggregate):
             first = min(event.effective_date for event in self.disbursements)
             position = self.position(command.on)
             assert position is not None
-            if position.is_settled:
-                require_allowed(self.loan_id, "settled", "disburse")
             maturity = position.maturity_date
             if command.on < first or (maturity is not None and command.on >= maturity):
                 raise InvalidDateError(
