@@ -48,11 +48,12 @@ def _close_through(ledger: LoanLedger, start: date, end: date) -> None:
 
 
 def _notices(ledger: LoanLedger, kind: str) -> list[str]:
-    return [
-        event.notice_id
+    issued: list[Any] = [
+        event
         for event in ledger.events.get(loan_uuid(LOAN))
-        if type(event).__name__ == "NoticeIssued" and event.kind == kind
+        if type(event).__name__ == "NoticeIssued"
     ]
+    return [notice.notice_id for notice in issued if notice.kind == kind]
 
 
 def _event_count(ledger: LoanLedger) -> int:

@@ -93,7 +93,7 @@ class LifecycleTable(RuleBasedStateMachine):
     def stage(self) -> str:
         if self.ended is not None:
             return self.ended
-        status = self.ledger.loan(self.loan_id, as_of=self.day)["status"]
+        status: str = self.ledger.loan(self.loan_id, as_of=self.day)["status"]
         if status == "closed":
             return "settled"  # owing nothing, no close recorded (the model saw none accepted)
         return STATUS_STAGE.get(status, status)
