@@ -54,6 +54,7 @@ from loanledger.domain.errors import (
     WrongStateError,
 )
 from loanledger.domain.event import DomainEvent
+from loanledger.domain.horizon import horizon_from_env
 from loanledger.domain.loan import Loan, Outcome
 from loanledger.domain.rules import CLASSIFICATIONS, CN_2023
 from loanledger.journal import numbered_lines, parse_line
@@ -232,6 +233,8 @@ class LoanLedger(Application[UUID]):
                 reconnect_timeout=float(settings.env["POSTGRES_CONNECT_TIMEOUT"]),
             )
         self.rules = CN_2023
+        self.horizon = horizon_from_env(os.environ)
+        """How far ahead of its recording a fact may be dated (`loanledger.domain.horizon`)."""
         self.create_tables = settings.env.get("CREATE_TABLE", "y") != "n"
         self.read_store = open_read_store(settings)
         self.data_keys.attach(self.read_store, create_tables=self.create_tables)
@@ -505,9 +508,9 @@ class LoanLedger(Application[UUID]):
         if isinstance(command, Apply):
             if loan is not None or (not batch.for_load and aggregate_id in self.repository):
                 raise WrongStateError(f"loan {command.loan_id} has applied already")
-            batch.loans[command.loan_id] = Loan.open_application(
-                aggregate_id, command, self.clock()
-            )
+            now = self.clock()
+            self.horizon.require_within(command.on, now, command.command)
+            batch.loans[command.loan_id] = Loan.open_application(aggregate_id, command, now)
             batch.events += 1
             return
         if loan is None:
@@ -516,6 +519,7 @@ class LoanLedger(Application[UUID]):
         now = self.clock()
         recorded_at = max(now, loan.modified_on) if loan.modified_on else now
         try:
+            self.horizon.require_within(command.on, recorded_at, command.command)
             loan.handle(command, recorded_at)
         except DomainError:
             batch.loans[command.loan_id] = loan.rewound(checkpoint)
@@ -544,13 +548,16 @@ class LoanLedger(Application[UUID]):
         if isinstance(command, Apply):
             if aggregate_id in self.repository:
                 raise WrongStateError(f"loan {command.loan_id} has applied already")
-            loan = Loan.open_application(aggregate_id, command, self.clock())
+            now = self.clock()
+            self.horizon.require_within(command.on, now, command.command)
+            loan = Loan.open_application(aggregate_id, command, now)
             self.save(loan)
             return self._result(command, loan, Outcome(tuple(), {}))
         loan = self._get(command.loan_id)
         now = self.clock()
         # Recorded time never runs backwards within a loan, even if the clock does.
         recorded_at = max(now, loan.modified_on) if loan.modified_on else now
+        self.horizon.require_within(command.on, recorded_at, command.command)
         outcome = loan.handle(command, recorded_at)
         if loan.has_pending_events:
             self.save(loan)

@@ -9,8 +9,8 @@ Installment 1 falls due 2024-02-15, so DPD 91 (legal recovery) is 2024-05-16.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from datetime import date, timedelta
+from collections.abc import Callable, Iterator
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -292,3 +292,56 @@ def test_a_close_of_day_gap_over_366_days_is_refused_naming_the_last_closed_date
     assert ledger.last_closed_day() == date(2024, 1, 15)
     assert _event_count(ledger) == before
     assert ledger.close_day("2025-01-15")["days_closed"] == 366
+
+
+# --- 11. far-future facts refused -------------------------------------------------------------
+
+
+@pytest.fixture
+def default_horizon(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The library's default horizon, not the test suite's (see conftest)."""
+    monkeypatch.delenv("LOANLEDGER_FUTURE_HORIZON_DAYS", raising=False)
+    monkeypatch.delenv("LOANLEDGER_TIME_ZONE", raising=False)
+
+
+@pytest.mark.usefixtures("default_horizon")
+def test_a_fact_dated_beyond_the_future_horizon_is_refused_naming_both_dates(
+    store_url: str, clock: Callable[[], datetime]
+) -> None:
+    """The test clock reads 2024-01-01 09:00 UTC: 17:00 in Shanghai, still 2024-01-01."""
+    ledger = LoanLedger.open(store_url, clock=clock)
+    try:
+        _refuses_the_far_future(ledger)
+    finally:
+        ledger.close()
+
+
+def _refuses_the_far_future(ledger: LoanLedger) -> None:
+    _book(ledger)
+    before = _event_count(ledger)
+
+    with pytest.raises(
+        InvalidDateError,
+        match=re.escape(
+            "repay dated 2199-01-01 is more than 366 days after the date it is recorded on, "
+            "2024-01-01 (Asia/Shanghai); the latest date the book's future horizon accepts is "
+            "2025-01-01"
+        ),
+    ):
+        ledger.execute(repay(LOAN, "2199-01-01", "100.00", "R-1"))
+
+    assert _event_count(ledger) == before
+    ledger.execute(repay(LOAN, "2025-01-01", "100.00", "R-2"))
+
+
+@pytest.mark.usefixtures("default_horizon")
+def test_the_future_horizon_counts_from_the_recording_date_in_the_books_time_zone() -> None:
+    """20:00 UTC on 2024-01-01 is already 2024-01-02 in Shanghai."""
+    evening = datetime(2024, 1, 1, 20, 0, tzinfo=UTC)
+    ledger = LoanLedger.open("memory://", clock=lambda: evening)
+    try:
+        ledger.execute(pre_loan(LOAN, applied_on="2025-01-02")[0])
+        with pytest.raises(InvalidDateError, match=r"the latest date .* accepts is 2025-01-02"):
+            ledger.execute(pre_loan("L-0002", applied_on="2025-01-03")[0])
+    finally:
+        ledger.close()
