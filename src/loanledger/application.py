@@ -646,6 +646,7 @@ class LoanLedger(Application[UUID]):
         `MAX_CLOSE_DAY_GAP_DAYS` is refused, naming the last closed date. The result counts
         every date closed (`days_closed`)."""
         on = parse_as_of(day)
+        self.horizon.require_within(on, self.clock(), "close_day")
         return close_through(self, on, self.last_closed_day())
 
     def close_one_day(self, day: date | str) -> dict[str, Any]:

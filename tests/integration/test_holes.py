@@ -345,3 +345,15 @@ def test_the_future_horizon_counts_from_the_recording_date_in_the_books_time_zon
             ledger.execute(pre_loan("L-0002", applied_on="2025-01-03")[0])
     finally:
         ledger.close()
+
+
+@pytest.mark.usefixtures("default_horizon")
+def test_closing_a_day_beyond_the_future_horizon_is_refused(clock: Callable[[], datetime]) -> None:
+    ledger = LoanLedger.open("memory://", clock=clock)
+    try:
+        _book(ledger)
+        with pytest.raises(InvalidDateError, match=r"^close_day dated 2199-01-01 is more than"):
+            ledger.close_day("2199-01-01")
+        assert ledger.last_closed_day() is None
+    finally:
+        ledger.close()
