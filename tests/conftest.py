@@ -39,6 +39,10 @@ the environment so that subprocesses (CLI tests, worker processes) use it too; t
 missing or wrong key pass their own."""
 
 os.environ.setdefault("LOANLEDGER_MASTER_KEY", TEST_MASTER_KEY)
+TEST_FUTURE_HORIZON_DAYS = "3660"
+"""The test clocks are pinned to early 2024 while the journals run into 2025-2027, far more than
+the default horizon (366 days) ahead of that moment; tests of the horizon set their own."""
+os.environ.setdefault("LOANLEDGER_FUTURE_HORIZON_DAYS", TEST_FUTURE_HORIZON_DAYS)
 STORE_KINDS = ("memory", "sqlite", "postgresql")
 
 

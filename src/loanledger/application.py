@@ -37,6 +37,7 @@ from eventsourcing.persistence import (
 )
 from eventsourcing.utils import Environment, EnvType
 
+from loanledger.close_gap import close_through
 from loanledger.collector import collector_paused
 from loanledger.domain.commands import Apply, CloseDay, Command, parse_command
 from loanledger.domain.errors import (
@@ -53,11 +54,13 @@ from loanledger.domain.errors import (
     WrongStateError,
 )
 from loanledger.domain.event import DomainEvent
+from loanledger.domain.horizon import horizon_from_env
 from loanledger.domain.loan import Loan, Outcome
 from loanledger.domain.payoff import payoff as payoff_quote
 from loanledger.domain.rules import CLASSIFICATIONS, CN_2023
 from loanledger.domain.text import check_lookup
 from loanledger.journal import numbered_lines, parse_line
+from loanledger.off_balance import balance_sheet_figures
 from loanledger.persistence.book_audit import verify_book
 from loanledger.persistence.chain import (
     GENESIS_LINK,
@@ -234,6 +237,8 @@ class LoanLedger(Application[UUID]):
                 reconnect_timeout=float(settings.env["POSTGRES_CONNECT_TIMEOUT"]),
             )
         self.rules = CN_2023
+        self.horizon = horizon_from_env(os.environ)
+        """How far ahead of its recording a fact may be dated (`loanledger.domain.horizon`)."""
         self.create_tables = settings.env.get("CREATE_TABLE", "y") != "n"
         self.read_store = open_read_store(settings)
         self.data_keys.attach(self.read_store, create_tables=self.create_tables)
@@ -557,9 +562,9 @@ class LoanLedger(Application[UUID]):
         if isinstance(command, Apply):
             if loan is not None or (not batch.for_load and aggregate_id in self.repository):
                 raise WrongStateError(f"loan {command.loan_id} has applied already")
-            batch.loans[command.loan_id] = Loan.open_application(
-                aggregate_id, command, self.clock()
-            )
+            now = self.clock()
+            self.horizon.require_within(command.on, now, command.command)
+            batch.loans[command.loan_id] = Loan.open_application(aggregate_id, command, now)
             batch.events += 1
             return
         if loan is None:
@@ -568,6 +573,7 @@ class LoanLedger(Application[UUID]):
         now = self.clock()
         recorded_at = max(now, loan.modified_on) if loan.modified_on else now
         try:
+            self.horizon.require_within(command.on, recorded_at, command.command)
             loan.handle(command, recorded_at)
         except DomainError:
             batch.loans[command.loan_id] = loan.rewound(checkpoint)
@@ -596,13 +602,16 @@ class LoanLedger(Application[UUID]):
         if isinstance(command, Apply):
             if aggregate_id in self.repository:
                 raise WrongStateError(f"loan {command.loan_id} has applied already")
-            loan = Loan.open_application(aggregate_id, command, self.clock())
+            now = self.clock()
+            self.horizon.require_within(command.on, now, command.command)
+            loan = Loan.open_application(aggregate_id, command, now)
             self.save(loan)
             return self._result(command, loan, Outcome(tuple(), {}))
         loan = self._get(command.loan_id)
         now = self.clock()
         # Recorded time never runs backwards within a loan, even if the clock does.
         recorded_at = max(now, loan.modified_on) if loan.modified_on else now
+        self.horizon.require_within(command.on, recorded_at, command.command)
         outcome = loan.handle(command, recorded_at)
         if loan.has_pending_events:
             self.save(loan)
@@ -670,15 +679,31 @@ class LoanLedger(Application[UUID]):
     ) -> dict[str, Any]:
         """The §8 `loan` fields on `as_of` (end of that day), from the facts known at `known_at`."""
         day = parse_as_of(as_of)
-        loan = self._get(loan_id).as_known_at(parse_known_at(known_at))
+        moment = parse_known_at(known_at)
+        recorded = self._get(loan_id)
+        loan = recorded.as_known_at(moment)
         if not loan.exists_on(day):
+            if moment is not None and recorded.exists_on(day):
+                raise LoanNotFoundError(
+                    f"loan {loan_id} was not yet recorded at known_at {moment.isoformat()}"
+                )
             raise LoanNotFoundError(f"loan {loan_id} has no application on or before {day}")
         self.projections.catch_up()
-        moment = parse_known_at(known_at)
-        return loan_view(loan, day, self.rules, contagion=self._contagion(loan, day, moment))
+        view = loan_view(loan, day, self.rules, contagion=self._contagion(loan, day, moment))
+        return {**view, **balance_sheet_figures(view)}
 
     @_command
     def close_day(self, day: date | str) -> dict[str, Any]:
+        """Run servicing for `day`, after every date since the last closed one that was not
+        closed (in order, as `close-day --through` does; see `loanledger.close_gap`): a skipped
+        business day would otherwise lose its notices for good. A gap of more than
+        `MAX_CLOSE_DAY_GAP_DAYS` is refused, naming the last closed date. The result counts
+        every date closed (`days_closed`)."""
+        on = parse_as_of(day)
+        self.horizon.require_within(on, self.clock(), "close_day")
+        return close_through(self, on, self.last_closed_day())
+
+    def close_one_day(self, day: date | str) -> dict[str, Any]:
         """Run servicing for one business date: notices, legal recovery and grade changes.
 
         Only loans whose next action date has come, or that have events close of day has not
@@ -865,7 +890,7 @@ class LoanLedger(Application[UUID]):
         as_of: date | str,
         known_at: datetime | str | None = None,
         *,
-        since: date | None = None,
+        since: date | str | None = None,
         stale_ok: bool = False,
     ) -> list[dict[str, Any]]:
         """A §8 report as of `as_of` (end of day), from the facts known at `known_at`.
@@ -882,6 +907,8 @@ class LoanLedger(Application[UUID]):
         # reference counting, that its full passes would walk again and again (see
         # loanledger.collector; B5: `loan_ledger` of 100,000 loans 2.6-4.2 s -> 1.9 s).
         day, moment = parse_as_of(as_of), parse_known_at(known_at)
+        if since is not None:
+            since = parse_as_of(since, name="since")
         self.projections.catch_up()
         with collector_paused():
             return self._report(name, day, moment, since)
@@ -1329,11 +1356,12 @@ class LoanLedger(Application[UUID]):
         return parse_as_of(as_of), parse_known_at(known_at)
 
 
-def parse_as_of(value: date | str) -> date:
-    """`as_of` as a date: a `datetime.date` or an ISO `YYYY-MM-DD` string."""
+def parse_as_of(value: date | str, *, name: str = "as_of") -> date:
+    """`as_of` (or another business date, `name`) as a date: a `datetime.date` or an ISO
+    `YYYY-MM-DD` string."""
     if isinstance(value, datetime):
         raise InvalidDateError(
-            "as_of must be a date (the end of that business day), not a datetime"
+            f"{name} must be a date (the end of that business day), not a datetime"
         )
     if isinstance(value, date):
         return value
@@ -1342,7 +1370,7 @@ def parse_as_of(value: date | str) -> date:
             return date.fromisoformat(value)
         except ValueError:
             pass
-    raise InvalidDateError(f"as_of must be an ISO date 'YYYY-MM-DD', got {value!r}")
+    raise InvalidDateError(f"{name} must be an ISO date 'YYYY-MM-DD', got {value!r}")
 
 
 def parse_known_at(value: datetime | str | None) -> datetime | None:

@@ -718,8 +718,8 @@ def forget_borrower(
     borrower_id: Annotated[str, typer.Argument(metavar="BORROWER_ID")],
     db: DbOption = None,
 ) -> None:
-    """Crypto-shred a borrower: destroy their data key, so their name and identity number read
-    as [erased] everywhere; figures, reports and verify are unchanged. Logged; idempotent."""
+    r"""Crypto-shred a borrower: destroy their data key, so their name and identity number read
+    as \[erased] everywhere; figures, reports and verify are unchanged. Logged; idempotent."""
     with _refusals(), _ledger(db) as ledger:
         result = ledger.forget_borrower(borrower_id, actor=_user())
     if result["already_forgotten"]:
@@ -736,7 +736,7 @@ def forget_guarantor(
     guarantor_id: Annotated[str, typer.Argument(metavar="GUARANTOR_ID")],
     db: DbOption = None,
 ) -> None:
-    """Crypto-shred a guarantor the same way: their name reads as [erased]. Logged; idempotent."""
+    r"""Crypto-shred a guarantor the same way: their name reads as \[erased]. Logged; idempotent."""
     with _refusals(), _ledger(db) as ledger:
         result = ledger.forget_guarantor(guarantor_id, actor=_user())
     if result["already_forgotten"]:

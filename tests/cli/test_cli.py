@@ -499,3 +499,16 @@ def test_a_journal_that_is_not_utf8_is_refused_and_nothing_is_recorded(
     assert result.exit_code == 2
     assert result.stderr.startswith("error: the journal is not UTF-8 text")
     assert events_recorded(db) == 0
+
+
+def test_help_text_keeps_the_erased_placeholder_literal() -> None:
+    """Rich markup would read `[erased]` as a style tag and drop it from the help."""
+    from typer.testing import CliRunner
+
+    from loanledger.cli import app
+
+    runner = CliRunner()
+    for command in ("forget-borrower", "forget-guarantor"):
+        result = runner.invoke(app, [command, "--help"])
+        assert result.exit_code == 0
+        assert "[erased]" in result.output

@@ -111,6 +111,9 @@ def test_penalty_runs_over_a_month_boundary_on_two_overdue_installments(
         "guarantee_expires_on": None,
         "observation_until": None,
         "next_check_due": "2024-04-14",
+        "balance_sheet": "on",
+        "on_balance_outstanding": "12125.21",
+        "off_balance_outstanding": "0.00",
     }
 
 

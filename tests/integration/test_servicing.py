@@ -147,6 +147,7 @@ def test_close_day_through_execute_reports_its_work(ledger: LoanLedger) -> None:
         "on": "2024-02-16",
         "loans_processed": 1,
         "events_recorded": 2,
+        "days_closed": 1,
     }
     assert ledger.last_closed_day() == date(2024, 2, 16)
 

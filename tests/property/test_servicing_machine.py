@@ -167,7 +167,19 @@ class ServicingMachine(RuleBasedStateMachine):
             self.grade_checks = False
         self.facts_since_close = False
         self.step += 1
+        # Closing a day after a gap closes every skipped day first (issue 17): those are
+        # closed days with their notices too.
+        previous = self.last_closed
+        skipped = []
+        if previous is not None and day > previous:
+            skipped = [previous + timedelta(days=n) for n in range(1, (day - previous).days)]
         result = self.ledger.close_day(day)
+        assert result["days_closed"] == len(skipped) + 1, (day, result)
+        for closed_day in skipped:
+            self.closed[closed_day] = self.step
+            for model_id, skipped_model in self.loans.items():
+                view = self.ledger.loan(model_id, as_of=closed_day)
+                skipped_model.days_past_due[closed_day] = view["days_past_due"]
         self.closed[day] = self.step
         for loan_id, model in self.loans.items():
             view = self.ledger.loan(loan_id, as_of=day)
@@ -243,7 +255,8 @@ class ServicingMachine(RuleBasedStateMachine):
 
     @rule(days=st.integers(min_value=2, max_value=15), skip=st.booleans())
     def close_days(self, days: int, skip: bool) -> None:
-        """Close the next `days` business days one by one, or only the last of them."""
+        """Close the next `days` business days one by one, or only the last of them (which
+        closes the skipped ones first)."""
         last = self.today + timedelta(days=days - 1)
         day = last if skip else self.today
         while day <= last:

@@ -48,6 +48,7 @@ from loanledger.domain.commands import (
     Withdraw,
     WriteOff,
 )
+from loanledger.domain.duties import among, same_person
 from loanledger.domain.errors import (
     AuthorityLimitError,
     ClassificationError,
@@ -61,6 +62,7 @@ from loanledger.domain.errors import (
     WrongStateError,
 )
 from loanledger.domain.event import DomainEvent
+from loanledger.domain.lifecycle import open_stages, recorded_stage, require_allowed
 from loanledger.domain.loan_events import (
     AllocationRevised,
     ApplicationWithdrawn,
@@ -509,9 +511,10 @@ class Loan(EventSourcedAggregate):
                 f"on {self.investigation.effective_date.isoformat()}"
             )
         first, second = command.investigators
-        if first == second:
+        if same_person(first, second):
             raise SeparationOfDutiesError(
-                f"investigators must be two distinct people (双人调查), got {first!r} twice"
+                f"investigators must be two distinct people (双人调查), got {first!r} and "
+                f"{second!r}: staff ids are compared trimmed and casefolded"
             )
         assert self.application is not None
         self._require_not_before(command.on, self.application, "the application")
@@ -531,7 +534,7 @@ class Loan(EventSourcedAggregate):
             raise WrongStateError(f"loan {self.loan_id} cannot be reviewed before investigation")
         if self.review is not None:
             raise WrongStateError(f"loan {self.loan_id} has been reviewed already")
-        if command.reviewer in self.investigation.investigators:
+        if among(command.reviewer, self.investigation.investigators):
             raise SeparationOfDutiesError(
                 f"reviewer {command.reviewer!r} must not be one of the investigators"
             )
@@ -639,6 +642,10 @@ class Loan(EventSourcedAggregate):
         if self.approval is None:
             raise WrongStateError(f"loan {self.loan_id} cannot be disbursed before approval")
         self._require_not_before(command.on, self.approval, "the approval")
+        if self.disbursements:
+            settled = self.position(command.on)
+            if settled is not None and settled.is_settled:
+                require_allowed(self.loan_id, "settled", "disburse")
         code = self.currency_code
         amount = Money.of(command.amount, code)
         already = sum((event.amount for event in self.disbursements), start=Decimal(0))
@@ -1122,6 +1129,7 @@ class Loan(EventSourcedAggregate):
         finding) may change how earlier repayments are allocated when it is backdated; each
         recorded allocation it changes gets a compensating `AllocationRevised` event.
         """
+        self._require_lifecycle(command)
         handler = getattr(self, _HANDLERS[type(command)])
         outcome = handler(command, recorded_at)
         if not isinstance(outcome, Outcome):
@@ -1131,6 +1139,30 @@ class Loan(EventSourcedAggregate):
             self._revise_allocations(cause, recorded_at, position=self._derived)
         self._derived = None
         return outcome
+
+    def lifecycle_stage(self) -> str:
+        """The stage of `lifecycle.ALLOWED` the recorded facts put this loan in."""
+        return recorded_stage(
+            rejected=self.rejection is not None,
+            withdrawn=self.withdrawal is not None,
+            closed=self.closed is not None,
+            written_off=self.written_off is not None,
+            disbursed=bool(self.disbursements),
+            approved=self.approval is not None,
+            reviewed=self.review is not None,
+            investigated=self.investigation is not None,
+        )
+
+    def _require_lifecycle(self, command: Command) -> None:
+        """The lifecycle table's guard, before any handler runs. A repeated disbursement or
+        repayment reference is left to its handler (a no-op, or a conflict); an `active` loan
+        may be `settled`, which the handlers that care derive and check themselves."""
+        if isinstance(command, Disburse | Repay) and command.reference in self.references:
+            return
+        stage = self.lifecycle_stage()
+        if stage == "active" and open_stages(command.command):
+            return
+        require_allowed(self.loan_id, stage, command.command)
 
     # --- results -------------------------------------------------------------------------------
 
@@ -1221,11 +1253,11 @@ class Loan(EventSourcedAggregate):
             raise WrongStateError(f"loan {self.loan_id} was withdrawn; {command} is not allowed")
 
     def _check_approver(self, approver: str) -> None:
-        if self.investigation is not None and approver in self.investigation.investigators:
+        if self.investigation is not None and among(approver, self.investigation.investigators):
             raise SeparationOfDutiesError(
                 f"approver {approver!r} must not be one of the investigators"
             )
-        if self.review is not None and approver == self.review.reviewer:
+        if self.review is not None and same_person(approver, self.review.reviewer):
             raise SeparationOfDutiesError(f"approver {approver!r} must not be the reviewer")
 
     def _require_not_before(self, on: date, earlier: DomainEvent, what: str) -> None:

@@ -217,13 +217,7 @@ def assess(
     stage = ifrs9_stage(
         days_past_due, flagged=flagged, written_off=state.written_off is not None, rules=rules
     )
-    legal = state.legal is not None and state.written_off is None and state.closed is None
-    if (
-        legal
-        and position is not None
-        and position.overdue_principal + position.overdue_interest == 0
-    ):
-        legal = False  # the arrears were fully repaid
+    legal = legal_recovery_in_force(state, position)
     return RiskView(
         warnings=ordered,
         classification=classification,
@@ -236,6 +230,21 @@ def assess(
         legal_recovery=legal,
         next_check_due=_next_check_due(state, position, rules),
     )
+
+
+def legal_recovery_in_force(state: PostLoanState, position: Position | None) -> bool:
+    """Whether the latest legal recovery case (依法收贷) is still open at the end of `as_of`: it
+    lasts until the arrears are fully repaid (or the loan is written off or closed). Once they
+    were repaid on some day after it opened, the case has ended for good; a later DPD > 90
+    opens a new one (close of day records a new `legal` notice)."""
+    if state.legal is None or state.written_off is not None or state.closed is not None:
+        return False
+    if position is None:
+        return True
+    if position.overdue_principal + position.overdue_interest == 0:
+        return False  # the arrears are fully repaid
+    cleared = position.arrears_cleared_on
+    return cleared is None or cleared < state.legal.effective_date
 
 
 CONTAGION_REASON = "borrower non-performing elsewhere (contagion)"
@@ -353,7 +362,7 @@ def actions_on(
     arrears = position.overdue_principal + position.overdue_interest + position.penalty_outstanding
     if days_past_due >= 1 and (days_past_due - 1) % rules.dunning_interval_days == 0:
         notice("dunning", arrears, dpd=days_past_due)
-    if days_past_due > rules.legal_recovery_after_days and state.legal is None:
+    if days_past_due > rules.legal_recovery_after_days and not risk.legal_recovery:
         actions.append(
             Action(
                 "LegalRecoveryOpened", {"days_past_due": days_past_due, "rule_set": rules.version}
@@ -400,8 +409,10 @@ def next_action_after(
                 candidates.append(candidate)
     first_unpaid = next((due for due in position.installments if due.overdue_base > 0), None)
     if first_unpaid is not None and first_unpaid.due_date < day + timedelta(days=1):
-        # Overdue: the next dunning day, and each DPD threshold of grade, stage and legal action.
-        thresholds = [1 + rules.dunning_interval_days * k for k in range(0, 40)]
+        # Overdue: the next dunning day (dunning has no upper bound: DPD 1, 1 + interval, ...
+        # for as long as the loan stays overdue), and each DPD threshold of grade, stage and
+        # legal action.
+        thresholds = [_next_dunning_days_past_due((day - first_unpaid.due_date).days, rules)]
         thresholds += [*rules.classification_floors, rules.stage2_days_past_due]
         thresholds += [rules.stage3_days_past_due, rules.legal_recovery_after_days + 1]
         for threshold in thresholds:
@@ -409,3 +420,12 @@ def next_action_after(
             if candidate > day:
                 candidates.append(candidate)
     return min(candidates) if candidates else None
+
+
+def _next_dunning_days_past_due(days_past_due: int, rules: RuleSet) -> int:
+    """The first dunning day's DPD (1, 1 + interval, 1 + 2 × interval, ...) after
+    `days_past_due`."""
+    interval = rules.dunning_interval_days
+    if days_past_due < 1:
+        return 1
+    return 1 + interval * ((days_past_due - 1) // interval + 1)

@@ -217,6 +217,9 @@ class Position:
     misuse_since: date | None = None
     refunds: dict[str, Decimal] = field(default_factory=dict)
     """Per refund reference, what it paid back (at most what was held on its date)."""
+    arrears_cleared_on: date | None = None
+    """The latest date of a money fact at whose end nothing was overdue (overdue principal and
+    interest both zero): legal recovery opened before it has ended (the arrears were repaid)."""
 
     @property
     def principal_outstanding(self) -> Decimal:
@@ -430,6 +433,7 @@ def _walk_facts(walk: _Walk, ordered: Iterable[MoneyFact]) -> None:
             walk.refund(fact)
         else:
             raise ValueError(f"unknown money fact kind {fact.kind!r}")
+        walk.note_arrears(fact.on)
 
 
 MAX_CHECKPOINT_LOANS = 4096
@@ -686,6 +690,18 @@ class _Walk:
         for due in self.position.installments:
             if due.due_date < through:  # nothing accrues on the due date or before it
                 self.accrue(due, through)
+
+    def note_arrears(self, day: date) -> None:
+        """After a money fact on `day`: remember the day if nothing due before it is unpaid."""
+        position = self.position
+        if position.first_disbursed_on is None:
+            return
+        for due in position.installments:
+            if due.due_date >= day:
+                break
+            if due.overdue_base > 0:
+                return
+        position.arrears_cleared_on = day
 
     # --- facts ---------------------------------------------------------------------------------
 

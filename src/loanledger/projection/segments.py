@@ -440,6 +440,7 @@ def _apply(walk: _Walk, fact: MoneyFact) -> None:
     if handler is None:
         raise ValueError(f"unknown money fact kind {fact.kind!r}")
     handler(fact)
+    walk.note_arrears(fact.on)
 
 
 def _state_on(state: PostLoanState, day: date) -> PostLoanState:
