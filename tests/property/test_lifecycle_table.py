@@ -235,6 +235,10 @@ class LifecycleTable(RuleBasedStateMachine):
     def _repay(self, choice: int) -> dict[str, Any]:
         return {"amount": f"{10 * (choice + 1)}.00", "reference": self._next("R")}
 
+    def _refund(self, choice: int) -> dict[str, Any]:
+        # Usually more than is held: refused by the money walk, which the table allows.
+        return {"amount": f"{choice + 1}.00", "reference": self._next("F")}
+
     def _pledge_collateral(self, choice: int) -> dict[str, Any]:
         return {"collateral_id": self._next("C"), "kind": "property", "value": "30000.00"}
 

@@ -6,7 +6,8 @@ A loan's lifecycle stage is what its recorded facts say, whatever their effectiv
 - `rejected`, `withdrawn`: the application ended before any money moved;
 - `active`: disbursed and owing something (the statuses `active`, `overdue` and
   `legal_recovery` all accept the same commands, so the table does not tell them apart);
-- `settled`: disbursed and owing nothing, no `close` recorded yet (status `closed`);
+- `settled`: disbursed and owing nothing, no `close` recorded yet (status `closed`, or
+  `overpaid` while money is held for the borrower: the table does not tell them apart);
 - `closed`: a `close` fact is recorded;
 - `written_off`: a `write_off` fact is recorded (核销).
 
@@ -25,8 +26,9 @@ PRE_LOAN_STAGES = ("applied", "investigated", "reviewed", "approved")
 ENDED_APPLICATION_STAGES = ("rejected", "withdrawn")
 DISBURSED_STAGES = ("active", "settled", "closed", "written_off")
 STAGES = (*PRE_LOAN_STAGES, *ENDED_APPLICATION_STAGES, *DISBURSED_STAGES)
-"""Every lifecycle stage, in the order the README's table lists them. Issue 17's `overpaid`
-status (money held on a settled loan) joins `DISBURSED_STAGES` with its own row of commands."""
+"""Every lifecycle stage, in the order the README's table lists them. The status `overpaid`
+(money held on a settled or closed loan) is the stage `settled` or `closed`: it accepts the same
+commands."""
 
 
 def _stages(*names: str) -> frozenset[str]:
@@ -45,8 +47,13 @@ ALLOWED: dict[str, frozenset[str]] = {
     "reject": _stages("applied", "investigated", "reviewed"),
     "withdraw": _stages(*PRE_LOAN_STAGES),
     "disburse": _stages("approved", "active"),
-    "repay": _stages("active", "written_off"),
-    # `refund` (issue 17, item 5): on any loan holding overpayment.
+    # Money received is never refused once a loan was disbursed (DESIGN §12): on a settled or
+    # closed loan it is held for the borrower (status `overpaid`), on a written-off one it is a
+    # recovery.
+    "repay": _stages(*DISBURSED_STAGES),
+    # Held overpayment is paid back on any disbursed loan; more than is held is refused by the
+    # money walk (`OverRefundError`), not by the table.
+    "refund": _stages(*DISBURSED_STAGES),
     "pledge_collateral": _stages(*PRE_LOAN_STAGES, *_SERVICING),
     "revalue_collateral": _stages(*PRE_LOAN_STAGES, *_SERVICING),
     "release_collateral": _stages(*STAGES),
