@@ -20,7 +20,7 @@ from functools import partial
 from typing import Any
 
 from benchmarks.books import WARM_DAY
-from benchmarks.common import Figure, Report, Store, median, profile, timed
+from benchmarks.common import Figure, Report, Store, median, open_ledger, profile, timed
 from loanledger import LoanLedger
 from loanledger.domain.event import DomainEvent
 from loanledger.persistence.ids import loan_uuid
@@ -37,7 +37,7 @@ SEED = 8
 
 def _cold_and_warm(store: Store, name: str) -> tuple[float, float, list[dict[str, Any]]]:
     """The report's time on a new ledger and again on the same one, and its rows."""
-    ledger = LoanLedger.open(store.url)
+    ledger = open_ledger(store.url)
     rows: list[dict[str, Any]] = []
     try:
         ledger.projections.catch_up()
@@ -59,7 +59,7 @@ def check_against_replay(store: Store, rows: list[dict[str, Any]], loans: int) -
         raise AssertionError(f"loan_ledger as of {AS_OF} has {len(rows)} rows, not {loans}")
     served = {row["loan_id"]: row for row in rows}
     sample = random.Random(SEED).sample(sorted(served), min(SAMPLE, len(served)))
-    ledger = LoanLedger.open(store.url)
+    ledger = open_ledger(store.url)
     try:
         replayed_borrowers = ledger._state_query("rows_at", AS_OF, None)[1]
         if replayed_borrowers:
@@ -141,7 +141,7 @@ def run(store: Store, loans: int, *, runs: int) -> Report:
             )
         )
         if not figure.met:
-            ledger = LoanLedger.open(store.url)
+            ledger = open_ledger(store.url)
             try:
                 ledger.projections.catch_up()
                 report.profiles[f"{name}, cold ({loans} loans)"] = profile(

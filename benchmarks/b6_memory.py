@@ -19,6 +19,7 @@ from benchmarks.common import (
     Workspace,
     insert_stored,
     median,
+    open_ledger,
     opened,
     replicate,
 )
@@ -52,9 +53,8 @@ def _current_kib() -> int:
 
 
 def child(url: str) -> None:
-    from loanledger import LoanLedger
 
-    ledger = LoanLedger.open(url)
+    ledger = open_ledger(url)
     opened_kib = _current_kib()
     events = ledger.projections.rebuild()
     ledger.close()
