@@ -688,9 +688,7 @@ class LoanLedger(Application[UUID]):
                     f"loan {loan_id} was not yet recorded at known_at {moment.isoformat()}"
                 )
             raise LoanNotFoundError(f"loan {loan_id} has no application on or before {day}")
-        self.projections.catch_up()
-        view = loan_view(loan, day, self.rules, contagion=self._contagion(loan, day, moment))
-        return {**view, **balance_sheet_figures(view)}
+        return self.view_of(loan, day, moment)
 
     @_command
     def close_day(self, day: date | str) -> dict[str, Any]:
@@ -1334,6 +1332,13 @@ class LoanLedger(Application[UUID]):
 
     def stored_loans(self, known_at: datetime | None) -> Iterator[Loan]:
         return self._loans(known_at)
+
+    def view_of(self, loan: Loan, on: date, known_at: datetime | None = None) -> dict[str, Any]:
+        """The §8 `loan` fields of `loan` (as known at `known_at`) on `on`, graded with the
+        borrower's other loans, with where its claim stands (on or off the balance sheet)."""
+        self.projections.catch_up()
+        view = loan_view(loan, on, self.rules, contagion=self._contagion(loan, on, known_at))
+        return {**view, **balance_sheet_figures(view)}
 
     def contagion_of(self, loan: Loan, on: date, known_at: datetime | None = None) -> bool:
         self.projections.catch_up()  # the borrower's loans are looked up in the loan index

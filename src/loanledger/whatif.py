@@ -36,7 +36,7 @@ from loanledger.persistence.ids import loan_uuid
 from loanledger.reports import ledger as ledger_reports
 from loanledger.reports.installments import installment_rows
 from loanledger.reports.portfolio import LoanRow
-from loanledger.views import loan_view, schedule_rows
+from loanledger.views import schedule_rows
 
 MAX_BRANCH_LOANS = 10_000
 """Loans one branch may hold in memory: a what-if is a question about a few loans, and a branch
@@ -62,6 +62,10 @@ class BranchHost(Protocol):
 
     def stored_loans(self, known_at: datetime | None) -> Iterator[Loan]:
         """Every stored loan as known at `known_at`."""
+        ...
+
+    def view_of(self, loan: Loan, on: date, known_at: datetime | None = None) -> dict[str, Any]:
+        """The loan fields `LoanLedger.loan` answers with, for this copy of the loan."""
         ...
 
     def contagion_of(self, loan: Loan, on: date, known_at: datetime | None = None) -> bool:
@@ -182,8 +186,7 @@ class Branch:
         loan = self._loan(loan_id).as_known_at(moment)
         if not loan.exists_on(day):
             raise LoanNotFoundError(f"loan {loan_id} has no application on or before {day}")
-        contagion = self._ledger.contagion_of(loan, day, moment)
-        return loan_view(loan, day, self._ledger.rules, contagion=contagion)
+        return self._ledger.view_of(loan, day, moment)
 
     def schedule(self, loan_id: str, as_of: date | str | None = None) -> list[dict[str, Any]]:
         """The schedule in force, as `LoanLedger.schedule` gives it, with the branch's commands."""
@@ -315,7 +318,7 @@ def _snapshot(
     """The loan's view and schedule on `day` (None and [] where it has none)."""
     if loan is None or not loan.exists_on(day):
         return {"loan": None, "schedule": []}
-    view = loan_view(loan, day, ledger.rules, contagion=ledger.contagion_of(loan, day))
+    view = ledger.view_of(loan, day)
     schedule = schedule_rows(loan, day, ledger.rules) if loan.approval is not None else []
     return {"loan": view, "schedule": schedule}
 

@@ -176,7 +176,7 @@ class TransparencyLog:
                     str(item.originator_id),
                     version if isinstance(version, int) else -1,
                     leaf.hex(),
-                    loan_id_of(item) if version == 1 else None,
+                    _storable(loan_id_of(item)) if version == 1 else None,
                 )
             )
             nodes.extend((level, index, node.hex()) for level, index, node in made[1:])
@@ -391,3 +391,16 @@ def _checkpoint_of(row: tuple[Any, ...]) -> dict[str, Any]:
     if signature is not None:
         checkpoint.update(signature=signature, key_id=key_id, public_key=public_key)
     return checkpoint
+
+
+def _storable(text: str) -> str:
+    """A loan id as every store's text column can hold it: one recorded before identifiers were
+    checked may hold a NUL or a lone surrogate, which PostgreSQL refuses; those are written as
+    escapes (`L-\\x00x`), so the log still names the loan and never stops at it."""
+    if "\x00" not in text:
+        try:
+            text.encode("utf-8")
+            return text
+        except UnicodeEncodeError:
+            pass
+    return text.encode("unicode_escape").decode("ascii")
