@@ -129,12 +129,16 @@ def test_legal_recovery_ends_when_the_arrears_are_repaid_and_a_relapse_opens_a_n
 
     assert (cured["status"], cured["days_past_due"]) == ("active", 0)
     assert (relapsed["status"], relapsed["days_past_due"]) == ("overdue", 1)
+    (row,) = ledger.report("loan_ledger", as_of="2024-06-16")  # the read model says the same
+    assert row["status"] == "overdue"
     assert _notices(ledger, "legal") == ["L-0001/legal/2024-05-16"]
 
     # Installment 5 (due 06-15) unpaid: DPD 91 of the new arrears is 2024-09-14.
     _close_through(ledger, date(2024, 6, 17), date(2024, 9, 14))
     assert ledger.loan(LOAN, as_of="2024-09-13")["status"] == "overdue"
     assert ledger.loan(LOAN, as_of="2024-09-14")["status"] == "legal_recovery"
+    (row,) = ledger.report("loan_ledger", as_of="2024-09-14")
+    assert row["status"] == "legal_recovery"
     assert _notices(ledger, "legal") == ["L-0001/legal/2024-05-16", "L-0001/legal/2024-09-14"]
 
 
