@@ -99,6 +99,21 @@ def test_disbursing_a_closed_loan_is_refused_and_records_nothing(ledger: LoanLed
     assert (view["status"], view["principal_outstanding"]) == ("closed", "0.00")
 
 
+def test_disbursing_a_loan_that_owes_nothing_is_refused_before_its_close(
+    ledger: LoanLedger,
+) -> None:
+    for command in pre_loan(LOAN, amount="100000.00", term_months=1, method="bullet"):
+        ledger.execute(command)
+    ledger.execute(disburse(LOAN, "2024-01-15", "1000.00"))
+    ledger.execute(repay(LOAN, "2024-02-15", "1005.00", "R-1"))
+
+    with pytest.raises(
+        WrongStateError,
+        match=re.escape("loan L-0001 is fully repaid, nothing is owed; disburse is not allowed"),
+    ):
+        ledger.execute(disburse(LOAN, "2024-02-15", "100.00", reference="D-2"))
+
+
 def test_a_repeated_disbursement_reference_after_close_is_still_a_no_op(ledger: LoanLedger) -> None:
     for command in pre_loan(LOAN, amount="1000.00", term_months=1, method="bullet"):
         ledger.execute(command)
