@@ -100,6 +100,21 @@ def test_disbursing_a_closed_loan_is_refused_and_records_nothing(ledger: LoanLed
     assert (view["status"], view["principal_outstanding"]) == ("closed", "0.00")
 
 
+def test_disbursing_a_loan_that_owes_nothing_is_refused_before_its_close(
+    ledger: LoanLedger,
+) -> None:
+    for command in pre_loan(LOAN, amount="100000.00", term_months=1, method="bullet"):
+        ledger.execute(command)
+    ledger.execute(disburse(LOAN, "2024-01-15", "1000.00"))
+    ledger.execute(repay(LOAN, "2024-02-15", "1005.00", "R-1"))
+
+    with pytest.raises(
+        WrongStateError,
+        match=re.escape("loan L-0001 is fully repaid, nothing is owed; disburse is not allowed"),
+    ):
+        ledger.execute(disburse(LOAN, "2024-02-15", "100.00", reference="D-2"))
+
+
 def test_a_repeated_disbursement_reference_after_close_is_still_a_no_op(ledger: LoanLedger) -> None:
     for command in pre_loan(LOAN, amount="1000.00", term_months=1, method="bullet"):
         ledger.execute(command)
@@ -130,12 +145,16 @@ def test_legal_recovery_ends_when_the_arrears_are_repaid_and_a_relapse_opens_a_n
 
     assert (cured["status"], cured["days_past_due"]) == ("active", 0)
     assert (relapsed["status"], relapsed["days_past_due"]) == ("overdue", 1)
+    (row,) = ledger.report("loan_ledger", as_of="2024-06-16")  # the read model says the same
+    assert row["status"] == "overdue"
     assert _notices(ledger, "legal") == ["L-0001/legal/2024-05-16"]
 
     # Installment 5 (due 06-15) unpaid: DPD 91 of the new arrears is 2024-09-14.
     _close_through(ledger, date(2024, 6, 17), date(2024, 9, 14))
     assert ledger.loan(LOAN, as_of="2024-09-13")["status"] == "overdue"
     assert ledger.loan(LOAN, as_of="2024-09-14")["status"] == "legal_recovery"
+    (row,) = ledger.report("loan_ledger", as_of="2024-09-14")
+    assert row["status"] == "legal_recovery"
     assert _notices(ledger, "legal") == ["L-0001/legal/2024-05-16", "L-0001/legal/2024-09-14"]
 
 

@@ -30,6 +30,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, rule, run_state_machine_as_test
 
 from loanledger import DomainError, LoanLedger
+from loanledger.domain.commands import LOAN_COMMANDS
 from loanledger.domain.errors import WrongStateError
 from loanledger.domain.lifecycle import ALLOWED, STAGES, allows
 from loanledger.persistence.ids import loan_uuid
@@ -348,3 +349,7 @@ def test_the_readme_prints_the_lifecycle_table_the_code_enforces() -> None:
 
     assert table == ALLOWED
     assert set().union(*table.values()) <= set(STAGES)
+
+
+def test_the_lifecycle_table_has_a_row_for_every_journal_command_on_a_loan() -> None:
+    assert set(ALLOWED) == set(LOAN_COMMANDS) - {"apply"}

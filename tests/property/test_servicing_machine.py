@@ -16,8 +16,8 @@ From that it predicts:
 
 * closing a day again records nothing new (unless a backdated fact arrived since it was closed);
 * the dunning notices of a loan are exactly on the closed days whose DPD was 1, 31, 61, ... and
-  the legal notice on the first closed day past 90 DPD (for loans with no backdated repayment,
-  and before any write-off); never more than one legal notice;
+  a legal notice on the first closed day past 90 DPD, and again on the first such day after each
+  cure (DPD 0) (for loans with no backdated repayment, and before any write-off);
 * refusals: a downgrade above the DPD floor (`ClassificationError`), an unknown or already
   acknowledged notice, any servicing command on a written-off loan (`WrongStateError`);
 * warnings: `ltv_breach` iff the reported `ltv` > 0.8000, `adverse_post_loan_check` iff the
@@ -448,7 +448,6 @@ class ServicingMachine(RuleBasedStateMachine):
         for loan_id, model in self.loans.items():
             notices = self.events_of(loan_id, "NoticeIssued")
             legal = [notice.effective_date for notice in notices if notice.kind == "legal"]
-            assert len(legal) <= 1, (loan_id, legal)
             assert len(self.events_of(loan_id, "LegalRecoveryOpened")) == len(legal)
             if model.backdated:
                 continue
@@ -468,8 +467,19 @@ class ServicingMachine(RuleBasedStateMachine):
             assert dunning == expected, (loan_id, dunning, expected)
             if dunning:
                 event(f"dunning notices checked ({loan_id})")
-            first_past_90 = next((day for day in open_days if model.days_past_due[day] > 90), None)
-            assert legal == ([first_past_90] if first_past_90 else []), (loan_id, legal)
+            # A legal case opens on the first closed day past 90 DPD and lasts until the arrears
+            # are repaid (DPD 0); after a cure, the next day past 90 opens a new one.
+            cases: list[date] = []
+            in_force = False
+            for day in open_days:
+                if model.days_past_due[day] == 0:
+                    in_force = False
+                elif model.days_past_due[day] > 90 and not in_force:
+                    cases.append(day)
+                    in_force = True
+            assert legal == cases, (loan_id, legal, cases)
+            if len(cases) > 1:
+                event(f"a second legal case after a cure ({loan_id})")
             if legal:
                 event(f"legal notice checked ({loan_id})")
 
