@@ -214,31 +214,30 @@ class TransparencyLog:
         return subtree_from_nodes(lambda level, index: found[(level, index)])
 
     def _nodes(self, wanted: set[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
-        """The stored nodes at `wanted` (level, index), a query per level and NODES_PER_QUERY,
-        all in one transaction (one connection: a proof on PostgreSQL is a few round trips)."""
-        by_level: dict[int, list[int]] = {}
-        for level, index in wanted:
-            by_level.setdefault(level, []).append(index)
+        """The stored nodes at `wanted` (level, index): the leaves in one query and the inner
+        nodes in another (NODES_PER_QUERY at a time), in one transaction, so that a proof on
+        PostgreSQL costs a few round trips, not one a node."""
+        leaves = sorted(index for level, index in wanted if level == 0)
+        inner = sorted((level, index) for level, index in wanted if level)
         found: dict[tuple[int, int], bytes] = {}
         with self.store.transaction() as txn:
-            for level, indexes in sorted(by_level.items()):
-                for start in range(0, len(indexes), NODES_PER_QUERY):
-                    chunk = indexes[start : start + NODES_PER_QUERY]
-                    marks = ", ".join("?" * len(chunk))
-                    if level == 0:
-                        statement = (
-                            "SELECT position, leaf FROM loanledger_merkle_leaves "
-                            f"WHERE position IN ({marks})"
-                        )
-                        params: list[int] = chunk
-                    else:
-                        statement = (
-                            "SELECT position, hash FROM loanledger_merkle_nodes "
-                            f"WHERE level = ? AND position IN ({marks})"
-                        )
-                        params = [level, *chunk]
-                    for index, text in txn.execute(statement, params):
-                        found[(level, int(index))] = bytes.fromhex(text)
+            for start in range(0, len(leaves), NODES_PER_QUERY):
+                chunk = leaves[start : start + NODES_PER_QUERY]
+                statement = (
+                    "SELECT position, leaf FROM loanledger_merkle_leaves "
+                    f"WHERE position IN ({', '.join('?' * len(chunk))})"
+                )
+                for index, text in txn.execute(statement, chunk):
+                    found[(0, int(index))] = bytes.fromhex(text)
+            for start in range(0, len(inner), NODES_PER_QUERY):
+                pairs = inner[start : start + NODES_PER_QUERY]
+                statement = (
+                    "SELECT level, position, hash FROM loanledger_merkle_nodes "
+                    f"WHERE (level, position) IN ({', '.join(['(?, ?)'] * len(pairs))})"
+                )
+                params = [value for pair in pairs for value in pair]
+                for level, index, text in txn.execute(statement, params):
+                    found[(int(level), int(index))] = bytes.fromhex(text)
         missing = wanted - found.keys()
         if missing:
             level, index = min(missing)
