@@ -78,3 +78,30 @@ def test_the_checkers_chain_link_is_the_ledgers() -> None:
     assert chain_link("0" * 64, originator, 3, "t:Event", body) == compute_link(
         "0" * 64, originator, 3, "t:Event", body
     )
+
+
+def test_proof_py_runs_alone_copied_out_of_the_package(tmp_path: Path) -> None:
+    """An auditor may copy the one file: it imports nothing from loanledger or its dependencies."""
+    import json
+    import shutil
+    import subprocess
+    import sys
+
+    import loanledger.proof
+
+    shutil.copy(loanledger.proof.__file__, tmp_path / "proof.py")
+    script = (
+        f"import json, sys; sys.path.insert(0, {str(tmp_path)!r}); import proof\n"
+        "ok = proof.check_inclusion({}, {'tree_size': 0, 'root': '00' * 32})\n"
+        "loaded = sorted(m for m in sys.modules if m.split('.')[0] in "
+        "('loanledger', 'eventsourcing', 'pydantic', 'psycopg', 'cryptography'))\n"
+        "print(json.dumps([ok, loaded]))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-I", "-c", script],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert json.loads(result.stdout) == [False, []]
