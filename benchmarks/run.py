@@ -25,6 +25,7 @@ from benchmarks import (
     b4_long_loan,
     b5_reports,
     b6_memory,
+    b7_proofs,
 )
 from benchmarks.common import SETTINGS, Report, Store, fmt, load_average, machine, workspace
 from loanledger.persistence.keys import MASTER_KEY_ENV, MasterKey
@@ -32,7 +33,7 @@ from loanledger.persistence.keys import MASTER_KEY_ENV, MasterKey
 HERE = Path(__file__).resolve().parent
 BEGIN = "<!-- BEGIN GENERATED: benchmarks/run.py rewrites this block -->"
 END = "<!-- END GENERATED -->"
-ALL = ("B1", "B2", "B3", "B4", "B5", "B6")
+ALL = ("B1", "B2", "B3", "B4", "B5", "B6", "B7")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -108,6 +109,7 @@ def main(argv: list[str] | None = None) -> int:
             reports.append(attempt("B5", lambda: b5_reports.run(big, big_loans, runs=runs)))
             space.drop(big)
         reports.append(attempt("B4", lambda: b4_long_loan.run(space, quick=args.quick, runs=runs)))
+        reports.append(attempt("B7", lambda: b7_proofs.run(space, quick=args.quick, runs=runs)))
     done = [report for report in reports if report is not None]
     elapsed = time.perf_counter() - started
     info["loadavg_end"] = load_average()

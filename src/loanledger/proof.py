@@ -26,7 +26,6 @@ grew). Both return a bool and never raise on a malformed proof.
 from __future__ import annotations
 
 import base64
-import binascii
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
@@ -171,7 +170,7 @@ def check_inclusion(
     store still holds the events, are outside what a proof can say (`verify` answers that)."""
     try:
         return _check_inclusion(_load(proof), _load(checkpoint), public_key)
-    except (KeyError, TypeError, ValueError, AttributeError, binascii.Error):
+    except (KeyError, TypeError, ValueError, AttributeError, OSError, RecursionError):
         return False
 
 
@@ -233,7 +232,7 @@ def check_consistency(
             return False
         path = [_hash(node) for node in proof["path"]]
         return consistent(old_size, new_size, old_root, new_root, path)
-    except (KeyError, TypeError, ValueError, AttributeError):
+    except (KeyError, TypeError, ValueError, AttributeError, OSError, RecursionError):
         return False
 
 

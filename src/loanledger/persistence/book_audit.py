@@ -13,9 +13,13 @@ compared with the events' leaves, position by position. The first position that 
 - `reordered` its bytes are stored, at another position (events swapped or renumbered);
 - `inserted`  an event the checkpoint never held stands where one of its events stood.
 
-Stored checkpoints are checked too (without `against`): each must be the root of the events at
-its size. When one is not, the stored Merkle nodes say which side changed: if they still agree
-with the checkpoint, the events changed; if they agree with the events, the checkpoint row did.
+Stored checkpoints are checked too: each must be the root of the events at its size. With
+`against`, a checkpoint break is the first break (its reason one of the four words above);
+without, a chain break the per-loan chains found stays the first break, and the tree's is
+reported when the chains saw nothing (a deleted tail or loan, a truncation, a forged insert).
+When a stored checkpoint does not match the events, the stored Merkle nodes say which side
+changed: if they still agree with the checkpoint, the events changed; if they agree with the
+events, the checkpoint row did.
 """
 
 from __future__ import annotations
@@ -81,9 +85,11 @@ def verify_book(
             break
         found = _against(checkpoint, tee.roots, log, read, given=False)
     checked = len(heads) + (1 if unreadable is not None else 0)
-    if found is None:
-        return replace(result, checkpoints_checked=checked)
     chain = result.first_break
+    if found is None or (head is None and chain is not None):
+        # Without a checkpoint given, a chain break stays the first break, as verify() named
+        # it before the tree existed; the tree names what the chains cannot see.
+        return replace(result, checkpoints_checked=checked)
     if chain is not None and (chain.loan_id, chain.version) == (found.loan_id, found.version):
         found = replace(found, detail=f"{found.detail}; the loan's chain: {chain.reason}")
     return replace(result, ok=False, first_break=found, checkpoints_checked=checked)

@@ -120,16 +120,21 @@ def verify_chains(notifications: Iterator[StoredEvent]) -> VerifyResult:
 def _check(chain: _LoanChain, originator_id: UUID, notification: StoredEvent) -> str | None:
     version = notification.originator_version
     expected = chain.version + 1
-    for column, value, kind in (
-        ("originator_version", version, int),
-        ("topic", notification.topic, str),
-        ("state", notification.state, bytes),
+    if not (
+        type(version) is int
+        and type(notification.topic) is str
+        and type(notification.state) is bytes
     ):
-        if not isinstance(value, kind) or isinstance(value, bool):
-            return (
-                f"unreadable stored row: {column} is stored as {type(value).__name__}, "
-                f"not {kind.__name__}"
-            )
+        for column, value, kind in (
+            ("originator_version", version, int),
+            ("topic", notification.topic, str),
+            ("state", notification.state, bytes),
+        ):
+            if type(value) is not kind:
+                return (
+                    f"unreadable stored row: {column} is stored as {type(value).__name__}, "
+                    f"not {kind.__name__}"
+                )
     if version != expected:
         if version > expected:
             return f"version {expected} is missing (next stored version is {version})"
