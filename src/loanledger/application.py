@@ -1306,6 +1306,7 @@ class CommandBatch:
     def __exit__(self, *exc_info: object) -> None:
         self.flush()
 
+    @_command
     def execute(self, command: dict[str, Any]) -> dict[str, Any] | None:
         """Check and apply one journal command to the batch's copy of its loan (None), or flush
         and close the day (its result)."""
@@ -1320,6 +1321,7 @@ class CommandBatch:
             self.flush()
         return None
 
+    @_command
     def flush(self) -> None:
         """Store every staged command's events in one transaction (if another writer changed
         one of these loans meanwhile, the commands are run again one by one, with retries)."""
