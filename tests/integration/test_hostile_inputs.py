@@ -4,12 +4,19 @@ reaches the caller; one bad line never blocks the other loans."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from loanledger import LoanLedger
-from loanledger.domain.errors import DomainError, InvalidCommandError, StoreDataError
+from loanledger.domain.errors import (
+    DomainError,
+    InvalidCommandError,
+    JournalParseError,
+    StoreDataError,
+)
 from tests.hostile import HOSTILE_STRINGS, replaced, string_paths, templates
 from tests.journal import disburse, pre_loan
 from tests.stores import ON_POSTGRESQL
@@ -147,3 +154,16 @@ def test_a_driver_error_on_a_read_is_a_store_data_error_not_the_drivers(
         StoreDataError, match=r"\(DatabaseError: database disk image is malformed\)"
     ):
         ledger.close_day("2024-01-02")
+
+
+def test_a_journal_file_with_bytes_that_are_not_utf8_is_refused_at_that_line(
+    ledger: LoanLedger, tmp_path: Path
+) -> None:
+    journal = tmp_path / "book.jsonl"
+    first = json.dumps(_apply("L-0001"), ensure_ascii=False).encode("utf-8")
+    journal.write_bytes(first + b"\n" + b'{"command": "close", "loan_id": "L-\xff"}\n')
+
+    with pytest.raises(JournalParseError, match=r"^line 2: not UTF-8 text"):
+        ledger.load(journal)
+
+    assert _head(ledger) == 1
