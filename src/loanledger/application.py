@@ -66,8 +66,8 @@ from loanledger.persistence.chain import (
     unseal,
 )
 from loanledger.persistence.failures import (
-    is_connection_failure,
     is_driver_error,
+    is_transient,
     store_data_error,
 )
 from loanledger.persistence.ids import loan_uuid
@@ -157,7 +157,7 @@ def _guarded(outcome: str) -> Callable[[Callable[_P, _R]], Callable[_P, _R]]:
             except LoanLedgerError:
                 raise
             except Exception as error:
-                if is_connection_failure(error):
+                if is_transient(error):
                     raise StoreUnavailableError(
                         f"the store is unavailable ({error}); {outcome}"
                     ) from error
