@@ -50,6 +50,7 @@ def templates(loan_id: str) -> list[dict[str, Any]]:
             **base,
             "borrower": {"id": "B-9", "name": "王五", "id_number": "110105194912310021"},
             "amount": "1000.00",
+            "currency": "CNY",
             "term_months": 12,
             "annual_rate": "0.06",
             "repayment_method": "annuity",

@@ -11,10 +11,12 @@ from loanledger.domain.errors import (
     MasterKeyMismatchError,
     MasterKeyMissingError,
     PersonalDataKeyError,
+    StoreDataError,
     StoreUnavailableError,
     UnknownBorrowerError,
 )
 from loanledger.persistence.verify import ChainBreak, VerifyResult
+from loanledger.projection.stuck import StaleReadModelWarning
 
 __all__ = [
     "ChainBreak",
@@ -26,6 +28,8 @@ __all__ = [
     "MasterKeyMismatchError",
     "MasterKeyMissingError",
     "PersonalDataKeyError",
+    "StaleReadModelWarning",
+    "StoreDataError",
     "StoreUnavailableError",
     "UnknownBorrowerError",
     "VerifyResult",

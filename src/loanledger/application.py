@@ -71,8 +71,8 @@ from loanledger.persistence.chain import (
     unseal,
 )
 from loanledger.persistence.failures import (
-    is_connection_failure,
     is_driver_error,
+    is_transient,
     store_data_error,
 )
 from loanledger.persistence.ids import loan_uuid
@@ -167,7 +167,7 @@ def _guarded(outcome: str) -> Callable[[Callable[_P, _R]], Callable[_P, _R]]:
             except LoanLedgerError:
                 raise
             except Exception as error:
-                if is_connection_failure(error):
+                if is_transient(error):
                     raise StoreUnavailableError(
                         f"the store is unavailable ({error}); {outcome}"
                     ) from error
@@ -1501,6 +1501,7 @@ class CommandBatch:
     def __exit__(self, *exc_info: object) -> None:
         self.flush()
 
+    @_command
     def execute(self, command: dict[str, Any]) -> dict[str, Any] | None:
         """Check and apply one journal command to the batch's copy of its loan (None), or flush
         and close the day (its result)."""
@@ -1515,6 +1516,7 @@ class CommandBatch:
             self.flush()
         return None
 
+    @_command
     def flush(self) -> None:
         """Store every staged command's events in one transaction (if another writer changed
         one of these loans meanwhile, the commands are run again one by one, with retries)."""

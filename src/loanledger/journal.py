@@ -33,7 +33,9 @@ def parse_line(line: str | bytes) -> dict[str, Any]:
     try:
         size = len(line.encode("utf-8") if isinstance(line, str) else line)
     except UnicodeEncodeError as error:
-        raise JournalParseError(f"not UTF-8 text: {error.reason} at {error.start}") from None
+        raise JournalParseError(
+            f"not UTF-8 text (at character {error.start + 1} of the line)"
+        ) from None
     if size > MAX_LINE_BYTES:
         raise LimitExceededError(f"line is {size} bytes, above the limit of {MAX_LINE_BYTES}")
     try:
@@ -50,7 +52,9 @@ def parse_line(line: str | bytes) -> dict[str, Any]:
 def numbered_lines(source: str | PathLike[str] | Iterable[str]) -> Iterator[tuple[int, str]]:
     """(1-based line number, line) for every non-blank line of a path or an iterable of lines."""
     if isinstance(source, str | PathLike):
-        with Path(source).open(encoding="utf-8") as handle:
+        # Bytes that are not UTF-8 are kept as lone surrogates, so that `parse_line` refuses
+        # their line by number (JournalParseError) instead of the file read failing midway.
+        with Path(source).open(encoding="utf-8", errors="surrogateescape") as handle:
             yield from _non_blank(handle)
     else:
         yield from _non_blank(source)

@@ -4,12 +4,19 @@ reaches the caller; one bad line never blocks the other loans."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from loanledger import LoanLedger
-from loanledger.domain.errors import DomainError, InvalidCommandError
+from loanledger.domain.errors import (
+    DomainError,
+    InvalidCommandError,
+    JournalParseError,
+    StoreDataError,
+)
 from tests.hostile import HOSTILE_STRINGS, replaced, string_paths, templates
 from tests.journal import disburse, pre_loan
 from tests.stores import ON_POSTGRESQL
@@ -85,7 +92,7 @@ def test_every_command_field_given_a_hostile_value_is_refused_or_applied_never_a
                 if _no_untyped_error(ledger.execute, replaced(template, path, value)):
                     refused += 1
                     assert _head(ledger) == before, (template["command"], path, value)
-    assert (tried, refused) == (2_340, 2_232)
+    assert (tried, refused) == (2_360, 2_252)
     assert ledger.verify().ok
 
 
@@ -109,3 +116,54 @@ def test_queries_given_hostile_values_answer_or_refuse_with_a_typed_error(
             _no_untyped_error(ledger.report, name, as_of=value)
     assert ledger.loan("L-Q", as_of="2024-02-01")["status"] == "approved"
     assert ledger.verify().ok
+
+
+def test_a_store_refusing_the_rows_is_a_store_data_error_naming_loan_and_version(
+    ledger: LoanLedger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from eventsourcing.persistence import DataError
+
+    for command in pre_loan("L-0001")[:1]:
+        ledger.execute(command)
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise DataError("text fields cannot contain NUL")
+
+    monkeypatch.setattr(ledger.recorder, "insert_events", refuse)
+    with pytest.raises(StoreDataError) as refused:
+        ledger.execute(pre_loan("L-0001")[1])
+    assert (refused.value.loan_id, refused.value.version) == ("L-0001", 2)
+    assert str(refused.value) == (
+        "the store refused the data for loan 'L-0001' version 2 "
+        "(DataError: text fields cannot contain NUL); nothing was recorded"
+    )
+    monkeypatch.undo()
+    assert _head(ledger) == 1
+
+
+def test_a_driver_error_on_a_read_is_a_store_data_error_not_the_drivers(
+    ledger: LoanLedger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sqlite3
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise sqlite3.DatabaseError("database disk image is malformed")
+
+    monkeypatch.setattr(ledger.read_store, "query", broken)
+    with pytest.raises(
+        StoreDataError, match=r"\(DatabaseError: database disk image is malformed\)"
+    ):
+        ledger.close_day("2024-01-02")
+
+
+def test_a_journal_file_with_bytes_that_are_not_utf8_is_refused_at_that_line(
+    ledger: LoanLedger, tmp_path: Path
+) -> None:
+    journal = tmp_path / "book.jsonl"
+    first = json.dumps(_apply("L-0001"), ensure_ascii=False).encode("utf-8")
+    journal.write_bytes(first + b"\n" + b'{"command": "close", "loan_id": "L-\xff"}\n')
+
+    with pytest.raises(JournalParseError, match=r"^line 2: not UTF-8 text"):
+        ledger.load(journal)
+
+    assert _head(ledger) == 1

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from loanledger import LoanLedger
+from loanledger import LoanLedger, StoreUnavailableError
 from loanledger.domain.commands import Apply, Borrower
 from loanledger.domain.loan import Loan
 from loanledger.persistence.ids import loan_uuid
@@ -123,3 +123,26 @@ def test_a_legacy_event_postgresql_cannot_index_blocks_only_its_own_read_model_r
     assert stuck is not None
     assert (stuck["position"], stuck["loan_id"], stuck["version"]) == (1, "L-\u0000x", 1)
     assert stuck["error"].startswith("DataError: PostgreSQL text fields cannot contain NUL")
+
+
+def test_a_lock_held_too_long_is_not_a_stuck_event_but_a_store_unavailable_error(
+    ledger: LoanLedger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sqlite3
+
+    for command in pre_loan("L-0001"):
+        ledger.execute(command)
+    original = ledger.loan_index.process
+
+    def locked(txn: Transaction, store: ReadStore, batch: Sequence[Recorded]) -> None:
+        raise sqlite3.OperationalError("database is locked")
+
+    monkeypatch.setattr(ledger.loan_index, "process", locked)
+    with pytest.raises(StoreUnavailableError, match="database is locked"):
+        ledger.report("loan_ledger", as_of="2024-01-31")
+    assert ledger.projections.stuck == {}
+
+    monkeypatch.setattr(ledger.loan_index, "process", original)
+    assert [row["loan_id"] for row in ledger.report("loan_ledger", as_of="2024-01-31")] == [
+        "L-0001"
+    ]

@@ -41,16 +41,15 @@ ID_RULE = (
 )
 """The rule, as refusals state it."""
 
-_LINE_BREAKS = frozenset("\n\r")
+_LINE_BREAKS = frozenset("\n\r\u2028\u2029")
 _TEXT_CONTROLS_ALLOWED = frozenset("\t\n\r")
 _BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 _SHOWN = 40
 
 
 def _shown(value: str) -> str:
-    """The value as a refusal quotes it: escaped, and cut short if long."""
-    cut = value if len(value) <= _SHOWN else value[:_SHOWN] + "…"
-    return cut.encode("unicode_escape").decode("ascii") if not cut.isprintable() else cut
+    """The value as a refusal quotes it: a Python literal (controls escaped), cut if long."""
+    return repr(value if len(value) <= _SHOWN else value[:_SHOWN] + "…")
 
 
 def _id_character_allowed(character: str) -> bool:
@@ -74,13 +73,13 @@ def check_identifier(value: str) -> str:
     if not 1 <= len(value) <= MAX_ID_LENGTH:
         raise InvalidCommandError(f"{ID_RULE}; got {len(value)} characters")
     if not unicodedata.is_normalized("NFC", value):
-        raise InvalidCommandError(f"{ID_RULE}; {_shown(value)!r} is not in NFC")
+        raise InvalidCommandError(f"{ID_RULE}; {_shown(value)} is not in NFC")
     for character in value:
         if not _id_character_allowed(character):
-            raise InvalidCommandError(f"{ID_RULE}; {_shown(value)!r} holds {_named(character)}")
+            raise InvalidCommandError(f"{ID_RULE}; {_shown(value)} holds {_named(character)}")
     for part in value.split("/"):
         if not part or not _part_start_allowed(part[0]):
-            raise InvalidCommandError(f"{ID_RULE}; {_shown(value)!r} has the part {part!r}")
+            raise InvalidCommandError(f"{ID_RULE}; {_shown(value)} has the part {part!r}")
     return value
 
 
@@ -129,7 +128,7 @@ def check_lookup(value: object, field: str) -> str:
         raise InvalidCommandError(f"{field} must be 1-{MAX_ID_LENGTH} characters, got {len(value)}")
     for character in value:
         if unicodedata.category(character) in ("Cc", "Cs"):
-            raise InvalidCommandError(f"{field} {_shown(value)!r} holds {_named(character)}")
+            raise InvalidCommandError(f"{field} {_shown(value)} holds {_named(character)}")
     return value
 
 

@@ -28,6 +28,17 @@ def is_connection_failure(error: BaseException) -> bool:
     )
 
 
+def is_transient(error: BaseException) -> bool:
+    """Trying again later may succeed: a connection failure, or SQLite's "database is locked"
+    / "busy" (another process held the write lock past the busy timeout)."""
+    if is_connection_failure(error):
+        return True
+    if isinstance(error, sqlite3.OperationalError):
+        text = str(error).lower()
+        return "locked" in text or "busy" in text
+    return False
+
+
 _DRIVER_MODULES = ("eventsourcing", "psycopg", "psycopg_pool", "sqlite3")
 
 

@@ -29,7 +29,7 @@ from eventsourcing.persistence import Notification
 
 from loanledger.collector import collector_paused
 from loanledger.domain.event import DomainEvent
-from loanledger.persistence.failures import is_connection_failure
+from loanledger.persistence.failures import is_transient
 from loanledger.persistence.pages import PageReader
 from loanledger.projection.follow import Follower, Waker
 from loanledger.projection.sql import statements
@@ -184,14 +184,15 @@ class ProjectionEngine:
         - 1` when empty). `positions` is updated to the projections' positions afterwards.
         If the page cannot be projected in one transaction, it is projected one event at a time
         (`_project_singly`), which stops only the projection that fails at the event it fails
-        on. A lost connection is raised (nothing is stuck; the caller may try again)."""
+        on. A lost connection or a lock held too long is raised (nothing is stuck; the caller may
+        try again)."""
         notifications = self._select(start, self.batch_size)
         if not notifications:
             return 0, start - 1
         try:
             self._project_batch(notifications, positions)
         except Exception as error:
-            if is_connection_failure(error):
+            if is_transient(error):
                 raise
             logger.warning(
                 "projecting events %s-%s failed (%s); one at a time now",
@@ -250,7 +251,7 @@ class ProjectionEngine:
             try:
                 event = self._decode([notification])[0]
             except Exception as error:
-                if is_connection_failure(error):
+                if is_transient(error):
                     raise
                 for projection in todo:
                     self._stick(projection, notification, None, error)
@@ -270,7 +271,7 @@ class ProjectionEngine:
                             written = notification.id
                     positions[projection.name] = written
                 except Exception as error:
-                    if is_connection_failure(error):
+                    if is_transient(error):
                         raise
                     self._stick(projection, notification, event, error)
 
