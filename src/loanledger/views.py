@@ -14,6 +14,7 @@ from typing import Any
 from loanledger.domain.calendar import default_repayment_day
 from loanledger.domain.loan import Loan
 from loanledger.domain.money import Money
+from loanledger.domain.origination import origination_item
 from loanledger.domain.postloan import (
     PostLoanState,
     RiskView,
@@ -212,6 +213,9 @@ def _worklist(
             add("legal_recovery", f"days past due {notice['days_past_due']}")
     if risk.next_check_due is not None and risk.next_check_due <= as_of:
         add("post_loan_check", f"due {risk.next_check_due.isoformat()}")
+    pre_loan = origination_item(state, as_of, rules)
+    if pre_loan is not None:
+        add("origination_ltv", pre_loan)
     for warning in risk.warnings:
         add("warning", warning)
     return list(items.values())

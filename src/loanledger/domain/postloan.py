@@ -27,12 +27,14 @@ from loanledger.domain.loan_events import (
     GuarantorAssessed,
     LegalRecoveryOpened,
     LoanClosed,
+    LoanDisbursed,
     LoanRestructured,
     LoanWrittenOff,
     NoticeAcknowledged,
     NoticeIssued,
     PostLoanCheckRecorded,
 )
+from loanledger.domain.origination import ltv_breached
 from loanledger.domain.rules import (
     CLASSIFICATIONS,
     RuleSet,
@@ -78,6 +80,11 @@ class PostLoanState:
     closed: LoanClosed | None = None
     manual: ClassificationDowngraded | None = None
     recorded_grade: ClassificationChanged | None = None
+    origination_on: date | None = None
+    """The first disbursement's date (initial recognition, for the origination LTV)."""
+    origination_principal: Decimal = Decimal(0)
+    collateral_history: list[tuple[date, Decimal]] = field(default_factory=list)
+    """(effective date, total active collateral value after it), one entry per collateral fact."""
 
     @property
     def collateral_value(self) -> Decimal:
@@ -114,6 +121,7 @@ _GATHERED = frozenset(
         LoanWrittenOff,
         LoanRestructured,
         LoanClosed,
+        LoanDisbursed,
         ClassificationDowngraded,
         ClassificationChanged,
     }
@@ -126,8 +134,15 @@ def _gather(state: PostLoanState, event: DomainEvent) -> None:
         return
     if isinstance(event, CollateralPledged | CollateralRevalued):
         state.collateral[event.collateral_id] = event.value
+        state.collateral_history.append((event.effective_date, state.collateral_value))
     elif isinstance(event, CollateralReleased):
         state.collateral.pop(event.collateral_id, None)
+        state.collateral_history.append((event.effective_date, state.collateral_value))
+    elif isinstance(event, LoanDisbursed):
+        if state.origination_on is None:
+            state.origination_on = event.effective_date
+        if state.origination_on == event.effective_date:
+            state.origination_principal += event.amount
     elif isinstance(event, GuarantorAdded):
         state.guarantors[event.guarantor_id] = event
         state.guarantor_ability[event.guarantor_id] = "normal"
@@ -188,7 +203,7 @@ def assess(
     warnings = set()
     if days_past_due >= 1:
         warnings.add("days_past_due")
-    if ltv is not None and ltv > rules.ltv_warning_above:
+    if ltv_breached(state, ltv, rules):
         warnings.add("ltv_breach")
     last_check = state.last_check
     if last_check is not None and last_check.rating == "adverse":

@@ -451,6 +451,7 @@ def _state_on(state: PostLoanState, day: date) -> PostLoanState:
         checks=list(state.checks),
         notices=dict(state.notices),
         acknowledged=dict(state.acknowledged),
+        collateral_history=list(state.collateral_history),
     )
 
 

@@ -17,7 +17,17 @@ from loanledger.domain.rules import BUCKETS, CLASSIFICATIONS, IFRS9_STAGES
 IN_PORTFOLIO = frozenset({"active", "overdue", "legal_recovery"})
 """Portfolio summaries cover loans disbursed and neither closed nor written off."""
 
-WORKLIST_ORDER = ("reminder", "dunning", "legal_recovery", "post_loan_check", "warning")
+WORKLIST_ORDER = (
+    "reminder",
+    "dunning",
+    "legal_recovery",
+    "post_loan_check",
+    "warning",
+    "origination_ltv",
+    "limitation",
+    "guarantee_period",
+    "receipt_overdue",
+)
 
 
 @dataclass(frozen=True)
