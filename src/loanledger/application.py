@@ -19,7 +19,7 @@ import time
 from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from os import PathLike
 from typing import Any, ParamSpec, TypeVar
@@ -38,7 +38,9 @@ from eventsourcing.persistence import (
 )
 from eventsourcing.utils import Environment, EnvType
 
+from loanledger.book import BookRegister
 from loanledger.collector import collector_paused
+from loanledger.domain.book_commands import BookCommand
 from loanledger.domain.commands import Apply, CloseDay, Command, parse_command
 from loanledger.domain.errors import (
     ConcurrencyError,
@@ -54,7 +56,7 @@ from loanledger.domain.errors import (
 )
 from loanledger.domain.event import DomainEvent
 from loanledger.domain.loan import Loan, Outcome
-from loanledger.domain.rules import CLASSIFICATIONS, CN_2023
+from loanledger.domain.rules import CLASSIFICATIONS, CN_2023, RuleSet
 from loanledger.journal import numbered_lines, parse_line
 from loanledger.persistence.chain import (
     GENESIS_LINK,
@@ -230,6 +232,8 @@ class LoanLedger(Application[UUID]):
                 reconnect_timeout=float(settings.env["POSTGRES_CONNECT_TIMEOUT"]),
             )
         self.rules = CN_2023
+        self.book = BookRegister(self)
+        """Policy (the rule set in force) and staff register: see `loanledger.book`."""
         self.create_tables = settings.env.get("CREATE_TABLE", "y") != "n"
         self.read_store = open_read_store(settings)
         self.data_keys.attach(self.read_store, create_tables=self.create_tables)
@@ -422,6 +426,8 @@ class LoanLedger(Application[UUID]):
         parsed = parse_command(command)
         if isinstance(parsed, CloseDay):
             return {"command": "close_day", **self.close_day(parsed.on)}
+        if isinstance(parsed, BookCommand):
+            return self.book.execute(parsed)
         for attempt in range(1, MAX_COMMAND_ATTEMPTS + 1):
             try:
                 return self._execute_once(parsed)
@@ -456,7 +462,13 @@ class LoanLedger(Application[UUID]):
             except DomainError as error:
                 self._flush(batch)
                 raise type(error)(f"line {number}: {error}") from error
-            if isinstance(parsed, CloseDay):
+            if isinstance(parsed, BookCommand):
+                self._flush(batch)  # book facts are recorded in journal order
+                try:
+                    self.book.execute(parsed)
+                except DomainError as error:
+                    raise type(error)(f"line {number}: {error}") from error
+            elif isinstance(parsed, CloseDay):
                 self._flush(batch)  # a line it replays that is refused raises with its number
                 batch.forget_stored()  # closing the day records on loans: the copies would lag
                 try:
@@ -510,6 +522,7 @@ class LoanLedger(Application[UUID]):
             return
         if loan is None:
             loan = batch.loans[command.loan_id] = self._get(command.loan_id)
+        self.book.check(command, loan)
         checkpoint = loan.checkpoint()
         now = self.clock()
         recorded_at = max(now, loan.modified_on) if loan.modified_on else now
@@ -546,6 +559,7 @@ class LoanLedger(Application[UUID]):
             self.save(loan)
             return self._result(command, loan, Outcome(tuple(), {}))
         loan = self._get(command.loan_id)
+        self.book.check(command, loan)
         now = self.clock()
         # Recorded time never runs backwards within a loan, even if the clock does.
         recorded_at = max(now, loan.modified_on) if loan.modified_on else now
@@ -621,7 +635,8 @@ class LoanLedger(Application[UUID]):
             raise LoanNotFoundError(f"loan {loan_id} has no application on or before {day}")
         self.projections.catch_up()
         moment = parse_known_at(known_at)
-        return loan_view(loan, day, self.rules, contagion=self._contagion(loan, day, moment))
+        rules = self.book.rules(day, moment)
+        return loan_view(loan, day, rules, contagion=self._contagion(loan, day, moment))
 
     @_command
     def close_day(self, day: date | str) -> dict[str, Any]:
@@ -633,8 +648,12 @@ class LoanLedger(Application[UUID]):
         """
         on = parse_as_of(day)
         self.projections.catch_up()
+        rules = self.book.rules(on)
         index = self.loan_index.sql(self.read_store)
-        queue = deque(row[0] for row in self.read_store.query(index["due"], (on.isoformat(),)))
+        # On the day a new rule set comes into force every loan's grade may change.
+        look_at = "all_loans" if rules is not self.book.rules(on - timedelta(days=1)) else "due"
+        parameters = () if look_at == "all_loans" else (on.isoformat(),)
+        queue = deque(row[0] for row in self.read_store.query(index[look_at], parameters))
         seen: set[str] = set()
         events_recorded = 0
         processed: list[tuple[int, str | None, str]] = []
@@ -652,7 +671,7 @@ class LoanLedger(Application[UUID]):
                     if loan_id in seen:
                         continue
                     seen.add(loan_id)
-                    loan, next_on = self._close_loan_day(loan_id, on)
+                    loan, next_on = self._close_loan_day(loan_id, on, rules)
                     if loan.has_pending_events:
                         unsaved[loan_id] = loan
                     processed.append(
@@ -674,7 +693,7 @@ class LoanLedger(Application[UUID]):
             processed = [row for row in processed if row[2] not in unsaved]
             events_recorded = 0
             for loan_id in unsaved:
-                recorded, loan, next_on = self._close_loan_day_alone(loan_id, on)
+                recorded, loan, next_on = self._close_loan_day_alone(loan_id, on, rules)
                 events_recorded += recorded
                 processed.append((loan.version, next_on.isoformat() if next_on else None, loan_id))
         # One transaction for the day's index updates. A crash before it only means the loans
@@ -691,22 +710,28 @@ class LoanLedger(Application[UUID]):
             "events_recorded": events_recorded,
         }
 
-    def _close_loan_day(self, loan_id: str, on: date) -> tuple[Loan, date | None]:
+    def _close_loan_day(
+        self, loan_id: str, on: date, rules: RuleSet | None = None
+    ) -> tuple[Loan, date | None]:
         """The loan with the day's records pending (not yet stored), and its next action date."""
         loan = self._get(loan_id)
         now = self.clock()
         recorded_at = max(now, loan.modified_on) if loan.modified_on else now
         contagion = self._contagion(loan, on)
-        _, next_on = loan.close_day(on, recorded_at, self.rules, contagion=contagion)
+        _, next_on = loan.close_day(on, recorded_at, rules or self.rules, contagion=contagion)
         return loan, next_on
 
-    def _close_loan_day_alone(self, loan_id: str, on: date) -> tuple[int, Loan, date | None]:
+    def _close_loan_day_alone(
+        self, loan_id: str, on: date, rules: RuleSet | None = None
+    ) -> tuple[int, Loan, date | None]:
         for attempt in range(1, MAX_COMMAND_ATTEMPTS + 1):
             loan = self._get(loan_id)
             now = self.clock()
             recorded_at = max(now, loan.modified_on) if loan.modified_on else now
             contagion = self._contagion(loan, on)
-            events, next_on = loan.close_day(on, recorded_at, self.rules, contagion=contagion)
+            events, next_on = loan.close_day(
+                on, recorded_at, rules or self.rules, contagion=contagion
+            )
             try:
                 if events:
                     self.save(loan)
@@ -858,6 +883,11 @@ class LoanLedger(Application[UUID]):
         sql = self.loan_state.sql(self.read_store)
         moment = moment_text(known_at)
         on = day.isoformat()
+        if self.book.rules(day, known_at) is not self.rules:
+            # The read model holds rows under the ledger's default rule set; a book that adopted
+            # another one for this date (as known then) is answered by replaying every loan.
+            expected = self.read_store.query(sql["known_loans"], (on, moment))
+            return [], {borrower for _, borrower in expected}
         if known_at is None:
             # As known now: the current segments, read from their own index (see the SQL).
             rows = self.read_store.query(sql[AS_KNOWN_NOW[key]], (on, on))
@@ -871,9 +901,11 @@ class LoanLedger(Application[UUID]):
     def _replayed_rows(
         self, borrowers: set[str], day: date, known_at: datetime | None
     ) -> Iterator[LoanRow]:
+        rules = self.book.rules(day, known_at)
         for borrower in sorted(borrowers):
             for loan_id in self._borrower_loans(borrower):
-                row = self._row_of(self._get(loan_id).as_known_at(known_at), day, known_at)
+                loan = self._get(loan_id).as_known_at(known_at)
+                row = self._row_of(loan, day, known_at, rules=rules)
                 if row is not None:
                     yield row
 
@@ -939,19 +971,28 @@ class LoanLedger(Application[UUID]):
         self, on: date, known_at: datetime | None, *, details: bool = True
     ) -> Iterator[LoanRow]:
         """Each loan that exists on `on`, one at a time (the book is never all in memory)."""
+        rules = self.book.rules(on, known_at)
         for loan in self._loans(known_at):
-            row = self._row_of(loan, on, known_at, details=details)
+            row = self._row_of(loan, on, known_at, details=details, rules=rules)
             if row is not None:
                 yield row
 
     def _row_of(
-        self, loan: Loan, on: date, known_at: datetime | None, *, details: bool = False
+        self,
+        loan: Loan,
+        on: date,
+        known_at: datetime | None,
+        *,
+        details: bool = False,
+        rules: RuleSet | None = None,
     ) -> LoanRow | None:
         """The loan's report row on `on`, graded with its borrower (None: not applied yet)."""
         if not loan.exists_on(on):
             return None
         contagion = self._contagion(loan, on, known_at)
-        return loan_row(loan, on, self.rules, contagion=contagion, details=details)
+        if rules is None:
+            rules = self.book.rules(on, known_at)
+        return loan_row(loan, on, rules, contagion=contagion, details=details)
 
     @_query
     def archive(self, loan_id: str) -> dict[str, Any]:
@@ -1283,6 +1324,9 @@ class CommandBatch:
         if isinstance(parsed, CloseDay):
             self.flush()
             return {"command": "close_day", **self._ledger.close_day(parsed.on)}
+        if isinstance(parsed, BookCommand):
+            self.flush()
+            return self._ledger.book.execute(parsed)
         self._ledger._stage(parsed, self._batch)
         self._staged += 1
         self._batch.lines.append((self._staged, command))

@@ -14,7 +14,7 @@ import json
 import re
 from datetime import date
 from decimal import Decimal
-from typing import Annotated, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
 from pydantic import (
     BaseModel,
@@ -34,6 +34,9 @@ from loanledger.domain.errors import (
     InvalidRateError,
 )
 from loanledger.domain.money import CURRENCIES, parse_decimal
+
+if TYPE_CHECKING:
+    from loanledger.domain.book_commands import BookCommand
 
 MAX_TEXT_LENGTH = 2000
 """Longest free text (notes, findings, reasons) a command may carry."""
@@ -248,6 +251,10 @@ class ReleaseCollateral(Command):
     name = "release_collateral"
     command: Literal["release_collateral"]
     collateral_id: Identifier
+    requested_by: Identifier | None = None
+    approver: Identifier | None = None
+    """A second person's approval, needed while the loan is overdue or when the remaining
+    collateral would breach the LTV threshold (see `domain.release_control`)."""
 
 
 class Guarantor(BaseModel):
@@ -411,8 +418,10 @@ class CloseDay(BaseModel):
     on: IsoDate
 
 
-def parse_command(data: object) -> Command | CloseDay:
+def parse_command(data: object) -> Command | CloseDay | BookCommand:
     """Validate one journal command; refuse with the DomainError that names the broken rule."""
+    from loanledger.domain.book_commands import BOOK_COMMANDS, BookCommand
+
     if not isinstance(data, dict):
         raise InvalidCommandError(f"a command must be a JSON object, got {type(data).__name__}")
     name = data.get("command")
@@ -420,15 +429,17 @@ def parse_command(data: object) -> Command | CloseDay:
         model: type[BaseModel] = CloseDay
     elif isinstance(name, str) and name in LOAN_COMMANDS:
         model = LOAN_COMMANDS[name]
+    elif isinstance(name, str) and name in BOOK_COMMANDS:
+        model = BOOK_COMMANDS[name]
     else:
-        known = ", ".join(sorted([*LOAN_COMMANDS, "close_day"]))
+        known = ", ".join(sorted([*LOAN_COMMANDS, *BOOK_COMMANDS, "close_day"]))
         shown = name if isinstance(name, str) and len(name) <= 40 else "…"
         raise InvalidCommandError(f"unknown command {shown!r}; known commands: {known}")
     try:
         parsed = model.model_validate(data)
     except ValidationError as error:
         raise _domain_error(str(name), error) from None
-    assert isinstance(parsed, Command | CloseDay)
+    assert isinstance(parsed, Command | CloseDay | BookCommand)
     return parsed
 
 

@@ -155,3 +155,17 @@ class InvalidMasterKeyError(PersonalDataKeyError):
 class MasterKeyMismatchError(PersonalDataKeyError):
     """A data key is wrapped under a master key that is not configured (the wrong key, or a
     rotation whose old key is no longer given as the previous key), or its wrapping was altered."""
+
+
+class UnknownRuleSetError(DomainError):
+    """`set_policy` names a rule-set version the ledger does not know."""
+
+
+class UnregisteredStaffError(DomainError):
+    """The book requires the staff register, and the person holds no grant of the role needed
+    on the command's date."""
+
+
+class ReleaseControlError(DomainError):
+    """A collateral release on an overdue loan, or one that would leave the loan above the LTV
+    threshold, without a second person's approval."""

@@ -40,6 +40,7 @@ from loanledger.domain.rules import (
     RuleSet,
     classification_floor,
     ifrs9_stage,
+    stage_floor,
     worse_classification,
 )
 from loanledger.domain.servicing import InstallmentDue, Position
@@ -232,6 +233,8 @@ def assess(
     stage = ifrs9_stage(
         days_past_due, flagged=flagged, written_off=state.written_off is not None, rules=rules
     )
+    in_observation = observation_until is not None and state.as_of < observation_until
+    stage = max(stage, stage_floor(classification, in_observation=in_observation, rules=rules))
     legal = state.legal is not None and state.written_off is None and state.closed is None
     if (
         legal

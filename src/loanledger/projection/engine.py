@@ -23,6 +23,7 @@ from eventsourcing.persistence import Notification
 
 from loanledger.collector import collector_paused
 from loanledger.domain.event import DomainEvent
+from loanledger.domain.policy import BookEvent
 from loanledger.persistence.pages import PageReader
 from loanledger.projection.follow import Follower, Waker
 from loanledger.projection.sql import statements
@@ -161,7 +162,12 @@ class ProjectionEngine:
         if not notifications:
             return 0, start - 1
         events = self._decode(notifications)
-        batch = [Recorded(n.id, e) for n, e in zip(notifications, events, strict=True)]
+        # The book's own facts (policy, staff register) share the log but are no loan's.
+        batch = [
+            Recorded(n.id, e)
+            for n, e in zip(notifications, events, strict=True)
+            if not isinstance(e, BookEvent)
+        ]
         last = notifications[-1].id
         with self.store.transaction() as txn:
             # Another process may have projected this batch since the positions were read:
@@ -179,7 +185,7 @@ class ProjectionEngine:
                         self._tracking["upsert"], (projection.name, last, projection.version)
                     )
                     positions[projection.name] = last
-        return len(batch), last
+        return len(notifications), last
 
     def _reset(self, txn: Transaction, projection: Projection) -> None:
         """Forget a projection's rows and position. With table creation off (a DBA-managed
