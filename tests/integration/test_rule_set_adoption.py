@@ -20,6 +20,7 @@ import pytest
 
 from loanledger import LoanLedger
 from loanledger.domain.errors import InvalidCommandError, UnknownRuleSetError
+from loanledger.domain.loan_events import ClassificationChanged
 from loanledger.persistence.ids import loan_uuid
 from tests.journal import disburse, pre_loan, repay
 
@@ -113,7 +114,7 @@ def test_close_of_day_records_the_stage_under_the_rule_set_in_force(ledger: Loan
     changed = [
         (event.effective_date.isoformat(), event.classification, event.ifrs9_stage, event.rule_set)
         for event in ledger.events.get(loan_uuid("L-0001"))
-        if type(event).__name__ == "ClassificationChanged"
+        if isinstance(event, ClassificationChanged)
     ]
     assert changed == [
         ("2024-02-29", "loss", 1, "CN-2023"),

@@ -88,7 +88,9 @@ def test_the_limit_in_force_on_the_approval_date_is_the_one_checked(ledger: Loan
     for command in before:
         ledger.execute(command)
 
-    with pytest.raises(AuthorityLimitError, match="granted limit 10000.00 in force on 2024-01-10"):
+    with pytest.raises(
+        AuthorityLimitError, match=r"granted limit 10000\.00 in force on 2024-01-10"
+    ):
         ledger.execute({**approve, "authority_limit": "12000.00"})
     ledger.execute({**approve, "authority_limit": "10000.00", "amount": "10000.00"})
 
