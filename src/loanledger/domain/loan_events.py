@@ -130,6 +130,9 @@ class CollateralRevalued(DomainEvent):
 
 class CollateralReleased(DomainEvent):
     collateral_id: str
+    requested_by: str | None = None
+    approver: str | None = None
+    """Who asked for and who approved a controlled release (absent on older facts)."""
 
 
 class GuarantorAdded(DomainEvent):
