@@ -17,7 +17,14 @@ from typing import TYPE_CHECKING, Any
 
 from loanledger.domain.calendar import add_months
 from loanledger.domain.event import DomainEvent
+from loanledger.domain.limitation import (
+    CLOCK_WARNINGS,
+    GUARANTEE_PERIOD_MONTHS,
+    clock_warnings,
+    limitation_expiry,
+)
 from loanledger.domain.loan_events import (
+    ArbitrationFiled,
     ClassificationChanged,
     ClassificationDowngraded,
     CollateralPledged,
@@ -33,6 +40,7 @@ from loanledger.domain.loan_events import (
     NoticeAcknowledged,
     NoticeIssued,
     PostLoanCheckRecorded,
+    RepaymentReceived,
 )
 from loanledger.domain.origination import ltv_breached
 from loanledger.domain.rules import (
@@ -48,19 +56,19 @@ from loanledger.domain.servicing import InstallmentDue, Position
 if TYPE_CHECKING:
     from loanledger.domain.loan import Loan
 
-LIMITATION_YEARS = 3
-"""诉讼时效: three years from when the creditor could claim (Civil Code art. 188)."""
-
-GUARANTEE_PERIOD_MONTHS = 6
-"""保证期间 when none is agreed: six months after the debt falls due (Civil Code art. 692)."""
-
 OBSERVATION_MONTHS = 12
 """A restructured loan stays at least substandard for at least a year ..."""
 
 OBSERVATION_PERIODS = 2
 """... and at least two repayment periods."""
 
-WARNING_ORDER = ("days_past_due", "ltv_breach", "adverse_post_loan_check", "guarantor_weakened")
+WARNING_ORDER = (
+    "days_past_due",
+    "ltv_breach",
+    "adverse_post_loan_check",
+    "guarantor_weakened",
+    *CLOCK_WARNINGS,
+)
 
 
 @dataclass
@@ -85,6 +93,8 @@ class PostLoanState:
     """The first disbursement's date (initial recognition, for the origination LTV)."""
     origination_principal: Decimal = Decimal(0)
     collateral_history: list[tuple[date, Decimal]] = field(default_factory=list)
+    interruptions: list[date] = field(default_factory=list)
+    """Dates a claim was filed or a payment made: each restarts the limitation clock."""
     """(effective date, total active collateral value after it), one entry per collateral fact."""
 
     @property
@@ -125,6 +135,8 @@ _GATHERED = frozenset(
         LoanDisbursed,
         ClassificationDowngraded,
         ClassificationChanged,
+        ArbitrationFiled,
+        RepaymentReceived,
     }
 )
 """The post-loan facts; most of a loan's events (money, pre-loan) are skipped at once."""
@@ -139,6 +151,8 @@ def _gather(state: PostLoanState, event: DomainEvent) -> None:
     elif isinstance(event, CollateralReleased):
         state.collateral.pop(event.collateral_id, None)
         state.collateral_history.append((event.effective_date, state.collateral_value))
+    elif isinstance(event, ArbitrationFiled | RepaymentReceived):
+        state.interruptions.append(event.effective_date)
     elif isinstance(event, LoanDisbursed):
         if state.origination_on is None:
             state.origination_on = event.effective_date
@@ -211,6 +225,9 @@ def assess(
         warnings.add("adverse_post_loan_check")
     if any(ability == "weakened" for ability in state.guarantor_ability.values()):
         warnings.add("guarantor_weakened")
+    limitation = _limitation(state, position)
+    guarantee = _guarantee_expiry(state, position)
+    warnings |= clock_warnings(state.as_of, limitation, guarantee, overdue=days_past_due >= 1)
     ordered = tuple(name for name in WARNING_ORDER if name in warnings)
 
     classification = classification_floor(days_past_due, rules)
@@ -229,7 +246,7 @@ def assess(
         classification, reasons = spread_to(classification, reasons)
     if state.written_off is not None:
         classification = "loss"
-    flagged = any(name != "days_past_due" for name in ordered)
+    flagged = any(name != "days_past_due" and name not in CLOCK_WARNINGS for name in ordered)
     stage = ifrs9_stage(
         days_past_due, flagged=flagged, written_off=state.written_off is not None, rules=rules
     )
@@ -248,8 +265,8 @@ def assess(
         ifrs9_stage=stage,
         reasons=tuple(reasons),
         ltv=ltv,
-        limitation_expires_on=_limitation(state, position),
-        guarantee_expires_on=_guarantee_expiry(state, position),
+        limitation_expires_on=limitation,
+        guarantee_expires_on=guarantee,
         observation_until=observation_until,
         legal_recovery=legal,
         next_check_due=_next_check_due(state, position, rules),
@@ -277,7 +294,8 @@ def _observation_until(state: PostLoanState, position: Position | None) -> date 
 
 
 def _limitation(state: PostLoanState, position: Position | None) -> date | None:
-    """Three years from the earliest unpaid due date, restarted by the latest receipt."""
+    """Three years from the earliest unpaid due date, restarted by the latest interruption (a
+    receipt of a demand, a claim filed, a partial payment: `domain.limitation`)."""
     if position is None:
         return None
     # The first installment (in the position's order) both past due and unpaid; the date is
@@ -290,13 +308,8 @@ def _limitation(state: PostLoanState, position: Position | None) -> date | None:
         ),
         None,
     )
-    if earliest is None:
-        return None
-    start = earliest
     receipts = [event.effective_date for event in state.acknowledged.values()]
-    if receipts:
-        start = max(start, max(receipts))
-    return add_months(start, 12 * LIMITATION_YEARS)
+    return limitation_expiry(earliest, [*receipts, *state.interruptions])
 
 
 def _guarantee_expiry(state: PostLoanState, position: Position | None) -> date | None:
