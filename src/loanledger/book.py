@@ -27,6 +27,7 @@ from loanledger.domain.commands import (
 from loanledger.domain.errors import (
     AuthorityLimitError,
     ConcurrencyError,
+    InvalidDateError,
     UnknownRuleSetError,
     UnregisteredStaffError,
 )
@@ -107,6 +108,13 @@ class BookRegister:
                 raise UnknownRuleSetError(
                     f"set_policy: unknown rule set {command.rule_set!r}; known: {known}"
                 )
+            last_closed = self._ledger.last_closed_day()
+            if command.rule_set is not None and last_closed and command.on <= last_closed:
+                raise InvalidDateError(
+                    f"set_policy: a rule set is adopted from a business date not yet closed; "
+                    f"{command.on.isoformat()} is on or before the last closed date "
+                    f"{last_closed.isoformat()}"
+                )
             if command.set_by is not None:
                 self._require(command.set_by, "administrator", command.on, "set_policy")
             stream = BookPolicy(POLICY_ID)
@@ -152,11 +160,18 @@ class BookRegister:
 
     # --- checks on loan commands ---------------------------------------------------------------
 
-    def _require(self, staff_id: str, role: str, on: date, what: str) -> Authority | None:
+    def _require(
+        self, staff_id: str, role: str, on: date, what: str, *, limits: bool = False
+    ) -> Authority | None:
         """The person's grant of `role` on `on`; refused when the book requires the register
-        and there is none (without the requirement, None: today's behaviour)."""
+        and there is none (without the requirement, None: today's behaviour). Unless the
+        grant's limit matters (`limits`), the register is read only when the book requires it,
+        which keeps a bulk load of pre-loan commands from reading it line by line."""
+        required = self.policy(on).require_staff_register
+        if not required and not limits:
+            return None
         authority = self.staff(staff_id).authority(role, on)
-        if authority is None and self.policy(on).require_staff_register:
+        if authority is None and required:
             raise UnregisteredStaffError(
                 f"{what}: {staff_id!r} holds no {role} authority on {on.isoformat()} in the "
                 "staff register, which the book's policy requires"
@@ -172,7 +187,9 @@ class BookRegister:
         elif isinstance(command, Review):
             self._require(command.reviewer, "reviewer", on, command.command)
         elif isinstance(command, Approve):
-            authority = self._require(command.approver, "approver", on, command.command)
+            authority = self._require(
+                command.approver, "approver", on, command.command, limits=True
+            )
             limit = authority.limit if authority is not None else None
             if limit is not None and command.authority_limit > limit:
                 raise AuthorityLimitError(
@@ -183,7 +200,9 @@ class BookRegister:
         elif isinstance(command, Reject):
             self._require(command.approver, "approver", on, command.command)
         elif isinstance(command, ReleaseCollateral) and command.approver is not None:
-            authority = self._require(command.approver, "approver", on, command.command)
+            authority = self._require(
+                command.approver, "approver", on, command.command, limits=True
+            )
             if authority is not None and authority.limit is not None:
                 position = loan.position(on)
                 outstanding = position.principal_outstanding if position else Decimal(0)

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from loanledger import LoanLedger
-from loanledger.domain.errors import InvalidCommandError, UnknownRuleSetError
+from loanledger.domain.errors import InvalidCommandError, InvalidDateError, UnknownRuleSetError
 from loanledger.domain.loan_events import ClassificationChanged
 from loanledger.persistence.ids import loan_uuid
 from tests.journal import disburse, pre_loan, repay
@@ -142,3 +142,21 @@ def test_policy_facts_are_chained_and_verified_like_loans(ledger: LoanLedger) ->
     result = ledger.verify()
 
     assert (result.ok, result.events_checked) == (True, 7 + 2)
+
+
+def test_a_rule_set_is_adopted_only_from_a_business_date_not_yet_closed(
+    ledger: LoanLedger,
+) -> None:
+    """Grades recorded by close of day on closed dates name the rule set they were derived
+    under; adopting another for those dates would contradict them."""
+    _book(ledger)
+    ledger.close_day("2024-03-01")
+
+    with pytest.raises(
+        InvalidDateError,
+        match="2024-03-01 is on or before the last closed date 2024-03-01",
+    ):
+        _adopt(ledger, on="2024-03-01")
+    _adopt(ledger, on="2024-03-02")
+
+    assert ledger.loan("L-0001", as_of="2024-03-02")["ifrs9_stage"] == 3
