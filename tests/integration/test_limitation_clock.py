@@ -152,3 +152,24 @@ def test_the_read_model_agrees_with_a_replay_on_the_clock_warnings(ledger: LoanL
             view["warnings"],
             view["limitation_expires_on"],
         ), day
+
+
+def test_an_agreed_guarantee_period_replaces_the_six_months(ledger: LoanLedger) -> None:
+    """Agreed 12 months: the guarantee ends 2026-01-15 and warns from 2025-10-17."""
+    _book(ledger)
+    ledger.execute(
+        {
+            "command": "add_guarantor",
+            "loan_id": "L-0001",
+            "on": "2024-01-15",
+            "guarantor": {"id": "G-1", "name": "王五"},
+            "guaranteed_amount": "12000.00",
+            "guarantee_period_months": 12,
+        }
+    )
+
+    view = ledger.loan("L-0001", as_of="2025-10-17")
+
+    assert view["guarantee_expires_on"] == "2026-01-15"
+    assert "guarantee_period_lapsing" in view["warnings"]
+    assert "guarantee_period_lapsing" not in ledger.loan("L-0001", as_of="2025-10-16")["warnings"]

@@ -268,6 +268,8 @@ class AddGuarantor(Command):
     command: Literal["add_guarantor"]
     guarantor: Guarantor
     guaranteed_amount: Amount
+    guarantee_period_months: Annotated[WholeNumber, Field(ge=1, le=600)] | None = None
+    """保证期间 agreed in the guarantee contract; none: six months after maturity (art. 692)."""
 
 
 class AssessGuarantor(Command):

@@ -825,6 +825,11 @@ class Loan(EventSourcedAggregate):
             guarantor_id=command.guarantor.id,
             guarantor_name=command.guarantor.name,
             guaranteed_amount=amount.amount,
+            **(
+                {"guarantee_period_months": command.guarantee_period_months}
+                if command.guarantee_period_months is not None
+                else {}
+            ),
         )
 
     def assess_guarantor(self, command: AssessGuarantor, recorded_at: datetime) -> None:

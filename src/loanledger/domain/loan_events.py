@@ -139,6 +139,8 @@ class GuarantorAdded(DomainEvent):
     guarantor_id: str
     guarantor_name: str
     guaranteed_amount: Decimal
+    guarantee_period_months: int | None = None
+    """The agreed guarantee period (None: not agreed, six months; absent on older facts)."""
 
 
 class GuarantorAssessed(DomainEvent):

@@ -315,7 +315,12 @@ def _limitation(state: PostLoanState, position: Position | None) -> date | None:
 def _guarantee_expiry(state: PostLoanState, position: Position | None) -> date | None:
     if not state.guarantors or position is None or position.maturity_date is None:
         return None
-    return add_months(position.maturity_date, GUARANTEE_PERIOD_MONTHS)
+    maturity = position.maturity_date
+    # The first guarantee to lapse is the one a claim must beat.
+    return min(
+        add_months(maturity, added.guarantee_period_months or GUARANTEE_PERIOD_MONTHS)
+        for added in state.guarantors.values()
+    )
 
 
 def _next_check_due(state: PostLoanState, position: Position | None, rules: RuleSet) -> date | None:
