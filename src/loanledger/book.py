@@ -19,10 +19,13 @@ from loanledger.domain.book_commands import BookCommand, GrantAuthority, RevokeA
 from loanledger.domain.commands import (
     Approve,
     Command,
+    Downgrade,
     RecordInvestigation,
     Reject,
     ReleaseCollateral,
+    Restructure,
     Review,
+    WriteOff,
 )
 from loanledger.domain.errors import (
     AuthorityLimitError,
@@ -197,7 +200,7 @@ class BookRegister:
                     f"above {command.approver!r}'s granted limit {limit:.2f} in "
                     f"force on {on.isoformat()}"
                 )
-        elif isinstance(command, Reject):
+        elif isinstance(command, Reject | Downgrade | WriteOff | Restructure):
             self._require(command.approver, "approver", on, command.command)
         elif isinstance(command, ReleaseCollateral) and command.approver is not None:
             authority = self._require(

@@ -166,3 +166,32 @@ def test_staff_facts_are_chained_and_verified(ledger: LoanLedger) -> None:
     result = ledger.verify()
 
     assert (result.ok, result.events_checked, result.loans_checked) == (True, 6, 5)
+
+
+def test_a_book_that_requires_the_register_refuses_an_unregistered_write_off_approver(
+    ledger: LoanLedger,
+) -> None:
+    _everyone(ledger)
+    for command in pre_loan("L-0001"):
+        ledger.execute(command)
+    ledger.execute(
+        {
+            "command": "disburse",
+            "loan_id": "L-0001",
+            "on": "2024-01-15",
+            "amount": "12000.00",
+            "reference": "D-1",
+        }
+    )
+    _require_register(ledger)
+
+    with pytest.raises(UnregisteredStaffError, match="write_off: 'cfo-1' holds no approver"):
+        ledger.execute(
+            {
+                "command": "write_off",
+                "loan_id": "L-0001",
+                "on": "2024-09-01",
+                "approver": "cfo-1",
+                "reason": "uncollectable",
+            }
+        )
