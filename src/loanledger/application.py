@@ -234,6 +234,8 @@ class LoanLedger(Application[UUID]):
         self.rules = CN_2023
         self.book = BookRegister(self)
         """Policy (the rule set in force) and staff register: see `loanledger.book`."""
+        self._closing_rules: dict[date, RuleSet] = {}
+        """The rule set of each date being closed, read once per close of day."""
         self.create_tables = settings.env.get("CREATE_TABLE", "y") != "n"
         self.read_store = open_read_store(settings)
         self.data_keys.attach(self.read_store, create_tables=self.create_tables)
@@ -648,7 +650,7 @@ class LoanLedger(Application[UUID]):
         """
         on = parse_as_of(day)
         self.projections.catch_up()
-        rules = self.book.rules(on)
+        rules = self._closing_rules[on] = self.book.rules(on)
         index = self.loan_index.sql(self.read_store)
         # On the day a new rule set comes into force every loan's grade may change.
         look_at = "all_loans" if rules is not self.book.rules(on - timedelta(days=1)) else "due"
@@ -671,7 +673,7 @@ class LoanLedger(Application[UUID]):
                     if loan_id in seen:
                         continue
                     seen.add(loan_id)
-                    loan, next_on = self._close_loan_day(loan_id, on, rules)
+                    loan, next_on = self._close_loan_day(loan_id, on)
                     if loan.has_pending_events:
                         unsaved[loan_id] = loan
                     processed.append(
@@ -693,7 +695,7 @@ class LoanLedger(Application[UUID]):
             processed = [row for row in processed if row[2] not in unsaved]
             events_recorded = 0
             for loan_id in unsaved:
-                recorded, loan, next_on = self._close_loan_day_alone(loan_id, on, rules)
+                recorded, loan, next_on = self._close_loan_day_alone(loan_id, on)
                 events_recorded += recorded
                 processed.append((loan.version, next_on.isoformat() if next_on else None, loan_id))
         # One transaction for the day's index updates. A crash before it only means the loans
@@ -704,34 +706,31 @@ class LoanLedger(Application[UUID]):
                 self._closed_days["insert"],
                 (on.isoformat(), self.clock().isoformat(), len(seen), events_recorded),
             )
+        self._closing_rules.pop(on, None)
         return {
             "on": on.isoformat(),
             "loans_processed": len(seen),
             "events_recorded": events_recorded,
         }
 
-    def _close_loan_day(
-        self, loan_id: str, on: date, rules: RuleSet | None = None
-    ) -> tuple[Loan, date | None]:
+    def _close_loan_day(self, loan_id: str, on: date) -> tuple[Loan, date | None]:
         """The loan with the day's records pending (not yet stored), and its next action date."""
         loan = self._get(loan_id)
         now = self.clock()
         recorded_at = max(now, loan.modified_on) if loan.modified_on else now
         contagion = self._contagion(loan, on)
-        _, next_on = loan.close_day(on, recorded_at, rules or self.rules, contagion=contagion)
+        rules = self._closing_rules.get(on) or self.book.rules(on)
+        _, next_on = loan.close_day(on, recorded_at, rules, contagion=contagion)
         return loan, next_on
 
-    def _close_loan_day_alone(
-        self, loan_id: str, on: date, rules: RuleSet | None = None
-    ) -> tuple[int, Loan, date | None]:
+    def _close_loan_day_alone(self, loan_id: str, on: date) -> tuple[int, Loan, date | None]:
         for attempt in range(1, MAX_COMMAND_ATTEMPTS + 1):
             loan = self._get(loan_id)
             now = self.clock()
             recorded_at = max(now, loan.modified_on) if loan.modified_on else now
             contagion = self._contagion(loan, on)
-            events, next_on = loan.close_day(
-                on, recorded_at, rules or self.rules, contagion=contagion
-            )
+            rules = self._closing_rules.get(on) or self.book.rules(on)
+            events, next_on = loan.close_day(on, recorded_at, rules, contagion=contagion)
             try:
                 if events:
                     self.save(loan)

@@ -173,9 +173,9 @@ def test_close_day_derives_loans_with_the_collector_paused_a_bounded_number_at_a
     seen: list[bool] = []
     close_loan_day = ledger._close_loan_day
 
-    def noting(loan_id: str, on: date, *rules: Any) -> Any:
+    def noting(loan_id: str, on: date) -> Any:
         seen.append(gc.isenabled())
-        return close_loan_day(loan_id, on, *rules)
+        return close_loan_day(loan_id, on)
 
     monkeypatch.setattr(ledger, "_close_loan_day", noting)
     collections: list[int] = []
