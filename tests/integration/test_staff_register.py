@@ -20,7 +20,7 @@ from loanledger.domain.errors import (
     UnregisteredStaffError,
     WrongStateError,
 )
-from tests.journal import pre_loan
+from tests.journal import lines, pre_loan
 
 
 def _grant(
@@ -195,3 +195,14 @@ def test_a_book_that_requires_the_register_refuses_an_unregistered_write_off_app
                 "reason": "uncollectable",
             }
         )
+
+
+def test_a_journal_loads_book_commands_in_order_and_names_the_refused_line(
+    ledger: LoanLedger,
+) -> None:
+    journal = lines([_grant("approver-1", "approver", limit="10000.00"), *pre_loan("L-0001")])
+
+    with pytest.raises(AuthorityLimitError, match=r"^line 5: approve: declared authority_limit"):
+        ledger.load(journal)
+
+    assert ledger.loan("L-0001", as_of="2024-01-10")["status"] == "reviewed"
