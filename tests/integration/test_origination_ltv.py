@@ -139,3 +139,41 @@ def test_no_loan_is_stage_2_or_3_on_its_disbursement_date_without_days_past_due(
         assert "ltv_breach" not in view["warnings"]
     finally:
         ledger.close()
+
+
+def test_a_guarantor_found_weakened_before_disbursement_does_not_make_day_one_stage_2(
+    ledger: LoanLedger,
+) -> None:
+    """Known at initial recognition, so no increase since it on the day the loan is made; from
+    the next day the open warning flags the loan as DESIGN §7 says."""
+    for command in pre_loan("L-0001"):
+        ledger.execute(command)
+    ledger.execute(
+        {
+            "command": "add_guarantor",
+            "loan_id": "L-0001",
+            "on": "2024-01-12",
+            "guarantor": {"id": "G-1", "name": "王五"},
+            "guaranteed_amount": "12000.00",
+        }
+    )
+    ledger.execute(
+        {
+            "command": "assess_guarantor",
+            "loan_id": "L-0001",
+            "on": "2024-01-13",
+            "guarantor_id": "G-1",
+            "ability": "weakened",
+        }
+    )
+    ledger.execute(disburse("L-0001", "2024-01-15", "12000.00"))
+
+    day_one = ledger.loan("L-0001", as_of="2024-01-15")
+    (row,) = ledger.report("loan_ledger", as_of="2024-01-15")
+
+    assert (day_one["warnings"], day_one["ifrs9_stage"], row["ifrs9_stage"]) == (
+        ["guarantor_weakened"],
+        1,
+        1,
+    )
+    assert ledger.loan("L-0001", as_of="2024-01-16")["ifrs9_stage"] == 2

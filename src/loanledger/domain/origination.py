@@ -28,6 +28,7 @@ LTV_PLACES = Decimal("0.0001")
 class CollateralFacts(Protocol):
     """What the origination LTV needs of a loan's post-loan state."""
 
+    as_of: date
     origination_on: date | None
     origination_principal: Decimal
     collateral_history: list[tuple[date, Decimal]]
@@ -71,6 +72,13 @@ def ltv_breached(state: CollateralFacts, ltv: Decimal | None, rules: RuleSet) ->
     if not any(day > made.on for day, _ in state.collateral_history):
         return False
     return ltv > made.ltv
+
+
+def made_today(state: CollateralFacts) -> bool:
+    """Whether the state's date is the loan's first disbursement date (initial recognition):
+    on it a loan cannot have deteriorated since initial recognition, so its IFRS 9 stage
+    follows days past due (and a write-off) alone."""
+    return state.origination_on == state.as_of
 
 
 def origination_item(state: CollateralFacts, as_of: date, rules: RuleSet) -> str | None:

@@ -42,7 +42,7 @@ from loanledger.domain.loan_events import (
     PostLoanCheckRecorded,
     RepaymentReceived,
 )
-from loanledger.domain.origination import ltv_breached
+from loanledger.domain.origination import ltv_breached, made_today
 from loanledger.domain.rules import (
     CLASSIFICATIONS,
     RuleSet,
@@ -252,6 +252,9 @@ def assess(
     )
     in_observation = observation_until is not None and state.as_of < observation_until
     stage = max(stage, stage_floor(classification, in_observation=in_observation, rules=rules))
+    if made_today(state) and state.written_off is None:
+        # Initial recognition: nothing can have increased since, so only days past due count.
+        stage = ifrs9_stage(days_past_due, flagged=False, written_off=False, rules=rules)
     legal = state.legal is not None and state.written_off is None and state.closed is None
     if (
         legal

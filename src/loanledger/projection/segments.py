@@ -357,6 +357,8 @@ class Timeline:
         observation = _observation_until(state, figures)
         if observation is not None and observation > day:
             candidates.append(observation)
+        if state.origination_on is not None and state.origination_on >= day:
+            candidates.append(state.origination_on + ONE_DAY)  # the stage rule of day one ends
         for clock in (_limitation(state, figures), _guarantee_expiry(state, figures)):
             candidates += [when for when in window_boundaries(clock) if when > day]
         return min(candidates) if candidates else None
