@@ -160,3 +160,35 @@ def test_a_rule_set_is_adopted_only_from_a_business_date_not_yet_closed(
     _adopt(ledger, on="2024-03-02")
 
     assert ledger.loan("L-0001", as_of="2024-03-02")["ifrs9_stage"] == 3
+
+
+def test_after_adopting_cn_2026_a_restructured_loan_in_observation_is_at_least_stage_2(
+    ledger: LoanLedger,
+) -> None:
+    """Restructured on 2024-03-05 (observation at least a year): CN-2023 keeps it stage 1 at
+    DPD 0; CN-2026 credit-impairs it with its substandard grade."""
+    for command in pre_loan("L-0001"):
+        ledger.execute(command)
+    ledger.execute(disburse("L-0001", "2024-01-15", "12000.00"))
+    ledger.execute(
+        {
+            "command": "restructure",
+            "loan_id": "L-0001",
+            "on": "2024-03-05",
+            "approver": "risk-1",
+            "term_months": 24,
+            "annual_rate": "0.05",
+            "repayment_method": "annuity",
+        }
+    )
+    under_cn_2023 = ledger.loan("L-0001", as_of="2024-03-05")
+    _adopt(ledger)
+
+    view = ledger.loan("L-0001", as_of="2024-03-05")
+
+    assert (under_cn_2023["classification"], under_cn_2023["ifrs9_stage"]) == ("substandard", 1)
+    assert (view["classification"], view["days_past_due"], view["ifrs9_stage"]) == (
+        "substandard",
+        0,
+        3,
+    )
