@@ -38,7 +38,7 @@ from eventsourcing.persistence import (
 )
 from eventsourcing.utils import Environment, EnvType
 
-from loanledger.book import BookRegister
+from loanledger.book import BookCache, BookRegister
 from loanledger.collector import collector_paused
 from loanledger.domain.book_commands import BookCommand
 from loanledger.domain.commands import Apply, CloseDay, Command, parse_command
@@ -466,6 +466,7 @@ class LoanLedger(Application[UUID]):
                 raise type(error)(f"line {number}: {error}") from error
             if isinstance(parsed, BookCommand):
                 self._flush(batch)  # book facts are recorded in journal order
+                batch.book_cache.clear()
                 try:
                     self.book.execute(parsed)
                 except DomainError as error:
@@ -524,7 +525,7 @@ class LoanLedger(Application[UUID]):
             return
         if loan is None:
             loan = batch.loans[command.loan_id] = self._get(command.loan_id)
-        self.book.check(command, loan)
+        self.book.check(command, loan, cache=batch.book_cache)
         checkpoint = loan.checkpoint()
         now = self.clock()
         recorded_at = max(now, loan.modified_on) if loan.modified_on else now
@@ -1271,6 +1272,9 @@ class _LoadBatch:
         self.events = 0
         self.for_load = for_load
         self._kept: OrderedDict[str, Loan] = OrderedDict()
+        self.book_cache: BookCache = {}
+        """The policy and staff register as read for this batch's lines (see `book.check`);
+        emptied whenever the batch records a book command."""
 
     def loan(self, loan_id: str) -> Loan | None:
         """The batch's copy of the loan: changed by this batch, or kept from an earlier one."""
@@ -1325,6 +1329,7 @@ class CommandBatch:
             return {"command": "close_day", **self._ledger.close_day(parsed.on)}
         if isinstance(parsed, BookCommand):
             self.flush()
+            self._batch.book_cache.clear()
             return self._ledger.book.execute(parsed)
         self._ledger._stage(parsed, self._batch)
         self._staged += 1

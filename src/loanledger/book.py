@@ -52,6 +52,11 @@ MAX_ATTEMPTS = 10
 """How often a book command is re-run after losing an optimistic-concurrency race."""
 
 
+BookCache = dict[object, Any]
+"""Policy and staff streams as read once for a batch of loan commands (a bulk load reads them
+once, not line by line); whoever holds one empties it when the batch records a book fact."""
+
+
 def staff_uuid(staff_id: str) -> UUID:
     return uuid5(BOOK_NAMESPACE, "staff:" + normalised(staff_id))
 
@@ -76,8 +81,15 @@ class BookRegister:
                 event.mutate(self._policy)
             return self._policy
 
-    def policy(self, on: date, known_at: datetime | None = None) -> Policy:
-        return self.policy_stream().in_force(on, known_at)
+    def policy(
+        self, on: date, known_at: datetime | None = None, *, cache: BookCache | None = None
+    ) -> Policy:
+        if cache is None:
+            return self.policy_stream().in_force(on, known_at)
+        if POLICY_ID not in cache:
+            cache[POLICY_ID] = self.policy_stream()
+        stream: BookPolicy = cache[POLICY_ID]
+        return stream.in_force(on, known_at)
 
     def rules(self, on: date, known_at: datetime | None = None) -> RuleSet:
         """The rule set in force on business date `on`, as known at `known_at` (None: now)."""
@@ -86,7 +98,13 @@ class BookRegister:
             return self._ledger.rules
         return stream.in_force(on, known_at).rule_set
 
-    def staff(self, staff_id: str) -> StaffMember:
+    def staff(self, staff_id: str, *, cache: BookCache | None = None) -> StaffMember:
+        if cache is not None:
+            key = staff_uuid(staff_id)
+            if key not in cache:
+                cache[key] = self.staff(staff_id)
+            member: StaffMember = cache[key]
+            return member
         member = StaffMember(staff_uuid(staff_id))
         for event in self._events(member.id, 0):
             event.mutate(member)
@@ -164,16 +182,23 @@ class BookRegister:
     # --- checks on loan commands ---------------------------------------------------------------
 
     def _require(
-        self, staff_id: str, role: str, on: date, what: str, *, limits: bool = False
+        self,
+        staff_id: str,
+        role: str,
+        on: date,
+        what: str,
+        *,
+        limits: bool = False,
+        cache: BookCache | None = None,
     ) -> Authority | None:
         """The person's grant of `role` on `on`; refused when the book requires the register
         and there is none (without the requirement, None: today's behaviour). Unless the
         grant's limit matters (`limits`), the register is read only when the book requires it,
         which keeps a bulk load of pre-loan commands from reading it line by line."""
-        required = self.policy(on).require_staff_register
+        required = self.policy(on, cache=cache).require_staff_register
         if not required and not limits:
             return None
-        authority = self.staff(staff_id).authority(role, on)
+        authority = self.staff(staff_id, cache=cache).authority(role, on)
         if authority is None and required:
             raise UnregisteredStaffError(
                 f"{what}: {staff_id!r} holds no {role} authority on {on.isoformat()} in the "
@@ -181,17 +206,17 @@ class BookRegister:
             )
         return authority
 
-    def check(self, command: Command, loan: Loan) -> None:
+    def check(self, command: Command, loan: Loan, *, cache: BookCache | None = None) -> None:
         """Refuse a loan command whose staff the register does not allow on its date."""
         on = command.on
         if isinstance(command, RecordInvestigation):
             for person in command.investigators:
-                self._require(person, "investigator", on, command.command)
+                self._require(person, "investigator", on, command.command, cache=cache)
         elif isinstance(command, Review):
-            self._require(command.reviewer, "reviewer", on, command.command)
+            self._require(command.reviewer, "reviewer", on, command.command, cache=cache)
         elif isinstance(command, Approve):
             authority = self._require(
-                command.approver, "approver", on, command.command, limits=True
+                command.approver, "approver", on, command.command, limits=True, cache=cache
             )
             limit = authority.limit if authority is not None else None
             if limit is not None and command.authority_limit > limit:
@@ -201,10 +226,10 @@ class BookRegister:
                     f"force on {on.isoformat()}"
                 )
         elif isinstance(command, Reject | Downgrade | WriteOff | Restructure):
-            self._require(command.approver, "approver", on, command.command)
+            self._require(command.approver, "approver", on, command.command, cache=cache)
         elif isinstance(command, ReleaseCollateral) and command.approver is not None:
             authority = self._require(
-                command.approver, "approver", on, command.command, limits=True
+                command.approver, "approver", on, command.command, limits=True, cache=cache
             )
             if authority is not None and authority.limit is not None:
                 position = loan.position(on)
