@@ -12,6 +12,7 @@ from __future__ import annotations
 import threading
 from datetime import date, datetime
 from decimal import Decimal
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 from uuid import UUID, uuid5
 
@@ -57,6 +58,7 @@ BookCache = dict[object, Any]
 once, not line by line); whoever holds one empties it when the batch records a book fact."""
 
 
+@lru_cache(maxsize=10_000)
 def staff_uuid(staff_id: str) -> UUID:
     return uuid5(BOOK_NAMESPACE, "staff:" + normalised(staff_id))
 

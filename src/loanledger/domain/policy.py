@@ -53,6 +53,9 @@ class Policy:
     require_staff_register: bool = False
 
 
+DEFAULT_POLICY = Policy()
+
+
 class BookPolicy(EventSourcedAggregate):
     """The stream of policy facts (one per book)."""
 
@@ -73,6 +76,8 @@ class BookPolicy(EventSourcedAggregate):
         )
 
     def in_force(self, on: date, known_at: datetime | None = None) -> Policy:
+        if not self.facts:
+            return DEFAULT_POLICY  # most books never set a policy: asked on every command
         values: dict[str, Any] = {}
         facts = sorted(
             (
