@@ -138,6 +138,12 @@ class BookRegister:
                     f"{command.on.isoformat()} is on or before the last closed date "
                     f"{last_closed.isoformat()}"
                 )
+            if command.set_by is None and self.policy(command.on).require_staff_register:
+                # Otherwise anyone could switch the register off again.
+                raise UnregisteredStaffError(
+                    "set_policy: the book requires the staff register, so set_by must name an "
+                    f"administrator in force on {command.on.isoformat()}"
+                )
             if command.set_by is not None:
                 self._require(command.set_by, "administrator", command.on, "set_policy")
             stream = BookPolicy(POLICY_ID)

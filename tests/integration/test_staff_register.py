@@ -9,6 +9,7 @@ by rev-1 and approved by approver-1 on 2024-01-10, who declares an authority lim
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 import pytest
@@ -206,3 +207,19 @@ def test_a_journal_loads_book_commands_in_order_and_names_the_refused_line(
         ledger.load(journal)
 
     assert ledger.loan("L-0001", as_of="2024-01-10")["status"] == "reviewed"
+
+
+def test_once_the_register_is_required_only_an_administrator_changes_the_policy(
+    ledger: LoanLedger,
+) -> None:
+    _everyone(ledger)
+    _require_register(ledger)
+    switch_off = {"command": "set_policy", "on": "2024-02-01", "require_staff_register": False}
+
+    with pytest.raises(UnregisteredStaffError, match="set_by must name an administrator"):
+        ledger.execute(switch_off)
+    with pytest.raises(UnregisteredStaffError, match="'rev-1' holds no administrator"):
+        ledger.execute({**switch_off, "set_by": "rev-1"})
+    ledger.execute({**switch_off, "set_by": "admin-1"})
+
+    assert ledger.book.policy(date(2024, 2, 1)).require_staff_register is False
