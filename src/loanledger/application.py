@@ -18,7 +18,7 @@ import time
 from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from os import PathLike
 from typing import Any, ParamSpec, TypeVar
@@ -37,8 +37,10 @@ from eventsourcing.persistence import (
 )
 from eventsourcing.utils import Environment, EnvType
 
+from loanledger.book import BookCache, BookRegister
 from loanledger.close_gap import close_through
 from loanledger.collector import collector_paused
+from loanledger.domain.book_commands import BookCommand
 from loanledger.domain.commands import Apply, CloseDay, Command, parse_command
 from loanledger.domain.errors import (
     ConcurrencyError,
@@ -54,10 +56,10 @@ from loanledger.domain.errors import (
     WrongStateError,
 )
 from loanledger.domain.event import DomainEvent
-from loanledger.domain.horizon import horizon_from_env
+from loanledger.domain.horizon import FutureHorizon, horizon_from_env
 from loanledger.domain.loan import Loan, Outcome
 from loanledger.domain.payoff import payoff as payoff_quote
-from loanledger.domain.rules import CLASSIFICATIONS, CN_2023
+from loanledger.domain.rules import CLASSIFICATIONS, CN_2023, RuleSet
 from loanledger.domain.text import check_lookup
 from loanledger.journal import numbered_lines, parse_line
 from loanledger.off_balance import balance_sheet_figures
@@ -237,8 +239,13 @@ class LoanLedger(Application[UUID]):
                 reconnect_timeout=float(settings.env["POSTGRES_CONNECT_TIMEOUT"]),
             )
         self.rules = CN_2023
-        self.horizon = horizon_from_env(os.environ)
-        """How far ahead of its recording a fact may be dated (`loanledger.domain.horizon`)."""
+        self.default_horizon = horizon_from_env(os.environ)
+        """How far ahead of its recording a fact may be dated unless the book's policy says
+        otherwise (`loanledger.domain.horizon`; `set_policy` future_horizon_days, time_zone)."""
+        self.book = BookRegister(self)
+        """Policy (the rule set in force) and staff register: see `loanledger.book`."""
+        self._closing_rules: dict[date, RuleSet] = {}
+        """The rule set of each date being closed, read once per close of day."""
         self.create_tables = settings.env.get("CREATE_TABLE", "y") != "n"
         self.read_store = open_read_store(settings)
         self.data_keys.attach(self.read_store, create_tables=self.create_tables)
@@ -481,6 +488,8 @@ class LoanLedger(Application[UUID]):
         parsed = parse_command(command)
         if isinstance(parsed, CloseDay):
             return {"command": "close_day", **self.close_day(parsed.on)}
+        if isinstance(parsed, BookCommand):
+            return self.book.execute(parsed)
         for attempt in range(1, MAX_COMMAND_ATTEMPTS + 1):
             try:
                 return self._execute_once(parsed)
@@ -515,7 +524,14 @@ class LoanLedger(Application[UUID]):
             except DomainError as error:
                 self._flush(batch)
                 raise type(error)(f"line {number}: {error}") from error
-            if isinstance(parsed, CloseDay):
+            if isinstance(parsed, BookCommand):
+                self._flush(batch)  # book facts are recorded in journal order
+                batch.book_cache.clear()
+                try:
+                    self.book.execute(parsed)
+                except DomainError as error:
+                    raise type(error)(f"line {number}: {error}") from error
+            elif isinstance(parsed, CloseDay):
                 self._flush(batch)  # a line it replays that is refused raises with its number
                 batch.forget_stored()  # closing the day records on loans: the copies would lag
                 try:
@@ -563,17 +579,20 @@ class LoanLedger(Application[UUID]):
             if loan is not None or (not batch.for_load and aggregate_id in self.repository):
                 raise WrongStateError(f"loan {command.loan_id} has applied already")
             now = self.clock()
-            self.horizon.require_within(command.on, now, command.command)
+            horizon = self.horizon(now, cache=batch.book_cache)
+            horizon.require_within(command.on, now, command.command)
             batch.loans[command.loan_id] = Loan.open_application(aggregate_id, command, now)
             batch.events += 1
             return
         if loan is None:
             loan = batch.loans[command.loan_id] = self._get(command.loan_id)
+        self.book.check(command, loan, cache=batch.book_cache)
         checkpoint = loan.checkpoint()
         now = self.clock()
         recorded_at = max(now, loan.modified_on) if loan.modified_on else now
         try:
-            self.horizon.require_within(command.on, recorded_at, command.command)
+            horizon = self.horizon(recorded_at, cache=batch.book_cache)
+            horizon.require_within(command.on, recorded_at, command.command)
             loan.handle(command, recorded_at)
         except DomainError:
             batch.loans[command.loan_id] = loan.rewound(checkpoint)
@@ -603,15 +622,16 @@ class LoanLedger(Application[UUID]):
             if aggregate_id in self.repository:
                 raise WrongStateError(f"loan {command.loan_id} has applied already")
             now = self.clock()
-            self.horizon.require_within(command.on, now, command.command)
+            self.horizon(now).require_within(command.on, now, command.command)
             loan = Loan.open_application(aggregate_id, command, now)
             self.save(loan)
             return self._result(command, loan, Outcome(tuple(), {}))
         loan = self._get(command.loan_id)
+        self.book.check(command, loan)
         now = self.clock()
         # Recorded time never runs backwards within a loan, even if the clock does.
         recorded_at = max(now, loan.modified_on) if loan.modified_on else now
-        self.horizon.require_within(command.on, recorded_at, command.command)
+        self.horizon(recorded_at).require_within(command.on, recorded_at, command.command)
         outcome = loan.handle(command, recorded_at)
         if loan.has_pending_events:
             self.save(loan)
@@ -698,7 +718,8 @@ class LoanLedger(Application[UUID]):
         `MAX_CLOSE_DAY_GAP_DAYS` is refused, naming the last closed date. The result counts
         every date closed (`days_closed`)."""
         on = parse_as_of(day)
-        self.horizon.require_within(on, self.clock(), "close_day")
+        now = self.clock()
+        self.horizon(now).require_within(on, now, "close_day")
         return close_through(self, on, self.last_closed_day())
 
     def close_one_day(self, day: date | str) -> dict[str, Any]:
@@ -710,8 +731,12 @@ class LoanLedger(Application[UUID]):
         """
         on = parse_as_of(day)
         self.projections.catch_up()
+        rules = self._closing_rules[on] = self.book.rules(on)
         index = self.loan_index.sql(self.read_store)
-        queue = deque(row[0] for row in self.read_store.query(index["due"], (on.isoformat(),)))
+        # On the day a new rule set comes into force every loan's grade may change.
+        look_at = "all_loans" if rules is not self.book.rules(on - timedelta(days=1)) else "due"
+        parameters = () if look_at == "all_loans" else (on.isoformat(),)
+        queue = deque(row[0] for row in self.read_store.query(index[look_at], parameters))
         seen: set[str] = set()
         events_recorded = 0
         processed: list[tuple[int, str | None, str]] = []
@@ -764,6 +789,7 @@ class LoanLedger(Application[UUID]):
             )
         # Each closed day leaves a tree head behind: it costs the events since the last one.
         self.transparency.checkpoint()
+        self._closing_rules.pop(on, None)
         return {
             "on": on.isoformat(),
             "loans_processed": len(seen),
@@ -776,7 +802,8 @@ class LoanLedger(Application[UUID]):
         now = self.clock()
         recorded_at = max(now, loan.modified_on) if loan.modified_on else now
         contagion = self._contagion(loan, on)
-        _, next_on = loan.close_day(on, recorded_at, self.rules, contagion=contagion)
+        rules = self._closing_rules.get(on) or self.book.rules(on)
+        _, next_on = loan.close_day(on, recorded_at, rules, contagion=contagion)
         return loan, next_on
 
     def _close_loan_day_alone(self, loan_id: str, on: date) -> tuple[int, Loan, date | None]:
@@ -785,7 +812,8 @@ class LoanLedger(Application[UUID]):
             now = self.clock()
             recorded_at = max(now, loan.modified_on) if loan.modified_on else now
             contagion = self._contagion(loan, on)
-            events, next_on = loan.close_day(on, recorded_at, self.rules, contagion=contagion)
+            rules = self._closing_rules.get(on) or self.book.rules(on)
+            events, next_on = loan.close_day(on, recorded_at, rules, contagion=contagion)
             try:
                 if events:
                     self.save(loan)
@@ -941,6 +969,11 @@ class LoanLedger(Application[UUID]):
         sql = self.loan_state.sql(self.read_store)
         moment = moment_text(known_at)
         on = day.isoformat()
+        if self.book.rules(day, known_at) is not self.rules:
+            # The read model holds rows under the ledger's default rule set; a book that adopted
+            # another one for this date (as known then) is answered by replaying every loan.
+            expected = self.read_store.query(sql["known_loans"], (on, moment))
+            return [], {borrower for _, borrower in expected}
         if known_at is None:
             # As known now: the current segments, read from their own index (see the SQL).
             rows = self.read_store.query(sql[AS_KNOWN_NOW[key]], (on, on))
@@ -954,9 +987,11 @@ class LoanLedger(Application[UUID]):
     def _replayed_rows(
         self, borrowers: set[str], day: date, known_at: datetime | None
     ) -> Iterator[LoanRow]:
+        rules = self.book.rules(day, known_at)
         for borrower in sorted(borrowers):
             for loan_id in self._borrower_loans(borrower):
-                row = self._row_of(self._get(loan_id).as_known_at(known_at), day, known_at)
+                loan = self._get(loan_id).as_known_at(known_at)
+                row = self._row_of(loan, day, known_at, rules=rules)
                 if row is not None:
                     yield row
 
@@ -1024,19 +1059,28 @@ class LoanLedger(Application[UUID]):
         self, on: date, known_at: datetime | None, *, details: bool = True
     ) -> Iterator[LoanRow]:
         """Each loan that exists on `on`, one at a time (the book is never all in memory)."""
+        rules = self.book.rules(on, known_at)
         for loan in self._loans(known_at):
-            row = self._row_of(loan, on, known_at, details=details)
+            row = self._row_of(loan, on, known_at, details=details, rules=rules)
             if row is not None:
                 yield row
 
     def _row_of(
-        self, loan: Loan, on: date, known_at: datetime | None, *, details: bool = False
+        self,
+        loan: Loan,
+        on: date,
+        known_at: datetime | None,
+        *,
+        details: bool = False,
+        rules: RuleSet | None = None,
     ) -> LoanRow | None:
         """The loan's report row on `on`, graded with its borrower (None: not applied yet)."""
         if not loan.exists_on(on):
             return None
         contagion = self._contagion(loan, on, known_at)
-        return loan_row(loan, on, self.rules, contagion=contagion, details=details)
+        if rules is None:
+            rules = self.book.rules(on, known_at)
+        return loan_row(loan, on, rules, contagion=contagion, details=details)
 
     @_query
     def archive(self, loan_id: str) -> dict[str, Any]:
@@ -1249,7 +1293,8 @@ class LoanLedger(Application[UUID]):
         loan = self._get(loan_id)
         if not loan.disbursements:
             raise WrongStateError(f"loan {loan_id} has no payoff before its first disbursement")
-        return payoff_quote(loan.terms(), loan.money_facts(), day, self.rules).as_dict(loan_id)
+        rules = self.book.rules(day)
+        return payoff_quote(loan.terms(), loan.money_facts(), day, rules).as_dict(loan_id)
 
     # --- the servicing desk: installment status, statements, what-if ------------------------------
 
@@ -1262,7 +1307,7 @@ class LoanLedger(Application[UUID]):
         `overdue`, `due`, `future`); see `loanledger.reports.installments`."""
         day, moment = self.parse_dates(as_of, known_at)
         loan = self._known_loan(loan_id, day, moment)
-        return installment_rows(loan, day, self.rules)
+        return installment_rows(loan, day, self.book.rules(day, moment))
 
     @_query
     def statement(
@@ -1280,7 +1325,7 @@ class LoanLedger(Application[UUID]):
         if end < start:
             raise InvalidDateError(f"statement to_date {end} is before from_date {start}")
         loan = self._known_loan(loan_id, end, moment)
-        return build_statement(loan, start, end, self.rules)
+        return build_statement(loan, start, end, self.book.rules(end, moment))
 
     @_query
     def explain(
@@ -1303,7 +1348,8 @@ class LoanLedger(Application[UUID]):
             except MalformedSealError:
                 continue  # an unreadable link is shown as none (verify names the break)
         contagion = self._contagion(loan, day, moment)
-        return explain(loan, field, day, self.rules, contagion=contagion, links=links)
+        rules = self.book.rules(day, moment)
+        return explain(loan, field, day, rules, contagion=contagion, links=links)
 
     def what_if(self) -> Branch:
         """A branch for several what-if steps, never stored:
@@ -1337,8 +1383,27 @@ class LoanLedger(Application[UUID]):
         """The §8 `loan` fields of `loan` (as known at `known_at`) on `on`, graded with the
         borrower's other loans, with where its claim stands (on or off the balance sheet)."""
         self.projections.catch_up()
-        view = loan_view(loan, on, self.rules, contagion=self._contagion(loan, on, known_at))
+        rules = self.book.rules(on, known_at)
+        view = loan_view(loan, on, rules, contagion=self._contagion(loan, on, known_at))
         return {**view, **balance_sheet_figures(view)}
+
+    def horizon(self, recorded_at: datetime, *, cache: BookCache | None = None) -> FutureHorizon:
+        """The future horizon in force for a fact recorded at `recorded_at`: the book's policy
+        (`set_policy` future_horizon_days, time_zone) as in force on that date, else the
+        default. A batch passes its `cache` so that the policy is read once for its lines."""
+        policy = self.book.policy(recorded_at.astimezone(UTC).date(), cache=cache)
+        if policy.future_horizon_days is None and policy.time_zone is None:
+            return self.default_horizon
+        return FutureHorizon(
+            policy.future_horizon_days
+            if policy.future_horizon_days is not None
+            else self.default_horizon.days,
+            policy.time_zone if policy.time_zone is not None else self.default_horizon.time_zone,
+        )
+
+    def rules_on(self, on: date, known_at: datetime | None = None) -> RuleSet:
+        """The rule set in force on `on` (as adopted by `set_policy`, known at `known_at`)."""
+        return self.book.rules(on, known_at)
 
     def contagion_of(self, loan: Loan, on: date, known_at: datetime | None = None) -> bool:
         self.projections.catch_up()  # the borrower's loans are looked up in the loan index
@@ -1456,6 +1521,9 @@ class _LoadBatch:
         self.events = 0
         self.for_load = for_load
         self._kept: OrderedDict[str, Loan] = OrderedDict()
+        self.book_cache: BookCache = {}
+        """The policy and staff register as read for this batch's lines (see `book.check`);
+        emptied whenever the batch records a book command."""
 
     def loan(self, loan_id: str) -> Loan | None:
         """The batch's copy of the loan: changed by this batch, or kept from an earlier one."""
@@ -1509,6 +1577,10 @@ class CommandBatch:
         if isinstance(parsed, CloseDay):
             self.flush()
             return {"command": "close_day", **self._ledger.close_day(parsed.on)}
+        if isinstance(parsed, BookCommand):
+            self.flush()
+            self._batch.book_cache.clear()
+            return self._ledger.book.execute(parsed)
         self._ledger._stage(parsed, self._batch)
         self._staged += 1
         self._batch.lines.append((self._staged, command))

@@ -12,8 +12,10 @@ from decimal import Decimal
 from typing import Any
 
 from loanledger.domain.calendar import default_repayment_day
+from loanledger.domain.limitation import clock_items, receipts_overdue
 from loanledger.domain.loan import Loan
 from loanledger.domain.money import Money
+from loanledger.domain.origination import origination_item
 from loanledger.domain.postloan import (
     PostLoanState,
     RiskView,
@@ -212,6 +214,16 @@ def _worklist(
             add("legal_recovery", f"days past due {notice['days_past_due']}")
     if risk.next_check_due is not None and risk.next_check_due <= as_of:
         add("post_loan_check", f"due {risk.next_check_due.isoformat()}")
+    overdue = "days_past_due" in risk.warnings
+    for item, detail in clock_items(
+        as_of, risk.limitation_expires_on, risk.guarantee_expires_on, overdue=overdue
+    ):
+        add(item, detail)
+    for item, detail in receipts_overdue(as_of, state.notices, state.acknowledged):
+        add(item, detail)
+    pre_loan = origination_item(state, as_of, rules)
+    if pre_loan is not None:
+        add("origination_ltv", pre_loan)
     for warning in risk.warnings:
         add("warning", warning)
     if status == "overpaid" and position is not None:

@@ -26,6 +26,7 @@ from typing import Any, Protocol
 from loanledger.domain.commands import Apply, CloseDay, Command, parse_command
 from loanledger.domain.errors import (
     DomainError,
+    InvalidCommandError,
     LoanNotFoundError,
     UnknownReportError,
     WrongStateError,
@@ -53,8 +54,11 @@ class BranchLimitError(DomainError):
 class BranchHost(Protocol):
     """What a branch needs of the ledger it branches from (`LoanLedger` provides it)."""
 
-    rules: RuleSet
     clock: Callable[[], datetime]
+
+    def rules_on(self, on: date, known_at: datetime | None = None) -> RuleSet:
+        """The rule set in force on `on` (book policy)."""
+        ...
 
     def stored_loan(self, loan_id: str) -> Loan:
         """A fresh copy of the loan as stored (`LoanNotFoundError` when it never applied)."""
@@ -113,6 +117,11 @@ class Branch:
         parsed = parse_command(dict(command))
         if isinstance(parsed, CloseDay):
             return {"command": "close_day", **self._close_day(parsed.on)}
+        if not isinstance(parsed, Command):
+            raise InvalidCommandError(
+                f"{parsed.command} is a book command (policy, staff register): a what-if branch "
+                "runs loan commands and close_day only"
+            )
         loan = self._copy(parsed)
         checkpoint = loan.checkpoint()
         now = self._ledger.clock()
@@ -168,7 +177,8 @@ class Branch:
             now = self._ledger.clock()
             recorded_at = max(now, loan.modified_on) if loan.modified_on else now
             contagion = self._ledger.contagion_of(loan, on)
-            events, _ = loan.close_day(on, recorded_at, self._ledger.rules, contagion=contagion)
+            rules = self._ledger.rules_on(on)
+            events, _ = loan.close_day(on, recorded_at, rules, contagion=contagion)
             recorded += len(events)
         return {"on": on.isoformat(), "loans_processed": len(self._loans), "events": recorded}
 
@@ -194,14 +204,15 @@ class Branch:
         if loan.approval is None:
             raise WrongStateError(f"loan {loan_id} has no schedule before approval")
         day = _last_effective(loan) if as_of is None else self._ledger.parse_dates(as_of, None)[0]
-        return schedule_rows(loan, day, self._ledger.rules)
+        return schedule_rows(loan, day, self._ledger.rules_on(day))
 
     def installments(
         self, loan_id: str, as_of: date | str, known_at: datetime | str | None = None
     ) -> list[dict[str, Any]]:
         """Installment status, as `LoanLedger.installments` gives it, with the branch's commands."""
         day, moment = self._ledger.parse_dates(as_of, known_at)
-        return installment_rows(self._loan(loan_id).as_known_at(moment), day, self._ledger.rules)
+        rules = self._ledger.rules_on(day, moment)
+        return installment_rows(self._loan(loan_id).as_known_at(moment), day, rules)
 
     def report(
         self, name: str, as_of: date | str, known_at: datetime | str | None = None
@@ -210,7 +221,7 @@ class Branch:
         day, moment = self._ledger.parse_dates(as_of, known_at)
         if name in ("trial_balance", "journal"):
             postings = (
-                (loan.loan_id, loan.postings(day, self._ledger.rules))
+                (loan.loan_id, loan.postings(day, self._ledger.rules_on(day, moment)))
                 for loan in self._book(moment)
                 if loan.exists_on(day)
             )
@@ -319,7 +330,8 @@ def _snapshot(
     if loan is None or not loan.exists_on(day):
         return {"loan": None, "schedule": []}
     view = ledger.view_of(loan, day)
-    schedule = schedule_rows(loan, day, ledger.rules) if loan.approval is not None else []
+    rules = ledger.rules_on(day)
+    schedule = schedule_rows(loan, day, rules) if loan.approval is not None else []
     return {"loan": view, "schedule": schedule}
 
 

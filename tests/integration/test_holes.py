@@ -381,3 +381,48 @@ def test_closing_a_day_beyond_the_future_horizon_is_refused(clock: Callable[[], 
         assert ledger.last_closed_day() is None
     finally:
         ledger.close()
+
+
+@pytest.mark.usefixtures("default_horizon")
+def test_the_books_policy_sets_the_future_horizon_and_its_time_zone_from_its_date(
+    store_url: str, clock: Callable[[], datetime]
+) -> None:
+    """The horizon is the book's recorded policy (`set_policy`), in force from its date."""
+    ledger = LoanLedger.open(store_url, clock=clock)
+    try:
+        _book(ledger)
+        ledger.execute({"command": "set_policy", "on": "2024-01-01", "future_horizon_days": 30})
+        with pytest.raises(
+            InvalidDateError,
+            match=re.escape(
+                "repay dated 2024-02-01 is more than 30 days after the date it is recorded on, "
+                "2024-01-01 (Asia/Shanghai); the latest date the book's future horizon accepts "
+                "is 2024-01-31"
+            ),
+        ):
+            ledger.execute(repay(LOAN, "2024-02-01", "100.00", "R-1"))
+        ledger.execute(repay(LOAN, "2024-01-31", "100.00", "R-2"))
+        ledger.execute({"command": "set_policy", "on": "2024-01-01", "time_zone": "UTC"})
+        with pytest.raises(InvalidDateError, match=r"2024-01-01 \(UTC\)"):
+            ledger.execute(repay(LOAN, "2024-02-01", "100.00", "R-3"))
+    finally:
+        ledger.close()
+
+
+@pytest.mark.parametrize(
+    ("setting", "message"),
+    [
+        ({"future_horizon_days": 5000}, "future_horizon_days must be between 0 and 3660"),
+        ({"time_zone": "Mars/Olympus"}, "unknown time zone 'Mars/Olympus'"),
+    ],
+)
+def test_a_policy_with_an_impossible_horizon_is_refused_and_nothing_recorded(
+    setting: dict[str, object], message: str
+) -> None:
+    ledger = LoanLedger.open("memory://")
+    try:
+        with pytest.raises(InvalidDateError, match=re.escape(message)):
+            ledger.execute({"command": "set_policy", "on": "2024-01-01", **setting})
+        assert ledger.recorder.max_notification_id() in (None, 0)
+    finally:
+        ledger.close()

@@ -20,7 +20,8 @@ From that it predicts:
   cure (DPD 0) (for loans with no backdated repayment, and before any write-off);
 * refusals: a downgrade above the DPD floor (`ClassificationError`), an unknown or already
   acknowledged notice, any servicing command on a written-off loan (`WrongStateError`);
-* warnings: `ltv_breach` iff the reported `ltv` > 0.8000, `adverse_post_loan_check` iff the
+* warnings: `ltv_breach` iff the reported `ltv` > 0.8000 and above the LTV at origination, after
+  a collateral fact later than origination (issue 23 §2), `adverse_post_loan_check` iff the
   latest check was adverse, `guarantor_weakened` iff the latest assessment said weakened;
 * the books after every step: the chains verify, the trial balance balances, every subledger
   reconciles on the last closed day, and `five_category` counts exactly the loans whose status is
@@ -111,6 +112,10 @@ class LoanModel:
     """A repayment was recorded with an effective date on or before a closed day."""
     collateral: dict[str, Decimal] = field(default_factory=dict)
     """Active collateral items: id -> latest value."""
+    origination_ltv: Decimal = Decimal(0)
+    """Amount / collateral value on the disbursement date (the collateral is pledged then)."""
+    collateral_changed: bool = False
+    """A collateral fact effective after the disbursement date was recorded."""
     last_rating: str | None = None
     guarantor_ability: str = "normal"
     written_off_on: date | None = None
@@ -244,7 +249,12 @@ class ServicingMachine(RuleBasedStateMachine):
                 }
             )
             self.loans[plan.loan_id] = LoanModel(
-                plan, amount * 100, collateral={f"C-{plan.loan_id}": Decimal(value)}
+                plan,
+                amount * 100,
+                collateral={f"C-{plan.loan_id}": Decimal(value)},
+                origination_ltv=(Decimal(amount) / Decimal(value)).quantize(
+                    Decimal("0.0001"), rounding=ROUND_HALF_UP
+                ),
             )
 
     # -- close of day ----------------------------------------------------------------------------
@@ -316,6 +326,7 @@ class ServicingMachine(RuleBasedStateMachine):
         )
         if expected is None:
             model.collateral[f"C-{loan_id}"] = Decimal(value)
+            model.collateral_changed |= self.today > model.plan.disbursed_on
 
     @rule(loan_id=st.sampled_from(LOAN_IDS), value=st.integers(min_value=1_000, max_value=20_000))
     def pledge_more_collateral(self, loan_id: str, value: int) -> None:
@@ -335,6 +346,7 @@ class ServicingMachine(RuleBasedStateMachine):
         )
         if expected is None:
             model.collateral[collateral_id] = Decimal(value)
+            model.collateral_changed |= self.today > model.plan.disbursed_on
 
     @rule(
         loan_id=st.sampled_from(LOAN_IDS),
@@ -495,7 +507,12 @@ class ServicingMachine(RuleBasedStateMachine):
             assert Decimal(ltv) == (principal / value).quantize(
                 Decimal("0.0001"), rounding=ROUND_HALF_UP
             )
-            assert ("ltv_breach" in warnings) == (Decimal(ltv) > LTV_LIMIT), view
+            breach = (
+                Decimal(ltv) > LTV_LIMIT
+                and model.collateral_changed
+                and Decimal(ltv) > model.origination_ltv
+            )
+            assert ("ltv_breach" in warnings) == breach, view
             assert ("adverse_post_loan_check" in warnings) == (model.last_rating == "adverse")
             assert ("guarantor_weakened" in warnings) == (model.guarantor_ability == "weakened")
             assert ("days_past_due" in warnings) == (view["days_past_due"] >= 1)

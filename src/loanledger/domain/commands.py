@@ -14,7 +14,7 @@ import json
 import re
 from datetime import date
 from decimal import Decimal
-from typing import Annotated, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
 from pydantic import (
     BaseModel,
@@ -43,6 +43,9 @@ from loanledger.domain.text import (
     RequiredText,
     Text,
 )
+
+if TYPE_CHECKING:
+    from loanledger.domain.book_commands import BookCommand
 
 EARLIEST_DATE = date(1970, 1, 1)
 LATEST_DATE = date(2199, 12, 31)
@@ -275,6 +278,10 @@ class ReleaseCollateral(Command):
     name = "release_collateral"
     command: Literal["release_collateral"]
     collateral_id: Identifier
+    requested_by: Identifier | None = None
+    approver: Identifier | None = None
+    """A second person's approval, needed while the loan is overdue or when the remaining
+    collateral would breach the LTV threshold (see `domain.release_control`)."""
 
 
 class Guarantor(BaseModel):
@@ -288,6 +295,8 @@ class AddGuarantor(Command):
     command: Literal["add_guarantor"]
     guarantor: Guarantor
     guaranteed_amount: Amount
+    guarantee_period_months: Annotated[WholeNumber, Field(ge=1, le=600)] | None = None
+    """保证期间 agreed in the guarantee contract; none: six months after maturity (art. 692)."""
 
 
 class AssessGuarantor(Command):
@@ -439,8 +448,10 @@ class CloseDay(BaseModel):
     on: IsoDate
 
 
-def parse_command(data: object) -> Command | CloseDay:
+def parse_command(data: object) -> Command | CloseDay | BookCommand:
     """Validate one journal command; refuse with the DomainError that names the broken rule."""
+    from loanledger.domain.book_commands import BOOK_COMMANDS, BookCommand
+
     if not isinstance(data, dict):
         raise InvalidCommandError(f"a command must be a JSON object, got {type(data).__name__}")
     name = data.get("command")
@@ -448,15 +459,17 @@ def parse_command(data: object) -> Command | CloseDay:
         model: type[BaseModel] = CloseDay
     elif isinstance(name, str) and name in LOAN_COMMANDS:
         model = LOAN_COMMANDS[name]
+    elif isinstance(name, str) and name in BOOK_COMMANDS:
+        model = BOOK_COMMANDS[name]
     else:
-        known = ", ".join(sorted([*LOAN_COMMANDS, "close_day"]))
+        known = ", ".join(sorted([*LOAN_COMMANDS, *BOOK_COMMANDS, "close_day"]))
         shown = name if isinstance(name, str) and len(name) <= 40 else "…"
         raise InvalidCommandError(f"unknown command {shown!r}; known commands: {known}")
     try:
         parsed = model.model_validate(data)
     except ValidationError as error:
         raise _domain_error(str(name), error) from None
-    assert isinstance(parsed, Command | CloseDay)
+    assert isinstance(parsed, Command | CloseDay | BookCommand)
     return parsed
 
 

@@ -181,3 +181,17 @@ class MasterKeyMismatchError(PersonalDataKeyError):
 
 class OverRefundError(DomainError):
     """A refund would pay back more than the overpayment the loan holds."""
+
+
+class UnknownRuleSetError(DomainError):
+    """`set_policy` names a rule-set version the ledger does not know."""
+
+
+class UnregisteredStaffError(DomainError):
+    """The book requires the staff register, and the person holds no grant of the role needed
+    on the command's date."""
+
+
+class ReleaseControlError(DomainError):
+    """A collateral release on an overdue loan, or one that would leave the loan above the LTV
+    threshold, without a second person's approval."""

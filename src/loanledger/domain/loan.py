@@ -834,14 +834,23 @@ class Loan(EventSourcedAggregate):
         )
 
     def release_collateral(self, command: ReleaseCollateral, recorded_at: datetime) -> None:
+        from loanledger.domain.release_control import check_release
+
         pledged = self._collateral(command.collateral_id)
         self._require_not_before(command.on, pledged, "the pledge")
+        check_release(self, command)
+        approval = (
+            {"requested_by": command.requested_by, "approver": command.approver}
+            if command.approver is not None or command.requested_by is not None
+            else {}
+        )
         self.trigger(
             CollateralReleased,
             recorded_at,
             loan_id=self.loan_id,
             effective_date=command.on,
             collateral_id=command.collateral_id,
+            **approval,
         )
 
     def add_guarantor(self, command: AddGuarantor, recorded_at: datetime) -> None:
@@ -863,6 +872,11 @@ class Loan(EventSourcedAggregate):
             guarantor_id=command.guarantor.id,
             guarantor_name=command.guarantor.name,
             guaranteed_amount=amount.amount,
+            **(
+                {"guarantee_period_months": command.guarantee_period_months}
+                if command.guarantee_period_months is not None
+                else {}
+            ),
         )
 
     def assess_guarantor(self, command: AssessGuarantor, recorded_at: datetime) -> None:

@@ -163,12 +163,17 @@ class CollateralRevalued(DomainEvent):
 
 class CollateralReleased(DomainEvent):
     collateral_id: str
+    requested_by: str | None = None
+    approver: str | None = None
+    """Who asked for and who approved a controlled release (absent on older facts)."""
 
 
 class GuarantorAdded(DomainEvent):
     guarantor_id: str
     guarantor_name: str
     guaranteed_amount: Decimal
+    guarantee_period_months: int | None = None
+    """The agreed guarantee period (None: not agreed, six months; absent on older facts)."""
 
 
 class GuarantorAssessed(DomainEvent):

@@ -17,7 +17,14 @@ from typing import TYPE_CHECKING, Any
 
 from loanledger.domain.calendar import add_months
 from loanledger.domain.event import DomainEvent
+from loanledger.domain.limitation import (
+    CLOCK_WARNINGS,
+    GUARANTEE_PERIOD_MONTHS,
+    clock_warnings,
+    limitation_expiry,
+)
 from loanledger.domain.loan_events import (
+    ArbitrationFiled,
     ClassificationChanged,
     ClassificationDowngraded,
     CollateralPledged,
@@ -27,17 +34,21 @@ from loanledger.domain.loan_events import (
     GuarantorAssessed,
     LegalRecoveryOpened,
     LoanClosed,
+    LoanDisbursed,
     LoanRestructured,
     LoanWrittenOff,
     NoticeAcknowledged,
     NoticeIssued,
     PostLoanCheckRecorded,
+    RepaymentReceived,
 )
+from loanledger.domain.origination import ltv_breached, made_today
 from loanledger.domain.rules import (
     CLASSIFICATIONS,
     RuleSet,
     classification_floor,
     ifrs9_stage,
+    stage_floor,
     worse_classification,
 )
 from loanledger.domain.servicing import InstallmentDue, Position
@@ -45,19 +56,19 @@ from loanledger.domain.servicing import InstallmentDue, Position
 if TYPE_CHECKING:
     from loanledger.domain.loan import Loan
 
-LIMITATION_YEARS = 3
-"""诉讼时效: three years from when the creditor could claim (Civil Code art. 188)."""
-
-GUARANTEE_PERIOD_MONTHS = 6
-"""保证期间 when none is agreed: six months after the debt falls due (Civil Code art. 692)."""
-
 OBSERVATION_MONTHS = 12
 """A restructured loan stays at least substandard for at least a year ..."""
 
 OBSERVATION_PERIODS = 2
 """... and at least two repayment periods."""
 
-WARNING_ORDER = ("days_past_due", "ltv_breach", "adverse_post_loan_check", "guarantor_weakened")
+WARNING_ORDER = (
+    "days_past_due",
+    "ltv_breach",
+    "adverse_post_loan_check",
+    "guarantor_weakened",
+    *CLOCK_WARNINGS,
+)
 
 
 @dataclass
@@ -78,6 +89,13 @@ class PostLoanState:
     closed: LoanClosed | None = None
     manual: ClassificationDowngraded | None = None
     recorded_grade: ClassificationChanged | None = None
+    origination_on: date | None = None
+    """The first disbursement's date (initial recognition, for the origination LTV)."""
+    origination_principal: Decimal = Decimal(0)
+    collateral_history: list[tuple[date, Decimal]] = field(default_factory=list)
+    interruptions: list[date] = field(default_factory=list)
+    """Dates a claim was filed or a payment made: each restarts the limitation clock."""
+    """(effective date, total active collateral value after it), one entry per collateral fact."""
 
     @property
     def collateral_value(self) -> Decimal:
@@ -114,8 +132,11 @@ _GATHERED = frozenset(
         LoanWrittenOff,
         LoanRestructured,
         LoanClosed,
+        LoanDisbursed,
         ClassificationDowngraded,
         ClassificationChanged,
+        ArbitrationFiled,
+        RepaymentReceived,
     }
 )
 """The post-loan facts; most of a loan's events (money, pre-loan) are skipped at once."""
@@ -126,8 +147,17 @@ def _gather(state: PostLoanState, event: DomainEvent) -> None:
         return
     if isinstance(event, CollateralPledged | CollateralRevalued):
         state.collateral[event.collateral_id] = event.value
+        state.collateral_history.append((event.effective_date, state.collateral_value))
     elif isinstance(event, CollateralReleased):
         state.collateral.pop(event.collateral_id, None)
+        state.collateral_history.append((event.effective_date, state.collateral_value))
+    elif isinstance(event, ArbitrationFiled | RepaymentReceived):
+        state.interruptions.append(event.effective_date)
+    elif isinstance(event, LoanDisbursed):
+        if state.origination_on is None:
+            state.origination_on = event.effective_date
+        if state.origination_on == event.effective_date:
+            state.origination_principal += event.amount
     elif isinstance(event, GuarantorAdded):
         state.guarantors[event.guarantor_id] = event
         state.guarantor_ability[event.guarantor_id] = "normal"
@@ -188,13 +218,16 @@ def assess(
     warnings = set()
     if days_past_due >= 1:
         warnings.add("days_past_due")
-    if ltv is not None and ltv > rules.ltv_warning_above:
+    if ltv_breached(state, ltv, rules):
         warnings.add("ltv_breach")
     last_check = state.last_check
     if last_check is not None and last_check.rating == "adverse":
         warnings.add("adverse_post_loan_check")
     if any(ability == "weakened" for ability in state.guarantor_ability.values()):
         warnings.add("guarantor_weakened")
+    limitation = _limitation(state, position)
+    guarantee = _guarantee_expiry(state, position)
+    warnings |= clock_warnings(state.as_of, limitation, guarantee, overdue=days_past_due >= 1)
     ordered = tuple(name for name in WARNING_ORDER if name in warnings)
 
     classification = classification_floor(days_past_due, rules)
@@ -213,10 +246,15 @@ def assess(
         classification, reasons = spread_to(classification, reasons)
     if state.written_off is not None:
         classification = "loss"
-    flagged = any(name != "days_past_due" for name in ordered)
+    flagged = any(name != "days_past_due" and name not in CLOCK_WARNINGS for name in ordered)
     stage = ifrs9_stage(
         days_past_due, flagged=flagged, written_off=state.written_off is not None, rules=rules
     )
+    in_observation = observation_until is not None and state.as_of < observation_until
+    stage = max(stage, stage_floor(classification, in_observation=in_observation, rules=rules))
+    if made_today(state) and state.written_off is None:
+        # Initial recognition: nothing can have increased since, so only days past due count.
+        stage = ifrs9_stage(days_past_due, flagged=False, written_off=False, rules=rules)
     legal = legal_recovery_in_force(state, position)
     return RiskView(
         warnings=ordered,
@@ -224,8 +262,8 @@ def assess(
         ifrs9_stage=stage,
         reasons=tuple(reasons),
         ltv=ltv,
-        limitation_expires_on=_limitation(state, position),
-        guarantee_expires_on=_guarantee_expiry(state, position),
+        limitation_expires_on=limitation,
+        guarantee_expires_on=guarantee,
         observation_until=observation_until,
         legal_recovery=legal,
         next_check_due=_next_check_due(state, position, rules),
@@ -268,7 +306,8 @@ def _observation_until(state: PostLoanState, position: Position | None) -> date 
 
 
 def _limitation(state: PostLoanState, position: Position | None) -> date | None:
-    """Three years from the earliest unpaid due date, restarted by the latest receipt."""
+    """Three years from the earliest unpaid due date, restarted by the latest interruption (a
+    receipt of a demand, a claim filed, a partial payment: `domain.limitation`)."""
     if position is None:
         return None
     # The first installment (in the position's order) both past due and unpaid; the date is
@@ -281,19 +320,19 @@ def _limitation(state: PostLoanState, position: Position | None) -> date | None:
         ),
         None,
     )
-    if earliest is None:
-        return None
-    start = earliest
     receipts = [event.effective_date for event in state.acknowledged.values()]
-    if receipts:
-        start = max(start, max(receipts))
-    return add_months(start, 12 * LIMITATION_YEARS)
+    return limitation_expiry(earliest, [*receipts, *state.interruptions])
 
 
 def _guarantee_expiry(state: PostLoanState, position: Position | None) -> date | None:
     if not state.guarantors or position is None or position.maturity_date is None:
         return None
-    return add_months(position.maturity_date, GUARANTEE_PERIOD_MONTHS)
+    maturity = position.maturity_date
+    # The first guarantee to lapse is the one a claim must beat.
+    return min(
+        add_months(maturity, added.guarantee_period_months or GUARANTEE_PERIOD_MONTHS)
+        for added in state.guarantors.values()
+    )
 
 
 def _next_check_due(state: PostLoanState, position: Position | None, rules: RuleSet) -> date | None:

@@ -8,7 +8,7 @@ that is recorded names the rule set's `version`, so an auditor can tell which ru
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import ROUND_HALF_UP, Decimal
 
 from loanledger.domain.rates import DayCount
@@ -47,6 +47,9 @@ class RuleSet:
     post_loan_check_interval_days: int
     contagion_non_performing_share: Decimal
     """A borrower whose non-performing share exceeds this has all loans non-performing."""
+    stage_follows_classification: bool = False
+    """IFRS 9 honours the five-category grade: substandard, doubtful or loss is stage 3 (credit
+    impaired); special mention or a restructured loan in observation at least stage 2."""
 
 
 CN_2023 = RuleSet(
@@ -69,7 +72,11 @@ CN_2023 = RuleSet(
     contagion_non_performing_share=Decimal("0.1"),
 )
 
-RULE_SETS = {CN_2023.version: CN_2023}
+CN_2026 = replace(CN_2023, version="CN-2026", stage_follows_classification=True)
+"""CN-2023 with the IFRS 9 stage floored by the five-category grade (issue 17 item 8); a book
+adopts it by a recorded `set_policy` fact from a business date on."""
+
+RULE_SETS = {CN_2023.version: CN_2023, CN_2026.version: CN_2026}
 
 
 def bucket(days_past_due: int, rules: RuleSet = CN_2023) -> str:
@@ -101,5 +108,16 @@ def ifrs9_stage(
     if written_off or days_past_due >= rules.stage3_days_past_due:
         return 3
     if flagged or days_past_due >= rules.stage2_days_past_due:
+        return 2
+    return 1
+
+
+def stage_floor(classification: str, *, in_observation: bool, rules: RuleSet) -> int:
+    """The lowest IFRS 9 stage the grade allows under `rules` (1 when the rule set ignores it)."""
+    if not rules.stage_follows_classification:
+        return 1
+    if CLASSIFICATIONS.index(classification) >= CLASSIFICATIONS.index("substandard"):
+        return 3
+    if classification == "special_mention" or in_observation:
         return 2
     return 1

@@ -29,6 +29,7 @@ from eventsourcing.persistence import Notification
 
 from loanledger.collector import collector_paused
 from loanledger.domain.event import DomainEvent
+from loanledger.domain.policy import BookEvent
 from loanledger.persistence.failures import is_transient
 from loanledger.persistence.pages import PageReader
 from loanledger.projection.follow import Follower, Waker
@@ -207,7 +208,12 @@ class ProjectionEngine:
         self, notifications: Sequence[Notification], positions: dict[str, int]
     ) -> None:
         events = self._decode(notifications)
-        batch = [Recorded(n.id, e) for n, e in zip(notifications, events, strict=True)]
+        # The book's own facts (policy, staff register) share the log but are no loan's.
+        batch = [
+            Recorded(n.id, e)
+            for n, e in zip(notifications, events, strict=True)
+            if not isinstance(e, BookEvent)
+        ]
         last = notifications[-1].id
         written: dict[str, int] = {}
         with self.store.transaction() as txn:
@@ -263,7 +269,9 @@ class ProjectionEngine:
                         row = txn.execute(self._tracking["select"], (projection.name,))
                         written = int(row[0][0]) if row else 0
                         if written < notification.id:
-                            projection.process(txn, self.store, [Recorded(notification.id, event)])
+                            if not isinstance(event, BookEvent):  # no loan's (see above)
+                                records = [Recorded(notification.id, event)]
+                                projection.process(txn, self.store, records)
                             txn.execute(
                                 self._tracking["upsert"],
                                 (projection.name, notification.id, projection.version),
@@ -285,7 +293,7 @@ class ProjectionEngine:
         stuck = StuckEvent(
             projection=projection.name,
             position=notification.id,
-            loan_id=event.loan_id if event is not None else None,
+            loan_id=getattr(event, "loan_id", None) if event is not None else None,
             originator_id=str(notification.originator_id),
             version=notification.originator_version,
             error=describe(error),

@@ -31,6 +31,7 @@ from functools import cache
 from typing import Any
 
 from loanledger.domain.event import DomainEvent
+from loanledger.domain.limitation import window_boundaries
 from loanledger.domain.loan import Loan
 from loanledger.domain.loan_events import (
     AllocationRevised,
@@ -43,6 +44,8 @@ from loanledger.domain.postloan import (
     PostLoanState,
     RiskView,
     _gather,
+    _guarantee_expiry,
+    _limitation,
     _observation_until,
     assess,
     spread_to,
@@ -354,6 +357,10 @@ class Timeline:
         observation = _observation_until(state, figures)
         if observation is not None and observation > day:
             candidates.append(observation)
+        if state.origination_on is not None and state.origination_on >= day:
+            candidates.append(state.origination_on + ONE_DAY)  # the stage rule of day one ends
+        for clock in (_limitation(state, figures), _guarantee_expiry(state, figures)):
+            candidates += [when for when in window_boundaries(clock) if when > day]
         return min(candidates) if candidates else None
 
 
@@ -453,6 +460,8 @@ def _state_on(state: PostLoanState, day: date) -> PostLoanState:
         checks=list(state.checks),
         notices=dict(state.notices),
         acknowledged=dict(state.acknowledged),
+        collateral_history=list(state.collateral_history),
+        interruptions=list(state.interruptions),
     )
 
 

@@ -25,6 +25,10 @@ WORKLIST_ORDER = (
     "post_loan_check",
     "warning",
     "refund_due",
+    "origination_ltv",
+    "limitation",
+    "guarantee_period",
+    "receipt_overdue",
 )
 
 

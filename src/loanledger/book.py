@@ -1,0 +1,251 @@
+"""The book's own facts: its policy and its staff register, each a hash-chained stream.
+
+`BookRegister` is what the application asks about them: it records `set_policy`,
+`grant_authority` and `revoke_authority`, tells which rule set and settings are in force on a
+business date as known at a moment, and checks a loan command's staff against the register
+before the loan sees the command. The streams live in the same store and notification log as
+the loans (so `verify` checks their chains), under aggregate ids of their own namespace.
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import date, datetime
+from decimal import Decimal
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+from uuid import UUID, uuid5
+
+from loanledger.domain.book_commands import BookCommand, GrantAuthority, RevokeAuthority, SetPolicy
+from loanledger.domain.commands import (
+    Approve,
+    Command,
+    Downgrade,
+    RecordInvestigation,
+    Reject,
+    ReleaseCollateral,
+    Restructure,
+    Review,
+    WriteOff,
+)
+from loanledger.domain.errors import (
+    AuthorityLimitError,
+    ConcurrencyError,
+    InvalidDateError,
+    UnknownRuleSetError,
+    UnregisteredStaffError,
+)
+from loanledger.domain.event import DomainEvent
+from loanledger.domain.policy import BookPolicy, Policy
+from loanledger.domain.rules import RULE_SETS, RuleSet
+from loanledger.domain.staff import Authority, StaffMember, normalised
+
+if TYPE_CHECKING:
+    from loanledger.application import LoanLedger
+    from loanledger.domain.loan import Loan
+
+BOOK_NAMESPACE = UUID("3b7e0f52-8c1d-5a9e-b6f4-2d9c7a1e0b35")
+"""Fixed forever, and not the loans' namespace: no loan id can name a book stream."""
+
+POLICY_ID = uuid5(BOOK_NAMESPACE, "policy:book")
+
+MAX_ATTEMPTS = 10
+"""How often a book command is re-run after losing an optimistic-concurrency race."""
+
+
+BookCache = dict[object, Any]
+"""Policy and staff streams as read once for a batch of loan commands (a bulk load reads them
+once, not line by line); whoever holds one empties it when the batch records a book fact."""
+
+
+@lru_cache(maxsize=10_000)
+def staff_uuid(staff_id: str) -> UUID:
+    return uuid5(BOOK_NAMESPACE, "staff:" + normalised(staff_id))
+
+
+class BookRegister:
+    """Policy and staff register of one ledger."""
+
+    def __init__(self, ledger: LoanLedger) -> None:
+        self._ledger = ledger
+        self._lock = threading.Lock()
+        self._policy = BookPolicy(POLICY_ID)
+
+    # --- reading -------------------------------------------------------------------------------
+
+    def _events(self, aggregate_id: UUID, after: int) -> list[DomainEvent]:
+        return list(self._ledger.events.get(aggregate_id, gt=after))  # type: ignore[arg-type]
+
+    def policy_stream(self) -> BookPolicy:
+        """The policy facts stored so far (read on from the last version seen)."""
+        with self._lock:
+            for event in self._events(POLICY_ID, self._policy.version):
+                event.mutate(self._policy)
+            return self._policy
+
+    def policy(
+        self, on: date, known_at: datetime | None = None, *, cache: BookCache | None = None
+    ) -> Policy:
+        if cache is None:
+            return self.policy_stream().in_force(on, known_at)
+        if POLICY_ID not in cache:
+            cache[POLICY_ID] = self.policy_stream()
+        stream: BookPolicy = cache[POLICY_ID]
+        return stream.in_force(on, known_at)
+
+    def rules(self, on: date, known_at: datetime | None = None) -> RuleSet:
+        """The rule set in force on business date `on`, as known at `known_at` (None: now)."""
+        stream = self.policy_stream()
+        if not stream.facts:
+            return self._ledger.rules
+        return stream.in_force(on, known_at).rule_set
+
+    def staff(self, staff_id: str, *, cache: BookCache | None = None) -> StaffMember:
+        if cache is not None:
+            key = staff_uuid(staff_id)
+            if key not in cache:
+                cache[key] = self.staff(staff_id)
+            member: StaffMember = cache[key]
+            return member
+        member = StaffMember(staff_uuid(staff_id))
+        for event in self._events(member.id, 0):
+            event.mutate(member)
+        return member
+
+    # --- commands ------------------------------------------------------------------------------
+
+    def execute(self, command: BookCommand) -> dict[str, Any]:
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            try:
+                return self._execute_once(command)
+            except ConcurrencyError:
+                if attempt == MAX_ATTEMPTS:
+                    raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _execute_once(self, command: BookCommand) -> dict[str, Any]:
+        now = self._ledger.clock()
+        if isinstance(command, SetPolicy):
+            if command.rule_set is not None and command.rule_set not in RULE_SETS:
+                known = ", ".join(sorted(RULE_SETS))
+                raise UnknownRuleSetError(
+                    f"set_policy: unknown rule set {command.rule_set!r}; known: {known}"
+                )
+            last_closed = self._ledger.last_closed_day()
+            if command.rule_set is not None and last_closed and command.on <= last_closed:
+                raise InvalidDateError(
+                    f"set_policy: a rule set is adopted from a business date not yet closed; "
+                    f"{command.on.isoformat()} is on or before the last closed date "
+                    f"{last_closed.isoformat()}"
+                )
+            if command.set_by is None and self.policy(command.on).require_staff_register:
+                # Otherwise anyone could switch the register off again.
+                raise UnregisteredStaffError(
+                    "set_policy: the book requires the staff register, so set_by must name an "
+                    f"administrator in force on {command.on.isoformat()}"
+                )
+            if command.set_by is not None:
+                self._require(command.set_by, "administrator", command.on, "set_policy")
+            stream = BookPolicy(POLICY_ID)
+            for event in self._events(POLICY_ID, 0):
+                event.mutate(stream)
+            recorded_at = max(now, stream.modified_on) if stream.modified_on else now
+            event = stream.set(
+                command.on,
+                recorded_at,
+                rule_set=command.rule_set,
+                require_staff_register=command.require_staff_register,
+                set_by=command.set_by,
+                future_horizon_days=command.future_horizon_days,
+                time_zone=command.time_zone,
+            )
+            self._ledger.save(stream)
+            return {
+                "command": command.command,
+                "on": command.on.isoformat(),
+                "version": event.originator_version,
+            }
+        assert isinstance(command, GrantAuthority | RevokeAuthority)
+        self._require(command.granted_by, "administrator", command.on, command.command)
+        member = self.staff(command.staff_id)
+        recorded_at = max(now, member.modified_on) if member.modified_on else now
+        if isinstance(command, GrantAuthority):
+            member.grant(
+                command.staff_id,
+                command.on,
+                command.role,
+                command.limit,
+                command.granted_by,
+                recorded_at,
+            )
+        else:
+            member.revoke(
+                command.staff_id, command.on, command.role, command.granted_by, recorded_at
+            )
+        self._ledger.save(member)
+        return {
+            "command": command.command,
+            "staff_id": normalised(command.staff_id),
+            "version": member.version,
+        }
+
+    # --- checks on loan commands ---------------------------------------------------------------
+
+    def _require(
+        self,
+        staff_id: str,
+        role: str,
+        on: date,
+        what: str,
+        *,
+        limits: bool = False,
+        cache: BookCache | None = None,
+    ) -> Authority | None:
+        """The person's grant of `role` on `on`; refused when the book requires the register
+        and there is none (without the requirement, None: today's behaviour). Unless the
+        grant's limit matters (`limits`), the register is read only when the book requires it,
+        which keeps a bulk load of pre-loan commands from reading it line by line."""
+        required = self.policy(on, cache=cache).require_staff_register
+        if not required and not limits:
+            return None
+        authority = self.staff(staff_id, cache=cache).authority(role, on)
+        if authority is None and required:
+            raise UnregisteredStaffError(
+                f"{what}: {staff_id!r} holds no {role} authority on {on.isoformat()} in the "
+                "staff register, which the book's policy requires"
+            )
+        return authority
+
+    def check(self, command: Command, loan: Loan, *, cache: BookCache | None = None) -> None:
+        """Refuse a loan command whose staff the register does not allow on its date."""
+        on = command.on
+        if isinstance(command, RecordInvestigation):
+            for person in command.investigators:
+                self._require(person, "investigator", on, command.command, cache=cache)
+        elif isinstance(command, Review):
+            self._require(command.reviewer, "reviewer", on, command.command, cache=cache)
+        elif isinstance(command, Approve):
+            authority = self._require(
+                command.approver, "approver", on, command.command, limits=True, cache=cache
+            )
+            limit = authority.limit if authority is not None else None
+            if limit is not None and command.authority_limit > limit:
+                raise AuthorityLimitError(
+                    f"approve: declared authority_limit {command.authority_limit:.2f} is "
+                    f"above {command.approver!r}'s granted limit {limit:.2f} in "
+                    f"force on {on.isoformat()}"
+                )
+        elif isinstance(command, Reject | Downgrade | WriteOff | Restructure):
+            self._require(command.approver, "approver", on, command.command, cache=cache)
+        elif isinstance(command, ReleaseCollateral) and command.approver is not None:
+            authority = self._require(
+                command.approver, "approver", on, command.command, limits=True, cache=cache
+            )
+            if authority is not None and authority.limit is not None:
+                position = loan.position(on)
+                outstanding = position.principal_outstanding if position else Decimal(0)
+                if outstanding > authority.limit:
+                    raise AuthorityLimitError(
+                        f"release_collateral: principal outstanding {outstanding:.2f} is above "
+                        f"approver {command.approver!r}'s granted limit {authority.limit:.2f}"
+                    )
