@@ -140,9 +140,7 @@ def test_a_destroyed_data_key_leaves_no_byte_in_the_sqlite_file(ledger: LoanLedg
     assert wrapped.encode("ascii") not in _sqlite_bytes(path)
 
 
-def test_a_disbursement_stored_at_class_version_1_reads_with_its_payee_and_no_borrower_id() -> (
-    None
-):
+def test_a_disbursement_stored_at_class_version_1_reads_with_its_payee_and_no_borrower_id() -> None:
     """Events recorded before the payee was sealed: no `class_version`, no `borrower_id`, the
     payee in clear (it stays so: stored bytes are never rewritten, the chain covers them)."""
     from uuid import UUID
