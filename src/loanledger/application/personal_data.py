@@ -1,0 +1,133 @@
+"""Personal data: crypto-shredding a borrower or guarantor, rotating the master key, unmasked
+exports and the log of what was done with personal data. A service over the ledger's data keys;
+the ledger's public methods delegate here."""
+
+from __future__ import annotations
+
+import logging
+from datetime import date, datetime
+from typing import Any
+
+from loanledger.application.dates import parse_as_of, parse_known_at
+from loanledger.application.queries import Queries
+from loanledger.application.store import _command, _query
+from loanledger.domain.errors import (
+    UnknownBorrowerError,
+    UnknownGuarantorError,
+)
+from loanledger.domain.text import check_lookup
+from loanledger.persistence.keys import MasterKey
+from loanledger.persistence.personal_data import subject_of
+from loanledger.reports import regulator
+
+audit_log = logging.getLogger("loanledger.audit")
+"""Where every use of personal data worth an auditor's attention is logged (WARNING), besides
+the store's `loanledger_personal_data_log` table."""
+
+
+class PersonalData:
+    """Forget, rotate, export and log, on the ledger's data keys and read store."""
+
+    def __init__(self, ledger: Queries) -> None:
+        self._ledger = ledger
+        self.data_keys = ledger.data_keys
+        self.read_store = ledger.read_store
+        self.projections = ledger.projections
+
+    @_command
+    def forget_borrower(self, borrower_id: str, *, actor: str = "unspecified") -> dict[str, Any]:
+        """Crypto-shred a borrower: destroy their data key, so that their name and identity
+        number read as `[erased]` everywhere (loan, reports, archive, exports), while amounts,
+        reports, `verify()` and `rebuild()` are unchanged. The forgetting is logged (time,
+        actor, destroyed key id) in the personal-data log. Forgetting twice changes nothing;
+        a borrower the ledger never recorded raises `UnknownBorrowerError`."""
+        check_lookup(borrower_id, "borrower_id")
+        self.projections.catch_up()
+        loans = self._ledger._borrower_loans(borrower_id)
+        subject = subject_of("borrower", borrower_id)
+        if not loans and not self.data_keys.has_key_or_was_forgotten(subject):
+            raise UnknownBorrowerError(
+                f"borrower {borrower_id} has no loan in this ledger: nothing to forget"
+            )
+        return {"borrower_id": borrower_id, "loans": sorted(loans), **self._forget(subject, actor)}
+
+    @_command
+    def forget_guarantor(self, guarantor_id: str, *, actor: str = "unspecified") -> dict[str, Any]:
+        """Crypto-shred a guarantor the same way (their name reads as `[erased]`)."""
+        check_lookup(guarantor_id, "guarantor_id")
+        subject = subject_of("guarantor", guarantor_id)
+        if not self.data_keys.has_key_or_was_forgotten(subject):
+            raise UnknownGuarantorError(
+                f"guarantor {guarantor_id} has no personal data in this ledger: nothing to forget"
+            )
+        return {"guarantor_id": guarantor_id, **self._forget(subject, actor)}
+
+    def _forget(self, subject: str, actor: str) -> dict[str, Any]:
+        forgotten_at, already, destroyed = self.data_keys.destroy(subject, actor)
+        self.read_store.scrub()  # no copy of the destroyed key left in the WAL (SQLite)
+        # Decoded copies of the subject's fields live in the decoded-event cache and in loans
+        # replayed for reads: drop them all (they are rebuilt from the stored bytes on use).
+        self._ledger._loan_events.clear()
+        self._ledger._borrowers = None
+        if not already:
+            audit_log.warning(
+                "FORGOTTEN %s by %s at %s (data key %s destroyed)",
+                subject,
+                actor,
+                forgotten_at,
+                destroyed or "none",
+            )
+        return {
+            "forgotten_at": forgotten_at,
+            "already_forgotten": already,
+            "data_key_destroyed": destroyed is not None,
+        }
+
+    @_command
+    def rotate_master_key(
+        self, new_master_key: str | bytes, *, actor: str = "unspecified"
+    ) -> dict[str, Any]:
+        """Re-wrap every data key under `new_master_key` (no event is touched); from then on
+        this ledger wraps with the new key. See the README for the procedure across processes.
+        """
+        new = MasterKey.from_text(new_master_key)
+        rewrapped = self.data_keys.rotate(new, actor)
+        audit_log.warning(
+            "MASTER KEY ROTATED to %s by %s: %d data keys re-wrapped", new.key_id, actor, rewrapped
+        )
+        return {"master_key_id": new.key_id, "data_keys_rewrapped": rewrapped}
+
+    @_query
+    def personal_data_log(self) -> list[dict[str, str]]:
+        """What was done with personal data, oldest first: `forget`, `unmasked_export`,
+        `rotate_master_key` rows with their time, subject, actor and detail."""
+        return self.data_keys.log()
+
+    @_query
+    def export_loan_level(
+        self,
+        as_of: date | str,
+        known_at: datetime | str | None = None,
+        *,
+        unmasked: bool = False,
+        actor: str = "unspecified",
+    ) -> list[dict[str, Any]]:
+        """The loan-level report (个人信贷分户账): masked, or with `unmasked=True` in full, which
+        is logged (WARNING on `loanledger.audit` and a row in the personal-data log) before
+        any row is built. Forgotten borrowers read as `[erased]` either way."""
+        day = parse_as_of(as_of)
+        moment = parse_known_at(known_at)
+        if unmasked:
+            detail = f"loan_level as of {day.isoformat()}" + (
+                f" known at {moment.isoformat()}" if moment else ""
+            )
+            self.record_unmasked_export(detail, actor=actor)
+        return regulator.loan_level(self._ledger._loan_rows(day, moment), unmasked=unmasked)
+
+    @_command
+    def record_unmasked_export(self, what: str, *, actor: str = "unspecified") -> None:
+        """Log an export of unmasked personal data (for exports built outside the ledger)."""
+        recorded_at = self.data_keys.log_action("unmasked_export", "*", actor, what)
+        audit_log.warning(
+            "UNMASKED export of personal data by %s at %s: %s", actor, recorded_at, what
+        )
