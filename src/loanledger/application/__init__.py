@@ -19,11 +19,7 @@ Each job of the ledger has its own module:
 """
 
 from loanledger.application.close_of_day import CLOSE_DAY_LOANS_PER_PAUSE
-from loanledger.application.commands import (
-    LOAD_BATCH_EVENTS,
-    LOAD_KEPT_LOANS,
-    CommandBatch,
-)
+from loanledger.application.commands import LOAD_BATCH_EVENTS, LOAD_KEPT_LOANS, CommandBatch
 from loanledger.application.dates import Clock, parse_as_of, parse_known_at, system_clock
 from loanledger.application.ledger import LoanLedger
 from loanledger.application.loans import LoanEvents

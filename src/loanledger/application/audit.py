@@ -6,23 +6,21 @@ from __future__ import annotations
 
 from os import PathLike
 from typing import Any
+from uuid import UUID
 
 from eventsourcing.persistence import (
+    ApplicationRecorder,
+    Mapper,
     MapperDeserialisationError,
     StoredEvent,
 )
 
 from loanledger.application.store import _query
-from loanledger.domain.errors import (
-    LoanNotFoundError,
-)
+from loanledger.domain.errors import LoanNotFoundError
 from loanledger.domain.event import DomainEvent
 from loanledger.domain.rules import RuleSet
 from loanledger.persistence.book_audit import verify_book
-from loanledger.persistence.chain import (
-    MalformedSealError,
-    unseal,
-)
+from loanledger.persistence.chain import MalformedSealError, unseal
 from loanledger.persistence.ids import loan_uuid
 from loanledger.persistence.pages import page_reader
 from loanledger.persistence.snapshots import Snapshots
@@ -32,12 +30,13 @@ from loanledger.reports.archive import StoredFact, build_archive, render_html
 
 
 class Audit:
-    """Verify, checkpoint, prove and archive, on the ledger's recorder and transparency log."""
+    """Verify, checkpoint, prove and archive, on the ledger's recorder and transparency log (each
+    method is documented on the `LoanLedger` method that delegates to it)."""
 
     def __init__(
         self,
-        recorder: Any,
-        mapper: Any,
+        recorder: ApplicationRecorder,
+        mapper: Mapper[UUID],
         transparency: TransparencyLog,
         loan_snapshots: Snapshots,
         rules: RuleSet,
@@ -50,9 +49,6 @@ class Audit:
 
     @_query
     def verify(self, against: dict[str, Any] | str | PathLike[str] | None = None) -> VerifyResult:
-        """Recompute every loan's hash chain from the stored bytes and hold the events against
-        `against` (a checkpoint dict or its JSON file) and every stored checkpoint; name the
-        first break (`loanledger.persistence.book_audit`)."""
         pages = page_reader(self.recorder)
         return verify_book(
             lambda: read_notifications(pages),
@@ -62,14 +58,11 @@ class Audit:
         )
 
     def checkpoint(self) -> dict[str, Any]:
-        """Record and return the Merkle tree head of every stored event (DESIGN §12)."""
         return self.transparency.checkpoint()
 
     def prove(
         self, loan_id: str, checkpoint: dict[str, Any] | str | PathLike[str] | None = None
     ) -> dict[str, Any]:
-        """The inclusion proof of the loan's events under `checkpoint` (else the latest stored
-        one), which `loanledger.proof.check_inclusion` checks without a store."""
         aggregate_id = loan_uuid(loan_id)
         stored = self.recorder.select_events(aggregate_id)
         if not stored:
@@ -82,16 +75,12 @@ class Audit:
     def prove_consistency(
         self, old: dict[str, Any] | str | PathLike[str], new: dict[str, Any] | str | PathLike[str]
     ) -> dict[str, Any]:
-        """The proof that the book only grew from checkpoint `old` to checkpoint `new`."""
         return self.transparency.prove_consistency(
             old if isinstance(old, dict) else str(old), new if isinstance(new, dict) else str(new)
         )
 
     @_query
     def archive(self, loan_id: str) -> dict[str, Any]:
-        """The loan archive (贷款业务管理档案): every stored fact with its chain proof and the
-        state after it. A loan whose stored bytes were altered still has an archive: it names
-        the break and lists what follows it as unreadable. See `loanledger.reports.archive`."""
         stored = self.recorder.select_events(loan_uuid(loan_id))
         if not stored:
             raise LoanNotFoundError(f"loan {loan_id} has not applied")

@@ -17,18 +17,14 @@ from loanledger.application.book import BookCache, BookRegister
 from loanledger.application.dates import Clock, parse_as_of, parse_known_at
 from loanledger.domain.horizon import FutureHorizon
 from loanledger.domain.rules import RuleSet
-from loanledger.persistence.chain import (
-    ChainHeads,
-)
+from loanledger.persistence.chain import ChainHeads
 from loanledger.persistence.keys import DataKeys
 from loanledger.persistence.snapshots import Snapshots
 from loanledger.persistence.transparency import TransparencyLog
 from loanledger.persistence.urls import StoreSettings
 from loanledger.projection.engine import ProjectionEngine
 from loanledger.projection.loan_index import LoanIndexProjection
-from loanledger.projection.loan_state import (
-    LoanStateProjection,
-)
+from loanledger.projection.loan_state import LoanStateProjection
 from loanledger.projection.notices import NoticesProjection
 from loanledger.projection.store import ReadStore
 

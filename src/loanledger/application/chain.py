@@ -25,19 +25,9 @@ from eventsourcing.persistence import (
 from loanledger.application.base import LedgerBase
 from loanledger.application.loans import LoanEvents
 from loanledger.application.store import UNKNOWN_OUTCOME
-from loanledger.domain.errors import (
-    ConcurrencyError,
-    StoreUnavailableError,
-)
-from loanledger.persistence.chain import (
-    GENESIS_LINK,
-    compute_link,
-    seal,
-    unseal,
-)
-from loanledger.persistence.failures import (
-    store_data_error,
-)
+from loanledger.domain.errors import ConcurrencyError, StoreUnavailableError
+from loanledger.persistence.chain import GENESIS_LINK, compute_link, seal, unseal
+from loanledger.persistence.failures import store_data_error
 from loanledger.persistence.personal_data import subjects_of
 
 

@@ -11,14 +11,10 @@ from typing import Any
 from loanledger.application.close_gap import close_through
 from loanledger.application.dates import parse_as_of
 from loanledger.application.grading import Grading
-from loanledger.application.retries import (
-    MAX_COMMAND_ATTEMPTS,
-)
+from loanledger.application.retries import MAX_COMMAND_ATTEMPTS
 from loanledger.application.store import _command, _query
 from loanledger.collector import collector_paused
-from loanledger.domain.errors import (
-    ConcurrencyError,
-)
+from loanledger.domain.errors import ConcurrencyError
 from loanledger.domain.loan import Loan
 
 CLOSE_DAY_LOANS_PER_PAUSE = 1_000

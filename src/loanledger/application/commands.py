@@ -21,11 +21,7 @@ from loanledger.application.retries import (
 from loanledger.application.store import _command
 from loanledger.domain.book_commands import BookCommand
 from loanledger.domain.commands import Apply, CloseDay, Command, parse_command
-from loanledger.domain.errors import (
-    ConcurrencyError,
-    DomainError,
-    WrongStateError,
-)
+from loanledger.domain.errors import ConcurrencyError, DomainError, WrongStateError
 from loanledger.domain.loan import Loan, Outcome
 from loanledger.persistence.ids import loan_uuid
 

@@ -6,9 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, date, datetime
 
-from loanledger.domain.errors import (
-    InvalidDateError,
-)
+from loanledger.domain.errors import InvalidDateError
 
 Clock = Callable[[], datetime]
 

@@ -11,15 +11,9 @@ from loanledger.application.dates import parse_as_of
 from loanledger.application.queries import Queries
 from loanledger.application.store import _query
 from loanledger.application.whatif import Branch, preview
-from loanledger.domain.errors import (
-    InvalidDateError,
-    WrongStateError,
-)
+from loanledger.domain.errors import InvalidDateError, WrongStateError
 from loanledger.domain.payoff import payoff as payoff_quote
-from loanledger.persistence.chain import (
-    MalformedSealError,
-    unseal,
-)
+from loanledger.persistence.chain import MalformedSealError, unseal
 from loanledger.persistence.ids import loan_uuid
 from loanledger.reports.explain import explain
 from loanledger.reports.installments import installment_rows

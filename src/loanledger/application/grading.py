@@ -11,10 +11,7 @@ from decimal import Decimal
 from loanledger.application.loans import Loading
 from loanledger.domain.loan import Loan
 from loanledger.domain.rules import CLASSIFICATIONS
-from loanledger.projection.loan_state import (
-    StateRow,
-    contagious_borrowers,
-)
+from loanledger.projection.loan_state import StateRow, contagious_borrowers
 from loanledger.projection.store import Row
 
 

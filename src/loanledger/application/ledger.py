@@ -15,9 +15,7 @@ from datetime import date, datetime
 from os import PathLike
 from typing import Any
 
-from eventsourcing.persistence import (
-    Notification,
-)
+from eventsourcing.persistence import Notification
 from eventsourcing.utils import Environment, EnvType
 
 from loanledger.application.audit import Audit
@@ -32,9 +30,7 @@ from loanledger.application.store import _without_hidden_retries, open_store
 from loanledger.domain.event import DomainEvent
 from loanledger.domain.horizon import horizon_from_env
 from loanledger.domain.rules import CN_2023, RuleSet
-from loanledger.persistence.chain import (
-    ChainHeads,
-)
+from loanledger.persistence.chain import ChainHeads
 from loanledger.persistence.keys import DataKeys, Keyring, load_keyring
 from loanledger.persistence.mapper import LedgerMapper
 from loanledger.persistence.pages import page_reader
@@ -44,9 +40,7 @@ from loanledger.persistence.urls import StoreSettings, parse_store_url, resolve_
 from loanledger.persistence.verify import VerifyResult
 from loanledger.projection.engine import ProjectionEngine
 from loanledger.projection.loan_index import LoanIndexProjection
-from loanledger.projection.loan_state import (
-    LoanStateProjection,
-)
+from loanledger.projection.loan_state import LoanStateProjection
 from loanledger.projection.notices import NoticesProjection
 from loanledger.projection.sql import statements
 from loanledger.projection.store import open_read_store

@@ -9,15 +9,10 @@ from collections.abc import Iterator
 from datetime import date, datetime
 from uuid import UUID
 
-from eventsourcing.persistence import (
-    MapperDeserialisationError,
-)
+from eventsourcing.persistence import MapperDeserialisationError
 
 from loanledger.application.base import LedgerBase
-from loanledger.domain.errors import (
-    CorruptHistoryError,
-    LoanNotFoundError,
-)
+from loanledger.domain.errors import CorruptHistoryError, LoanNotFoundError
 from loanledger.domain.event import DomainEvent
 from loanledger.domain.loan import Loan
 from loanledger.persistence.ids import loan_uuid

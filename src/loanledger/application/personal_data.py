@@ -11,10 +11,7 @@ from typing import Any
 from loanledger.application.dates import parse_as_of, parse_known_at
 from loanledger.application.queries import Queries
 from loanledger.application.store import _command, _query
-from loanledger.domain.errors import (
-    UnknownBorrowerError,
-    UnknownGuarantorError,
-)
+from loanledger.domain.errors import UnknownBorrowerError, UnknownGuarantorError
 from loanledger.domain.text import check_lookup
 from loanledger.persistence.keys import MasterKey
 from loanledger.persistence.personal_data import subject_of
@@ -26,7 +23,8 @@ the store's `loanledger_personal_data_log` table."""
 
 
 class PersonalData:
-    """Forget, rotate, export and log, on the ledger's data keys and read store."""
+    """Forget, rotate, export and log, on the ledger's data keys and read store (each method is
+    documented on the `LoanLedger` method that delegates to it)."""
 
     def __init__(self, ledger: Queries) -> None:
         self._ledger = ledger
@@ -36,11 +34,6 @@ class PersonalData:
 
     @_command
     def forget_borrower(self, borrower_id: str, *, actor: str = "unspecified") -> dict[str, Any]:
-        """Crypto-shred a borrower: destroy their data key, so that their name and identity
-        number read as `[erased]` everywhere (loan, reports, archive, exports), while amounts,
-        reports, `verify()` and `rebuild()` are unchanged. The forgetting is logged (time,
-        actor, destroyed key id) in the personal-data log. Forgetting twice changes nothing;
-        a borrower the ledger never recorded raises `UnknownBorrowerError`."""
         check_lookup(borrower_id, "borrower_id")
         self.projections.catch_up()
         loans = self._ledger._borrower_loans(borrower_id)
@@ -53,7 +46,6 @@ class PersonalData:
 
     @_command
     def forget_guarantor(self, guarantor_id: str, *, actor: str = "unspecified") -> dict[str, Any]:
-        """Crypto-shred a guarantor the same way (their name reads as `[erased]`)."""
         check_lookup(guarantor_id, "guarantor_id")
         subject = subject_of("guarantor", guarantor_id)
         if not self.data_keys.has_key_or_was_forgotten(subject):
@@ -87,9 +79,6 @@ class PersonalData:
     def rotate_master_key(
         self, new_master_key: str | bytes, *, actor: str = "unspecified"
     ) -> dict[str, Any]:
-        """Re-wrap every data key under `new_master_key` (no event is touched); from then on
-        this ledger wraps with the new key. See the README for the procedure across processes.
-        """
         new = MasterKey.from_text(new_master_key)
         rewrapped = self.data_keys.rotate(new, actor)
         audit_log.warning(
@@ -99,8 +88,6 @@ class PersonalData:
 
     @_query
     def personal_data_log(self) -> list[dict[str, str]]:
-        """What was done with personal data, oldest first: `forget`, `unmasked_export`,
-        `rotate_master_key` rows with their time, subject, actor and detail."""
         return self.data_keys.log()
 
     @_query
@@ -112,9 +99,6 @@ class PersonalData:
         unmasked: bool = False,
         actor: str = "unspecified",
     ) -> list[dict[str, Any]]:
-        """The loan-level report (个人信贷分户账): masked, or with `unmasked=True` in full, which
-        is logged (WARNING on `loanledger.audit` and a row in the personal-data log) before
-        any row is built. Forgotten borrowers read as `[erased]` either way."""
         day = parse_as_of(as_of)
         moment = parse_known_at(known_at)
         if unmasked:
@@ -126,7 +110,6 @@ class PersonalData:
 
     @_command
     def record_unmasked_export(self, what: str, *, actor: str = "unspecified") -> None:
-        """Log an export of unmasked personal data (for exports built outside the ledger)."""
         recorded_at = self.data_keys.log_action("unmasked_export", "*", actor, what)
         audit_log.warning(
             "UNMASKED export of personal data by %s at %s: %s", actor, recorded_at, what

@@ -14,19 +14,11 @@ from loanledger.application.grading import Grading
 from loanledger.application.off_balance import balance_sheet_figures
 from loanledger.application.store import _query
 from loanledger.collector import collector_paused
-from loanledger.domain.errors import (
-    LoanNotFoundError,
-    UnknownReportError,
-    WrongStateError,
-)
+from loanledger.domain.errors import LoanNotFoundError, UnknownReportError, WrongStateError
 from loanledger.domain.loan import Loan
 from loanledger.domain.rules import RuleSet
 from loanledger.projection.follow import ListenWaker, Waker
-from loanledger.projection.loan_state import (
-    moment_text,
-    row_at,
-    summary_view,
-)
+from loanledger.projection.loan_state import moment_text, row_at, summary_view
 from loanledger.projection.store import Row
 from loanledger.reports import ledger as ledger_reports
 from loanledger.reports import portfolio, regulator

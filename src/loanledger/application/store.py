@@ -16,19 +16,10 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import ParamSpec, TypeVar
 
-from eventsourcing.persistence import (
-    PersistenceError,
-)
+from eventsourcing.persistence import PersistenceError
 
-from loanledger.domain.errors import (
-    LoanLedgerError,
-    StoreUnavailableError,
-)
-from loanledger.persistence.failures import (
-    is_driver_error,
-    is_transient,
-    store_data_error,
-)
+from loanledger.domain.errors import LoanLedgerError, StoreUnavailableError
+from loanledger.persistence.failures import is_driver_error, is_transient, store_data_error
 from loanledger.persistence.urls import StoreSettings
 
 _P = ParamSpec("_P")
