@@ -91,3 +91,9 @@ class Grading(Loading):
         if total == 0:
             return False
         return non_performing / total > self.rules.contagion_non_performing_share
+
+    def _drop_caches(self) -> None:
+        """Forget the decoded events, the loans replayed for reads and the borrower map (personal
+        data was erased, or the ledger closes): they are rebuilt from the stored bytes on use."""
+        self._loan_events.clear()
+        self._borrowers = None

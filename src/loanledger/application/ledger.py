@@ -128,7 +128,14 @@ class LoanLedger(Commands, Desk, ChainedRecording):
             self.recorder, self.mapper, self.transparency, self.loan_snapshots, self.rules
         )
         """Verify, checkpoint, prove and archive (`loanledger.application.audit`)."""
-        self.personal_data = PersonalData(self)
+        self.personal_data = PersonalData(
+            self.data_keys,
+            self.read_store,
+            self.projections,
+            borrower_loans=self._borrower_loans,
+            loan_rows=self._loan_rows,
+            drop_caches=self._drop_caches,
+        )
         """Forget, rotate, export and log (`loanledger.application.personal_data`)."""
 
     @classmethod
@@ -179,8 +186,7 @@ class LoanLedger(Commands, Desk, ChainedRecording):
         process's heap, which then costs a later, unrelated call up to a second (B3 measured
         it)."""
         self.loan_state.release()
-        self._loan_events.clear()
-        self._borrowers = None
+        self._drop_caches()
         super().close()
         self.read_store.close()
 

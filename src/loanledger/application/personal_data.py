@@ -5,17 +5,20 @@ the ledger's public methods delegate here."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Iterator
 from datetime import date, datetime
 from typing import Any
 
 from loanledger.application.dates import parse_as_of, parse_known_at
-from loanledger.application.queries import Queries
 from loanledger.application.store import _command, _query
 from loanledger.domain.errors import UnknownBorrowerError, UnknownGuarantorError
 from loanledger.domain.text import check_lookup
-from loanledger.persistence.keys import MasterKey
+from loanledger.persistence.keys import DataKeys, MasterKey
 from loanledger.persistence.personal_data import subject_of
+from loanledger.projection.engine import ProjectionEngine
+from loanledger.projection.store import ReadStore
 from loanledger.reports import regulator
+from loanledger.reports.portfolio import LoanRow
 
 audit_log = logging.getLogger("loanledger.audit")
 """Where every use of personal data worth an auditor's attention is logged (WARNING), besides
@@ -26,17 +29,31 @@ class PersonalData:
     """Forget, rotate, export and log, on the ledger's data keys and read store (each method is
     documented on the `LoanLedger` method that delegates to it)."""
 
-    def __init__(self, ledger: Queries) -> None:
-        self._ledger = ledger
-        self.data_keys = ledger.data_keys
-        self.read_store = ledger.read_store
-        self.projections = ledger.projections
+    def __init__(
+        self,
+        data_keys: DataKeys,
+        read_store: ReadStore,
+        projections: ProjectionEngine,
+        *,
+        borrower_loans: Callable[[str], list[str]],
+        loan_rows: Callable[[date, datetime | None], Iterator[LoanRow]],
+        drop_caches: Callable[[], None],
+    ) -> None:
+        self.data_keys = data_keys
+        self.read_store = read_store
+        self.projections = projections
+        self._borrower_loans = borrower_loans
+        """Every loan of a borrower (the loan index)."""
+        self._loan_rows = loan_rows
+        """Each loan's report row on a date, as known at a moment."""
+        self._drop_caches = drop_caches
+        """Forget the ledger's decoded copies of personal data."""
 
     @_command
     def forget_borrower(self, borrower_id: str, *, actor: str = "unspecified") -> dict[str, Any]:
         check_lookup(borrower_id, "borrower_id")
         self.projections.catch_up()
-        loans = self._ledger._borrower_loans(borrower_id)
+        loans = self._borrower_loans(borrower_id)
         subject = subject_of("borrower", borrower_id)
         if not loans and not self.data_keys.has_key_or_was_forgotten(subject):
             raise UnknownBorrowerError(
@@ -59,8 +76,7 @@ class PersonalData:
         self.read_store.scrub()  # no copy of the destroyed key left in the WAL (SQLite)
         # Decoded copies of the subject's fields live in the decoded-event cache and in loans
         # replayed for reads: drop them all (they are rebuilt from the stored bytes on use).
-        self._ledger._loan_events.clear()
-        self._ledger._borrowers = None
+        self._drop_caches()
         if not already:
             audit_log.warning(
                 "FORGOTTEN %s by %s at %s (data key %s destroyed)",
@@ -106,7 +122,7 @@ class PersonalData:
                 f" known at {moment.isoformat()}" if moment else ""
             )
             self.record_unmasked_export(detail, actor=actor)
-        return regulator.loan_level(self._ledger._loan_rows(day, moment), unmasked=unmasked)
+        return regulator.loan_level(self._loan_rows(day, moment), unmasked=unmasked)
 
     @_command
     def record_unmasked_export(self, what: str, *, actor: str = "unspecified") -> None:
