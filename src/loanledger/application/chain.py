@@ -3,8 +3,9 @@
 eventsourcing has no public hook between mapping a batch to stored events and inserting them, so
 `ChainedRecording` overrides its private `Application._record` (eventsourcing 9.x): the one place
 that does. `tests/unit/test_eventsourcing_hooks.py` fails loudly if that private signature
-changes (as it does for the PostgreSQL recorder's `_insert_stored_events`, overridden in
-`loanledger.persistence.recorder`): check this module against the library's new code then.
+changes, or `Application.save` stops calling it (it holds the PostgreSQL recorder's
+`_insert_stored_events`, overridden in `loanledger.persistence.recorder`, the same way): check
+this module against the library's new code then.
 """
 
 from __future__ import annotations
