@@ -35,9 +35,9 @@ from rich.progress import (
 
 from loanledger import cli_proof
 from loanledger.application import REPORTS, LoanLedger, parse_as_of, parse_known_at
+from loanledger.application.journal import numbered_lines, parse_line
 from loanledger.domain.commands import parse_command
 from loanledger.domain.errors import DomainError, LoanLedgerError, StoreUnavailableError
-from loanledger.journal import numbered_lines, parse_line
 from loanledger.persistence.keys import MasterKey
 from loanledger.persistence.migrate import migrate as apply_migrations
 from loanledger.persistence.urls import parse_store_url, resolve_store_url

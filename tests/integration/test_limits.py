@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from loanledger import LoanLedger
+from loanledger.application.journal import MAX_LINE_BYTES
 from loanledger.domain.errors import LimitExceededError
 from loanledger.domain.loan import MAX_COLLATERAL_ITEMS, MAX_TRANCHES
-from loanledger.journal import MAX_LINE_BYTES
 from tests.journal import disburse, pre_loan
 
 STORE_KINDS = ("memory",)

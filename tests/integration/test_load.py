@@ -83,7 +83,7 @@ def test_loans_kept_from_an_earlier_batch_that_another_writer_changed_are_not_st
     """A load keeps the loans it stored for its next lines. Another writer repays one of them
     between two batches: the next batch's events for it conflict, nothing of that batch is
     stored, and its lines are applied again one by one on the store's loan."""
-    monkeypatch.setattr(application, "LOAD_BATCH_EVENTS", 5)
+    monkeypatch.setattr(application.commands, "LOAD_BATCH_EVENTS", 5)
     other = LoanLedger.open(store_url)
     first = lines([*pre_loan("L-0001"), disburse("L-0001", "2024-01-15", "12000.00")])
     later = lines(
@@ -109,7 +109,7 @@ def test_a_line_refused_on_a_kept_loan_is_run_again_on_the_stored_loan(
 ) -> None:
     """The load's copy of a loan lags behind another writer who approved it: the disbursement
     refused on the copy is run again on the store's loan, where it is accepted."""
-    monkeypatch.setattr(application, "LOAD_BATCH_EVENTS", 3)
+    monkeypatch.setattr(application.commands, "LOAD_BATCH_EVENTS", 3)
     other = LoanLedger.open(store_url)
     application_lines = lines(pre_loan("L-0001")[:3])
     approval = pre_loan("L-0001")[3]

@@ -170,7 +170,7 @@ def test_close_day_derives_loans_with_the_collector_paused_a_bounded_number_at_a
 ) -> None:
     for number in range(1, 6):
         _book(ledger, f"L-{number:04d}", borrower_id=f"B-{number}")
-    monkeypatch.setattr(application, "CLOSE_DAY_LOANS_PER_PAUSE", 2)
+    monkeypatch.setattr(application.close_of_day, "CLOSE_DAY_LOANS_PER_PAUSE", 2)
     seen: list[bool] = []
     close_loan_day = ledger._close_loan_day
 

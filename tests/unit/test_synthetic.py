@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from loanledger import LoanLedger
+from loanledger.application.journal import parse_line
 from loanledger.domain.commands import parse_command
-from loanledger.journal import parse_line
 from loanledger.synthetic import BEHAVIOURS, OUTCOMES, SyntheticBook, add_months, quota
 
 LOANS = 30

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from loanledger.domain.errors import LimitExceededError
 
 if TYPE_CHECKING:
-    from loanledger.application import LoanLedger
+    from loanledger.application.close_of_day import CloseOfDay
 
 MAX_CLOSE_DAY_GAP_DAYS = 366
 """The most dates one `close_day` call closes after the last closed date (a leap year)."""
@@ -36,7 +36,7 @@ def dates_to_close(on: date, last_closed: date | None) -> list[date]:
     return [last_closed + timedelta(days=offset) for offset in range(1, gap + 1)]
 
 
-def close_through(ledger: LoanLedger, on: date, last_closed: date | None) -> dict[str, Any]:
+def close_through(ledger: CloseOfDay, on: date, last_closed: date | None) -> dict[str, Any]:
     """Close every date `dates_to_close` lists; the counts are summed over them."""
     loans = events = 0
     days = dates_to_close(on, last_closed)

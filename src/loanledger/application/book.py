@@ -41,7 +41,7 @@ from loanledger.domain.rules import RULE_SETS, RuleSet
 from loanledger.domain.staff import Authority, StaffMember, normalised
 
 if TYPE_CHECKING:
-    from loanledger.application import LoanLedger
+    from loanledger.application.ledger import LoanLedger
     from loanledger.domain.loan import Loan
 
 BOOK_NAMESPACE = UUID("3b7e0f52-8c1d-5a9e-b6f4-2d9c7a1e0b35")
