@@ -13,8 +13,8 @@ import pytest
 
 from loanledger import LoanLedger
 from loanledger.domain.commands import parse_command
+from loanledger.entrypoints.synthetic import BEHAVIOURS, OUTCOMES, SyntheticBook, add_months, quota
 from loanledger.journal import parse_line
-from loanledger.synthetic import BEHAVIOURS, OUTCOMES, SyntheticBook, add_months, quota
 
 LOANS = 30
 

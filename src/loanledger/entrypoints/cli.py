@@ -33,15 +33,15 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from loanledger import cli_proof
 from loanledger.application import REPORTS, LoanLedger, parse_as_of, parse_known_at
 from loanledger.domain.commands import parse_command
 from loanledger.domain.errors import DomainError, LoanLedgerError, StoreUnavailableError
+from loanledger.entrypoints import cli_proof
+from loanledger.entrypoints.projection_status import projection_status
 from loanledger.journal import numbered_lines, parse_line
 from loanledger.persistence.keys import MasterKey
 from loanledger.persistence.migrate import migrate as apply_migrations
 from loanledger.persistence.urls import parse_store_url, resolve_store_url
-from loanledger.projection.status import projection_status
 from loanledger.reports import arbitration, formats
 from loanledger.reports.explain import explanation_lines
 
@@ -213,7 +213,7 @@ def demo(
     ] = Path("loanledger-demo"),
 ) -> None:
     """Generate a synthetic book day by day, print portfolio reports, write files to --out."""
-    from loanledger.demo import run_demo
+    from loanledger.entrypoints.demo import run_demo
 
     with _refusals():
         run_demo(loans=loans, seed=seed, db=db, out=out, console=_stdout())
