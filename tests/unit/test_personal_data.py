@@ -16,7 +16,7 @@ from loanledger.domain.errors import InvalidMasterKeyError, MasterKeyMismatchErr
 from loanledger.domain.loan_events import GuarantorAdded, LoanApplied
 from loanledger.persistence.keys import DataKeys, Keyring, MasterKey
 from loanledger.persistence.personal_data import ERASED, open_state, seal_state
-from loanledger.projection.store import SQLiteReadStore
+from loanledger.persistence.read_store import SQLiteReadStore
 
 APPLIED = get_topic(LoanApplied)
 GUARANTOR = get_topic(GuarantorAdded)
