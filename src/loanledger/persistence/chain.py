@@ -20,10 +20,15 @@ from collections.abc import Mapping
 from threading import Lock
 from uuid import UUID
 
-LINK_LENGTH = 64
+from loanledger.proof import GENESIS_LINK as PROOF_GENESIS_LINK
+from loanledger.proof import HASH_HEX_LENGTH
+
+# The chain's shape is the auditor's (`loanledger.proof` checks chains with no other loanledger
+# module): the writer takes its constants from there, so the two can never disagree.
+LINK_LENGTH = HASH_HEX_LENGTH
 """Hex characters in a link (SHA-256)."""
 
-GENESIS_LINK = "0" * LINK_LENGTH
+GENESIS_LINK = PROOF_GENESIS_LINK
 """The link before a loan's first event."""
 
 HEX_DIGITS = b"0123456789abcdef"

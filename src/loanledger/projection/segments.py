@@ -58,7 +58,7 @@ from loanledger.domain.rules import (
 )
 from loanledger.domain.servicing import ONE_DAY, ZERO, InstallmentDue, MoneyFact, Position, _Walk
 from loanledger.reports.portfolio import loan_ledger as loan_ledger_rows
-from loanledger.views import Derived, loan_row
+from loanledger.reports.views import Derived, loan_row
 
 FOREVER = date(9999, 12, 31)
 """`valid_to` of a segment nothing will end (no due date or threshold is left)."""

@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from loanledger.persistence.personal_data import ERASED
+from loanledger.domain.erasure import ERASED
 from loanledger.reports.portfolio import LoanRow
 
 MASK = "*"
