@@ -5,6 +5,7 @@ another branch) still import this path; delete this module once those import lin
 `loanledger.reports.views`.
 """
 
-from loanledger.reports.views import amount_text, loan_row, loan_view, schedule_rows
+from loanledger.reports.amounts import amount_text
+from loanledger.reports.views import loan_row, loan_view, schedule_rows
 
 __all__ = ["amount_text", "loan_row", "loan_view", "schedule_rows"]

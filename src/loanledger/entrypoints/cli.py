@@ -161,6 +161,11 @@ def _progress(console: Console | None = None) -> Progress:
     )
 
 
+def _when(as_of: str, known_at: str | None) -> tuple[date, datetime | None]:
+    """A query's business date and recorded-time cut, parsed (a malformed one is refused)."""
+    return parse_as_of(as_of), parse_known_at(known_at)
+
+
 def _check_format(fmt: str, allowed: tuple[str, ...] = formats.FORMATS) -> str:
     if fmt not in allowed:
         raise Refusal(f"unknown format {fmt!r}; formats: {', '.join(allowed)}")
@@ -403,8 +408,7 @@ def loan(
 ) -> None:
     """Print one loan's §8 fields as of a business date."""
     with _refusals():
-        day = parse_as_of(as_of)
-        moment: datetime | None = parse_known_at(known_at)
+        day, moment = _when(as_of, known_at)
         _check_format(fmt, ("table", "json"))
         with _ledger(db) as ledger:
             view = ledger.loan(loan_id, as_of=day, known_at=moment)
@@ -425,8 +429,7 @@ def installments(
 ) -> None:
     """Print each installment with what is due, paid and outstanding of it, and its status."""
     with _refusals():
-        day = parse_as_of(as_of)
-        moment = parse_known_at(known_at)
+        day, moment = _when(as_of, known_at)
         _check_format(fmt)
         with _ledger(db) as ledger:
             rows = ledger.installments(loan_id, as_of=day, known_at=moment)
@@ -489,8 +492,7 @@ def explain(
 ) -> None:
     """Explain a figure of the loan view: the rule, what it is made of, the facts it rests on."""
     with _refusals():
-        day = parse_as_of(as_of)
-        moment = parse_known_at(known_at)
+        day, moment = _when(as_of, known_at)
         _check_format(fmt, ("tree", "json"))
         with _ledger(db) as ledger:
             result = ledger.explain(loan_id, field, as_of=day, known_at=moment)
@@ -779,8 +781,7 @@ def export_loan_level(
 ) -> None:
     """Write the loan-level report (个人信贷分户账), personal data masked unless --unmasked."""
     with _refusals():
-        day = parse_as_of(as_of)
-        moment = parse_known_at(known_at)
+        day, moment = _when(as_of, known_at)
         _check_format(fmt, ("csv", "xlsx"))
         if unmasked:
             _log_unmasked()

@@ -22,10 +22,11 @@ from collections import defaultdict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import Any
 
 from loanledger.application import LoanLedger
+from loanledger.reports.amounts import amount_text
 
 START = date(2024, 1, 2)
 """The first application date of the demo book."""
@@ -90,11 +91,6 @@ def add_months(day: date, months: int) -> date:
     month += 1
     following = date(year + (month == 12), month % 12 + 1, 1)
     return date(year, month, min(day.day, (following - timedelta(days=1)).day))
-
-
-def money(value: Decimal) -> str:
-    """An amount as the journal writes it: a string with exactly two decimals."""
-    return f"{value.quantize(CENT, rounding=ROUND_HALF_UP):.2f}"
 
 
 def quota(rng: random.Random, count: int, weights: Mapping[str, float]) -> list[str]:
@@ -304,7 +300,7 @@ class SyntheticBook:
                 "name": plan.borrower_name,
                 "id_number": plan.id_number,
             },
-            amount=money(plan.amount),
+            amount=amount_text(plan.amount),
             currency="CNY",
             term_months=plan.term_months,
             annual_rate=f"{plan.annual_rate:.4f}",
@@ -376,8 +372,8 @@ class SyntheticBook:
         plan.approved_amount = approved
         fields: dict[str, Any] = {
             "approver": plan.approver,
-            "authority_limit": money(APPROVERS[plan.approver]),
-            "amount": money(approved),
+            "authority_limit": amount_text(APPROVERS[plan.approver]),
+            "amount": amount_text(approved),
             "term_months": plan.term_months,
             "annual_rate": f"{plan.annual_rate:.4f}",
             "repayment_method": plan.method,
@@ -392,7 +388,7 @@ class SyntheticBook:
                 day,
                 collateral_id=f"{plan.loan_id}-C1",
                 kind=rng.choice(COLLATERAL_KINDS),
-                value=money(plan.collateral_value),
+                value=amount_text(plan.collateral_value),
                 appraiser=rng.choice(APPRAISERS),
             )
         if plan.guarantor:
@@ -401,7 +397,7 @@ class SyntheticBook:
                 plan,
                 day,
                 guarantor={"id": f"G-{plan.loan_id[2:]}", "name": rng.choice(SURNAMES) + "某"},
-                guaranteed_amount=money(approved),
+                guaranteed_amount=amount_text(approved),
             )
         if plan.outcome == "withdrawn":
             self._at(self._later(day, 1, 10), plan.loan_id, "withdraw")
@@ -422,7 +418,7 @@ class SyntheticBook:
             "disburse",
             plan,
             day,
-            amount=money(plan.approved_amount),
+            amount=amount_text(plan.approved_amount),
             reference=f"{plan.loan_id}-D1",
             payee=plan.borrower_name,
         )
@@ -463,7 +459,7 @@ class SyntheticBook:
     def _repay(self, plan: LoanPlan, day: date, amount: Decimal, *, prepay: bool = False) -> str:
         plan.repayments += 1
         reference = f"{plan.loan_id}-R{plan.repayments:03d}"
-        fields: dict[str, Any] = {"amount": money(amount), "reference": reference}
+        fields: dict[str, Any] = {"amount": amount_text(amount), "reference": reference}
         if prepay:
             fields["prepay"] = True
         self._loan_command("repay", plan, day, **fields)
@@ -597,7 +593,9 @@ class SyntheticBook:
             plan,
             day,
             collateral_id=f"{plan.loan_id}-C1",
-            value=money(max(Decimal(100), (plan.collateral_value * factor).quantize(Decimal(100)))),
+            value=amount_text(
+                max(Decimal(100), (plan.collateral_value * factor).quantize(Decimal(100)))
+            ),
             appraiser=self.rng.choice(APPRAISERS),
         )
 
@@ -660,12 +658,14 @@ class SyntheticBook:
             day,
             case_id=case_id,
             forum=self.rng.choice(("上海仲裁委员会", "深圳国际仲裁院", "北京仲裁委员会")),
-            claim_amount=money(claim),
+            claim_amount=amount_text(claim),
         )
         self._at(self._later(day, 30, 75), plan.loan_id, "award", case_id=case_id, claim=claim)
 
     def _do_award(self, plan: LoanPlan, day: date, case_id: str, claim: Decimal) -> None:
-        self._loan_command("record_award", plan, day, case_id=case_id, award_amount=money(claim))
+        self._loan_command(
+            "record_award", plan, day, case_id=case_id, award_amount=amount_text(claim)
+        )
         self._at(self._later(day, 10, 30), plan.loan_id, "enforce", case_id=case_id, claim=claim)
 
     def _do_enforce(self, plan: LoanPlan, day: date, case_id: str, claim: Decimal) -> None:
@@ -682,7 +682,7 @@ class SyntheticBook:
             plan,
             day,
             case_id=case_id,
-            amount=money(amount),
+            amount=amount_text(amount),
             repayment_reference=reference,
         )
 

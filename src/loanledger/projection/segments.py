@@ -57,6 +57,7 @@ from loanledger.domain.rules import (
     ifrs9_stage,
 )
 from loanledger.domain.servicing import ONE_DAY, ZERO, InstallmentDue, MoneyFact, Position, _Walk
+from loanledger.reports.amounts import amount_text
 from loanledger.reports.portfolio import loan_ledger as loan_ledger_rows
 from loanledger.reports.views import Derived, loan_row
 
@@ -153,7 +154,7 @@ def complete_row(
             ),
             start=Decimal(0),
         )
-        row["penalty_outstanding"] = f"{total:.2f}"
+        row["penalty_outstanding"] = amount_text(total)
     return row
 
 
