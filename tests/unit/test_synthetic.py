@@ -12,8 +12,10 @@ from typing import Any
 import pytest
 
 from loanledger import LoanLedger
+from loanledger.domain.calendar import add_months
 from loanledger.domain.commands import parse_command
-from loanledger.entrypoints.synthetic import BEHAVIOURS, OUTCOMES, SyntheticBook, add_months, quota
+from loanledger.entrypoints.synthetic import SyntheticBook
+from loanledger.entrypoints.synthetic_mix import BEHAVIOURS, OUTCOMES, quota
 from loanledger.journal import parse_line
 
 LOANS = 30

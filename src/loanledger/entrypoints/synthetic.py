@@ -19,141 +19,40 @@ from __future__ import annotations
 
 import random
 from collections import defaultdict
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
 from loanledger.application import LoanLedger
-from loanledger.reports.amounts import amount_text
-
-START = date(2024, 1, 2)
-"""The first application date of the demo book."""
-
-APPLICATION_WINDOW_DAYS = 180
-"""Applications are spread over about the first six months."""
-
-MONTHS = 18
-"""How long the demo runs, day by day."""
-
-METHODS = ("annuity", "equal_principal", "interest_only", "bullet")
-TERMS = (6, 9, 12, 12, 18, 24, 24, 36)
-
-OUTCOMES: Mapping[str, float] = {"disbursed": 0.86, "rejected": 0.09, "withdrawn": 0.05}
-"""What becomes of an application."""
-
-BEHAVIOURS: Mapping[str, float] = {
-    "on_time": 0.50,
-    "late_cured": 0.12,
-    "partial": 0.10,
-    "prepayer": 0.12,
-    "defaulter": 0.16,
-}
-"""How a disbursed loan's borrower pays."""
-
-INVESTIGATORS = tuple(f"inv-{n:02d}" for n in range(1, 17))
-REVIEWERS = tuple(f"rev-{n:02d}" for n in range(1, 7))
-APPROVERS: Mapping[str, Decimal] = {
-    "apr-01": Decimal("300000.00"),
-    "apr-02": Decimal("1000000.00"),
-    "apr-03": Decimal("1000000.00"),
-    "apr-04": Decimal("5000000.00"),
-}
-"""Approvers and their authority limits (按授权权限审批)."""
-
-INSPECTORS = tuple(f"chk-{n:02d}" for n in range(1, 9))
-APPRAISERS = ("appraiser-01", "appraiser-02", "appraiser-03")
-
-SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜"
-GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华玉兰萍红建国峰辉鹏斌宇浩凯"
-PURPOSES = (
-    "working capital 流动资金",
-    "equipment purchase 设备购置",
-    "inventory 备货",
-    "shop renovation 店面装修",
-    "agricultural production 农业生产",
-    "vehicle for deliveries 运输车辆",
+from loanledger.domain.calendar import add_months
+from loanledger.entrypoints.synthetic_mix import (
+    APPLICATION_WINDOW_DAYS,
+    APPRAISERS,
+    APPROVERS,
+    BEHAVIOURS,
+    CENT,
+    COLLATERAL_KINDS,
+    GIVEN,
+    INSPECTORS,
+    INVESTIGATORS,
+    METHODS,
+    MONTHS,
+    OUTCOMES,
+    PURPOSES,
+    REVIEWERS,
+    START,
+    SURNAMES,
+    TERMS,
+    ZERO,
+    BookSummary,
+    LoanPlan,
+    quota,
 )
-COLLATERAL_KINDS = ("house", "shop", "vehicle", "equipment", "land_use_right")
-
-CENT = Decimal("0.01")
-ZERO = Decimal(0)
+from loanledger.reports.amounts import amount_text
 
 Emit = Callable[[dict[str, Any]], None]
 DayHook = Callable[[date, dict[str, Any]], None]
-
-
-def add_months(day: date, months: int) -> date:
-    """`day` moved by whole months, the day of month capped at the month's last day."""
-    index = day.year * 12 + day.month - 1 + months
-    year, month = divmod(index, 12)
-    month += 1
-    following = date(year + (month == 12), month % 12 + 1, 1)
-    return date(year, month, min(day.day, (following - timedelta(days=1)).day))
-
-
-def quota(rng: random.Random, count: int, weights: Mapping[str, float]) -> list[str]:
-    """`count` labels in the proportions of `weights` (largest remainder; each label at least once
-    when there is room), shuffled with `rng`."""
-    exact = {label: weight * count for label, weight in weights.items()}
-    counts = {label: int(value) for label, value in exact.items()}
-    if count >= len(weights):
-        for label in counts:
-            counts[label] = max(counts[label], 1)
-    by_remainder = sorted(weights, key=lambda label: exact[label] - int(exact[label]), reverse=True)
-    index = 0
-    while sum(counts.values()) < count:
-        counts[by_remainder[index % len(by_remainder)]] += 1
-        index += 1
-    while sum(counts.values()) > count:
-        largest = max(counts, key=lambda label: counts[label])
-        counts[largest] -= 1
-    labels = [label for label, number in counts.items() for _ in range(number)]
-    rng.shuffle(labels)
-    return labels
-
-
-@dataclass
-class LoanPlan:
-    """One application: its terms, what becomes of it, how its borrower pays, and its state."""
-
-    loan_id: str
-    borrower_id: str
-    borrower_name: str
-    id_number: str
-    amount: Decimal
-    term_months: int
-    annual_rate: Decimal
-    method: str
-    purpose: str
-    applied_on: date
-    outcome: str
-    behaviour: str
-    collateral_value: Decimal | None
-    guarantor: bool
-    approver: str = ""
-    approved_amount: Decimal = ZERO
-    schedule: dict[date, dict[str, Any]] = field(default_factory=dict)
-    last_due: date | None = None
-    open: bool = False
-    repayments: int = 0
-    default_from: int = 0
-    special_installments: frozenset[int] = frozenset()
-
-
-@dataclass
-class BookSummary:
-    """What the generator did."""
-
-    applications: int = 0
-    disbursed: int = 0
-    rejected: int = 0
-    withdrawn: int = 0
-    commands: int = 0
-    days: int = 0
-    behaviours: dict[str, int] = field(default_factory=dict)
-    by_command: dict[str, int] = field(default_factory=dict)
 
 
 Action = tuple[str, str, dict[str, Any]]
