@@ -92,25 +92,29 @@ class ChainHeads:
     def observe(self, originator_id: UUID, version: int, link: str) -> None:
         """Remember a link read from or written to the store; older versions never replace newer."""
         with self._lock:
-            head = self._heads.get(originator_id)
-            if head is not None and head[0] > version:
-                return
-            self._heads[originator_id] = (version, link)
-            self._heads.move_to_end(originator_id)
-            while len(self._heads) > self._capacity:
-                self._heads.popitem(last=False)
+            self._keep(originator_id, version, link)
+            self._trim()
 
     def observe_many(self, heads: Mapping[UUID, tuple[int, str]]) -> None:
         """`observe` each loan's (version, link), under one lock."""
         with self._lock:
             for originator_id, (version, link) in heads.items():
-                head = self._heads.get(originator_id)
-                if head is not None and head[0] > version:
-                    continue
-                self._heads[originator_id] = (version, link)
-                self._heads.move_to_end(originator_id)
-            while len(self._heads) > self._capacity:
-                self._heads.popitem(last=False)
+                self._keep(originator_id, version, link)
+            self._trim()
+
+    def _keep(self, originator_id: UUID, version: int, link: str) -> None:
+        # Caller holds the lock. The newest version wins: a slow reader's older link never
+        # replaces the head a writer has just sealed.
+        head = self._heads.get(originator_id)
+        if head is not None and head[0] > version:
+            return
+        self._heads[originator_id] = (version, link)
+        self._heads.move_to_end(originator_id)
+
+    def _trim(self) -> None:
+        # Caller holds the lock: forget the least recently used heads beyond the capacity.
+        while len(self._heads) > self._capacity:
+            self._heads.popitem(last=False)
 
     def clear(self) -> None:
         with self._lock:
