@@ -35,8 +35,8 @@ from loanledger.application import system_clock
 from loanledger.persistence.chain import LINK_LENGTH, ChainHeads
 from loanledger.persistence.keys import DataKeys, load_keyring
 from loanledger.persistence.mapper import LedgerMapper
+from loanledger.persistence.read_store import PostgresReadStore
 from loanledger.persistence.urls import StoreSettings
-from loanledger.projection.store import PostgresReadStore
 
 TARGET_RATE = 45_000.0
 TARGET_RUNNER = 30.0

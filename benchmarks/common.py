@@ -35,7 +35,7 @@ from loanledger.persistence.ids import loan_uuid
 from loanledger.persistence.keys import DataKeys
 from loanledger.persistence.mapper import dump_state
 from loanledger.persistence.personal_data import PERSONAL_FIELDS, open_state, seal_state
-from loanledger.projection.sql import statements
+from loanledger.persistence.sql import statements
 
 PG_URL = os.environ.get("LOANLEDGER_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 EVENTS_TABLE = "loanledger_events"

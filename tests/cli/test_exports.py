@@ -30,7 +30,7 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from loanledger import LoanLedger
-from loanledger.cli import app
+from loanledger.entrypoints.cli import app
 from loanledger.reports import formats
 from tests.html import TagBalance
 from tests.journal import disburse, lines, pre_loan, repay

@@ -19,7 +19,7 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from loanledger import LoanLedger
-from loanledger.cli import app
+from loanledger.entrypoints.cli import app
 from loanledger.persistence.keys import MasterKey
 from tests.conftest import TEST_MASTER_KEY
 from tests.journal import disburse, lines, pre_loan

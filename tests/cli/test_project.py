@@ -56,7 +56,15 @@ def test_project_follow_projects_new_events_and_stops_cleanly_on_sigterm(
     tmp_path: Path, db: str
 ) -> None:
     follower = subprocess.Popen(
-        [sys.executable, "-m", "loanledger.cli", "project", "--follow", "--poll", "0.1"],
+        [
+            sys.executable,
+            "-m",
+            "loanledger.entrypoints.cli",
+            "project",
+            "--follow",
+            "--poll",
+            "0.1",
+        ],
         env={**os.environ, "LOANLEDGER_DB": db},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

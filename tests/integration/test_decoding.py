@@ -16,11 +16,11 @@ from eventsourcing.utils import resolve_topic
 from loanledger import LoanLedger
 from loanledger.domain.errors import MasterKeyMissingError
 from loanledger.domain.event import DomainEvent
+from loanledger.entrypoints.synthetic import SyntheticBook
 from loanledger.persistence.chain import ChainHeads, unseal
 from loanledger.persistence.keys import DataKeys
 from loanledger.persistence.mapper import LedgerMapper, decode_body
 from loanledger.persistence.personal_data import ENVELOPE_FIELD, open_state
-from loanledger.synthetic import SyntheticBook
 
 
 def reference_decode_body(

@@ -24,9 +24,9 @@ import psycopg
 import pytest
 
 from loanledger import LoanLedger
+from loanledger.persistence.read_store import ReadStore, Transaction
 from loanledger.projection.engine import Recorded
 from loanledger.projection.follow import ListenWaker, Waker
-from loanledger.projection.store import ReadStore, Transaction
 from tests.journal import disburse, pre_loan, repay
 
 DEADLINE_SECONDS = 10.0

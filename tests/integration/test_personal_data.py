@@ -23,6 +23,7 @@ from typing import Any
 import pytest
 
 from loanledger import DomainError, LoanLedger, LoanLedgerError
+from loanledger.domain.erasure import ERASED
 from loanledger.domain.errors import (
     InvalidMasterKeyError,
     MasterKeyMismatchError,
@@ -34,9 +35,8 @@ from loanledger.domain.errors import (
 )
 from loanledger.persistence.ids import loan_uuid
 from loanledger.persistence.keys import DATA_KEY_CACHE_SIZE, MASTER_KEY_ENV, MasterKey
-from loanledger.persistence.personal_data import ERASED
+from loanledger.persistence.read_store import ReadStore
 from loanledger.projection.engine import BATCH_SIZE
-from loanledger.projection.store import ReadStore
 from tests.conftest import TEST_MASTER_KEY
 from tests.html import TagBalance
 from tests.integration.tampering import flip_bit, overwrite_state, stored_states

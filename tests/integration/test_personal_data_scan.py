@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from loanledger import LoanLedger
-from loanledger.persistence.personal_data import ERASED
+from loanledger.domain.erasure import ERASED
 from tests.journal import disburse, pre_loan, repay
 from tests.stores import ON_POSTGRESQL
 

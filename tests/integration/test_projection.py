@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 
 from loanledger import LoanLedger
+from loanledger.persistence.read_store import PostgresReadStore, ReadStore, Transaction
 from loanledger.projection.engine import Recorded
 from loanledger.projection.loan_index import LoanIndexProjection
-from loanledger.projection.store import PostgresReadStore, ReadStore, Transaction
 from tests.journal import disburse, pre_loan, repay
 from tests.stores import ON_POSTGRESQL
 

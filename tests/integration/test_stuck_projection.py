@@ -15,8 +15,8 @@ from loanledger import LoanLedger, StoreUnavailableError
 from loanledger.domain.commands import Apply, Borrower
 from loanledger.domain.loan import Loan
 from loanledger.persistence.ids import loan_uuid
+from loanledger.persistence.read_store import ReadStore, Transaction
 from loanledger.projection.engine import Recorded
-from loanledger.projection.store import ReadStore, Transaction
 from loanledger.projection.stuck import StaleReadModelWarning
 from tests.journal import disburse, pre_loan
 from tests.stores import ON_POSTGRESQL

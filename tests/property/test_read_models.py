@@ -26,7 +26,7 @@ from loanledger.application import REPORTS
 from loanledger.domain.rules import CN_2023
 from loanledger.projection.segments import Timeline
 from loanledger.reports.portfolio import loan_ledger
-from loanledger.views import loan_row
+from loanledger.reports.views import loan_row
 from tests.journal import disburse, pre_loan, repay
 from tests.property.test_books_properties import books
 

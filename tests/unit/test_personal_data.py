@@ -12,11 +12,12 @@ import pytest
 from cryptography.exceptions import InvalidTag
 from eventsourcing.utils import get_topic
 
+from loanledger.domain.erasure import ERASED
 from loanledger.domain.errors import InvalidMasterKeyError, MasterKeyMismatchError
 from loanledger.domain.loan_events import GuarantorAdded, LoanApplied
 from loanledger.persistence.keys import DataKeys, Keyring, MasterKey
-from loanledger.persistence.personal_data import ERASED, open_state, seal_state
-from loanledger.projection.store import SQLiteReadStore
+from loanledger.persistence.personal_data import open_state, seal_state
+from loanledger.persistence.read_store import SQLiteReadStore
 
 APPLIED = get_topic(LoanApplied)
 GUARANTOR = get_topic(GuarantorAdded)

@@ -13,8 +13,10 @@ import pytest
 
 from loanledger import LoanLedger
 from loanledger.application.journal import parse_line
+from loanledger.domain.calendar import add_months
 from loanledger.domain.commands import parse_command
-from loanledger.synthetic import BEHAVIOURS, OUTCOMES, SyntheticBook, add_months, quota
+from loanledger.entrypoints.synthetic import SyntheticBook
+from loanledger.entrypoints.synthetic_mix import BEHAVIOURS, OUTCOMES, quota
 
 LOANS = 30
 

@@ -19,6 +19,7 @@ from loanledger.domain.horizon import FutureHorizon
 from loanledger.domain.rules import RuleSet
 from loanledger.persistence.chain import ChainHeads
 from loanledger.persistence.keys import DataKeys
+from loanledger.persistence.read_store import ReadStore
 from loanledger.persistence.snapshots import Snapshots
 from loanledger.persistence.transparency import TransparencyLog
 from loanledger.persistence.urls import StoreSettings
@@ -26,7 +27,6 @@ from loanledger.projection.engine import ProjectionEngine
 from loanledger.projection.loan_index import LoanIndexProjection
 from loanledger.projection.loan_state import LoanStateProjection
 from loanledger.projection.notices import NoticesProjection
-from loanledger.projection.store import ReadStore
 
 
 class LedgerBase(Application[UUID]):

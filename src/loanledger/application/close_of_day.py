@@ -13,9 +13,9 @@ from loanledger.application.dates import parse_as_of
 from loanledger.application.grading import Grading
 from loanledger.application.retries import MAX_COMMAND_ATTEMPTS
 from loanledger.application.store import _command, _query
-from loanledger.collector import collector_paused
 from loanledger.domain.errors import ConcurrencyError
 from loanledger.domain.loan import Loan
+from loanledger.projection.collector import collector_paused
 
 CLOSE_DAY_LOANS_PER_PAUSE = 1_000
 """Loans close of day derives with the cyclic collector paused before it may run again."""

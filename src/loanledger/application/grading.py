@@ -11,8 +11,8 @@ from decimal import Decimal
 from loanledger.application.loans import Loading
 from loanledger.domain.loan import Loan
 from loanledger.domain.rules import CLASSIFICATIONS
+from loanledger.persistence.read_store import Row
 from loanledger.projection.loan_state import StateRow, contagious_borrowers
-from loanledger.projection.store import Row
 
 
 class Grading(Loading):

@@ -34,7 +34,9 @@ from loanledger.persistence.chain import ChainHeads
 from loanledger.persistence.keys import DataKeys, Keyring, load_keyring
 from loanledger.persistence.mapper import LedgerMapper
 from loanledger.persistence.pages import page_reader
+from loanledger.persistence.read_store import open_read_store
 from loanledger.persistence.snapshots import Snapshots
+from loanledger.persistence.sql import statements
 from loanledger.persistence.transparency import TransparencyLog
 from loanledger.persistence.urls import StoreSettings, parse_store_url, resolve_store_url
 from loanledger.persistence.verify import VerifyResult
@@ -42,8 +44,6 @@ from loanledger.projection.engine import ProjectionEngine
 from loanledger.projection.loan_index import LoanIndexProjection
 from loanledger.projection.loan_state import LoanStateProjection
 from loanledger.projection.notices import NoticesProjection
-from loanledger.projection.sql import statements
-from loanledger.projection.store import open_read_store
 
 
 class LoanLedger(Commands, Desk, ChainedRecording):

@@ -12,7 +12,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from loanledger.views import amount_text
+from loanledger.reports.amounts import amount_text
 
 BALANCE_SHEET_FIELDS = (
     "balance_sheet",

@@ -15,8 +15,8 @@ from loanledger.domain.errors import UnknownBorrowerError, UnknownGuarantorError
 from loanledger.domain.text import check_lookup
 from loanledger.persistence.keys import DataKeys, MasterKey
 from loanledger.persistence.personal_data import subject_of
+from loanledger.persistence.read_store import ReadStore
 from loanledger.projection.engine import ProjectionEngine
-from loanledger.projection.store import ReadStore
 from loanledger.reports import regulator
 from loanledger.reports.portfolio import LoanRow
 

@@ -13,17 +13,17 @@ from loanledger.application.dates import parse_as_of, parse_known_at
 from loanledger.application.grading import Grading
 from loanledger.application.off_balance import balance_sheet_figures
 from loanledger.application.store import _query
-from loanledger.collector import collector_paused
 from loanledger.domain.errors import LoanNotFoundError, UnknownReportError, WrongStateError
 from loanledger.domain.loan import Loan
 from loanledger.domain.rules import RuleSet
+from loanledger.persistence.read_store import Row
+from loanledger.projection.collector import collector_paused
 from loanledger.projection.follow import ListenWaker, Waker
 from loanledger.projection.loan_state import moment_text, row_at, summary_view
-from loanledger.projection.store import Row
 from loanledger.reports import ledger as ledger_reports
 from loanledger.reports import portfolio, regulator
 from loanledger.reports.portfolio import LoanRow
-from loanledger.views import loan_row, loan_view, schedule_rows
+from loanledger.reports.views import loan_row, loan_view, schedule_rows
 
 SUMMARY_REPORTS = frozenset({"five_category", "aging", "ifrs9_stages", "loan_ledger"})
 """Reports built from each loan's view and terms alone (not its notices or worklist)."""

@@ -37,7 +37,7 @@ from loanledger.persistence.ids import loan_uuid
 from loanledger.reports import ledger as ledger_reports
 from loanledger.reports.installments import installment_rows
 from loanledger.reports.portfolio import LoanRow
-from loanledger.views import schedule_rows
+from loanledger.reports.views import schedule_rows
 
 MAX_BRANCH_LOANS = 10_000
 """Loans one branch may hold in memory: a what-if is a question about a few loans, and a branch

@@ -20,10 +20,15 @@ from collections.abc import Mapping
 from threading import Lock
 from uuid import UUID
 
-LINK_LENGTH = 64
+from loanledger.proof import GENESIS_LINK as PROOF_GENESIS_LINK
+from loanledger.proof import HASH_HEX_LENGTH
+
+# The chain's shape is the auditor's (`loanledger.proof` checks chains with no other loanledger
+# module): the writer takes its constants from there, so the two can never disagree.
+LINK_LENGTH = HASH_HEX_LENGTH
 """Hex characters in a link (SHA-256)."""
 
-GENESIS_LINK = "0" * LINK_LENGTH
+GENESIS_LINK = PROOF_GENESIS_LINK
 """The link before a loan's first event."""
 
 HEX_DIGITS = b"0123456789abcdef"
@@ -87,25 +92,29 @@ class ChainHeads:
     def observe(self, originator_id: UUID, version: int, link: str) -> None:
         """Remember a link read from or written to the store; older versions never replace newer."""
         with self._lock:
-            head = self._heads.get(originator_id)
-            if head is not None and head[0] > version:
-                return
-            self._heads[originator_id] = (version, link)
-            self._heads.move_to_end(originator_id)
-            while len(self._heads) > self._capacity:
-                self._heads.popitem(last=False)
+            self._keep(originator_id, version, link)
+            self._trim()
 
     def observe_many(self, heads: Mapping[UUID, tuple[int, str]]) -> None:
         """`observe` each loan's (version, link), under one lock."""
         with self._lock:
             for originator_id, (version, link) in heads.items():
-                head = self._heads.get(originator_id)
-                if head is not None and head[0] > version:
-                    continue
-                self._heads[originator_id] = (version, link)
-                self._heads.move_to_end(originator_id)
-            while len(self._heads) > self._capacity:
-                self._heads.popitem(last=False)
+                self._keep(originator_id, version, link)
+            self._trim()
+
+    def _keep(self, originator_id: UUID, version: int, link: str) -> None:
+        # Caller holds the lock. The newest version wins: a slow reader's older link never
+        # replaces the head a writer has just sealed.
+        head = self._heads.get(originator_id)
+        if head is not None and head[0] > version:
+            return
+        self._heads[originator_id] = (version, link)
+        self._heads.move_to_end(originator_id)
+
+    def _trim(self) -> None:
+        # Caller holds the lock: forget the least recently used heads beyond the capacity.
+        while len(self._heads) > self._capacity:
+            self._heads.popitem(last=False)
 
     def clear(self) -> None:
         with self._lock:

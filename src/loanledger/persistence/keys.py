@@ -40,8 +40,8 @@ from loanledger.domain.errors import (
     MasterKeyMismatchError,
     MasterKeyMissingError,
 )
-from loanledger.projection.sql import statements
-from loanledger.projection.store import ReadStore
+from loanledger.persistence.read_store import ReadStore
+from loanledger.persistence.sql import statements
 
 MASTER_KEY_ENV = "LOANLEDGER_MASTER_KEY"
 """The master key: base64 text of 32 random bytes (`loanledger new-master-key` prints one)."""

@@ -39,6 +39,7 @@ from uuid import UUID
 
 from eventsourcing.utils import get_topic
 
+from loanledger.domain.erasure import ERASED
 from loanledger.domain.loan_events import (
     GuarantorAdded,
     LoanApplied,
@@ -46,9 +47,6 @@ from loanledger.domain.loan_events import (
     OverpaymentRefunded,
 )
 from loanledger.persistence.keys import NONCE_BYTES, DataKeys
-
-ERASED = "[erased]"
-"""What a personal field reads as once its subject's data key was destroyed."""
 
 ENVELOPE_FIELD = "personal_data"
 """The key of the sealed envelope in a stored event's JSON (no event has a field of that name)."""

@@ -56,9 +56,9 @@ from loanledger.persistence.chain import unseal
 from loanledger.persistence.keys import DataKeys
 from loanledger.persistence.mapper import decode_body, dump_state
 from loanledger.persistence.personal_data import PERSONAL_FIELDS
+from loanledger.persistence.read_store import ReadStore
+from loanledger.persistence.sql import statements
 from loanledger.persistence.verify import ChainBreak, VerifyResult
-from loanledger.projection.sql import statements
-from loanledger.projection.store import ReadStore
 
 SNAPSHOT_EVERY = 50
 """A loan is snapshotted when it is loaded with at least this many events after its snapshot

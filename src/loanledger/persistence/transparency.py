@@ -32,9 +32,9 @@ from loanledger.persistence.merkle import (
     subtree_from_nodes,
 )
 from loanledger.persistence.pages import PageReader
+from loanledger.persistence.read_store import ReadStore
+from loanledger.persistence.sql import statements
 from loanledger.persistence.verify import loan_id_of
-from loanledger.projection.sql import statements
-from loanledger.projection.store import ReadStore
 from loanledger.proof import (
     CONSISTENCY_KIND,
     INCLUSION_KIND,

@@ -27,14 +27,14 @@ from dataclasses import dataclass
 
 from eventsourcing.persistence import Notification
 
-from loanledger.collector import collector_paused
 from loanledger.domain.event import DomainEvent
 from loanledger.domain.policy import BookEvent
 from loanledger.persistence.failures import is_transient
 from loanledger.persistence.pages import PageReader
+from loanledger.persistence.read_store import ReadStore, Transaction
+from loanledger.persistence.sql import statements
+from loanledger.projection.collector import collector_paused
 from loanledger.projection.follow import Follower, Waker
-from loanledger.projection.sql import statements
-from loanledger.projection.store import ReadStore, Transaction
 from loanledger.projection.stuck import StaleReadModelWarning, StuckEvent, describe
 
 logger = logging.getLogger(__name__)

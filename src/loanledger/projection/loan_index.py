@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from loanledger.domain.loan_events import LoanApplied
+from loanledger.persistence.read_store import ReadStore, Transaction
 from loanledger.projection.engine import Projection, Recorded
-from loanledger.projection.store import ReadStore, Transaction
 
 
 class LoanIndexProjection(Projection):

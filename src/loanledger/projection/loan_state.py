@@ -20,6 +20,7 @@ from loanledger.domain.event import DomainEvent
 from loanledger.domain.loan import Loan, event_values_not_remembered
 from loanledger.domain.loan_events import LoanApproved
 from loanledger.domain.rules import CLASSIFICATIONS, RuleSet
+from loanledger.persistence.read_store import ReadStore, Row, Transaction
 from loanledger.projection.engine import Projection, Recorded
 from loanledger.projection.segments import (
     FOREVER,
@@ -29,7 +30,6 @@ from loanledger.projection.segments import (
     complete_row,
     event_changes_row,
 )
-from loanledger.projection.store import ReadStore, Row, Transaction
 
 CURSORS_KEPT = 500
 """Loans whose loan as loaded, timeline and walk are kept to go on from (one entry a loan; the

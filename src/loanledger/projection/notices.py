@@ -9,9 +9,9 @@ from datetime import date, datetime
 from typing import Any
 
 from loanledger.domain.loan_events import NoticeAcknowledged, NoticeIssued
+from loanledger.persistence.read_store import ReadStore, Transaction
 from loanledger.projection.engine import Projection, Recorded
 from loanledger.projection.loan_state import moment_text
-from loanledger.projection.store import ReadStore, Transaction
 
 
 class NoticesProjection(Projection):

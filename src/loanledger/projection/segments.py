@@ -57,8 +57,9 @@ from loanledger.domain.rules import (
     ifrs9_stage,
 )
 from loanledger.domain.servicing import ONE_DAY, ZERO, InstallmentDue, MoneyFact, Position, _Walk
+from loanledger.reports.amounts import amount_text
 from loanledger.reports.portfolio import loan_ledger as loan_ledger_rows
-from loanledger.views import Derived, loan_row
+from loanledger.reports.views import Derived, loan_row
 
 FOREVER = date(9999, 12, 31)
 """`valid_to` of a segment nothing will end (no due date or threshold is left)."""
@@ -153,7 +154,7 @@ def complete_row(
             ),
             start=Decimal(0),
         )
-        row["penalty_outstanding"] = f"{total:.2f}"
+        row["penalty_outstanding"] = amount_text(total)
     return row
 
 

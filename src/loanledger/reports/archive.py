@@ -16,8 +16,8 @@ from typing import Any
 from loanledger.domain.event import DomainEvent
 from loanledger.domain.loan import Loan
 from loanledger.domain.rules import CN_2023, RuleSet
-from loanledger.persistence.chain import GENESIS_LINK
-from loanledger.views import loan_view
+from loanledger.proof import GENESIS_LINK
+from loanledger.reports.views import loan_view
 
 ACTOR_FIELDS = ("approver", "reviewer", "inspector", "appraiser")
 """Fields that name the person who decided or did a fact, in order of precedence."""

@@ -28,7 +28,8 @@ from loanledger.domain.event import DomainEvent
 from loanledger.domain.loan import Loan
 from loanledger.domain.rules import CN_2023, RuleSet, bucket, classification_floor
 from loanledger.domain.servicing import InstallmentDue, PenaltyWindow, Position, penalty_windows
-from loanledger.views import amount_text, derive, loan_view
+from loanledger.reports.amounts import amount_text
+from loanledger.reports.views import derive, loan_view
 
 EXACT_PLACES = Decimal("0.000001")
 """Places an exact (unrounded) accrual is shown with; the figure itself is never rounded so."""

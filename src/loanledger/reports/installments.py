@@ -13,7 +13,7 @@ from typing import Any
 from loanledger.domain.installments import InstallmentStatus, installment_statuses
 from loanledger.domain.loan import Loan
 from loanledger.domain.rules import CN_2023, RuleSet
-from loanledger.views import amount_text
+from loanledger.reports.amounts import amount_text
 
 
 def installment_rows(loan: Loan, as_of: date, rules: RuleSet = CN_2023) -> list[dict[str, Any]]:

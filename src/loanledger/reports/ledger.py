@@ -8,12 +8,9 @@ from decimal import Decimal
 from typing import Any
 
 from loanledger.domain.books import CHART, Posting
+from loanledger.reports.amounts import amount_text
 
 LoanPostings = tuple[str, list[Posting]]
-
-
-def _money(value: Decimal) -> str:
-    return f"{value:.2f}"
 
 
 def trial_balance(loans: Iterable[LoanPostings]) -> list[dict[str, Any]]:
@@ -29,7 +26,9 @@ def trial_balance(loans: Iterable[LoanPostings]) -> list[dict[str, Any]]:
         balance = balances[account]
         debit = balance if balance > 0 else Decimal(0)
         credit = -balance if balance < 0 else Decimal(0)
-        rows.append({"account": account, "debit": _money(debit), "credit": _money(credit)})
+        rows.append(
+            {"account": account, "debit": amount_text(debit), "credit": amount_text(credit)}
+        )
     debits = sum((Decimal(row["debit"]) for row in rows), start=Decimal(0))
     credits = sum((Decimal(row["credit"]) for row in rows), start=Decimal(0))
     assert debits == credits, f"trial balance does not balance: {debits} != {credits}"
@@ -52,8 +51,8 @@ def journal(loans: Iterable[LoanPostings], since: date | None = None) -> list[di
                         "kind": posting.kind,
                         "reference": posting.reference,
                         "account": account,
-                        "debit": _money(amount if amount > 0 else Decimal(0)),
-                        "credit": _money(-amount if amount < 0 else Decimal(0)),
+                        "debit": amount_text(amount if amount > 0 else Decimal(0)),
+                        "credit": amount_text(-amount if amount < 0 else Decimal(0)),
                     }
                 )
     return sorted(rows, key=lambda row: (row["on"], row["loan_id"], row["entry"]))

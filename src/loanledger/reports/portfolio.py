@@ -13,6 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 from loanledger.domain.rules import BUCKETS, CLASSIFICATIONS, IFRS9_STAGES
+from loanledger.reports.amounts import amount_text
 
 IN_PORTFOLIO = frozenset({"active", "overdue", "legal_recovery", "overpaid"})
 """Portfolio summaries cover loans disbursed and neither closed nor written off (an `overpaid`
@@ -48,10 +49,6 @@ class LoanRow:
     borrower_id_number: str | None = None
 
 
-def _money(value: Decimal) -> str:
-    return f"{value:.2f}"
-
-
 def loan_ledger(rows: Iterable[LoanRow]) -> list[dict[str, Any]]:
     """贷款台帐: one row per loan, the `loan` fields plus the contract's key terms."""
     result = []
@@ -60,7 +57,7 @@ def loan_ledger(rows: Iterable[LoanRow]) -> list[dict[str, Any]]:
             {
                 **row.view,
                 "borrower_id": row.borrower_id,
-                "amount": _money(row.amount),
+                "amount": amount_text(row.amount),
                 "annual_rate": f"{row.annual_rate}",
                 "disbursed_on": row.disbursed_on,
                 "maturity_date": row.maturity_date,
@@ -96,7 +93,7 @@ def _five_category(views: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
         {
             "classification": name,
             "loans": tally.loans,
-            "principal_outstanding": _money(tally.principal),
+            "principal_outstanding": amount_text(tally.principal),
         }
         for name, tally in _tally(views, "classification", CLASSIFICATIONS).items()
     ]
@@ -107,8 +104,8 @@ def _aging(views: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
         {
             "bucket": name,
             "loans": tally.loans,
-            "principal_outstanding": _money(tally.principal),
-            "overdue_amount": _money(tally.overdue),
+            "principal_outstanding": amount_text(tally.principal),
+            "overdue_amount": amount_text(tally.overdue),
         }
         for name, tally in _tally(views, "bucket", BUCKETS).items()
     ]
@@ -116,7 +113,11 @@ def _aging(views: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
 
 def _ifrs9_stages(views: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
     return [
-        {"stage": stage, "loans": tally.loans, "principal_outstanding": _money(tally.principal)}
+        {
+            "stage": stage,
+            "loans": tally.loans,
+            "principal_outstanding": amount_text(tally.principal),
+        }
         for stage, tally in _tally(views, "ifrs9_stage", IFRS9_STAGES).items()
     ]
 

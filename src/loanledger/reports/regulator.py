@@ -18,7 +18,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from loanledger.persistence.personal_data import ERASED
+from loanledger.domain.erasure import ERASED
+from loanledger.reports.amounts import amount_text
 from loanledger.reports.portfolio import LoanRow
 
 MASK = "*"
@@ -95,7 +96,7 @@ def loan_level(rows: Iterable[LoanRow], *, unmasked: bool = False) -> list[dict[
                 "borrower_id_number": id_number if unmasked else mask_id_number(id_number),
                 "borrower_name": name if unmasked else mask_name(name),
                 "currency": view["currency"],
-                "amount": f"{row.amount:.2f}",
+                "amount": amount_text(row.amount),
                 "annual_rate": f"{row.annual_rate}",
                 "disbursed_on": row.disbursed_on,
                 "maturity_date": row.maturity_date,

@@ -30,7 +30,7 @@ from loanledger.domain.loan_events import (
 )
 from loanledger.domain.rules import CN_2023, RuleSet
 from loanledger.domain.servicing import Position
-from loanledger.views import amount_text
+from loanledger.reports.amounts import amount_text
 
 BALANCE_FIELDS = (
     "principal_outstanding",

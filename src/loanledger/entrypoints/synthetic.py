@@ -19,145 +19,40 @@ from __future__ import annotations
 
 import random
 from collections import defaultdict
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from datetime import date, timedelta
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import Any
 
 from loanledger.application import LoanLedger
-
-START = date(2024, 1, 2)
-"""The first application date of the demo book."""
-
-APPLICATION_WINDOW_DAYS = 180
-"""Applications are spread over about the first six months."""
-
-MONTHS = 18
-"""How long the demo runs, day by day."""
-
-METHODS = ("annuity", "equal_principal", "interest_only", "bullet")
-TERMS = (6, 9, 12, 12, 18, 24, 24, 36)
-
-OUTCOMES: Mapping[str, float] = {"disbursed": 0.86, "rejected": 0.09, "withdrawn": 0.05}
-"""What becomes of an application."""
-
-BEHAVIOURS: Mapping[str, float] = {
-    "on_time": 0.50,
-    "late_cured": 0.12,
-    "partial": 0.10,
-    "prepayer": 0.12,
-    "defaulter": 0.16,
-}
-"""How a disbursed loan's borrower pays."""
-
-INVESTIGATORS = tuple(f"inv-{n:02d}" for n in range(1, 17))
-REVIEWERS = tuple(f"rev-{n:02d}" for n in range(1, 7))
-APPROVERS: Mapping[str, Decimal] = {
-    "apr-01": Decimal("300000.00"),
-    "apr-02": Decimal("1000000.00"),
-    "apr-03": Decimal("1000000.00"),
-    "apr-04": Decimal("5000000.00"),
-}
-"""Approvers and their authority limits (按授权权限审批)."""
-
-INSPECTORS = tuple(f"chk-{n:02d}" for n in range(1, 9))
-APPRAISERS = ("appraiser-01", "appraiser-02", "appraiser-03")
-
-SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜"
-GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华玉兰萍红建国峰辉鹏斌宇浩凯"
-PURPOSES = (
-    "working capital 流动资金",
-    "equipment purchase 设备购置",
-    "inventory 备货",
-    "shop renovation 店面装修",
-    "agricultural production 农业生产",
-    "vehicle for deliveries 运输车辆",
+from loanledger.domain.calendar import add_months
+from loanledger.entrypoints.synthetic_mix import (
+    APPLICATION_WINDOW_DAYS,
+    APPRAISERS,
+    APPROVERS,
+    BEHAVIOURS,
+    CENT,
+    COLLATERAL_KINDS,
+    GIVEN,
+    INSPECTORS,
+    INVESTIGATORS,
+    METHODS,
+    MONTHS,
+    OUTCOMES,
+    PURPOSES,
+    REVIEWERS,
+    START,
+    SURNAMES,
+    TERMS,
+    ZERO,
+    BookSummary,
+    LoanPlan,
+    quota,
 )
-COLLATERAL_KINDS = ("house", "shop", "vehicle", "equipment", "land_use_right")
-
-CENT = Decimal("0.01")
-ZERO = Decimal(0)
+from loanledger.reports.amounts import amount_text
 
 Emit = Callable[[dict[str, Any]], None]
 DayHook = Callable[[date, dict[str, Any]], None]
-
-
-def add_months(day: date, months: int) -> date:
-    """`day` moved by whole months, the day of month capped at the month's last day."""
-    index = day.year * 12 + day.month - 1 + months
-    year, month = divmod(index, 12)
-    month += 1
-    following = date(year + (month == 12), month % 12 + 1, 1)
-    return date(year, month, min(day.day, (following - timedelta(days=1)).day))
-
-
-def money(value: Decimal) -> str:
-    """An amount as the journal writes it: a string with exactly two decimals."""
-    return f"{value.quantize(CENT, rounding=ROUND_HALF_UP):.2f}"
-
-
-def quota(rng: random.Random, count: int, weights: Mapping[str, float]) -> list[str]:
-    """`count` labels in the proportions of `weights` (largest remainder; each label at least once
-    when there is room), shuffled with `rng`."""
-    exact = {label: weight * count for label, weight in weights.items()}
-    counts = {label: int(value) for label, value in exact.items()}
-    if count >= len(weights):
-        for label in counts:
-            counts[label] = max(counts[label], 1)
-    by_remainder = sorted(weights, key=lambda label: exact[label] - int(exact[label]), reverse=True)
-    index = 0
-    while sum(counts.values()) < count:
-        counts[by_remainder[index % len(by_remainder)]] += 1
-        index += 1
-    while sum(counts.values()) > count:
-        largest = max(counts, key=lambda label: counts[label])
-        counts[largest] -= 1
-    labels = [label for label, number in counts.items() for _ in range(number)]
-    rng.shuffle(labels)
-    return labels
-
-
-@dataclass
-class LoanPlan:
-    """One application: its terms, what becomes of it, how its borrower pays, and its state."""
-
-    loan_id: str
-    borrower_id: str
-    borrower_name: str
-    id_number: str
-    amount: Decimal
-    term_months: int
-    annual_rate: Decimal
-    method: str
-    purpose: str
-    applied_on: date
-    outcome: str
-    behaviour: str
-    collateral_value: Decimal | None
-    guarantor: bool
-    approver: str = ""
-    approved_amount: Decimal = ZERO
-    schedule: dict[date, dict[str, Any]] = field(default_factory=dict)
-    last_due: date | None = None
-    open: bool = False
-    repayments: int = 0
-    default_from: int = 0
-    special_installments: frozenset[int] = frozenset()
-
-
-@dataclass
-class BookSummary:
-    """What the generator did."""
-
-    applications: int = 0
-    disbursed: int = 0
-    rejected: int = 0
-    withdrawn: int = 0
-    commands: int = 0
-    days: int = 0
-    behaviours: dict[str, int] = field(default_factory=dict)
-    by_command: dict[str, int] = field(default_factory=dict)
 
 
 Action = tuple[str, str, dict[str, Any]]
@@ -304,7 +199,7 @@ class SyntheticBook:
                 "name": plan.borrower_name,
                 "id_number": plan.id_number,
             },
-            amount=money(plan.amount),
+            amount=amount_text(plan.amount),
             currency="CNY",
             term_months=plan.term_months,
             annual_rate=f"{plan.annual_rate:.4f}",
@@ -376,8 +271,8 @@ class SyntheticBook:
         plan.approved_amount = approved
         fields: dict[str, Any] = {
             "approver": plan.approver,
-            "authority_limit": money(APPROVERS[plan.approver]),
-            "amount": money(approved),
+            "authority_limit": amount_text(APPROVERS[plan.approver]),
+            "amount": amount_text(approved),
             "term_months": plan.term_months,
             "annual_rate": f"{plan.annual_rate:.4f}",
             "repayment_method": plan.method,
@@ -392,7 +287,7 @@ class SyntheticBook:
                 day,
                 collateral_id=f"{plan.loan_id}-C1",
                 kind=rng.choice(COLLATERAL_KINDS),
-                value=money(plan.collateral_value),
+                value=amount_text(plan.collateral_value),
                 appraiser=rng.choice(APPRAISERS),
             )
         if plan.guarantor:
@@ -401,7 +296,7 @@ class SyntheticBook:
                 plan,
                 day,
                 guarantor={"id": f"G-{plan.loan_id[2:]}", "name": rng.choice(SURNAMES) + "某"},
-                guaranteed_amount=money(approved),
+                guaranteed_amount=amount_text(approved),
             )
         if plan.outcome == "withdrawn":
             self._at(self._later(day, 1, 10), plan.loan_id, "withdraw")
@@ -422,7 +317,7 @@ class SyntheticBook:
             "disburse",
             plan,
             day,
-            amount=money(plan.approved_amount),
+            amount=amount_text(plan.approved_amount),
             reference=f"{plan.loan_id}-D1",
             payee=plan.borrower_name,
         )
@@ -463,7 +358,7 @@ class SyntheticBook:
     def _repay(self, plan: LoanPlan, day: date, amount: Decimal, *, prepay: bool = False) -> str:
         plan.repayments += 1
         reference = f"{plan.loan_id}-R{plan.repayments:03d}"
-        fields: dict[str, Any] = {"amount": money(amount), "reference": reference}
+        fields: dict[str, Any] = {"amount": amount_text(amount), "reference": reference}
         if prepay:
             fields["prepay"] = True
         self._loan_command("repay", plan, day, **fields)
@@ -597,7 +492,9 @@ class SyntheticBook:
             plan,
             day,
             collateral_id=f"{plan.loan_id}-C1",
-            value=money(max(Decimal(100), (plan.collateral_value * factor).quantize(Decimal(100)))),
+            value=amount_text(
+                max(Decimal(100), (plan.collateral_value * factor).quantize(Decimal(100)))
+            ),
             appraiser=self.rng.choice(APPRAISERS),
         )
 
@@ -660,12 +557,14 @@ class SyntheticBook:
             day,
             case_id=case_id,
             forum=self.rng.choice(("上海仲裁委员会", "深圳国际仲裁院", "北京仲裁委员会")),
-            claim_amount=money(claim),
+            claim_amount=amount_text(claim),
         )
         self._at(self._later(day, 30, 75), plan.loan_id, "award", case_id=case_id, claim=claim)
 
     def _do_award(self, plan: LoanPlan, day: date, case_id: str, claim: Decimal) -> None:
-        self._loan_command("record_award", plan, day, case_id=case_id, award_amount=money(claim))
+        self._loan_command(
+            "record_award", plan, day, case_id=case_id, award_amount=amount_text(claim)
+        )
         self._at(self._later(day, 10, 30), plan.loan_id, "enforce", case_id=case_id, claim=claim)
 
     def _do_enforce(self, plan: LoanPlan, day: date, case_id: str, claim: Decimal) -> None:
@@ -682,7 +581,7 @@ class SyntheticBook:
             plan,
             day,
             case_id=case_id,
-            amount=money(amount),
+            amount=amount_text(amount),
             repayment_reference=reference,
         )
 

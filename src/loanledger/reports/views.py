@@ -26,12 +26,8 @@ from loanledger.domain.postloan import (
 from loanledger.domain.rules import CN_2023, RuleSet, bucket
 from loanledger.domain.schedule import build_schedule
 from loanledger.domain.servicing import Position
+from loanledger.reports.amounts import amount_text
 from loanledger.reports.portfolio import IN_PORTFOLIO, LoanRow
-
-
-def amount_text(value: Decimal) -> str:
-    """An amount as the Contract writes it: exactly two decimals (ROUND_HALF_UP if needed)."""
-    return f"{value.quantize(Decimal('0.01'), rounding='ROUND_HALF_UP'):.2f}"
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,8 @@
 """`loanledger demo` (and `make demo`): a synthetic book, day by day, on SQLite.
 
-Generates `loans` applications from `seed` with `loanledger.synthetic`, records them and closes
-every day for 18 months, then prints the five-category, aging and IFRS 9 summaries and writes to
-the output directory:
+Generates `loans` applications from `seed` with `loanledger.entrypoints.synthetic`, records them
+and closes every day for 18 months, then prints the five-category, aging and IFRS 9 summaries and
+writes to the output directory:
 
 - `journal.jsonl`: every command in order (with a `close_day` line per day); it replays with
   `loanledger load` into an empty store and gives the same reports;
@@ -36,9 +36,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from loanledger.application import LoanLedger
 from loanledger.domain.errors import DomainError
+from loanledger.entrypoints.synthetic import SyntheticBook
 from loanledger.persistence.keys import MASTER_KEY_ENV, MasterKey
 from loanledger.reports import formats
-from loanledger.synthetic import SyntheticBook
 
 SUMMARY_REPORTS = ("five_category", "aging", "ifrs9_stages")
 """Printed at the end and written as CSV and XLSX."""
@@ -272,15 +272,3 @@ def _write_chart(result: DemoResult, path: Path) -> None:
     figure.tight_layout()
     figure.savefig(path, dpi=110)
     plt.close(figure)
-
-
-def main(argv: list[str] | None = None) -> int:
-    """`python -m loanledger.demo`: the same as `loanledger demo`."""
-    from loanledger.cli import app
-
-    app(["demo", *(argv if argv is not None else sys.argv[1:])])
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
