@@ -176,15 +176,34 @@ class TransparencyLog:
                 )
                 for index, text in txn.execute(statement, chunk):
                     found[(0, int(index))] = bytes.fromhex(text)
-            for start in range(0, len(inner), NODES_PER_QUERY):
-                pairs = inner[start : start + NODES_PER_QUERY]
-                statement = (
-                    "SELECT level, position, hash FROM loanledger_merkle_nodes "
-                    f"WHERE (level, position) IN ({', '.join(['(?, ?)'] * len(pairs))})"
-                )
-                params = [value for pair in pairs for value in pair]
-                for level, index, text in txn.execute(statement, params):
-                    found[(int(level), int(index))] = bytes.fromhex(text)
+            # PostgreSQL finds row values in the primary key; SQLite scans the table for them,
+            # so there each level is its own query (in-process: no round trip).
+            per_level = self.store.dialect == "sqlite"
+            groups = (
+                [
+                    [pair for pair in inner if pair[0] == level]
+                    for level in sorted({depth for depth, _ in inner})
+                ]
+                if per_level
+                else [inner]
+            )
+            for group in groups:
+                for start in range(0, len(group), NODES_PER_QUERY):
+                    pairs = group[start : start + NODES_PER_QUERY]
+                    if per_level:
+                        statement = (
+                            "SELECT level, position, hash FROM loanledger_merkle_nodes WHERE "
+                            f"level = ? AND position IN ({', '.join('?' * len(pairs))})"
+                        )
+                        params = [pairs[0][0], *(index for _, index in pairs)]
+                    else:
+                        statement = (
+                            "SELECT level, position, hash FROM loanledger_merkle_nodes WHERE "
+                            f"(level, position) IN ({', '.join(['(?, ?)'] * len(pairs))})"
+                        )
+                        params = [value for pair in pairs for value in pair]
+                    for level, index, text in txn.execute(statement, params):
+                        found[(int(level), int(index))] = bytes.fromhex(text)
         missing = wanted - found.keys()
         if missing:
             level, index = min(missing)
