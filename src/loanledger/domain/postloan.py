@@ -10,10 +10,11 @@ loan next needs looking at, so that closing a day touches only loans with work t
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from loanledger.domain.calendar import add_months
 from loanledger.domain.event import DomainEvent
@@ -53,8 +54,14 @@ from loanledger.domain.rules import (
 )
 from loanledger.domain.servicing import InstallmentDue, Position
 
-if TYPE_CHECKING:
-    from loanledger.domain.loan import Loan
+
+class LoanHistory(Protocol):
+    """What the post-loan rules read from a loan: its recorded facts. A protocol rather than the
+    `Loan` class, so this module never imports the aggregate that imports it."""
+
+    @property
+    def history(self) -> Sequence[DomainEvent]: ...
+
 
 OBSERVATION_MONTHS = 12
 """A restructured loan stays at least substandard for at least a year ..."""
@@ -106,7 +113,7 @@ class PostLoanState:
         return self.checks[-1] if self.checks else None
 
 
-def post_loan_state(loan: Loan, as_of: date) -> PostLoanState:
+def post_loan_state(loan: LoanHistory, as_of: date) -> PostLoanState:
     """Gather the post-loan facts effective on or before `as_of`, in effective order."""
     state = PostLoanState(as_of)
     events = sorted(
