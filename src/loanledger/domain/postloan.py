@@ -17,6 +17,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Protocol
 
 from loanledger.domain.calendar import add_months
+from loanledger.domain.contagion import spread_to
 from loanledger.domain.event import DomainEvent
 from loanledger.domain.limitation import (
     CLOCK_WARNINGS,
@@ -45,7 +46,6 @@ from loanledger.domain.loan_events import (
 )
 from loanledger.domain.origination import ltv_breached, made_today
 from loanledger.domain.rules import (
-    CLASSIFICATIONS,
     RuleSet,
     classification_floor,
     ifrs9_stage,
@@ -293,17 +293,6 @@ def legal_recovery_in_force(state: PostLoanState, position: Position | None) -> 
         return False  # the arrears are fully repaid
     cleared = position.arrears_cleared_on
     return cleared is None or cleared < state.legal.effective_date
-
-
-CONTAGION_REASON = "borrower non-performing elsewhere (contagion)"
-
-
-def spread_to(classification: str, reasons: list[str]) -> tuple[str, list[str]]:
-    """A grade once the borrower is non-performing elsewhere (contagion): below substandard it
-    becomes substandard, with the reason added; at or above it stays."""
-    if CLASSIFICATIONS.index(classification) < CLASSIFICATIONS.index("substandard"):
-        return "substandard", [*reasons, CONTAGION_REASON]
-    return classification, reasons
 
 
 def observation_ends_on(state: PostLoanState, position: Position | None) -> date | None:

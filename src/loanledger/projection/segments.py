@@ -30,6 +30,7 @@ from fractions import Fraction
 from functools import cache
 from typing import Any
 
+from loanledger.domain.contagion import spread_to
 from loanledger.domain.event import DomainEvent
 from loanledger.domain.limitation import window_boundaries
 from loanledger.domain.loan import Loan
@@ -48,7 +49,6 @@ from loanledger.domain.postloan import (
     guarantee_expires_on,
     limitation_expires_on,
     observation_ends_on,
-    spread_to,
 )
 from loanledger.domain.rules import (
     RuleSet,
