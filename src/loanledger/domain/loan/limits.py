@@ -22,6 +22,7 @@ MAX_RESTRUCTURES = 12
 
 
 def check_term(term_months: int) -> None:
+    """Refuse a term (applied, approved or restructured) the schedule would not build."""
     if not MIN_TERM_MONTHS <= term_months <= MAX_TERM_MONTHS:
         raise InvalidTermError(
             f"term_months must be between {MIN_TERM_MONTHS} and {MAX_TERM_MONTHS}, "
