@@ -111,7 +111,7 @@ def register(app: typer.Typer, context: Callable[[str | None], Any]) -> None:
         public key and key id to publish."""
         from secrets import token_hex
 
-        from loanledger.persistence.transparency import SigningKey
+        from loanledger.persistence.checkpoints import SigningKey
 
         private = token_hex(32)
         key = SigningKey(private)

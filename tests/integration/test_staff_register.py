@@ -155,7 +155,7 @@ def test_only_an_administrator_grants_once_the_register_is_required(ledger: Loan
 
 def test_nobody_grants_or_revokes_their_own_authority(ledger: LoanLedger) -> None:
     with pytest.raises(SeparationOfDutiesError, match="cannot grant authority to themselves"):
-        ledger.execute({**_grant("admin-1", "approver"), "granted_by": " ADMIN-1"})
+        ledger.execute({**_grant("admin-1", "approver"), "granted_by": "ADMIN-1"})
     with pytest.raises(WrongStateError, match="'inv-9' holds no reviewer authority on 2024-01-05"):
         ledger.execute(_revoke("inv-9", "reviewer", "2024-01-05"))
 

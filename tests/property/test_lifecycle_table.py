@@ -95,8 +95,10 @@ class LifecycleTable(RuleBasedStateMachine):
         if self.ended is not None:
             return self.ended
         status: str = self.ledger.loan(self.loan_id, as_of=self.day)["status"]
-        if status == "closed":
-            return "settled"  # owing nothing, no close recorded (the model saw none accepted)
+        if status in ("closed", "overpaid"):
+            # Owing nothing, no close recorded (the model saw none accepted); `overpaid` is such
+            # a loan holding the borrower's money, in the same stage.
+            return "settled"
         return STATUS_STAGE.get(status, status)
 
     def _version(self) -> int:

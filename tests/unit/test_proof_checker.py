@@ -11,7 +11,7 @@ import pytest
 
 from loanledger.domain.errors import InvalidCheckpointError, InvalidSigningKeyError
 from loanledger.persistence.chain import compute_link
-from loanledger.persistence.transparency import SigningKey, load_checkpoint
+from loanledger.persistence.checkpoints import SigningKey, load_checkpoint
 from loanledger.proof import chain_link, check_consistency, check_inclusion, check_signature
 
 SECRET = "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60"

@@ -32,8 +32,9 @@ from typing import Any
 from eventsourcing.persistence import Notification
 
 from loanledger.domain.errors import InvalidCheckpointError
+from loanledger.persistence.checkpoints import load_checkpoint
 from loanledger.persistence.merkle import Frontier, root_of
-from loanledger.persistence.transparency import TransparencyLog, event_leaf, load_checkpoint
+from loanledger.persistence.transparency import TransparencyLog, event_leaf
 from loanledger.persistence.verify import (
     ChainBreak,
     VerifyResult,

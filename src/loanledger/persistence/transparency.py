@@ -13,7 +13,6 @@ and root at a moment, Ed25519-signed when `LOANLEDGER_SIGNING_KEY` is set.
 from __future__ import annotations
 
 import base64
-import json
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
@@ -23,7 +22,8 @@ from uuid import UUID
 
 from eventsourcing.persistence import Notification, StoredEvent
 
-from loanledger.domain.errors import InvalidCheckpointError, InvalidSigningKeyError
+from loanledger.domain.errors import InvalidCheckpointError
+from loanledger.persistence.checkpoints import SigningKey, load_checkpoint
 from loanledger.persistence.merkle import (
     Frontier,
     Subtree,
@@ -39,8 +39,6 @@ from loanledger.proof import (
     CONSISTENCY_KIND,
     INCLUSION_KIND,
     check_signature,
-    checkpoint_message,
-    key_id_of,
     leaf_hash,
 )
 
@@ -66,57 +64,6 @@ def leaf_bytes(state: object) -> bytes:
 
 def event_leaf(state: object) -> bytes:
     return leaf_hash(leaf_bytes(state))
-
-
-def load_checkpoint(source: Mapping[str, Any] | str | Path) -> dict[str, Any]:
-    """A checkpoint given as a dict or as the path of its JSON file, checked for shape and
-    signature (`InvalidCheckpointError` otherwise)."""
-    try:
-        loaded: Any = (
-            dict(source)
-            if isinstance(source, Mapping)
-            else json.loads(Path(source).read_text(encoding="utf-8"))
-        )
-    except (OSError, ValueError) as error:
-        raise InvalidCheckpointError(f"cannot read checkpoint {source}: {error}") from error
-    if not isinstance(loaded, dict):
-        raise InvalidCheckpointError("a checkpoint is a JSON object")
-    size, root = loaded.get("tree_size"), loaded.get("root")
-    if not isinstance(size, int) or isinstance(size, bool) or size < 0:
-        raise InvalidCheckpointError("checkpoint tree_size must be a non-negative integer")
-    if not isinstance(root, str) or len(root) != 64 or root.strip("0123456789abcdef"):
-        raise InvalidCheckpointError("checkpoint root must be 64 lower-case hex characters")
-    if not isinstance(loaded.get("recorded_at", ""), str):
-        raise InvalidCheckpointError("checkpoint recorded_at must be an ISO timestamp")
-    return loaded
-
-
-class SigningKey:
-    """The Ed25519 key checkpoints are signed with (`LOANLEDGER_SIGNING_KEY`: 64 hex)."""
-
-    def __init__(self, text: str) -> None:
-        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-        from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
-
-        try:
-            seed = bytes.fromhex(text.strip())
-            if len(seed) != 32:
-                raise ValueError("32 bytes expected")
-        except ValueError as error:
-            raise InvalidSigningKeyError(
-                "LOANLEDGER_SIGNING_KEY must be an Ed25519 private key: 64 hex characters"
-            ) from error
-        self._key = Ed25519PrivateKey.from_private_bytes(seed)
-        self.public_key = self._key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
-        self.key_id = key_id_of(self.public_key)
-
-    def sign(self, checkpoint: dict[str, Any]) -> dict[str, Any]:
-        return {
-            **checkpoint,
-            "signature": self._key.sign(checkpoint_message(checkpoint)).hex(),
-            "key_id": self.key_id,
-            "public_key": self.public_key.hex(),
-        }
 
 
 class TransparencyLog:
@@ -229,15 +176,34 @@ class TransparencyLog:
                 )
                 for index, text in txn.execute(statement, chunk):
                     found[(0, int(index))] = bytes.fromhex(text)
-            for start in range(0, len(inner), NODES_PER_QUERY):
-                pairs = inner[start : start + NODES_PER_QUERY]
-                statement = (
-                    "SELECT level, position, hash FROM loanledger_merkle_nodes "
-                    f"WHERE (level, position) IN ({', '.join(['(?, ?)'] * len(pairs))})"
-                )
-                params = [value for pair in pairs for value in pair]
-                for level, index, text in txn.execute(statement, params):
-                    found[(int(level), int(index))] = bytes.fromhex(text)
+            # PostgreSQL finds row values in the primary key; SQLite scans the table for them,
+            # so there each level is its own query (in-process: no round trip).
+            per_level = self.store.dialect == "sqlite"
+            groups = (
+                [
+                    [pair for pair in inner if pair[0] == level]
+                    for level in sorted({depth for depth, _ in inner})
+                ]
+                if per_level
+                else [inner]
+            )
+            for group in groups:
+                for start in range(0, len(group), NODES_PER_QUERY):
+                    pairs = group[start : start + NODES_PER_QUERY]
+                    if per_level:
+                        statement = (
+                            "SELECT level, position, hash FROM loanledger_merkle_nodes WHERE "
+                            f"level = ? AND position IN ({', '.join('?' * len(pairs))})"
+                        )
+                        params = [pairs[0][0], *(index for _, index in pairs)]
+                    else:
+                        statement = (
+                            "SELECT level, position, hash FROM loanledger_merkle_nodes WHERE "
+                            f"(level, position) IN ({', '.join(['(?, ?)'] * len(pairs))})"
+                        )
+                        params = [value for pair in pairs for value in pair]
+                    for level, index, text in txn.execute(statement, params):
+                        found[(int(level), int(index))] = bytes.fromhex(text)
         missing = wanted - found.keys()
         if missing:
             level, index = min(missing)
