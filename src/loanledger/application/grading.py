@@ -9,8 +9,8 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from loanledger.application.loans import Loading
+from loanledger.domain.contagion import contagion_spreads
 from loanledger.domain.loan import Loan
-from loanledger.domain.rules import CLASSIFICATIONS
 from loanledger.persistence.read_store import Row
 from loanledger.projection.loan_state import StateRow, contagious_borrowers
 
@@ -73,8 +73,7 @@ class Grading(Loading):
         siblings = self._siblings(loan.application.borrower.id)
         if len(siblings) < 2:
             return False
-        total = Decimal(0)
-        non_performing = Decimal(0)
+        balances: list[tuple[Decimal, str]] = []
         for sibling_id in siblings:
             sibling = loan if sibling_id == loan.loan_id else self._get(sibling_id)
             sibling = sibling.as_known_at(known_at)
@@ -83,14 +82,9 @@ class Grading(Loading):
             position = sibling.position(on, self.rules)
             if position is None or position.disbursed == 0:
                 continue
-            outstanding = position.principal_outstanding
-            total += outstanding
             grade = sibling.risk(on, position, self.rules).classification
-            if CLASSIFICATIONS.index(grade) >= CLASSIFICATIONS.index("substandard"):
-                non_performing += outstanding
-        if total == 0:
-            return False
-        return non_performing / total > self.rules.contagion_non_performing_share
+            balances.append((position.principal_outstanding, grade))
+        return contagion_spreads(balances, self.rules.contagion_non_performing_share)
 
     def _drop_caches(self) -> None:
         """Forget the decoded events, the loans replayed for reads and the borrower map (personal

@@ -13,7 +13,7 @@ from typing import ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, model_validator
 
-from loanledger.domain.commands import Amount, Flag, IsoDate
+from loanledger.domain.command_fields import Amount, Flag, IsoDate
 from loanledger.domain.errors import InvalidCommandError
 from loanledger.domain.horizon import DEFAULT_FUTURE_HORIZON_DAYS, DEFAULT_TIME_ZONE, FutureHorizon
 from loanledger.domain.policy import POLICY_FIELDS

@@ -1,6 +1,6 @@
 """Posting rules: the general-ledger entries a loan's facts produce (DESIGN §9).
 
-The money walk in `servicing.py` calls these hooks as it replays a loan, so the entries follow
+The money walk in `domain.servicing` calls these hooks as it replays a loan, so the entries follow
 exactly the figures the loan view reports. Every entry balances (debits = credits) and the
 per-loan subledger ties to the control accounts by construction: the balance of
 `loans_principal` is the loan's principal outstanding (until written off), `interest_receivable`

@@ -11,30 +11,30 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
-from datetime import date
-from decimal import Decimal
-from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import (
     BaseModel,
-    BeforeValidator,
     ConfigDict,
     Field,
-    PlainSerializer,
     StringConstraints,
     ValidationError,
     model_validator,
 )
 
+from loanledger.domain.book_commands import BOOK_COMMANDS, BookCommand
+from loanledger.domain.command_fields import (
+    Amount,
+    Flag,
+    IsoDate,
+    Rate,
+    RepaymentMethodName,
+    WholeNumber,
+)
 from loanledger.domain.errors import (
     DomainError,
-    InvalidAmountError,
     InvalidCommandError,
-    InvalidDateError,
-    InvalidRateError,
 )
-from loanledger.domain.money import CURRENCIES, parse_decimal
 from loanledger.domain.text import (
     Identifier,
     IdNumber,
@@ -43,81 +43,6 @@ from loanledger.domain.text import (
     RequiredText,
     Text,
 )
-
-if TYPE_CHECKING:
-    from loanledger.domain.book_commands import BookCommand
-
-EARLIEST_DATE = date(1970, 1, 1)
-LATEST_DATE = date(2199, 12, 31)
-
-_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
-
-
-def _strict_date(value: object) -> date:
-    if isinstance(value, date):
-        parsed = value
-    elif isinstance(value, str) and _ISO_DATE.fullmatch(value):
-        try:
-            parsed = date.fromisoformat(value)
-        except ValueError as error:
-            raise InvalidDateError(f"{value!r} is not a calendar date") from error
-    else:
-        raise InvalidDateError(f"must be an ISO date 'YYYY-MM-DD', got {value!r}")
-    if not EARLIEST_DATE <= parsed <= LATEST_DATE:
-        raise InvalidDateError(
-            f"{parsed.isoformat()} is outside "
-            f"{EARLIEST_DATE.isoformat()}..{LATEST_DATE.isoformat()}"
-        )
-    return parsed
-
-
-MAX_AMOUNT_PLACES = max(unit.minor_unit for unit in CURRENCIES.values())
-"""No currency the ledger knows has more minor-unit places; the loan's own currency is checked
-again when the command meets the loan (JPY allows none)."""
-
-
-def _amount(value: object) -> Decimal:
-    parsed = parse_decimal(value, "amount", error=InvalidAmountError)
-    if parsed <= 0:
-        raise InvalidAmountError(f"amount must be greater than zero, got {value}")
-    exponent = parsed.as_tuple().exponent
-    assert isinstance(exponent, int)
-    if exponent < -MAX_AMOUNT_PLACES:
-        raise InvalidAmountError(f"amount {value} has more than {MAX_AMOUNT_PLACES} decimal places")
-    return parsed
-
-
-def _rate(value: object) -> Decimal:
-    parsed = parse_decimal(value, "annual_rate", error=InvalidRateError)
-    if not Decimal(0) <= parsed <= Decimal(1):
-        raise InvalidRateError(
-            f"annual_rate must be between 0 and 1 (a fraction, 0.049 for 4.9%), got {value}"
-        )
-    return parsed
-
-
-def _strict_bool(value: object) -> bool:
-    if not isinstance(value, bool):
-        raise InvalidCommandError(f"must be true or false, got {value!r}")
-    return value
-
-
-def _strict_int(value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise InvalidCommandError(f"must be a whole number, got {value!r}")
-    return value
-
-
-def _decimal_text(value: Decimal) -> str:
-    return format(value, "f")
-
-
-IsoDate = Annotated[date, BeforeValidator(_strict_date)]
-Amount = Annotated[Decimal, BeforeValidator(_amount), PlainSerializer(_decimal_text)]
-Rate = Annotated[Decimal, BeforeValidator(_rate), PlainSerializer(_decimal_text)]
-Flag = Annotated[bool, BeforeValidator(_strict_bool)]
-WholeNumber = Annotated[int, BeforeValidator(_strict_int)]
-RepaymentMethodName = Literal["annuity", "equal_principal", "interest_only", "bullet"]
 
 
 class Command(BaseModel):
@@ -450,8 +375,6 @@ class CloseDay(BaseModel):
 
 def parse_command(data: object) -> Command | CloseDay | BookCommand:
     """Validate one journal command; refuse with the DomainError that names the broken rule."""
-    from loanledger.domain.book_commands import BOOK_COMMANDS, BookCommand
-
     if not isinstance(data, dict):
         raise InvalidCommandError(f"a command must be a JSON object, got {type(data).__name__}")
     name = data.get("command")

@@ -12,6 +12,8 @@ Events never read the clock: the application passes the recorded time in.
 from __future__ import annotations
 
 from datetime import date, datetime
+from functools import cache
+from importlib import import_module
 from typing import Annotated, Any, ClassVar, Protocol
 from uuid import UUID
 
@@ -53,6 +55,11 @@ class DomainEvent(BaseModel):
 
     class_version: ClassVar[int] = 1
 
+    aggregate_topic: ClassVar[str | None] = None
+    """For an event that starts a stream: the aggregate class it creates, as eventsourcing's
+    `module:Class` topic. It is resolved when first needed, so an events module never imports the
+    aggregate module that imports it (the aggregate knows its events, not the other way round)."""
+
     originator_id: UUID
     originator_version: int
     timestamp: RecordedTime
@@ -70,5 +77,15 @@ class DomainEvent(BaseModel):
         return aggregate
 
     def create_aggregate(self) -> Any:
-        """Only creation events override this; any other event first in a stream is corrupt."""
-        raise TypeError(f"{type(self).__name__} cannot start a stream")
+        """The new aggregate a creation event starts: the class its `aggregate_topic` names (or
+        its own override); any other event first in a stream is corrupt."""
+        if self.aggregate_topic is None:
+            raise TypeError(f"{type(self).__name__} cannot start a stream")
+        return resolve_aggregate(self.aggregate_topic)(self.originator_id)
+
+
+@cache
+def resolve_aggregate(topic: str) -> Any:
+    """The class a `module:Class` topic names (eventsourcing's topic form), imported once."""
+    module_name, _, class_name = topic.partition(":")
+    return getattr(import_module(module_name), class_name)

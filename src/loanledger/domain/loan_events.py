@@ -33,10 +33,7 @@ class LoanApplied(DomainEvent):
     repayment_method: str
     purpose: str
 
-    def create_aggregate(self) -> Any:
-        from loanledger.domain.loan import Loan
-
-        return Loan(self.originator_id)
+    aggregate_topic: ClassVar[str | None] = "loanledger.domain.loan:Loan"
 
 
 class InvestigationRecorded(DomainEvent):

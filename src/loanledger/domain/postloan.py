@@ -10,12 +10,14 @@ loan next needs looking at, so that closing a day touches only loans with work t
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from loanledger.domain.calendar import add_months
+from loanledger.domain.contagion import spread_to
 from loanledger.domain.event import DomainEvent
 from loanledger.domain.limitation import (
     CLOCK_WARNINGS,
@@ -44,7 +46,6 @@ from loanledger.domain.loan_events import (
 )
 from loanledger.domain.origination import ltv_breached, made_today
 from loanledger.domain.rules import (
-    CLASSIFICATIONS,
     RuleSet,
     classification_floor,
     ifrs9_stage,
@@ -53,8 +54,14 @@ from loanledger.domain.rules import (
 )
 from loanledger.domain.servicing import InstallmentDue, Position
 
-if TYPE_CHECKING:
-    from loanledger.domain.loan import Loan
+
+class LoanHistory(Protocol):
+    """What the post-loan rules read from a loan: its recorded facts. A protocol rather than the
+    `Loan` class, so this module never imports the aggregate that imports it."""
+
+    @property
+    def history(self) -> Sequence[DomainEvent]: ...
+
 
 OBSERVATION_MONTHS = 12
 """A restructured loan stays at least substandard for at least a year ..."""
@@ -106,7 +113,7 @@ class PostLoanState:
         return self.checks[-1] if self.checks else None
 
 
-def post_loan_state(loan: Loan, as_of: date) -> PostLoanState:
+def post_loan_state(loan: LoanHistory, as_of: date) -> PostLoanState:
     """Gather the post-loan facts effective on or before `as_of`, in effective order."""
     state = PostLoanState(as_of)
     events = sorted(
@@ -114,7 +121,7 @@ def post_loan_state(loan: Loan, as_of: date) -> PostLoanState:
         key=lambda event: (event.effective_date, event.originator_version),
     )
     for event in events:
-        _gather(state, event)
+        gather_post_loan_fact(state, event)
     return state
 
 
@@ -142,7 +149,10 @@ _GATHERED = frozenset(
 """The post-loan facts; most of a loan's events (money, pre-loan) are skipped at once."""
 
 
-def _gather(state: PostLoanState, event: DomainEvent) -> None:
+def gather_post_loan_fact(state: PostLoanState, event: DomainEvent) -> None:
+    """Add one fact to `state` when the post-loan rules read it (others are passed over). Facts
+    are gathered in effective order; `post_loan_state` does it for all of a loan's facts, the
+    segment projection one fact at a time."""
     if type(event) not in _GATHERED:
         return
     if isinstance(event, CollateralPledged | CollateralRevalued):
@@ -225,8 +235,8 @@ def assess(
         warnings.add("adverse_post_loan_check")
     if any(ability == "weakened" for ability in state.guarantor_ability.values()):
         warnings.add("guarantor_weakened")
-    limitation = _limitation(state, position)
-    guarantee = _guarantee_expiry(state, position)
+    limitation = limitation_expires_on(state, position)
+    guarantee = guarantee_expires_on(state, position)
     warnings |= clock_warnings(state.as_of, limitation, guarantee, overdue=days_past_due >= 1)
     ordered = tuple(name for name in WARNING_ORDER if name in warnings)
 
@@ -237,7 +247,7 @@ def assess(
         if worse_classification(manual, classification) == manual and manual != classification:
             reasons.append(f"manual: {state.manual.reason}")
         classification = worse_classification(classification, manual)
-    observation_until = _observation_until(state, position)
+    observation_until = observation_ends_on(state, position)
     if observation_until is not None and state.as_of < observation_until:
         if worse_classification(classification, "substandard") != classification:
             reasons.append("restructured: observation period")
@@ -285,18 +295,10 @@ def legal_recovery_in_force(state: PostLoanState, position: Position | None) -> 
     return cleared is None or cleared < state.legal.effective_date
 
 
-CONTAGION_REASON = "borrower non-performing elsewhere (contagion)"
-
-
-def spread_to(classification: str, reasons: list[str]) -> tuple[str, list[str]]:
-    """A grade once the borrower is non-performing elsewhere (contagion): below substandard it
-    becomes substandard, with the reason added; at or above it stays."""
-    if CLASSIFICATIONS.index(classification) < CLASSIFICATIONS.index("substandard"):
-        return "substandard", [*reasons, CONTAGION_REASON]
-    return classification, reasons
-
-
-def _observation_until(state: PostLoanState, position: Position | None) -> date | None:
+def observation_ends_on(state: PostLoanState, position: Position | None) -> date | None:
+    """The end of a restructured loan's observation period (重组观察期): the later of
+    `OBSERVATION_MONTHS` after the restructure and its `OBSERVATION_PERIODS`-th new due date;
+    None when the loan was not restructured."""
     if state.restructured is None or position is None:
         return None
     start = state.restructured.effective_date
@@ -305,7 +307,7 @@ def _observation_until(state: PostLoanState, position: Position | None) -> date 
     return max(add_months(start, OBSERVATION_MONTHS), periods)
 
 
-def _limitation(state: PostLoanState, position: Position | None) -> date | None:
+def limitation_expires_on(state: PostLoanState, position: Position | None) -> date | None:
     """Three years from the earliest unpaid due date, restarted by the latest interruption (a
     receipt of a demand, a claim filed, a partial payment: `domain.limitation`)."""
     if position is None:
@@ -324,7 +326,8 @@ def _limitation(state: PostLoanState, position: Position | None) -> date | None:
     return limitation_expiry(earliest, [*receipts, *state.interruptions])
 
 
-def _guarantee_expiry(state: PostLoanState, position: Position | None) -> date | None:
+def guarantee_expires_on(state: PostLoanState, position: Position | None) -> date | None:
+    """The first date a guarantee of this loan lapses (its period counted from maturity)."""
     if not state.guarantors or position is None or position.maturity_date is None:
         return None
     maturity = position.maturity_date

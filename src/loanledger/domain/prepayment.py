@@ -1,6 +1,6 @@
 """Prepayment (提前还款) and payoff: what settles a loan exactly on a date (issue 23, DESIGN §12).
 
-The rule, in the order the money walk (`servicing.py`) applies it: a repayment with `prepay`
+The rule, in the order the money walk (`domain.servicing`) applies it: a repayment with `prepay`
 first meets whatever is due (penalty → interest → principal, oldest first); the rest, together
 with the overpayment the loan already holds, settles the interest the principal has earned since
 the start of the current period and then reduces principal. When that covers the payoff the loan

@@ -11,20 +11,31 @@ names are recorded on the `CollateralReleased` fact.
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from loanledger.domain.commands import ReleaseCollateral
 from loanledger.domain.errors import ReleaseControlError, SeparationOfDutiesError
-from loanledger.domain.postloan import post_loan_state
+from loanledger.domain.postloan import LoanHistory, post_loan_state
 from loanledger.domain.rules import CN_2023, RuleSet
+from loanledger.domain.servicing import Position
 from loanledger.domain.staff import normalised
 
-if TYPE_CHECKING:
-    from loanledger.domain.loan import Loan
+
+class ReleasingLoan(LoanHistory, Protocol):
+    """What release control reads from the loan (a protocol, so this module never imports the
+    aggregate that calls it)."""
+
+    @property
+    def loan_id(self) -> str: ...
+
+    def position(self, as_of: date, rules: RuleSet = CN_2023) -> Position | None: ...
 
 
-def control_reason(loan: Loan, command: ReleaseCollateral, rules: RuleSet = CN_2023) -> str | None:
+def control_reason(
+    loan: ReleasingLoan, command: ReleaseCollateral, rules: RuleSet = CN_2023
+) -> str | None:
     """Why this release needs a second person's approval (None: it does not)."""
     position = loan.position(command.on, rules)
     if position is None or position.disbursed <= 0:
@@ -47,7 +58,9 @@ def control_reason(loan: Loan, command: ReleaseCollateral, rules: RuleSet = CN_2
     return None
 
 
-def check_release(loan: Loan, command: ReleaseCollateral, rules: RuleSet = CN_2023) -> None:
+def check_release(
+    loan: ReleasingLoan, command: ReleaseCollateral, rules: RuleSet = CN_2023
+) -> None:
     """Refuse a controlled release without a second person's approval."""
     if command.approver is not None:
         if command.requested_by is None:

@@ -82,9 +82,9 @@ Decode = Callable[[StoredEvent], Any]
 @cache
 def _event_classes() -> tuple[type[DomainEvent], ...]:
     # The classes a Loan applies; imported here because the domain must not import persistence.
-    from loanledger.domain.loan import _APPLIERS
+    from loanledger.domain.loan import APPLIERS
 
-    return tuple(sorted(_APPLIERS, key=lambda cls: cls.__name__))
+    return tuple(sorted(APPLIERS, key=lambda cls: cls.__name__))
 
 
 @cache

@@ -16,10 +16,11 @@ from typing import Any
 
 from pydantic_core import from_json, to_json
 
+from loanledger.domain.contagion import contagion_spreads
 from loanledger.domain.event import DomainEvent
 from loanledger.domain.loan import Loan, event_values_not_remembered
 from loanledger.domain.loan_events import LoanApproved
-from loanledger.domain.rules import CLASSIFICATIONS, RuleSet
+from loanledger.domain.rules import RuleSet
 from loanledger.persistence.read_store import ReadStore, Row, Transaction
 from loanledger.projection.engine import Projection, Recorded
 from loanledger.projection.segments import (
@@ -461,23 +462,17 @@ class StateRow:
 
 def contagious_borrowers(rows: Iterable[StateRow], share: Decimal) -> set[str]:
     """Borrowers more than `share` of whose disbursed balances are substandard or worse: the
-    same test as the replay's (`LoanLedger._contagion`), on the read model's rows. The caller
-    passes only rows of borrowers with more than one loan, as the replay tests only those."""
-    totals: dict[str, list[Decimal]] = {}
-    worst = CLASSIFICATIONS.index("substandard")
+    rule of `domain.contagion`, as the replay applies it (`LoanLedger._contagion`), on the read
+    model's rows. The caller passes only rows of borrowers with more than one loan, as the
+    replay tests only those."""
+    balances: dict[str, list[tuple[Decimal, str]]] = {}
     for row in rows:
         if not row.disbursed:
             continue
-        outstanding = Decimal(row.principal_outstanding)
-        total = totals.setdefault(row.borrower_id, [Decimal(0), Decimal(0)])
-        total[0] += outstanding
-        if CLASSIFICATIONS.index(row.classification) >= worst:
-            total[1] += outstanding
-    return {
-        borrower
-        for borrower, (total, non_performing) in totals.items()
-        if total != 0 and non_performing / total > share
-    }
+        balances.setdefault(row.borrower_id, []).append(
+            (Decimal(row.principal_outstanding), row.classification)
+        )
+    return {borrower for borrower, loans in balances.items() if contagion_spreads(loans, share)}
 
 
 def summary_view(stored: Row, *, contagion: bool) -> dict[str, Any]:

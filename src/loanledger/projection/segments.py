@@ -30,6 +30,7 @@ from fractions import Fraction
 from functools import cache
 from typing import Any
 
+from loanledger.domain.contagion import spread_to
 from loanledger.domain.event import DomainEvent
 from loanledger.domain.limitation import window_boundaries
 from loanledger.domain.loan import Loan
@@ -43,12 +44,11 @@ from loanledger.domain.money import currency, round_to_minor
 from loanledger.domain.postloan import (
     PostLoanState,
     RiskView,
-    _gather,
-    _guarantee_expiry,
-    _limitation,
-    _observation_until,
     assess,
-    spread_to,
+    gather_post_loan_fact,
+    guarantee_expires_on,
+    limitation_expires_on,
+    observation_ends_on,
 )
 from loanledger.domain.rules import (
     RuleSet,
@@ -56,7 +56,7 @@ from loanledger.domain.rules import (
     classification_floor,
     ifrs9_stage,
 )
-from loanledger.domain.servicing import ONE_DAY, ZERO, InstallmentDue, MoneyFact, Position, _Walk
+from loanledger.domain.servicing import ONE_DAY, ZERO, InstallmentDue, MoneyFact, Position, Walk
 from loanledger.reports.amounts import amount_text
 from loanledger.reports.portfolio import loan_ledger as loan_ledger_rows
 from loanledger.reports.views import Derived, loan_row
@@ -166,7 +166,7 @@ class Cursor:
     arrive in business-date order), instead of walking the loan's life again."""
 
     day: date
-    walk: _Walk | None
+    walk: Walk | None
     state: PostLoanState
     fact_index: int
     event_index: int
@@ -175,7 +175,7 @@ class Cursor:
 
     def copy(self) -> Cursor:
         """A copy to resume from while this cursor's walk finishes `day`. Only installments due
-        by `day` and not settled are copied (`_Walk.resumed`): finishing `day` accrues penalty on
+        by `day` and not settled are copied (`Walk.resumed`): finishing `day` accrues penalty on
         those alone, and the walk is dropped once its last segment is rendered, so the rest can
         be shared (a step of the resumed walk that changes an installment not yet due copies or
         replaces it, as the domain's own resumed walks rely on)."""
@@ -237,7 +237,7 @@ class Timeline:
             cursor = resume
             cursor.events_known = len(loan.history)
         else:
-            walk = _Walk(loan.terms(), rules, start, None) if loan.approval is not None else None
+            walk = Walk(loan.terms(), rules, start, None) if loan.approval is not None else None
             cursor = Cursor(start, walk, PostLoanState(start), 0, 0, len(loan.history))
         day = start
         while True:
@@ -254,7 +254,7 @@ class Timeline:
                 cursor.event_index < len(events)
                 and events[cursor.event_index].effective_date <= day
             ):
-                _gather(cursor.state, events[cursor.event_index])
+                gather_post_loan_fact(cursor.state, events[cursor.event_index])
                 cursor.event_index += 1
             cursor.day = day
             cursor.state.as_of = day
@@ -355,12 +355,12 @@ class Timeline:
                         candidates.append(candidate)
                         break
         figures = position if position is not None and position.disbursed > 0 else None
-        observation = _observation_until(state, figures)
+        observation = observation_ends_on(state, figures)
         if observation is not None and observation > day:
             candidates.append(observation)
         if state.origination_on is not None and state.origination_on >= day:
             candidates.append(state.origination_on + ONE_DAY)  # the stage rule of day one ends
-        for clock in (_limitation(state, figures), _guarantee_expiry(state, figures)):
+        for clock in (limitation_expires_on(state, figures), guarantee_expires_on(state, figures)):
             candidates += [when for when in window_boundaries(clock) if when > day]
         return min(candidates) if candidates else None
 
@@ -433,7 +433,7 @@ class Summed(Position):
         return self._next_due
 
 
-def _apply(walk: _Walk, fact: MoneyFact) -> None:
+def _apply(walk: Walk, fact: MoneyFact) -> None:
     """One money fact, exactly as `derive_position` applies it."""
     walk.advance_to(fact.on)
     handler = {

@@ -1,522 +1,37 @@
-"""Derived state of a disbursed loan: dues, allocation, penalty and days past due (DESIGN §7).
-
-Everything here is a pure function of the money facts (disbursements and repayments with their
-effective dates), the approved terms, the business date `as_of` and a rule set. Nothing is stored:
-the same facts always give the same figures, which is what makes replay equal live and makes a
-fact recorded late give the same balances as one recorded on time.
-
-The walk is event-driven, not day by day. Between two changes the overdue balance of an
-installment is constant, so its penalty for a stretch of days is balance × daily rate × days,
-accrued lazily just before the balance changes and at the end of `as_of`.
-
-Conventions, each from the Contract:
-
-* Penalty 罚息 for calendar day t after a due date is (overdue principal + unpaid overdue interest,
-  复利) at the end of day t × annual_rate × 1.5 / 360. End-of-day balances mean the first overdue
-  day counts and the repayment day does not (算头不算尾): a payment on day t meets the penalty
-  accrued through day t−1. Penalty is accrued exactly (as a rational) per installment; what is
-  owed is that accrual rounded HALF_UP to the fen, and paying that amount settles it.
-* A repayment is allocated oldest installment first; within one, penalty → interest → principal
-  (Civil Code art. 561). A remainder is held as overpayment and applied (interest, then principal)
-  to installments as they fall due, unless the repayment asks to prepay.
-* A prepayment (提前还款) takes the remainder together with the overpayment the loan already
-  holds. It settles first the interest the principal earned from the start of the current period
-  to the prepayment date (carried into the next installment's interest, and paid now), then
-  reduces principal; the remaining installments are re-amortised over the same number of
-  installments (lower installments) or, asked to keep the installment, over fewer. An amount that
-  covers the payoff (principal plus that interest) pays the loan off that day and only the rest
-  is held; otherwise nothing is held (see `prepayment.py`).
-* A refund pays held overpayment back to the borrower.
-* A further tranche of disbursement re-amortises the remaining installments the same way, with
-  the tranche added to the principal.
-* Days past due on D = D − the earliest due date whose principal or interest is unpaid at the end
-  of D (0 on the due date itself); penalty alone does not make a loan past due.
-
-Walks are resumed, not repeated. A loan is derived again and again on later dates (close of day,
-each repayment, month-end reports) with the same facts plus perhaps a few new ones, so the walk at
-the end of an earlier date is remembered (`Checkpoints`) and a later derivation continues it when
-the facts effective by that date are exactly the ones it walked. A backdated fact (or a fact
-known later removed, as in a `known_at` query) changes that prefix, so the remembered walk is not
-used and the derivation starts further back or from the beginning. Continuing is exact, not an
-approximation: between two changes a balance is constant and penalty is an exact rational, so
-accruing a stretch of days in two steps gives the same figure as in one.
+"""The servicing walk: one derivation's mutable state, advanced fact by fact (DESIGN §7; the
+conventions are in the `domain.servicing` package docstring).
 """
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
 from decimal import Decimal
 from fractions import Fraction
-from functools import lru_cache
 
 from loanledger.domain.books import CASH_CLEARING, OVERPAYMENTS, Books
 from loanledger.domain.calendar import add_months, default_repayment_day, first_due_date
-from loanledger.domain.money import Currency, Money, round_to_minor
+from loanledger.domain.money import Money, round_to_minor
 from loanledger.domain.prepayment import kept_level
-from loanledger.domain.rates import AnnualRate, DayCount
-from loanledger.domain.rules import CN_2023, RuleSet
+from loanledger.domain.rules import RuleSet
 from loanledger.domain.schedule import (
-    Installment,
-    RepaymentMethod,
     accrued_interest,
-    contract_amounts,
     reamortise,
     shorten_term,
 )
-
-ZERO = Decimal(0)
-ONE_DAY = timedelta(days=1)
-
-
-@dataclass(frozen=True)
-class Terms:
-    """The approved terms a schedule is built from."""
-
-    amount: Money
-    term_months: int
-    annual_rate: AnnualRate
-    method: RepaymentMethod
-    repayment_day: int | None
-
-    def __hash__(self) -> int:
-        # Every derivation looks its loan up by its terms (`Checkpoints`): hash the fields once.
-        found: int | None = self.__dict__.get("_hash")
-        if found is None:
-            found = hash(
-                (self.amount, self.term_months, self.annual_rate, self.method, self.repayment_day)
-            )
-            object.__setattr__(self, "_hash", found)
-        return found
-
-    def __getstate__(self) -> dict[str, object]:
-        # The remembered hash is this process's (strings hash differently in another).
-        return {key: value for key, value in self.__dict__.items() if key != "_hash"}
-
-    @property
-    def currency(self) -> Currency:
-        return self.amount.currency
-
-
-@dataclass(frozen=True)
-class MoneyFact:
-    """A fact that changes the money walk, as the engine sees it.
-
-    Kinds: "disburse" and "repay" (with `amount`), "restructure" (with `new_terms`: the whole
-    outstanding debt, arrears and accrued interest included, is re-scheduled from `on`) and
-    "misuse" (funds used against the agreed purpose: the penalty multiplier switches from `on`).
-    """
-
-    kind: str
-    on: date
-    amount: Money
-    reference: str
-    sequence: int
-    """Recording order, which breaks ties between facts on the same effective date."""
-    prepay: bool = False
-    new_terms: Terms | None = None
-    keep: str = "term"
-    """What a prepayment keeps when the rest is re-amortised: "term" or "installment"."""
-
-
-@dataclass(frozen=True)
-class Allocation:
-    """How one repayment was applied, in the order the law fixes."""
-
-    reference: str
-    on: date
-    penalty: Decimal = ZERO
-    interest: Decimal = ZERO
-    principal: Decimal = ZERO
-    prepaid_principal: Decimal = ZERO
-    overpayment: Decimal = ZERO
-    """Held as a liability, to be applied as later installments fall due (or refunded)."""
-    overpayment_applied: Decimal = ZERO
-    """Overpayment held before this repayment that its prepayment used."""
-
-    def as_dict(self) -> dict[str, str]:
-        parts = {
-            "penalty": _text(self.penalty),
-            "interest": _text(self.interest),
-            "principal": _text(self.principal),
-            "prepaid_principal": _text(self.prepaid_principal),
-            "overpayment": _text(self.overpayment),
-        }
-        if self.overpayment_applied:
-            parts["overpayment_applied"] = _text(self.overpayment_applied)
-        return parts
-
-
-@dataclass
-class InstallmentDue:
-    """One installment while the facts are walked."""
-
-    number: int
-    due_date: date
-    principal: Decimal
-    interest: Decimal
-    principal_paid: Decimal = ZERO
-    interest_paid: Decimal = ZERO
-    penalty_unpaid: Fraction = Fraction(0)
-    penalty_paid: Decimal = ZERO
-    accrued_through: date | None = None
-    start: date | None = None
-    """Where this installment's interest period started (for month-end accruals)."""
-
-    def copy(self) -> InstallmentDue:
-        """A copy to walk on (every field is an immutable value)."""
-        clone = object.__new__(InstallmentDue)
-        clone.__dict__.update(self.__dict__)
-        return clone
-
-    @property
-    def principal_unpaid(self) -> Decimal:
-        return self.principal - self.principal_paid
-
-    @property
-    def interest_unpaid(self) -> Decimal:
-        return self.interest - self.interest_paid
-
-    @property
-    def overdue_base(self) -> Decimal:
-        return self.principal_unpaid + self.interest_unpaid
-
-    def penalty_owed(self, currency: Currency, rounding: str) -> Decimal:
-        if not self.penalty_unpaid:
-            return ZERO
-        return round_to_minor(self.penalty_unpaid, currency, rounding)
-
-    @property
-    def settled(self) -> bool:
-        """Nothing left to pay, penalty included (its balance can no longer grow)."""
-        return (
-            self.principal == self.principal_paid
-            and self.interest == self.interest_paid
-            and (not self.penalty_unpaid)
-        )
-
-
-@dataclass
-class Position:
-    """A loan's derived state at the end of `as_of`."""
-
-    as_of: date
-    currency: Currency
-    installments: list[InstallmentDue] = field(default_factory=list)
-    disbursed: Decimal = ZERO
-    overpayment: Decimal = ZERO
-    allocations: dict[str, Allocation] = field(default_factory=dict)
-    first_disbursed_on: date | None = None
-    rounding: str = CN_2023.rounding
-    restructured_on: date | None = None
-    capitalised: Decimal = ZERO
-    """Arrears, penalty and accrued interest turned into principal by the last restructure."""
-    misuse_since: date | None = None
-    refunds: dict[str, Decimal] = field(default_factory=dict)
-    """Per refund reference, what it paid back (at most what was held on its date)."""
-    arrears_cleared_on: date | None = None
-    """The latest date of a money fact at whose end nothing was overdue (overdue principal and
-    interest both zero): legal recovery opened before it has ended (the arrears were repaid)."""
-
-    @property
-    def principal_outstanding(self) -> Decimal:
-        return sum((due.principal_unpaid for due in self.installments), start=ZERO)
-
-    def _overdue(self) -> list[InstallmentDue]:
-        return [due for due in self.installments if due.due_date < self.as_of]
-
-    @property
-    def overdue_principal(self) -> Decimal:
-        return sum((due.principal_unpaid for due in self._overdue()), start=ZERO)
-
-    @property
-    def overdue_interest(self) -> Decimal:
-        return sum((due.interest_unpaid for due in self._overdue()), start=ZERO)
-
-    @property
-    def penalty_outstanding(self) -> Decimal:
-        """Each installment's exact accrual rounded to the fen, then summed (what paying costs)."""
-        return sum(
-            (due.penalty_owed(self.currency, self.rounding) for due in self.installments),
-            start=ZERO,
-        )
-
-    @property
-    def days_past_due(self) -> int:
-        for due in self.installments:
-            if due.overdue_base > 0:
-                return max((self.as_of - due.due_date).days, 0)
-        return 0
-
-    @property
-    def next_due(self) -> InstallmentDue | None:
-        """The earliest installment due on or after as_of with anything unpaid."""
-        for due in self.installments:
-            if due.due_date >= self.as_of and due.overdue_base > 0:
-                return due
-        return None
-
-    @property
-    def maturity_date(self) -> date | None:
-        return self.installments[-1].due_date if self.installments else None
-
-    @property
-    def is_settled(self) -> bool:
-        """Disbursed, and no principal, interest or penalty is owed any more."""
-        return (
-            self.disbursed > 0
-            and self.principal_outstanding == 0
-            and all(due.interest_unpaid == 0 for due in self.installments)
-            and self.penalty_outstanding == 0
-        )
-
-    def schedule(self) -> list[Installment]:
-        """The contractual schedule in force (after prepayments or tranches, re-amortised)."""
-        rows = []
-        remaining = sum((due.principal for due in self.installments), start=ZERO)
-        for due in self.installments:
-            remaining -= due.principal
-            rows.append(
-                Installment(
-                    number=due.number,
-                    due_date=due.due_date,
-                    principal=Money.of(due.principal, self.currency),
-                    interest=Money.of(due.interest, self.currency),
-                    installment=Money.of(due.principal + due.interest, self.currency),
-                    principal_remaining=Money.of(remaining, self.currency),
-                )
-            )
-        return rows
-
-
-@lru_cache(maxsize=4096)
-def _contract_schedule(
-    principal: Money,
-    annual_rate: AnnualRate,
-    term_months: int,
-    method: RepaymentMethod,
-    disbursed_on: date,
-    repayment_day: int,
-    rounding: str,
-    day_count: DayCount,
-) -> tuple[tuple[int, date, Decimal, Decimal], ...]:
-    """The contract schedule as `contract_amounts` rows (number, due date, principal,
-    interest), remembered: it is a pure function of its (hashable, frozen) arguments and every
-    derivation of a loan starts from the same one, so building it once per loan instead of
-    once per query is most of what keeps derivations fast. Rows of Money and Installment are
-    not needed by the walk, which works on Decimal amounts."""
-    return contract_amounts(
-        principal,
-        annual_rate,
-        term_months,
-        method,
-        disbursed_on,
-        repayment_day,
-        rounding=rounding,
-        day_count=day_count,
-    )
-
-
-def _contract_dues(
-    rows: Iterable[tuple[int, date, Decimal, Decimal]], start: date
-) -> list[InstallmentDue]:
-    """Walk rows for a contract schedule (`contract_amounts`) whose first period starts on
-    `start`."""
-    dues = []
-    for number, due_date, principal, interest in rows:
-        dues.append(InstallmentDue(number, due_date, principal, interest, start=start))
-        start = due_date
-    return dues
-
-
-def _dues(rows: Iterable[Installment], start: date) -> list[InstallmentDue]:
-    """Walk rows for a schedule whose first period starts on `start`."""
-    dues = []
-    for row in rows:
-        dues.append(
-            InstallmentDue(
-                row.number, row.due_date, row.principal.amount, row.interest.amount, start=start
-            )
-        )
-        start = row.due_date
-    return dues
-
-
-def derive_position(
-    terms: Terms,
-    facts: Iterable[MoneyFact],
-    as_of: date,
-    rules: RuleSet = CN_2023,
-    *,
-    books: Books | None = None,
-) -> Position:
-    """Walk the money facts effective on or before `as_of` and return the position at its end.
-
-    With `books`, the walk also records the general-ledger postings of every step (dated on or
-    before `as_of`) into it. Without, the walk continues a remembered one where the facts allow
-    (see the module docstring); the position returned may be shared and must not be changed.
-    """
-    ordered = sorted(
-        (fact for fact in facts if fact.on <= as_of), key=lambda fact: (fact.on, fact.sequence)
-    )
-    if books is not None:
-        walk = _Walk(terms, rules, as_of, books)
-        _walk_facts(walk, ordered)
-        walk.finish(as_of)
-        books.postings = [posting for posting in books.postings if posting.on <= as_of]
-        return walk.position
-    found = CHECKPOINTS.find(terms, rules, ordered, as_of)
-    if found is None:
-        walk = _Walk(terms, rules, as_of, None)
-        walked = 0
-    else:
-        earlier, walked = found
-        if earlier.position.as_of == as_of:
-            return earlier.position  # the same facts on the same date: the same position
-        walk = earlier.resumed(as_of)
-    _walk_facts(walk, ordered[walked:])
-    walk.finish(as_of)
-    CHECKPOINTS.keep(terms, rules, tuple(ordered), walk)
-    return walk.position
-
-
-@dataclass(frozen=True)
-class PenaltyWindow:
-    """One stretch of days over which an installment's overdue balance, and so its penalty per
-    day, stayed the same: what `explain` shows of a penalty figure."""
-
-    installment: int
-    first_day: date
-    last_day: date
-    days: int
-    base: Decimal
-    """Overdue principal + unpaid overdue interest (复利) at the end of each of these days."""
-    daily_rate: Fraction
-    accrued: Fraction
-    """base × daily_rate × days, exact (rounded only when paid, posted or reported)."""
-
-
-def penalty_windows(
-    terms: Terms, facts: Iterable[MoneyFact], as_of: date, rules: RuleSet = CN_2023
-) -> tuple[Position, list[PenaltyWindow]]:
-    """The position at the end of `as_of` and every stretch of penalty accrued on the way, from
-    a fresh walk (not a remembered one, whose earlier stretches were accrued before)."""
-    ordered = sorted(
-        (fact for fact in facts if fact.on <= as_of), key=lambda fact: (fact.on, fact.sequence)
-    )
-    walk = _Walk(terms, rules, as_of, None)
-    walk.trace = []
-    _walk_facts(walk, ordered)
-    walk.finish(as_of)
-    return walk.position, walk.trace
-
-
-def _walk_facts(walk: _Walk, ordered: Iterable[MoneyFact]) -> None:
-    for fact in ordered:
-        walk.advance_to(fact.on)
-        if fact.kind == "disburse":
-            walk.disburse(fact)
-        elif fact.kind == "repay":
-            walk.repay(fact)
-        elif fact.kind == "restructure":
-            walk.restructure(fact)
-        elif fact.kind == "misuse":
-            walk.misuse(fact)
-        elif fact.kind == "write_off":
-            walk.write_off(fact)
-        elif fact.kind == "close":
-            walk.close(fact)
-        elif fact.kind == "refund":
-            walk.refund(fact)
-        else:
-            raise ValueError(f"unknown money fact kind {fact.kind!r}")
-        walk.note_arrears(fact.on)
-
-
-MAX_CHECKPOINT_LOANS = 4096
-"""Loans whose latest walks `Checkpoints` keeps (least recently used dropped first)."""
-
-CHECKPOINTS_PER_LOAN = 2
-"""Walks kept per loan: the latest ones derived (a loan is mostly derived on later dates)."""
-
-
-@dataclass(frozen=True)
-class _Checkpoint:
-    facts: tuple[MoneyFact, ...]
-    """Every fact the walk took, in walking order: those effective on or before its date."""
-    walk: _Walk
-    """Finished at the end of `walk.position.as_of`; never changed again (resumed on a copy)."""
-
-
-class Checkpoints:
-    """Finished walks remembered per loan (keyed by its terms and rule set), bounded.
-
-    A walk is reused only when the facts a new derivation takes up to the walk's date are exactly
-    the ones it took (same kind, date, amount, reference and recording order): anything
-    backdated to that date or earlier, or missing, rules it out.
-    """
-
-    def __init__(
-        self, loans: int = MAX_CHECKPOINT_LOANS, per_loan: int = CHECKPOINTS_PER_LOAN
-    ) -> None:
-        self._loans = loans
-        self._per_loan = per_loan
-        self._walks: OrderedDict[tuple[Terms, RuleSet], list[_Checkpoint]] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def clear(self) -> None:
-        with self._lock:
-            self._walks.clear()
-
-    def find(
-        self, terms: Terms, rules: RuleSet, ordered: Sequence[MoneyFact], as_of: date
-    ) -> tuple[_Walk, int] | None:
-        """The latest remembered walk on or before `as_of` that `ordered` (the facts effective by
-        `as_of`, in walking order) continues, and how many of those facts it has taken."""
-        with self._lock:
-            kept = self._walks.get((terms, rules))
-            if kept is None:
-                return None
-            self._walks.move_to_end((terms, rules))
-            candidates = list(kept)
-        best: tuple[_Walk, int] | None = None
-        for checkpoint in candidates:
-            day = checkpoint.walk.position.as_of
-            taken = len(checkpoint.facts)
-            if day > as_of or taken > len(ordered):
-                continue
-            if best is not None and day <= best[0].position.as_of:
-                continue
-            if taken < len(ordered) and ordered[taken].on <= day:
-                continue  # a fact on or before that date that the walk did not take
-            if tuple(ordered[:taken]) != checkpoint.facts:
-                continue
-            best = (checkpoint.walk, taken)
-        return best
-
-    def keep(self, terms: Terms, rules: RuleSet, facts: tuple[MoneyFact, ...], walk: _Walk) -> None:
-        checkpoint = _Checkpoint(facts, walk)
-        key = (terms, rules)
-        with self._lock:
-            kept = self._walks.get(key)
-            if kept is None:
-                kept = self._walks[key] = []
-            else:
-                self._walks.move_to_end(key)
-            kept.append(checkpoint)
-            del kept[: -self._per_loan]
-            while len(self._walks) > self._loans:
-                self._walks.popitem(last=False)
-
-
-CHECKPOINTS = Checkpoints()
-"""The process's remembered walks (pure memory: the figures are those of a walk from scratch)."""
-
-
-class _Walk:
+from loanledger.domain.servicing.contract import contract_dues, contract_schedule, installment_dues
+from loanledger.domain.servicing.figures import (
+    ONE_DAY,
+    ZERO,
+    Allocation,
+    InstallmentDue,
+    MoneyFact,
+    PenaltyWindow,
+    Position,
+    Terms,
+)
+
+
+class Walk:
     """The mutable state of one derivation; once finished it is only read (`Checkpoints`) or
     copied to be continued (`resumed`)."""
 
@@ -536,9 +51,9 @@ class _Walk:
         self.trace: list[PenaltyWindow] | None = None
         """When set (`penalty_windows`), every stretch of penalty accrued is appended to it."""
 
-    def resumed(self, as_of: date) -> _Walk:
+    def resumed(self, as_of: date) -> Walk:
         """A copy of this finished walk to continue to the end of a later `as_of`."""
-        walk = object.__new__(_Walk)
+        walk = object.__new__(Walk)
         walk.__dict__.update(self.__dict__)
         position = self.position
         # Only installments due by the new date can change on the way there (they fall due,
@@ -711,7 +226,7 @@ class _Walk:
         if position.first_disbursed_on is None:
             position.first_disbursed_on = fact.on
             repayment_day = self.terms.repayment_day or default_repayment_day(fact.on)
-            rows = _contract_schedule(
+            rows = contract_schedule(
                 fact.amount,
                 self.terms.annual_rate,
                 self.terms.term_months,
@@ -721,7 +236,7 @@ class _Walk:
                 self.rules.rounding,
                 self.rules.irregular_period_day_count,
             )
-            position.installments = _contract_dues(rows, fact.on)
+            position.installments = contract_dues(rows, fact.on)
             if self.books is not None:
                 self.books.disburse(fact.on, fact.amount.amount, fact.reference)
             return
@@ -911,7 +426,7 @@ class _Walk:
             rounding=self.rules.rounding,
             day_count=self.rules.irregular_period_day_count,
         )
-        position.installments = due_now + _dues(rows, day)
+        position.installments = due_now + installment_dues(rows, day)
         if self.books is not None:
             for row in rows:
                 self.books.buckets.pop(row.number, None)
@@ -1019,7 +534,7 @@ class _Walk:
                 rounding=self.rules.rounding,
                 day_count=self.rules.irregular_period_day_count,
             )
-        replaced = _dues(rows, day)
+        replaced = installment_dues(rows, day)
         replaced[0].interest += carried
         self.carried = {replaced[0].number: carried}
         self.last_reamortised_on = day
@@ -1029,7 +544,3 @@ class _Walk:
 def _month_end(day: date) -> date:
     """The last day of `day`'s month."""
     return add_months(day.replace(day=1), 1) - ONE_DAY
-
-
-def _text(value: Decimal) -> str:
-    return f"{value:.2f}"
