@@ -104,3 +104,21 @@ def test_explain_of_an_unknown_field_exits_2_naming_the_fields(loaded: str) -> N
     result = invoke("explain", "L-0001", "colour", "--as-of", "2024-04-20", "--db", loaded)
     assert result.exit_code == 2
     assert result.stderr.startswith("error: explain: unknown field 'colour'; fields: bucket,")
+
+
+def test_payoff_prints_the_amount_that_settles_the_loan_and_paying_it_settles_it(
+    tmp_path: Path, loaded: str
+) -> None:
+    result = invoke("payoff", "L-0001", "--on", "2024-03-20", "-f", "json", "--db", loaded)
+    assert result.exit_code == 0, result.stderr
+    quote = json.loads(result.stdout)
+    assert (quote["loan_id"], quote["on"], quote["held"]) == ("L-0001", "2024-03-20", "0.00")
+    journal = write_journal(
+        tmp_path / "payoff.jsonl",
+        [repay("L-0001", "2024-03-20", quote["total"], "R-payoff", prepay=True)],
+    )
+    assert invoke("load", str(journal), "--db", loaded).exit_code == 0
+    after = invoke("payoff", "L-0001", "--on", "2024-03-20", "-f", "json", "--db", loaded)
+    assert json.loads(after.stdout)["total"] == "0.00"
+    view = invoke("loan", "L-0001", "--as-of", "2024-03-20", "-f", "json", "--db", loaded)
+    assert json.loads(view.stdout)["principal_outstanding"] == "0.00"

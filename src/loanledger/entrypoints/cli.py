@@ -10,13 +10,10 @@ library error exits 1. Output for machines (`--format json|csv`) goes to stdout 
 from __future__ import annotations
 
 import json
-import shutil
 import signal
 import sys
-import tempfile
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import date, timedelta
 from pathlib import Path
 from typing import IO, Annotated
@@ -29,6 +26,7 @@ from loanledger.application.journal import numbered_lines, parse_line
 from loanledger.domain.commands import parse_command
 from loanledger.domain.errors import DomainError, LoanLedgerError, StoreUnavailableError
 from loanledger.entrypoints import cli_proof
+from loanledger.entrypoints.cli_desk import register as register_desk
 from loanledger.entrypoints.cli_personal_data import register as register_personal_data
 from loanledger.entrypoints.console import (
     EXIT_FAILED,
@@ -41,6 +39,7 @@ from loanledger.entrypoints.console import (
     check_format,
     emit_rows,
     guarded_ledger,
+    journal_file,
     opened_ledger,
     progress_bar,
     query_dates,
@@ -51,7 +50,6 @@ from loanledger.entrypoints.projection_status import projection_status
 from loanledger.persistence.migrate import migrate as apply_migrations
 from loanledger.persistence.urls import parse_store_url, resolve_store_url
 from loanledger.reports import formats
-from loanledger.reports.explain import explanation_lines
 
 app = typer.Typer(
     name="loanledger",
@@ -114,7 +112,7 @@ def load(
     Every line is parsed and validated first, so a malformed line records nothing at all. A line
     the ledger then refuses (a broken rule) stops the load: the lines before it stay applied.
     """
-    with refusals(), _journal(file) as handle:
+    with refusals(), journal_file(file) as handle:
         commands = _validate(handle)
         if dry_run:
             typer.echo(f"ok: {commands} commands valid; nothing recorded (dry run)")
@@ -142,22 +140,6 @@ def load(
                 ) from error
             progress.advance(task)
         typer.echo(f"loaded {result['applied']} commands into {ledger.settings.redacted_url}")
-
-
-@contextmanager
-def _journal(file: str) -> Iterator[IO[str]]:
-    """The journal as a seekable text file (stdin is spooled to a temporary file)."""
-    if file == "-":
-        with tempfile.TemporaryFile("w+", encoding="utf-8") as spool:
-            shutil.copyfileobj(sys.stdin, spool)
-            spool.seek(0)
-            yield spool
-        return
-    path = Path(file)
-    if not path.is_file():
-        raise Refusal(f"no journal file {file!r}")
-    with path.open(encoding="utf-8") as handle:
-        yield handle
 
 
 def _validate(lines: IO[str]) -> int:
@@ -293,131 +275,6 @@ def loan(
             typer.echo(json.dumps(view, ensure_ascii=False, indent=2))
         else:
             stdout_console().print(formats.key_value_table(view, title=f"{loan_id} as of {day}"))
-
-
-@app.command()
-def installments(
-    loan_id: Annotated[str, typer.Argument(metavar="LOAN_ID")],
-    as_of: AsOfOption,
-    known_at: KnownAtOption = None,
-    fmt: FormatOption = "table",
-    output: OutputOption = None,
-    db: DbOption = None,
-) -> None:
-    """Print each installment with what is due, paid and outstanding of it, and its status."""
-    with refusals():
-        day, moment = query_dates(as_of, known_at)
-        check_format(fmt)
-        with opened_ledger(db) as ledger:
-            rows = ledger.installments(loan_id, as_of=day, known_at=moment)
-        emit_rows(
-            rows, fmt, output, title=f"installments of {loan_id} as of {day}", sheet="installments"
-        )
-
-
-@app.command()
-def statement(
-    loan_id: Annotated[str, typer.Argument(metavar="LOAN_ID")],
-    from_date: Annotated[
-        str, typer.Option("--from", metavar="YYYY-MM-DD", help="First business date.")
-    ],
-    to_date: Annotated[
-        str, typer.Option("--to", metavar="YYYY-MM-DD", help="Last business date (end of day).")
-    ],
-    known_at: KnownAtOption = None,
-    fmt: Annotated[str, typer.Option("--format", "-f", help="table or json.")] = "table",
-    db: DbOption = None,
-) -> None:
-    """Print a loan's statement: opening balances, money movements, closing balances."""
-    with refusals():
-        start, end = parse_as_of(from_date), parse_as_of(to_date)
-        moment = parse_known_at(known_at)
-        check_format(fmt, ("table", "json"))
-        with opened_ledger(db) as ledger:
-            result = ledger.statement(loan_id, start, end, known_at=moment)
-        if fmt == "json":
-            typer.echo(json.dumps(result, ensure_ascii=False, indent=2))
-            return
-        console = stdout_console()
-        title = f"statement of {loan_id}, {start} to {end}"
-        console.print(formats.key_value_table(result["opening"], title=f"{title}: opening"))
-        rows = [
-            {
-                "on": movement["on"],
-                "kind": movement["kind"],
-                "reference": movement["reference"],
-                "amount": movement["amount"],
-                **{f"to_{name}": value for name, value in movement.get("allocation", {}).items()},
-                "principal_after": movement["balances"]["principal_outstanding"],
-                "late": "yes" if movement["recorded_late"] else "",
-            }
-            for movement in result["movements"]
-        ]
-        if rows:
-            console.print(formats.to_table(rows, title=f"{title}: movements"))
-        console.print(formats.key_value_table(result["closing"], title=f"{title}: closing"))
-
-
-@app.command()
-def explain(
-    loan_id: Annotated[str, typer.Argument(metavar="LOAN_ID")],
-    field: Annotated[str, typer.Argument(metavar="FIELD", help="A field of the loan view.")],
-    as_of: AsOfOption,
-    known_at: KnownAtOption = None,
-    fmt: Annotated[str, typer.Option("--format", "-f", help="tree or json.")] = "tree",
-    db: DbOption = None,
-) -> None:
-    """Explain a figure of the loan view: the rule, what it is made of, the facts it rests on."""
-    with refusals():
-        day, moment = query_dates(as_of, known_at)
-        check_format(fmt, ("tree", "json"))
-        with opened_ledger(db) as ledger:
-            result = ledger.explain(loan_id, field, as_of=day, known_at=moment)
-        if fmt == "json":
-            typer.echo(json.dumps(result, ensure_ascii=False, indent=2))
-            return
-        for line in explanation_lines(result):
-            typer.echo(line)
-
-
-@app.command()
-def preview(
-    file: Annotated[str, typer.Argument(metavar="FILE", help="JSON Lines journal; - for stdin.")],
-    as_of: Annotated[
-        str | None,
-        typer.Option("--as-of", metavar="YYYY-MM-DD", help="Date of both views (default: latest)."),
-    ] = None,
-    fmt: Annotated[str, typer.Option("--format", "-f", help="table or json.")] = "table",
-    db: DbOption = None,
-) -> None:
-    """Run a journal on a what-if branch and print each loan before and after; records nothing."""
-    with refusals():
-        day = parse_as_of(as_of) if as_of is not None else None
-        check_format(fmt, ("table", "json"))
-        commands = []
-        with _journal(file) as lines:
-            for number, line in numbered_lines(lines):
-                try:
-                    commands.append(parse_line(line))
-                except DomainError as error:
-                    raise type(error)(f"line {number}: {error}; nothing previewed") from error
-        with opened_ledger(db) as ledger:
-            result = ledger.preview(commands, as_of=day)
-        if fmt == "json":
-            typer.echo(json.dumps(result, ensure_ascii=False, indent=2))
-            return
-        console = stdout_console()
-        for loan_id, sides in result["loans"].items():
-            before, after = sides["before"]["loan"] or {}, sides["after"]["loan"] or {}
-            rows = [
-                {"field": name, "before": before.get(name), "after": after.get(name)}
-                for name in (after or before)
-                if not isinstance((after or before).get(name), list)
-            ]
-            console.print(formats.to_table(rows, title=f"{loan_id} as of {result['as_of']}"))
-        for refusal in result["refusals"]:
-            typer.echo(f"refused: command {refusal['line']}: {refusal['message']}", err=True)
-        typer.echo("nothing recorded (preview)")
 
 
 @app.command()
@@ -581,6 +438,7 @@ def migrate_command(db: DbOption = None) -> None:
 
 
 register_personal_data(app, export_app)
+register_desk(app)
 cli_proof.register(app, guarded_ledger)
 
 

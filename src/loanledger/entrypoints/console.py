@@ -7,12 +7,14 @@ refusal ends the same way: one `error:` line on stderr and the documented exit s
 
 from __future__ import annotations
 
+import shutil
 import sys
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import IO, Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -161,3 +163,19 @@ def emit_rows(
 def guarded_ledger(db: str | None) -> Iterator[LoanLedger]:
     with refusals(), opened_ledger(db) as ledger:
         yield ledger
+
+
+@contextmanager
+def journal_file(file: str) -> Iterator[IO[str]]:
+    """The journal as a seekable text file (stdin is spooled to a temporary file)."""
+    if file == "-":
+        with tempfile.TemporaryFile("w+", encoding="utf-8") as spool:
+            shutil.copyfileobj(sys.stdin, spool)
+            spool.seek(0)
+            yield spool
+        return
+    path = Path(file)
+    if not path.is_file():
+        raise Refusal(f"no journal file {file!r}")
+    with path.open(encoding="utf-8") as handle:
+        yield handle
