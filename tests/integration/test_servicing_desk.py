@@ -389,3 +389,15 @@ def test_explain_refuses_a_field_the_loan_view_does_not_explain(ledger: LoanLedg
     _book(ledger)
     with pytest.raises(DomainError, match="explain: unknown field 'loan_id'"):
         ledger.explain(LOAN, "loan_id", as_of="2024-04-20")
+
+
+def test_the_archive_shows_each_installment_against_what_was_paid_of_it(
+    ledger: LoanLedger,
+) -> None:
+    _book(ledger)
+    archive = ledger.archive(LOAN)
+    assert archive["installments"] == ledger.installments(LOAN, as_of="2024-03-20")
+    assert [row["status"] for row in archive["installments"][:3]] == ["paid", "overdue", "due"]
+    html = ledger.archive_html(LOAN)
+    assert "Installments: schedule against payments" in html
+    assert "<td>977.66 / 443.83</td>" in html

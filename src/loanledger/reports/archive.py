@@ -17,6 +17,7 @@ from loanledger.domain.event import DomainEvent
 from loanledger.domain.loan import Loan
 from loanledger.domain.rules import CN_2023, RuleSet
 from loanledger.proof import GENESIS_LINK
+from loanledger.reports.installments import installment_rows
 from loanledger.reports.views import loan_view
 
 ACTOR_FIELDS = ("approver", "reviewer", "inspector", "appraiser")
@@ -143,12 +144,19 @@ def build_archive(
             before = Loan(event.originator_id)
         event.mutate(before)
     application = after.application if after is not None else None
+    # Schedule against actual: each installment as the last fact left it (not when a stored
+    # fact is unreadable: figures after it would be wrong).
+    installments: list[dict[str, Any]] = []
+    if after is not None and readable and after.history:
+        last_day = max(event.effective_date for event in after.history)
+        installments = installment_rows(after, last_day, rules)
     return {
         "loan_id": loan_id,
         "borrower": application.borrower.model_dump(mode="json") if application else None,
         "currency": application.currency if application else None,
         "rule_set": rules.version,
         "facts": facts,
+        "installments": installments,
         "verify": verified,
     }
 
