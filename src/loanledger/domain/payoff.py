@@ -15,10 +15,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
-from loanledger.domain.books import Books
 from loanledger.domain.money import Money
 from loanledger.domain.rules import CN_2023, RuleSet
 from loanledger.domain.servicing import MoneyFact, Terms, derive_position
@@ -80,8 +79,11 @@ def payoff(terms: Terms, facts: Sequence[MoneyFact], on: date, rules: RuleSet = 
     probe = 2 * owed_at_most + 1
     sequence = max((fact.sequence for fact in facts), default=0) + 1
     quote = MoneyFact("repay", on, Money.of(probe, code), QUOTE_REFERENCE, sequence, prepay=True)
-    # Walked with books, which keeps this hypothetical walk out of the remembered walks.
-    after = derive_position(terms, [*facts, quote], on, rules, books=Books())
+    # The walk to the end of the day before is remembered, so the hypothetical walk continues it
+    # instead of walking the loan's whole history again; the hypothetical walk itself is not
+    # remembered (no recorded history continues it).
+    derive_position(terms, facts, on - timedelta(days=1), rules)
+    after = derive_position(terms, [*facts, quote], on, rules, remember=False)
     met = after.allocations[QUOTE_REFERENCE]
     principal = met.principal + met.prepaid_principal
     owed = met.penalty + met.interest + principal

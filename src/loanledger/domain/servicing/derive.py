@@ -26,13 +26,15 @@ def derive_position(
     rules: RuleSet = CN_2023,
     *,
     books: Books | None = None,
+    remember: bool = True,
 ) -> Position:
     """Walk the money facts effective on or before `as_of` and return the position at its end.
 
     With `books`, the walk also records the general-ledger postings of every step (dated on or
     before `as_of`) into it. Without, the walk continues a remembered one where the facts allow
     (see the module docstring); the position returned may be shared and must not be changed.
-    """
+    With `remember=False` the walk is not kept for later ones (a hypothetical fact's walk, such
+    as a payoff quote's, which no recorded history continues)."""
     ordered = sorted(
         (fact for fact in facts if fact.on <= as_of), key=lambda fact: (fact.on, fact.sequence)
     )
@@ -53,7 +55,8 @@ def derive_position(
         walk = earlier.resumed(as_of)
     _walk_facts(walk, ordered[walked:])
     walk.finish(as_of)
-    CHECKPOINTS.keep(terms, rules, tuple(ordered), walk)
+    if remember:
+        CHECKPOINTS.keep(terms, rules, tuple(ordered), walk)
     return walk.position
 
 
