@@ -26,7 +26,14 @@ from typing import Any
 from loanledger.domain.errors import InvalidCommandError
 from loanledger.domain.event import DomainEvent
 from loanledger.domain.loan import Loan
-from loanledger.domain.rules import CN_2023, RuleSet, bucket, classification_floor
+from loanledger.domain.rules import (
+    BUCKETS,
+    CN_2023,
+    RuleSet,
+    bucket,
+    classification_floor,
+    ifrs9_stage,
+)
 from loanledger.domain.servicing import InstallmentDue, PenaltyWindow, Position, penalty_windows
 from loanledger.reports.amounts import amount_text
 from loanledger.reports.views import derive, loan_view
@@ -230,19 +237,17 @@ def _exact(value: Fraction, places: Decimal = EXACT_PLACES) -> str:
 
 def _days_past_due(context: _Context) -> tuple[str, list[dict[str, Any]], frozenset[str]]:
     parts = []
-    for due in context.installments():
-        if due.overdue_base > 0:
-            if due.due_date < context.as_of:
-                parts.append(
-                    {
-                        "part": f"installment {due.number}",
-                        "installment": due.number,
-                        "due_date": due.due_date.isoformat(),
-                        "unpaid": amount_text(due.overdue_base),
-                        "days": (context.as_of - due.due_date).days,
-                    }
-                )
-            break
+    oldest = context.figures.oldest_unpaid if context.figures is not None else None
+    if oldest is not None and oldest.due_date < context.as_of:
+        parts.append(
+            {
+                "part": f"installment {oldest.number}",
+                "installment": oldest.number,
+                "due_date": oldest.due_date.isoformat(),
+                "unpaid": amount_text(oldest.overdue_base),
+                "days": context.view["days_past_due"],
+            }
+        )
     rule = (
         "days past due = the date asked less the earliest due date whose principal or interest "
         "is still unpaid at the end of that date (0 on the due date itself; penalty alone does "
@@ -256,13 +261,13 @@ def _bucket(context: _Context) -> tuple[str, list[dict[str, Any]], frozenset[str
     bounds = ", ".join(
         f"{name} up to {upper}"
         for name, upper in zip(
-            ("M0", "M1", "M2", "M3", "M4", "M5", "M6"),
+            BUCKETS,
             context.rules.bucket_upper_bounds,
             strict=False,
         )
     )
     parts = [{"part": "days_past_due", "value": days, "bucket": bucket(days, context.rules)}]
-    return f"bucket by days past due: {bounds}, M7+ above", parts, MONEY_EVENTS
+    return f"bucket by days past due: {bounds}, {BUCKETS[-1]} above", parts, MONEY_EVENTS
 
 
 def _classification(context: _Context) -> tuple[str, list[dict[str, Any]], frozenset[str]]:
@@ -310,9 +315,7 @@ def _classification(context: _Context) -> tuple[str, list[dict[str, Any]], froze
 def _ifrs9_stage(context: _Context) -> tuple[str, list[dict[str, Any]], frozenset[str]]:
     risk, rules = context.risk, context.rules
     days = context.view["days_past_due"]
-    by_days = (
-        3 if days >= rules.stage3_days_past_due else 2 if days >= rules.stage2_days_past_due else 1
-    )
+    by_days = ifrs9_stage(days, flagged=False, written_off=False, rules=rules)
     candidates: list[dict[str, Any]] = [
         {"part": "days past due", "days_past_due": days, "stage": by_days}
     ]

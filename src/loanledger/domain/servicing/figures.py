@@ -195,10 +195,17 @@ class Position:
 
     @property
     def days_past_due(self) -> int:
+        oldest = self.oldest_unpaid
+        return max((self.as_of - oldest.due_date).days, 0) if oldest is not None else 0
+
+    @property
+    def oldest_unpaid(self) -> InstallmentDue | None:
+        """The earliest installment whose principal or interest is still unpaid: what days past
+        due count from (penalty alone does not make a loan past due)."""
         for due in self.installments:
             if due.overdue_base > 0:
-                return max((self.as_of - due.due_date).days, 0)
-        return 0
+                return due
+        return None
 
     @property
     def next_due(self) -> InstallmentDue | None:
