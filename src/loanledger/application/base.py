@@ -16,6 +16,7 @@ from eventsourcing.application import Application
 from loanledger.application.book import BookCache, BookRegister
 from loanledger.application.dates import Clock, parse_as_of, parse_known_at
 from loanledger.domain.horizon import FutureHorizon
+from loanledger.domain.loan import Loan
 from loanledger.domain.rules import RuleSet
 from loanledger.persistence.chain import ChainHeads
 from loanledger.persistence.keys import DataKeys
@@ -50,6 +51,12 @@ class LedgerBase(Application[UUID]):
     loan_snapshots: Snapshots
     _closed_days: dict[str, str]
     transparency: TransparencyLog
+
+    def recorded_at_for(self, loan: Loan) -> datetime:
+        """The recorded time of the loan's next facts: now, but never before its last recorded
+        fact (recorded time never runs backwards within a loan, even if the clock does)."""
+        now = self.clock()
+        return max(now, loan.modified_on) if loan.modified_on else now
 
     def horizon(self, recorded_at: datetime, *, cache: BookCache | None = None) -> FutureHorizon:
         """The future horizon in force for a fact recorded at `recorded_at`: the book's policy

@@ -14,6 +14,7 @@ from loanledger.application.grading import Grading
 from loanledger.application.retries import MAX_COMMAND_ATTEMPTS
 from loanledger.application.store import _command, _query
 from loanledger.domain.errors import ConcurrencyError
+from loanledger.domain.event import DomainEvent
 from loanledger.domain.loan import Loan
 from loanledger.projection.collector import collector_paused
 
@@ -113,21 +114,21 @@ class CloseOfDay(Grading):
     def _close_loan_day(self, loan_id: str, on: date) -> tuple[Loan, date | None]:
         """The loan with the day's records pending (not yet stored), and its next action date."""
         loan = self._get(loan_id)
-        now = self.clock()
-        recorded_at = max(now, loan.modified_on) if loan.modified_on else now
+        _, next_on = self.close_loan_on(loan, on)
+        return loan, next_on
+
+    def close_loan_on(self, loan: Loan, on: date) -> tuple[list[DomainEvent], date | None]:
+        """Record on `loan` (pending, not stored) the notices and grade changes `on` owes it,
+        graded with the borrower's other loans under the rule set in force that day; return them
+        and the next date it needs looking at (a what-if branch closes its copies this way)."""
         contagion = self._contagion(loan, on)
         rules = self._closing_rules.get(on) or self.book.rules(on)
-        _, next_on = loan.close_day(on, recorded_at, rules, contagion=contagion)
-        return loan, next_on
+        return loan.close_day(on, self.recorded_at_for(loan), rules, contagion=contagion)
 
     def _close_loan_day_alone(self, loan_id: str, on: date) -> tuple[int, Loan, date | None]:
         for attempt in range(1, MAX_COMMAND_ATTEMPTS + 1):
             loan = self._get(loan_id)
-            now = self.clock()
-            recorded_at = max(now, loan.modified_on) if loan.modified_on else now
-            contagion = self._contagion(loan, on)
-            rules = self._closing_rules.get(on) or self.book.rules(on)
-            events, next_on = loan.close_day(on, recorded_at, rules, contagion=contagion)
+            events, next_on = self.close_loan_on(loan, on)
             try:
                 if events:
                     self.save(loan)

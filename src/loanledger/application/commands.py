@@ -144,8 +144,7 @@ class Commands(CloseOfDay):
             loan = batch.loans[command.loan_id] = self._get(command.loan_id)
         self.book.check(command, loan, cache=batch.book_cache)
         checkpoint = loan.checkpoint()
-        now = self.clock()
-        recorded_at = max(now, loan.modified_on) if loan.modified_on else now
+        recorded_at = self.recorded_at_for(loan)
         try:
             horizon = self.horizon(recorded_at, cache=batch.book_cache)
             horizon.require_within(command.on, recorded_at, command.command)
@@ -183,11 +182,11 @@ class Commands(CloseOfDay):
             self.save(loan)
             return self._result(command, loan, Outcome(tuple(), {}))
         loan = self._get(command.loan_id)
-        self.book.check(command, loan)
-        now = self.clock()
-        # Recorded time never runs backwards within a loan, even if the clock does.
-        recorded_at = max(now, loan.modified_on) if loan.modified_on else now
-        self.horizon(recorded_at).require_within(command.on, recorded_at, command.command)
+        book: BookCache = {}  # the policy and staff streams read once for this command
+        self.book.check(command, loan, cache=book)
+        recorded_at = self.recorded_at_for(loan)
+        horizon = self.horizon(recorded_at, cache=book)
+        horizon.require_within(command.on, recorded_at, command.command)
         outcome = loan.handle(command, recorded_at)
         if loan.has_pending_events:
             self.save(loan)

@@ -295,9 +295,10 @@ class Queries(Grading):
         view = loan_view(loan, on, rules, contagion=self._contagion(loan, on, known_at))
         return {**view, **balance_sheet_figures(view)}
 
-    def contagion_of(self, loan: Loan, on: date, known_at: datetime | None = None) -> bool:
-        self.projections.catch_up()  # the borrower's loans are looked up in the loan index
-        return self._contagion(loan, on, known_at)
+    def catch_up(self) -> None:
+        """Bring the read models up to the stored events (a borrower's loans, which grade each
+        other, are found in the loan index)."""
+        self.projections.catch_up()
 
     def report_row(self, loan: Loan, on: date, known_at: datetime | None) -> LoanRow | None:
         return self._row_of(loan, on, known_at, details=True)

@@ -31,6 +31,7 @@ from loanledger.domain.errors import (
     UnknownReportError,
     WrongStateError,
 )
+from loanledger.domain.event import DomainEvent
 from loanledger.domain.loan import Loan
 from loanledger.domain.rules import RuleSet
 from loanledger.persistence.ids import loan_uuid
@@ -56,6 +57,14 @@ class BranchHost(Protocol):
 
     clock: Callable[[], datetime]
 
+    def recorded_at_for(self, loan: Loan) -> datetime:
+        """The recorded time of the loan's next facts (never before its last one)."""
+        ...
+
+    def close_loan_on(self, loan: Loan, on: date) -> tuple[list[DomainEvent], date | None]:
+        """Record on `loan` (pending) what closing `on` owes it, as the ledger's close of day."""
+        ...
+
     def rules_on(self, on: date, known_at: datetime | None = None) -> RuleSet:
         """The rule set in force on `on` (book policy)."""
         ...
@@ -72,8 +81,8 @@ class BranchHost(Protocol):
         """The loan fields `LoanLedger.loan` answers with, for this copy of the loan."""
         ...
 
-    def contagion_of(self, loan: Loan, on: date, known_at: datetime | None = None) -> bool:
-        """Whether the borrower's stored loans make this one non-performing on `on`."""
+    def catch_up(self) -> None:
+        """Bring the ledger's read models up to the stored events."""
         ...
 
     def report_row(self, loan: Loan, on: date, known_at: datetime | None) -> LoanRow | None:
@@ -124,8 +133,7 @@ class Branch:
             )
         loan = self._copy(parsed)
         checkpoint = loan.checkpoint()
-        now = self._ledger.clock()
-        recorded_at = max(now, loan.modified_on) if loan.modified_on else now
+        recorded_at = self._ledger.recorded_at_for(loan)
         try:
             if isinstance(parsed, Apply):
                 outcome_result: dict[str, Any] = {}
@@ -170,15 +178,12 @@ class Branch:
             return None
 
     def _close_day(self, on: date) -> dict[str, Any]:
+        self._ledger.catch_up()  # the borrowers' other loans are found in the loan index
         recorded = 0
         for loan in self._loans.values():
             if not loan.exists_on(on):
                 continue
-            now = self._ledger.clock()
-            recorded_at = max(now, loan.modified_on) if loan.modified_on else now
-            contagion = self._ledger.contagion_of(loan, on)
-            rules = self._ledger.rules_on(on)
-            events, _ = loan.close_day(on, recorded_at, rules, contagion=contagion)
+            events, _ = self._ledger.close_loan_on(loan, on)
             recorded += len(events)
         return {"on": on.isoformat(), "loans_processed": len(self._loans), "events": recorded}
 
