@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from datetime import date, datetime
 from typing import Any
 
+from loanledger.application.close_of_day import CloseOfDay
 from loanledger.application.dates import parse_as_of
 from loanledger.application.queries import Queries
 from loanledger.application.store import _query
@@ -20,8 +21,9 @@ from loanledger.reports.installments import installment_rows
 from loanledger.reports.statement import build_statement
 
 
-class Desk(Queries):
-    """What a servicing officer asks about one loan."""
+class Desk(Queries, CloseOfDay):
+    """What a servicing officer asks about one loan (a what-if branch closes its copies' days as
+    close of day does, hence `CloseOfDay`)."""
 
     @_query
     def payoff(self, loan_id: str, on: date | str) -> dict[str, Any]:
