@@ -111,4 +111,17 @@ def test_a_period_that_runs_backwards_is_refused() -> None:
 
 
 def test_the_day_count_names_are_the_market_names() -> None:
-    assert [convention.value for convention in DayCount] == ["ACT/360", "ACT/365F", "30/360"]
+    assert [convention.value for convention in DayCount] == [
+        "ACT/360",
+        "ACT/365F",
+        "30/360",
+        "ACT/ACT",
+    ]
+
+
+def test_act_act_counts_each_day_over_the_length_of_its_own_year() -> None:
+    # 2023-12-01 .. 2024-01-31: 31 days of 2023 over 365, 30 days of 2024 over 366.
+    fraction = DayCount.ACT_ACT.year_fraction_exact(date(2023, 12, 1), date(2024, 1, 31))
+    assert fraction == Fraction(31, 365) + Fraction(30, 366)
+    assert DayCount.ACT_ACT.days(date(2023, 12, 1), date(2024, 1, 31)) == 61
+    assert DayCount.ACT_ACT.year_fraction_exact(date(2024, 1, 1), date(2025, 1, 1)) == 1

@@ -15,8 +15,10 @@ from eventsourcing.application import Application
 
 from loanledger.application.book import BookCache, BookRegister
 from loanledger.application.dates import Clock, parse_as_of, parse_known_at
+from loanledger.domain.commands import Command
 from loanledger.domain.horizon import FutureHorizon
 from loanledger.domain.loan import Loan
+from loanledger.domain.products.catalogue import ProductVersion
 from loanledger.domain.rules import RuleSet
 from loanledger.persistence.chain import ChainHeads
 from loanledger.persistence.keys import DataKeys
@@ -71,6 +73,11 @@ class LedgerBase(Application[UUID]):
             else self.default_horizon.days,
             policy.time_zone if policy.time_zone is not None else self.default_horizon.time_zone,
         )
+
+    def product_version(self, command: Command, loan: Loan | None) -> ProductVersion | None:
+        """The product version an `apply` naming a product, or an `approve` of a loan on one,
+        is checked against (see `BookRegister.product_for`); None otherwise."""
+        return self.book.product_for(command, loan)
 
     def rules_on(self, on: date, known_at: datetime | None = None) -> RuleSet:
         """The rule set in force on `on` (as adopted by `set_policy`, known at `known_at`)."""

@@ -16,8 +16,15 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 from uuid import UUID, uuid5
 
-from loanledger.domain.book_commands import BookCommand, GrantAuthority, RevokeAuthority, SetPolicy
+from loanledger.domain.book_commands import (
+    BookCommand,
+    DefineProduct,
+    GrantAuthority,
+    RevokeAuthority,
+    SetPolicy,
+)
 from loanledger.domain.commands import (
+    Apply,
     Approve,
     Command,
     Downgrade,
@@ -37,6 +44,7 @@ from loanledger.domain.errors import (
 )
 from loanledger.domain.event import DomainEvent
 from loanledger.domain.policy import BookPolicy, Policy
+from loanledger.domain.products.catalogue import Product, ProductVersion
 from loanledger.domain.rules import RULE_SETS, RuleSet
 from loanledger.domain.staff import Authority, StaffMember, normalised
 
@@ -56,6 +64,10 @@ MAX_ATTEMPTS = 10
 BookCache = dict[object, Any]
 """Policy and staff streams as read once for a batch of loan commands (a bulk load reads them
 once, not line by line); whoever holds one empties it when the batch records a book fact."""
+
+
+def product_uuid(product_id: str) -> UUID:
+    return uuid5(BOOK_NAMESPACE, "product:" + product_id)
 
 
 @lru_cache(maxsize=10_000)
@@ -112,6 +124,34 @@ class BookRegister:
             event.mutate(member)
         return member
 
+    def product(self, product_id: str, *, cache: BookCache | None = None) -> Product:
+        """A product's stream of versions as stored (read once per batch with `cache`)."""
+        key = ("product", product_id)
+        if cache is not None and key in cache:
+            found: Product = cache[key]
+            return found
+        product = Product(product_uuid(product_id))
+        for event in self._events(product.id, 0):
+            event.mutate(product)
+        if cache is not None:
+            cache[key] = product
+        return product
+
+    def product_for(
+        self, command: Apply | Command, loan: Loan | None, *, cache: BookCache | None = None
+    ) -> ProductVersion | None:
+        """The product version an `apply` naming a product, or an `approve` of a loan on one,
+        is checked against: the version in force on the command's date (None otherwise)."""
+        if isinstance(command, Apply):
+            product_id = command.product
+        elif isinstance(command, Approve) and loan is not None and loan.product_named:
+            product_id = loan.product_named.product_id
+        else:
+            return None
+        if product_id is None:
+            return None
+        return self.product(product_id, cache=cache).in_force(product_id, command.on)
+
     # --- commands ------------------------------------------------------------------------------
 
     def execute(self, command: BookCommand) -> dict[str, Any]:
@@ -165,6 +205,8 @@ class BookRegister:
                 "on": command.on.isoformat(),
                 "version": event.originator_version,
             }
+        if isinstance(command, DefineProduct):
+            return self._define_product(command, now)
         assert isinstance(command, GrantAuthority | RevokeAuthority)
         self._require(command.granted_by, "administrator", command.on, command.command)
         member = self.staff(command.staff_id)
@@ -187,6 +229,26 @@ class BookRegister:
             "command": command.command,
             "staff_id": normalised(command.staff_id),
             "version": member.version,
+        }
+
+    def _define_product(self, command: DefineProduct, now: datetime) -> dict[str, Any]:
+        if command.defined_by is None and self.policy(command.on).require_staff_register:
+            raise UnregisteredStaffError(
+                "define_product: the book requires the staff register, so defined_by must name "
+                f"an administrator in force on {command.on.isoformat()}"
+            )
+        if command.defined_by is not None:
+            self._require(command.defined_by, "administrator", command.on, "define_product")
+        product = self.product(command.product_id)
+        recorded_at = max(now, product.modified_on) if product.modified_on else now
+        fields = command.model_dump(exclude={"command", "on", "title"})
+        fields["repayment_methods"] = tuple(command.repayment_methods)
+        event = product.define(command.on, recorded_at, name=command.title, **fields)
+        self._ledger.save(product)
+        return {
+            "command": command.command,
+            "product_id": command.product_id,
+            "version": event.originator_version,
         }
 
     # --- checks on loan commands ---------------------------------------------------------------

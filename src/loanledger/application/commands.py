@@ -137,7 +137,10 @@ class Commands(CloseOfDay):
             now = self.clock()
             horizon = self.horizon(now, cache=batch.book_cache)
             horizon.require_within(command.on, now, command.command)
-            batch.loans[command.loan_id] = Loan.open_application(aggregate_id, command, now)
+            product = self.book.product_for(command, None, cache=batch.book_cache)
+            batch.loans[command.loan_id] = Loan.open_application(
+                aggregate_id, command, now, product
+            )
             batch.events += 1
             return
         if loan is None:
@@ -148,7 +151,8 @@ class Commands(CloseOfDay):
         try:
             horizon = self.horizon(recorded_at, cache=batch.book_cache)
             horizon.require_within(command.on, recorded_at, command.command)
-            loan.handle(command, recorded_at)
+            product = self.book.product_for(command, loan, cache=batch.book_cache)
+            loan.handle(command, recorded_at, product=product)
         except DomainError:
             batch.loans[command.loan_id] = loan.rewound(checkpoint)
             raise
@@ -178,7 +182,9 @@ class Commands(CloseOfDay):
                 raise WrongStateError(f"loan {command.loan_id} has applied already")
             now = self.clock()
             self.horizon(now).require_within(command.on, now, command.command)
-            loan = Loan.open_application(aggregate_id, command, now)
+            loan = Loan.open_application(
+                aggregate_id, command, now, self.book.product_for(command, None)
+            )
             self.save(loan)
             return self._result(command, loan, Outcome(tuple(), {}))
         loan = self._get(command.loan_id)
@@ -187,7 +193,8 @@ class Commands(CloseOfDay):
         recorded_at = self.recorded_at_for(loan)
         horizon = self.horizon(recorded_at, cache=book)
         horizon.require_within(command.on, recorded_at, command.command)
-        outcome = loan.handle(command, recorded_at)
+        product = self.book.product_for(command, loan, cache=book)
+        outcome = loan.handle(command, recorded_at, product=product)
         if loan.has_pending_events:
             self.save(loan)
         return self._result(command, loan, outcome)

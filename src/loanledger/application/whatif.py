@@ -33,6 +33,7 @@ from loanledger.domain.errors import (
 )
 from loanledger.domain.event import DomainEvent
 from loanledger.domain.loan import Loan
+from loanledger.domain.products.catalogue import ProductVersion
 from loanledger.domain.rules import RuleSet
 from loanledger.persistence.ids import loan_uuid
 from loanledger.reports import ledger as ledger_reports
@@ -67,6 +68,10 @@ class BranchHost(Protocol):
 
     def rules_on(self, on: date, known_at: datetime | None = None) -> RuleSet:
         """The rule set in force on `on` (book policy)."""
+        ...
+
+    def product_version(self, command: Command, loan: Loan | None) -> ProductVersion | None:
+        """The product version an `apply` or `approve` is checked against (None: none)."""
         ...
 
     def stored_loan(self, loan_id: str) -> Loan:
@@ -138,7 +143,8 @@ class Branch:
             if isinstance(parsed, Apply):
                 outcome_result: dict[str, Any] = {}
             else:
-                outcome_result = loan.handle(parsed, recorded_at).result
+                product = self._ledger.product_version(parsed, loan)
+                outcome_result = loan.handle(parsed, recorded_at, product=product).result
         except DomainError:
             self._loans[parsed.loan_id] = loan.rewound(checkpoint)
             raise
@@ -156,7 +162,12 @@ class Branch:
             if loan is not None or self._stored(command.loan_id) is not None:
                 raise WrongStateError(f"loan {command.loan_id} has applied already")
             self._hold(command.loan_id)
-            loan = Loan.open_application(loan_uuid(command.loan_id), command, self._ledger.clock())
+            loan = Loan.open_application(
+                loan_uuid(command.loan_id),
+                command,
+                self._ledger.clock(),
+                self._ledger.product_version(command, None),
+            )
             self._loans[command.loan_id] = loan
             return loan
         if loan is None:

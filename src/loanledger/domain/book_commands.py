@@ -1,23 +1,33 @@
-"""Journal commands about the book rather than one loan: policy and the staff register.
+"""Journal commands about the book rather than one loan: policy, the staff register, products.
 
 They follow the loan commands' style (strict, unknown fields refused) but carry no `loan_id`:
 `set_policy` (on, policy fields: each optional, at least one), `grant_authority` and
-`revoke_authority` (staff_id, on, role, limit?, granted_by).
+`revoke_authority` (staff_id, on, role, limit?, granted_by), `define_product` (product_id, on,
+name, ranges and pricing: see `DefineProduct`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from typing import ClassVar, Literal
+from decimal import Decimal
+from typing import Annotated, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, model_validator
 
-from loanledger.domain.command_fields import Amount, Flag, IsoDate
-from loanledger.domain.errors import InvalidCommandError
+from loanledger.domain.command_fields import (
+    Amount,
+    Flag,
+    IsoDate,
+    Rate,
+    RepaymentMethodName,
+    WholeNumber,
+)
+from loanledger.domain.errors import InvalidCommandError, InvalidProductError
 from loanledger.domain.horizon import DEFAULT_FUTURE_HORIZON_DAYS, DEFAULT_TIME_ZONE, FutureHorizon
+from loanledger.domain.money import currency, parse_decimal
 from loanledger.domain.policy import POLICY_FIELDS
-from loanledger.domain.text import Identifier
+from loanledger.domain.text import Identifier, Name
 
 RoleName = Literal["investigator", "reviewer", "approver", "administrator"]
 
@@ -80,6 +90,87 @@ class RevokeAuthority(BookCommand):
     granted_by: Identifier
 
 
+def _multiplier(value: object) -> Decimal:
+    parsed = parse_decimal(value, "multiplier", error=InvalidProductError)
+    if not Decimal(1) <= parsed <= Decimal(10):
+        raise InvalidProductError(
+            f"a penalty multiplier must be between 1 and 10 (1.5 = the contract rate + 50%), "
+            f"got {value}"
+        )
+    return parsed
+
+
+Multiplier = Annotated[
+    Decimal, BeforeValidator(_multiplier), PlainSerializer(lambda value: format(value, "f"))
+]
+
+MAX_GRACE_DAYS = 90
+"""Grace beyond 90 days would hide a loan past due the regulator already counts as 90+."""
+
+
+class DefineProduct(BookCommand):
+    """A new version of a product, effective from `on` (issue 19 item 1).
+
+    Ranges bound what loans on the product may apply for and be approved with (inclusive);
+    pricing fields default to the built-in default product's (CN-2023) values."""
+
+    name = "define_product"
+    command: Literal["define_product"]
+    product_id: Identifier
+    title: Annotated[Name, Field(alias="name")]
+    """The product's name (`name` in the journal: the model's own `name` is the command's)."""
+    currency: Annotated[str, Field(strict=True, min_length=3, max_length=3)] = "CNY"
+    repayment_methods: Annotated[list[RepaymentMethodName], Field(min_length=1, max_length=4)]
+    amount_min: Amount
+    amount_max: Amount
+    term_min: WholeNumber
+    term_max: WholeNumber
+    rate_min: Rate
+    rate_max: Rate
+    day_count: Literal["ACT/360", "ACT/365F", "30/360", "ACT/ACT"] = "ACT/360"
+    rounding: Literal["HALF_UP", "HALF_EVEN"] = "HALF_UP"
+    penalty_multiplier: Multiplier = Decimal("1.5")
+    misuse_multiplier: Multiplier = Decimal("2")
+    grace_days: WholeNumber = 0
+    allocation: Literal[
+        "penalty_interest_principal",
+        "interest_principal_penalty",
+        "principal_interest_penalty",
+        "horizontal",
+    ] = "penalty_interest_principal"
+    defined_by: Identifier | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> DefineProduct:
+        unit = currency(self.currency)
+        problems = []
+        if len(set(self.repayment_methods)) != len(self.repayment_methods):
+            problems.append("repayment_methods names a method twice")
+        if self.amount_min > self.amount_max:
+            problems.append(f"amount_min {self.amount_min} is above amount_max {self.amount_max}")
+        for field in ("amount_min", "amount_max"):
+            exponent = getattr(self, field).as_tuple().exponent
+            if isinstance(exponent, int) and -exponent > unit.minor_unit:
+                problems.append(f"{field} has more places than {unit.code} allows")
+        if not 1 <= self.term_min <= self.term_max <= 600:
+            problems.append(
+                f"terms must satisfy 1 <= term_min <= term_max <= 600, got "
+                f"{self.term_min}..{self.term_max}"
+            )
+        if self.rate_min > self.rate_max:
+            problems.append(f"rate_min {self.rate_min} is above rate_max {self.rate_max}")
+        if self.misuse_multiplier < self.penalty_multiplier:
+            problems.append(
+                f"misuse_multiplier {self.misuse_multiplier} is below penalty_multiplier "
+                f"{self.penalty_multiplier} (misused funds never cost less than arrears)"
+            )
+        if not 0 <= self.grace_days <= MAX_GRACE_DAYS:
+            problems.append(f"grace_days must be 0 to {MAX_GRACE_DAYS}, got {self.grace_days}")
+        if problems:
+            raise InvalidProductError(f"define_product {self.product_id!r}: " + "; ".join(problems))
+        return self
+
+
 BOOK_COMMANDS: dict[str, type[BookCommand]] = {
-    cls.name: cls for cls in (SetPolicy, GrantAuthority, RevokeAuthority)
+    cls.name: cls for cls in (SetPolicy, GrantAuthority, RevokeAuthority, DefineProduct)
 }

@@ -83,6 +83,8 @@ class Apply(Command):
     annual_rate: Rate
     repayment_method: RepaymentMethodName
     purpose: Text
+    product: Identifier | None = None
+    """The product applied for (issue 19); none: the built-in default product."""
 
 
 class Findings(BaseModel):

@@ -195,3 +195,15 @@ class UnregisteredStaffError(DomainError):
 class ReleaseControlError(DomainError):
     """A collateral release on an overdue loan, or one that would leave the loan above the LTV
     threshold, without a second person's approval."""
+
+
+class InvalidProductError(DomainError):
+    """A product definition is inconsistent (a range upside down, a multiplier below another)."""
+
+
+class UnknownProductError(DomainError):
+    """A loan names a product that is not defined on its date."""
+
+
+class OutsideProductError(DomainError):
+    """A loan's amount, term, rate, method or currency is outside what its product allows."""

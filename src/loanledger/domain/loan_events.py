@@ -281,3 +281,22 @@ class RecoveryRecorded(DomainEvent):
     case_id: str
     amount: Decimal
     repayment_reference: str
+
+
+class ProductNamed(DomainEvent):
+    """The application names a product (issue 19): the version in force on the application
+    date accepted its amount, term, rate and method. Loans naming none record no such fact and
+    are on the built-in default product."""
+
+    product_id: str
+    product_version: int
+
+
+class ProductPinned(DomainEvent):
+    """At approval, the product version in force on the approval date is pinned on the loan,
+    with the pricing terms the loan keeps for life (`domain.products.pricing.Pricing`): a later
+    version of the product never re-derives this loan."""
+
+    product_id: str
+    product_version: int
+    pricing: dict[str, str | int]

@@ -94,16 +94,20 @@ class DayCount(StrEnum):
       only if D1 is then 30 or 31; days = 360 (Y2 - Y1) + 30 (M2 - M1) + (D2 - D1), over 360.
       This variant is chosen because it is the one ISDA names plainly "30/360"; the February rule
       of the NASD variant adds nothing for schedules whose due dates fall on days 1 to 28.
+    * ACT_ACT ("ACT/ACT"): ISDA actual/actual: each day of the period counts 1/366 of a year if
+      it falls in a leap year, else 1/365 (a period across 1 January is split there). Its
+      `basis` (used where one daily figure is needed, such as penalty per day) is 365.
     """
 
     ACT_360 = "ACT/360"
     ACT_365F = "ACT/365F"
     THIRTY_360 = "30/360"
+    ACT_ACT = "ACT/ACT"
 
     @property
     def basis(self) -> int:
-        """Days in the convention's year: 365 for ACT/365F, otherwise 360."""
-        return 365 if self is DayCount.ACT_365F else 360
+        """Days in the convention's year: 365 for ACT/365F and ACT/ACT, otherwise 360."""
+        return 365 if self in (DayCount.ACT_365F, DayCount.ACT_ACT) else 360
 
     def days(self, start: date, end: date) -> int:
         """Days from `start` (counted) to `end` (not counted) under this convention.
@@ -128,8 +132,20 @@ class DayCount(StrEnum):
         )
 
     def year_fraction_exact(self, start: date, end: date) -> Fraction:
-        """The period's length in years as an exact rational: days / basis."""
-        return Fraction(self.days(start, end), self.basis)
+        """The period's length in years as an exact rational: days / basis (ACT/ACT: the days
+        in each calendar year over that year's length, summed)."""
+        if self is not DayCount.ACT_ACT:
+            return Fraction(self.days(start, end), self.basis)
+        self.days(start, end)  # the same checks
+        total = Fraction(0)
+        cursor = start
+        while cursor < end:
+            year_end = date(cursor.year + 1, 1, 1)
+            stop = min(end, year_end)
+            length = (year_end - date(cursor.year, 1, 1)).days
+            total += Fraction((stop - cursor).days, length)
+            cursor = stop
+        return total
 
     def year_fraction(self, start: date, end: date) -> Decimal:
         """The period's length in years, days / basis, as a Decimal.
@@ -137,6 +153,6 @@ class DayCount(StrEnum):
         The quotient is computed in `decimal_context()` (40 significant digits); use
         `year_fraction_exact` where the figure feeds an amount that will be rounded to the fen.
         """
-        days = self.days(start, end)
+        fraction = self.year_fraction_exact(start, end)
         with decimal_context():
-            return Decimal(days) / self.basis
+            return Decimal(fraction.numerator) / fraction.denominator

@@ -96,6 +96,19 @@ def loan_view(
         "guarantee_expires_on": day(risk.guarantee_expires_on),
         "observation_until": day(risk.observation_until),
         "next_check_due": day(risk.next_check_due),
+        **product_fields(loan, rules),
+    }
+
+
+def product_fields(loan: Loan, rules: RuleSet) -> dict[str, Any]:
+    """The loan's product, the version pinned at approval (None before; 0 for the built-in
+    default product) and the APR of its contract (a 4-decimal string, None before approval)."""
+    product, version = loan.product()
+    rate = loan.apr(rules)
+    return {
+        "product": product,
+        "product_version": version,
+        "apr": f"{rate:.4f}" if rate is not None else None,
     }
 
 
@@ -106,9 +119,13 @@ def schedule_rows(loan: Loan, as_of: date, rules: RuleSet = CN_2023) -> list[dic
     position = loan.position(as_of, rules)
     if position is None:
         return []
+    rate = loan.apr(rules)
+    shown = {"apr": f"{rate:.4f}"} if rate is not None else {"apr": None}
     if position.disbursed > 0:
-        return [row.as_row() for row in position.schedule()]
+        return [row.as_row() | shown for row in position.schedule()]
     terms = loan.terms()
+    if terms.pricing is not None:
+        rules = terms.pricing.applied_to(rules)
     assert loan.approval is not None
     start = loan.approval.effective_date
     rows = build_schedule(
@@ -121,7 +138,7 @@ def schedule_rows(loan: Loan, as_of: date, rules: RuleSet = CN_2023) -> list[dic
         rounding=rules.rounding,
         day_count=rules.irregular_period_day_count,
     )
-    return [row.as_row() for row in rows]
+    return [row.as_row() | shown for row in rows]
 
 
 def loan_row(

@@ -57,6 +57,8 @@ from loanledger.domain.loan_events import (
     OverpaymentRefunded,
     PostLoanCheckRecorded,
     PrepaymentReceived,
+    ProductNamed,
+    ProductPinned,
     RecoveryRecorded,
     RepaymentReceived,
     ReviewRecorded,
@@ -67,10 +69,18 @@ from loanledger.domain.postloan import (
     assess,
     post_loan_state,
 )
+from loanledger.domain.calendar import default_repayment_day
+from loanledger.domain.products.apr import apr
+from loanledger.domain.products.pricing import (
+    DEFAULT_PRODUCT_ID,
+    DEFAULT_PRODUCT_VERSION,
+    Pricing,
+)
 from loanledger.domain.rates import AnnualRate
 from loanledger.domain.rules import CN_2023, RuleSet
 from loanledger.domain.schedule import parse_repayment_method
 from loanledger.domain.servicing import MoneyFact, Position, Terms, derive_position
+from loanledger.domain.servicing.contract import contract_schedule
 
 
 class LoanCore(EventSourcedAggregate):
@@ -85,6 +95,8 @@ class LoanCore(EventSourcedAggregate):
         self.investigation: InvestigationRecorded | None = None
         self.review: ReviewRecorded | None = None
         self.approval: LoanApproved | None = None
+        self.product_named: ProductNamed | None = None
+        self.product_pinned: ProductPinned | None = None
         self.rejection: LoanRejected | None = None
         self.withdrawal: ApplicationWithdrawn | None = None
         self.disbursements: list[LoanDisbursed] = []
@@ -201,6 +213,53 @@ class LoanCore(EventSourcedAggregate):
             annual_rate=AnnualRate.of(approval.annual_rate),
             method=parse_repayment_method(approval.repayment_method),
             repayment_day=approval.repayment_day,
+            pricing=self.pricing(),
+        )
+
+    def pricing(self) -> Pricing | None:
+        """The product terms pinned at approval (None: the built-in default product, priced by
+        the rule set as every loan was before products)."""
+        pinned = self.product_pinned
+        if pinned is None:
+            return None
+        return Pricing.from_fields(pinned.product_id, pinned.product_version, pinned.pricing)
+
+    def product(self) -> tuple[str, int | None]:
+        """The loan's product and version: pinned at approval, named at application (version
+        None until approved), else the built-in default product."""
+        if self.product_pinned is not None:
+            return self.product_pinned.product_id, self.product_pinned.product_version
+        if self.product_named is not None:
+            return self.product_named.product_id, None
+        if self.approval is None:
+            return DEFAULT_PRODUCT_ID, None
+        return DEFAULT_PRODUCT_ID, DEFAULT_PRODUCT_VERSION
+
+    def apr(self, rules: RuleSet = CN_2023) -> Decimal | None:
+        """The annualised rate of the contract's cash flows (`domain.products.apr`): the
+        approved amount received on the first disbursement date (the approval date before
+        money moves) and the contract schedule's installments; None before approval."""
+        if self.approval is None:
+            return None
+        terms = self.terms()
+        priced = terms.pricing.applied_to(rules) if terms.pricing is not None else rules
+        start = (
+            min(event.effective_date for event in self.disbursements)
+            if self.disbursements
+            else self.approval.effective_date
+        )
+        rows = contract_schedule(
+            terms.amount,
+            terms.annual_rate,
+            terms.term_months,
+            terms.method,
+            start,
+            terms.repayment_day or default_repayment_day(start),
+            priced.rounding,
+            priced.irregular_period_day_count,
+        )
+        return apr(
+            terms.amount.amount, [principal + interest for _, _, principal, interest in rows]
         )
 
     def money_facts(self) -> list[MoneyFact]:
@@ -439,6 +498,8 @@ APPLIERS: dict[type[DomainEvent], Callable[[LoanCore, Any], None]] = {
     InvestigationRecorded: _set("investigation"),
     ReviewRecorded: _set("review"),
     LoanApproved: _set("approval"),
+    ProductNamed: _set("product_named"),
+    ProductPinned: _set("product_pinned"),
     LoanRejected: _set("rejection"),
     ApplicationWithdrawn: _set("withdrawal"),
     LoanDisbursed: LoanCore._on_disbursed,

@@ -52,6 +52,7 @@ from loanledger.domain.loan_events import (
     PostLoanCheckRecorded,
     RepaymentReceived,
 )
+from loanledger.domain.products.catalogue import ProductVersion
 
 
 class Loan(
@@ -59,7 +60,9 @@ class Loan(
 ):
     """One loan, from application to its last repayment."""
 
-    def handle(self, command: Command, recorded_at: datetime) -> Outcome:
+    def handle(
+        self, command: Command, recorded_at: datetime, *, product: ProductVersion | None = None
+    ) -> Outcome:
         """Run any journal command but `apply` on this loan; refusals raise DomainError.
 
         A fact that changes the money walk (a repayment, a tranche, a restructure, a misuse
@@ -67,8 +70,13 @@ class Loan(
         recorded allocation it changes gets a compensating `AllocationRevised` event.
         """
         self._require_lifecycle(command)
-        handler = getattr(self, HANDLERS[type(command)])
-        outcome = handler(command, recorded_at)
+        if isinstance(command, Approve):
+            # The product version in force on the approval date, read by the caller (None for a
+            # loan on the default product).
+            self.approve(command, recorded_at, product)
+            outcome: Outcome | None = None
+        else:
+            outcome = getattr(self, HANDLERS[type(command)])(command, recorded_at)
         if not isinstance(outcome, Outcome):
             outcome = Outcome(tuple(self._pending), {})
         cause = next((event for event in self._pending if moves_money(event)), None)

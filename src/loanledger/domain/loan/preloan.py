@@ -22,6 +22,7 @@ from loanledger.domain.duties import among, same_person
 from loanledger.domain.errors import (
     AuthorityLimitError,
     SeparationOfDutiesError,
+    UnknownProductError,
     WrongStateError,
 )
 from loanledger.domain.loan.aggregate import LoanCore
@@ -35,9 +36,12 @@ from loanledger.domain.loan_events import (
     LoanApplied,
     LoanApproved,
     LoanRejected,
+    ProductNamed,
+    ProductPinned,
     ReviewRecorded,
 )
 from loanledger.domain.money import Money, currency
+from loanledger.domain.products.catalogue import ProductVersion
 from loanledger.domain.schedule import parse_repayment_method
 
 
@@ -46,10 +50,32 @@ class PreLoanHandlers(LoanCore):
     withdraw."""
 
     @classmethod
-    def open_application(cls, aggregate_id: UUID, command: Apply, recorded_at: datetime) -> Self:
+    def open_application(
+        cls,
+        aggregate_id: UUID,
+        command: Apply,
+        recorded_at: datetime,
+        product: ProductVersion | None = None,
+    ) -> Self:
+        """The new loan's application. A command naming a product is checked against
+        `product`, the version in force on its date (the caller reads it from the product's
+        stream; UnknownProductError there when there is none)."""
         currency_unit = currency(command.currency)
         Money.of(command.amount, currency_unit)  # refuses more places than the minor unit
         check_term(command.term_months)
+        if command.product is not None:
+            if product is None or product.product_id != command.product:
+                raise UnknownProductError(
+                    f"apply: product {command.product!r} is not defined on {command.on}"
+                )
+            product.check(
+                "apply",
+                currency=currency_unit.code,
+                amount=command.amount,
+                term_months=command.term_months,
+                annual_rate=command.annual_rate,
+                repayment_method=command.repayment_method,
+            )
         loan = cls(aggregate_id)
         loan.trigger(
             LoanApplied,
@@ -64,6 +90,15 @@ class PreLoanHandlers(LoanCore):
             repayment_method=command.repayment_method,
             purpose=command.purpose,
         )
+        if product is not None and command.product is not None:
+            loan.trigger(
+                ProductNamed,
+                recorded_at,
+                loan_id=command.loan_id,
+                effective_date=command.on,
+                product_id=product.product_id,
+                product_version=product.version,
+            )
         return loan
 
     def record_investigation(self, command: RecordInvestigation, recorded_at: datetime) -> None:
@@ -112,7 +147,11 @@ class PreLoanHandlers(LoanCore):
             notes=command.notes,
         )
 
-    def approve(self, command: Approve, recorded_at: datetime) -> None:
+    def approve(
+        self, command: Approve, recorded_at: datetime, product: ProductVersion | None = None
+    ) -> None:
+        """Approve within the approver's authority. A loan on a product is checked against
+        `product`, the version in force on the approval date, and pins it (`ProductPinned`)."""
         self._require_open_application("approve")
         if self.approval is not None:
             raise WrongStateError(f"loan {self.loan_id} is approved already")
@@ -146,6 +185,20 @@ class PreLoanHandlers(LoanCore):
         if command.repayment_day is not None:
             validate_repayment_day(command.repayment_day)
         self._require_not_before(command.on, self.review, "the review")
+        named = self.product_named
+        if named is not None:
+            if product is None or product.product_id != named.product_id:
+                raise UnknownProductError(
+                    f"approve: product {named.product_id!r} is not defined on {command.on}"
+                )
+            product.check(
+                "approve",
+                currency=code,
+                amount=command.amount,
+                term_months=command.term_months,
+                annual_rate=command.annual_rate,
+                repayment_method=command.repayment_method,
+            )
         self.trigger(
             LoanApproved,
             recorded_at,
@@ -159,6 +212,16 @@ class PreLoanHandlers(LoanCore):
             repayment_method=command.repayment_method,
             repayment_day=command.repayment_day,
         )
+        if named is not None and product is not None:
+            self.trigger(
+                ProductPinned,
+                recorded_at,
+                loan_id=self.loan_id,
+                effective_date=command.on,
+                product_id=product.product_id,
+                product_version=product.version,
+                pricing=product.pricing().as_fields(),
+            )
 
     def reject(self, command: Reject, recorded_at: datetime) -> None:
         self._require_open_application("reject")

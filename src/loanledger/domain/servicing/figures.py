@@ -10,6 +10,7 @@ from decimal import Decimal
 from fractions import Fraction
 
 from loanledger.domain.money import Currency, Money, round_to_minor
+from loanledger.domain.products.pricing import Pricing
 from loanledger.domain.rates import AnnualRate
 from loanledger.domain.rules import CN_2023
 from loanledger.domain.schedule import (
@@ -30,13 +31,22 @@ class Terms:
     annual_rate: AnnualRate
     method: RepaymentMethod
     repayment_day: int | None
+    pricing: Pricing | None = None
+    """The product terms pinned at approval (None: the default product, i.e. the rule set's)."""
 
     def __hash__(self) -> int:
         # Every derivation looks its loan up by its terms (`Checkpoints`): hash the fields once.
         found: int | None = self.__dict__.get("_hash")
         if found is None:
             found = hash(
-                (self.amount, self.term_months, self.annual_rate, self.method, self.repayment_day)
+                (
+                    self.amount,
+                    self.term_months,
+                    self.annual_rate,
+                    self.method,
+                    self.repayment_day,
+                    self.pricing,
+                )
             )
             object.__setattr__(self, "_hash", found)
         return found

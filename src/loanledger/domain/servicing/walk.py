@@ -12,6 +12,7 @@ from loanledger.domain.books import CASH_CLEARING, OVERPAYMENTS, Books
 from loanledger.domain.calendar import add_months, default_repayment_day, first_due_date
 from loanledger.domain.money import Money, round_to_minor
 from loanledger.domain.prepayment import kept_level
+from loanledger.domain.products.pricing import AllocationStrategy
 from loanledger.domain.rules import RuleSet
 from loanledger.domain.schedule import (
     accrued_interest,
@@ -38,7 +39,15 @@ class Walk:
     def __init__(self, terms: Terms, rules: RuleSet, as_of: date, books: Books | None) -> None:
         self.books = books
         self.terms = terms
-        self.rules = rules
+        pricing = terms.pricing
+        # A pinned product prices the loan (day count, rounding, multipliers); the regulatory
+        # thresholds stay the rule set's (DESIGN §12).
+        self.rules = rules = pricing.applied_to(rules) if pricing is not None else rules
+        self.allocation = (
+            pricing.allocation
+            if pricing is not None
+            else AllocationStrategy.PENALTY_INTEREST_PRINCIPAL
+        )
         self.currency = terms.currency
         self.position = Position(as_of=as_of, currency=self.currency, rounding=rules.rounding)
         self.penalty_multiplier = rules.penalty_multiplier
@@ -251,40 +260,7 @@ class Walk:
         parts: list[tuple[int, Decimal, Decimal, Decimal]] = []
         # Only the books ask whether the loan is in non-accrual (before this payment).
         off = self._non_accrual(day) if self.books is not None else False
-        for due in self.position.installments:
-            if due.due_date > day or remaining == 0:
-                break
-            if due.settled:
-                continue
-            self.accrue(due, day - ONE_DAY)
-            if self.books is not None:
-                self._recognise_penalty(day, due, off=off)
-            before = (due.penalty_paid, due.interest_paid, due.principal_paid)
-            owed = due.penalty_owed(self.currency, self.rules.rounding)
-            paid = min(remaining, owed)
-            if paid == owed:
-                due.penalty_unpaid = Fraction(0)  # paying the rounded amount settles the accrual
-            else:
-                due.penalty_unpaid -= Fraction(paid)
-            due.penalty_paid += paid
-            remaining -= paid
-            allocation["penalty"] += paid
-            paid = min(remaining, due.interest_unpaid)
-            due.interest_paid += paid
-            remaining -= paid
-            allocation["interest"] += paid
-            paid = min(remaining, due.principal_unpaid)
-            due.principal_paid += paid
-            remaining -= paid
-            allocation["principal"] += paid
-            parts.append(
-                (
-                    due.number,
-                    due.penalty_paid - before[0],
-                    due.interest_paid - before[1],
-                    due.principal_paid - before[2],
-                )
-            )
+        remaining = self._allocate_due(day, remaining, allocation, parts, off)
         prepaid = ZERO
         held_used = ZERO
         held = self.position.overpayment
@@ -322,6 +298,78 @@ class Walk:
             overpayment=remaining,
             overpayment_applied=held_used,
         )
+
+    def _allocate_due(
+        self,
+        day: date,
+        remaining: Decimal,
+        allocation: dict[str, Decimal],
+        parts: list[tuple[int, Decimal, Decimal, Decimal]],
+        off: bool,
+    ) -> Decimal:
+        """Spread `remaining` over the installments due on or before `day` by the loan's
+        allocation strategy (`AllocationStrategy`); return what is left. Each installment's
+        penalty is first accrued through the day before (算头不算尾)."""
+        order = self.allocation.order
+        horizontal = self.allocation is AllocationStrategy.HORIZONTAL
+        reached: list[tuple[InstallmentDue, tuple[Decimal, Decimal, Decimal]]] = []
+        for due in self.position.installments:
+            if due.due_date > day or remaining == 0:
+                break
+            if due.settled:
+                continue
+            self.accrue(due, day - ONE_DAY)
+            if self.books is not None:
+                self._recognise_penalty(day, due, off=off)
+            before = (due.penalty_paid, due.interest_paid, due.principal_paid)
+            if horizontal:
+                reached.append((due, before))
+                continue
+            for kind in order:
+                paid = self._pay(due, kind, remaining)
+                remaining -= paid
+                allocation[kind] += paid
+            parts.append(
+                (
+                    due.number,
+                    due.penalty_paid - before[0],
+                    due.interest_paid - before[1],
+                    due.principal_paid - before[2],
+                )
+            )
+        for kind in order if horizontal else ():
+            for due, _ in reached:
+                paid = self._pay(due, kind, remaining)
+                remaining -= paid
+                allocation[kind] += paid
+        for due, before in reached:
+            parts.append(
+                (
+                    due.number,
+                    due.penalty_paid - before[0],
+                    due.interest_paid - before[1],
+                    due.principal_paid - before[2],
+                )
+            )
+        return remaining
+
+    def _pay(self, due: InstallmentDue, kind: str, remaining: Decimal) -> Decimal:
+        """Pay up to `remaining` of one kind (penalty, interest, principal) of `due`."""
+        if kind == "penalty":
+            owed = due.penalty_owed(self.currency, self.rules.rounding)
+            paid = min(remaining, owed)
+            if paid == owed:
+                due.penalty_unpaid = Fraction(0)  # paying the rounded amount settles the accrual
+            else:
+                due.penalty_unpaid -= Fraction(paid)
+            due.penalty_paid += paid
+        elif kind == "interest":
+            paid = min(remaining, due.interest_unpaid)
+            due.interest_paid += paid
+        else:
+            paid = min(remaining, due.principal_unpaid)
+            due.principal_paid += paid
+        return paid
 
     def write_off(self, fact: MoneyFact) -> None:
         """Balances leave the books (the borrower still owes them: the walk goes on)."""

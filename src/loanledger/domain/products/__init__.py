@@ -1,0 +1,2 @@
+"""Loan products and pricing (issue 19): recorded, versioned product definitions
+(`catalogue`), the terms a loan pins at approval (`pricing`) and the APR disclosure (`apr`)."""

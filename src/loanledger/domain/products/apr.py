@@ -1,0 +1,75 @@
+"""The annualised rate a borrower is shown (APR, 年化利率; PBoC announcement [2021] No. 3):
+the internal rate of return of the loan's contractual cash flows, fees included, annualised.
+
+The cash flows are the amount the borrower receives at disbursement (the contract amount, less
+any fee deducted then) and each installment of the contractual schedule. Each installment is one
+period (a month: an irregular first period counts as one period too, as the IRR method of the
+announcement treats monthly installments); the periodic rate r solves
+
+    amount = Σ installment_k / (1 + r)^k,
+
+and APR = 12 × r, rounded HALF_UP to 4 decimals. r is found by Newton's method on exact
+rationals' float-free Decimal arithmetic (40 significant digits), bracketed by bisection so it
+always converges; a loan whose installments sum to less than the amount (never contractual)
+has no APR (None).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from decimal import ROUND_HALF_UP, Decimal, localcontext
+from functools import lru_cache
+
+PERIODS_PER_YEAR = 12
+APR_PLACES = Decimal("0.0001")
+
+
+def _npv(rate: Decimal, amount: Decimal, flows: Sequence[Decimal]) -> tuple[Decimal, Decimal]:
+    """(NPV, dNPV/drate) of −amount now and `flows` at periods 1..n, at periodic `rate`."""
+    one = Decimal(1) + rate
+    discount = Decimal(1)
+    value = -amount
+    slope = Decimal(0)
+    for period, flow in enumerate(flows, start=1):
+        discount /= one
+        value += flow * discount
+        slope -= period * flow * discount / one
+    return value, slope
+
+
+@lru_cache(maxsize=8192)
+def periodic_irr(amount: Decimal, flows: tuple[Decimal, ...]) -> Decimal | None:
+    """The periodic rate r at which the flows' present value equals `amount` (to 30 places),
+    or None when the flows do not repay the amount."""
+    if amount <= 0 or not flows or sum(flows) < amount:
+        return None
+    with localcontext() as context:
+        context.prec = 40
+        low, high = Decimal(0), Decimal(1)
+        while _npv(high, amount, flows)[0] > 0:
+            low, high = high, high * 2
+        rate = (low + high) / 2
+        tolerance = Decimal("1e-30")
+        for _ in range(200):
+            value, slope = _npv(rate, amount, flows)
+            if value > 0:
+                low = rate
+            else:
+                high = rate
+            step = value / slope if slope else Decimal(0)
+            candidate = rate - step
+            if not low < candidate < high:
+                candidate = (low + high) / 2  # Newton left the bracket: bisect instead
+            if abs(candidate - rate) < tolerance:
+                rate = candidate
+                break
+            rate = candidate
+        return +rate
+
+
+def apr(amount: Decimal, installments: Sequence[Decimal]) -> Decimal | None:
+    """12 × the monthly IRR of receiving `amount` and paying `installments`, to 4 places."""
+    rate = periodic_irr(amount, tuple(installments))
+    if rate is None:
+        return None
+    return (rate * PERIODS_PER_YEAR).quantize(APR_PLACES, rounding=ROUND_HALF_UP)

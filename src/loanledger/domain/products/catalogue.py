@@ -1,0 +1,164 @@
+"""Products as recorded, versioned facts (issue 19 item 1).
+
+Each `define_product` call records a `ProductDefined` fact on that product's own stream (its
+own aggregate and hash chain, like the book's policy and staff register): the first call is
+version 1, each later call the next version, effective from its `on` date. A loan names the
+product when it applies; it is checked against the version in force on that date, and again,
+with the approved terms, against the version in force on the approval date, which the loan
+then pins (`ProductPinned`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+from loanledger.domain.aggregate import EventSourcedAggregate
+from loanledger.domain.errors import OutsideProductError, UnknownProductError
+from loanledger.domain.policy import BookEvent
+from loanledger.domain.products.pricing import ROUNDINGS, AllocationStrategy, Pricing
+from loanledger.domain.rates import DayCount
+
+
+def product_stream(product_id: str) -> str:
+    """The `loan_id` a product's facts carry (their stream's name in verify and the archive)."""
+    return f"product:{product_id}"
+
+
+class ProductDefined(BookEvent):
+    """One version of a product: what loans on it may be and how they are priced."""
+
+    product_id: str
+    name: str
+    currency: str
+    repayment_methods: tuple[str, ...]
+    amount_min: Decimal
+    amount_max: Decimal
+    term_min: int
+    term_max: int
+    rate_min: Decimal
+    rate_max: Decimal
+    day_count: str
+    rounding: str
+    penalty_multiplier: Decimal
+    misuse_multiplier: Decimal
+    grace_days: int
+    allocation: str
+    defined_by: str | None = None
+
+    def create_aggregate(self) -> Any:
+        return Product(self.originator_id)
+
+
+@dataclass(frozen=True)
+class ProductVersion:
+    """One recorded version of a product, as loans are checked against it."""
+
+    fact: ProductDefined
+
+    @property
+    def product_id(self) -> str:
+        return self.fact.product_id
+
+    @property
+    def version(self) -> int:
+        return self.fact.originator_version
+
+    def pricing(self) -> Pricing:
+        fact = self.fact
+        return Pricing(
+            product_id=fact.product_id,
+            version=self.version,
+            day_count=DayCount(fact.day_count),
+            rounding=ROUNDINGS[fact.rounding],
+            penalty_multiplier=fact.penalty_multiplier,
+            misuse_multiplier=fact.misuse_multiplier,
+            grace_days=fact.grace_days,
+            allocation=AllocationStrategy(fact.allocation),
+        )
+
+    def check(
+        self,
+        what: str,
+        *,
+        currency: str,
+        amount: Decimal,
+        term_months: int,
+        annual_rate: Decimal,
+        repayment_method: str,
+    ) -> None:
+        """Refuse terms outside this version's ranges (OutsideProductError naming the rule)."""
+        fact = self.fact
+        name = f"product {fact.product_id!r} version {self.version}"
+        if currency != fact.currency:
+            raise OutsideProductError(
+                f"{what}: currency {currency} is not {name}'s currency {fact.currency}"
+            )
+        if repayment_method not in fact.repayment_methods:
+            allowed = ", ".join(fact.repayment_methods)
+            raise OutsideProductError(
+                f"{what}: repayment_method {repayment_method} is not allowed by {name} "
+                f"(allowed: {allowed})"
+            )
+        for field, value, low, high in (
+            ("amount", amount, fact.amount_min, fact.amount_max),
+            ("term_months", term_months, fact.term_min, fact.term_max),
+            ("annual_rate", annual_rate, fact.rate_min, fact.rate_max),
+        ):
+            if not low <= value <= high:
+                raise OutsideProductError(
+                    f"{what}: {field} {value} is outside {name}'s range {low}..{high}"
+                )
+
+
+class Product(EventSourcedAggregate):
+    """The stream of one product's versions."""
+
+    def __init__(self, aggregate_id: UUID) -> None:
+        super().__init__(aggregate_id)
+        self.facts: list[ProductDefined] = []
+
+    def apply(self, event: Any) -> None:
+        if not isinstance(event, ProductDefined):
+            raise TypeError(f"a product cannot apply {type(event).__name__}")
+        super().apply(event)
+        self.facts.append(event)
+
+    def define(self, on: date, recorded_at: datetime, **fields: Any) -> ProductDefined:
+        """Record the next version, effective from `on`."""
+        return self.trigger(
+            ProductDefined,
+            recorded_at,
+            loan_id=product_stream(fields["product_id"]),
+            effective_date=on,
+            **fields,
+        )
+
+    def in_force(
+        self, product_id: str, on: date, known_at: datetime | None = None
+    ) -> ProductVersion:
+        """The version in force on business date `on` (the latest effective on or before it),
+        as known at `known_at`; UnknownProductError when none is."""
+        found: ProductDefined | None = None
+        for fact in self.facts:
+            if fact.effective_date > on or (known_at is not None and fact.timestamp > known_at):
+                continue
+            if found is None or (fact.effective_date, fact.originator_version) > (
+                found.effective_date,
+                found.originator_version,
+            ):
+                found = fact
+        if found is None:
+            raise UnknownProductError(
+                f"product {product_id!r} is not defined on {on.isoformat()}"
+                + (
+                    f" (its first version is effective from "
+                    f"{min(f.effective_date for f in self.facts).isoformat()})"
+                    if self.facts
+                    else ""
+                )
+            )
+        return ProductVersion(found)

@@ -1,0 +1,128 @@
+"""The product terms pinned on a loan at approval (DESIGN §12): what prices and services it.
+
+`Pricing` is the part of a product version that a loan keeps for life: day count, rounding,
+penalty and misuse multipliers, grace days and the allocation strategy. It is recorded on the
+loan (`ProductPinned`) when the loan is approved, so a later version of the product never
+re-derives an existing loan, and the loan's figures stay a pure function of its own events.
+
+A loan without a pinned product (every loan recorded before products existed, and every loan
+that names none) is priced by the built-in default product, whose terms are the rule set's own
+(CN-2023: ACT/360, HALF_UP, 1.5, 2, no grace, penalty → interest → principal): its figures are
+today's, byte for byte.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal
+from enum import StrEnum
+from typing import Any
+
+from loanledger.domain.rates import DayCount
+from loanledger.domain.rules import CN_2023, RuleSet
+
+DEFAULT_PRODUCT_ID = "default"
+"""The built-in product a loan without `product` is on (never recorded: it is the rule set)."""
+
+DEFAULT_PRODUCT_VERSION = 0
+"""The built-in product's version: 0, before any recorded version (which count from 1)."""
+
+ROUNDINGS = {"HALF_UP": ROUND_HALF_UP, "HALF_EVEN": ROUND_HALF_EVEN}
+"""Rounding names a product may give, and the decimal module's modes they stand for."""
+
+
+class AllocationStrategy(StrEnum):
+    """How a repayment is spread over what the borrower owes (issue 19 item 3).
+
+    Every strategy goes to installments that have fallen due (on or before the payment date)
+    first; what is left is held as overpayment (or prepays, with `prepay: true`), as by default.
+
+    * `penalty_interest_principal` (default; Civil Code art. 561): oldest installment first, and
+      within it penalty → interest → principal. Two overdue installments each owing 1.00 penalty,
+      10.00 interest, 100.00 principal, and a payment of 115.00: the first is paid in full
+      (111.00), then 1.00 penalty and 3.00 interest of the second.
+    * `interest_principal_penalty`: oldest installment first, within it interest → principal →
+      penalty (penalty last, so it never keeps principal overdue). The same payment: 10.00 +
+      100.00 + 1.00 of the first, then 3.00 interest of the second.
+    * `principal_interest_penalty`: oldest installment first, within it principal → interest →
+      penalty. The same payment: 100.00 + 10.00 + 1.00 of the first, then 3.00 principal of the
+      second.
+    * `horizontal` (due installments first, then across them by kind): the penalty of every due
+      installment (oldest first), then their interest, then their principal. The same payment:
+      1.00 + 1.00 penalty, 10.00 + 10.00 interest, then 93.00 principal of the first.
+    """
+
+    PENALTY_INTEREST_PRINCIPAL = "penalty_interest_principal"
+    INTEREST_PRINCIPAL_PENALTY = "interest_principal_penalty"
+    PRINCIPAL_INTEREST_PENALTY = "principal_interest_penalty"
+    HORIZONTAL = "horizontal"
+
+    @property
+    def order(self) -> tuple[str, str, str]:
+        """The kinds paid, in order, within one installment (or across them: `horizontal`)."""
+        if self is AllocationStrategy.INTEREST_PRINCIPAL_PENALTY:
+            return ("interest", "principal", "penalty")
+        if self is AllocationStrategy.PRINCIPAL_INTEREST_PENALTY:
+            return ("principal", "interest", "penalty")
+        return ("penalty", "interest", "principal")
+
+
+@dataclass(frozen=True)
+class Pricing:
+    """A product version's terms as pinned on one loan."""
+
+    product_id: str
+    version: int
+    day_count: DayCount = DayCount.ACT_360
+    rounding: str = ROUND_HALF_UP
+    """A `decimal` rounding mode (ROUND_HALF_UP or ROUND_HALF_EVEN)."""
+    penalty_multiplier: Decimal = CN_2023.penalty_multiplier
+    misuse_multiplier: Decimal = CN_2023.misuse_penalty_multiplier
+    grace_days: int = 0
+    """Days after a due date without penalty and without days past due (the installment is
+    still unpaid; once the grace is over, days past due count from the due date)."""
+    allocation: AllocationStrategy = AllocationStrategy.PENALTY_INTEREST_PRINCIPAL
+
+    def applied_to(self, rules: RuleSet) -> RuleSet:
+        """`rules` with this product's pricing in place of the rule set's own (the regulatory
+        thresholds, which are book-wide, stay the rule set's)."""
+        return replace(
+            rules,
+            penalty_multiplier=self.penalty_multiplier,
+            misuse_penalty_multiplier=self.misuse_multiplier,
+            penalty_day_count_basis=self.day_count.basis,
+            irregular_period_day_count=self.day_count,
+            rounding=self.rounding,
+        )
+
+    def as_fields(self) -> dict[str, Any]:
+        """The stored form (`ProductPinned.pricing`): JSON-ready strings and numbers."""
+        return {
+            "day_count": self.day_count.value,
+            "rounding": rounding_name(self.rounding),
+            "penalty_multiplier": format(self.penalty_multiplier, "f"),
+            "misuse_multiplier": format(self.misuse_multiplier, "f"),
+            "grace_days": self.grace_days,
+            "allocation": self.allocation.value,
+        }
+
+    @classmethod
+    def from_fields(cls, product_id: str, version: int, fields: dict[str, Any]) -> Pricing:
+        return cls(
+            product_id=product_id,
+            version=version,
+            day_count=DayCount(fields["day_count"]),
+            rounding=ROUNDINGS[fields["rounding"]],
+            penalty_multiplier=Decimal(fields["penalty_multiplier"]),
+            misuse_multiplier=Decimal(fields["misuse_multiplier"]),
+            grace_days=int(fields["grace_days"]),
+            allocation=AllocationStrategy(fields["allocation"]),
+        )
+
+
+def rounding_name(mode: str) -> str:
+    """The product's name of a `decimal` rounding mode ("HALF_UP" for ROUND_HALF_UP)."""
+    for name, value in ROUNDINGS.items():
+        if value == mode:
+            return name
+    raise ValueError(f"no product rounding name for {mode!r}")
