@@ -17,6 +17,7 @@ from uuid import UUID
 
 from loanledger.domain.aggregate import EventSourcedAggregate
 from loanledger.domain.books import Books, Posting
+from loanledger.domain.calendar import default_repayment_day
 from loanledger.domain.duties import among, same_person
 from loanledger.domain.errors import (
     InvalidDateError,
@@ -69,7 +70,6 @@ from loanledger.domain.postloan import (
     assess,
     post_loan_state,
 )
-from loanledger.domain.calendar import default_repayment_day
 from loanledger.domain.products.apr import apr
 from loanledger.domain.products.pricing import (
     DEFAULT_PRODUCT_ID,
