@@ -104,9 +104,6 @@ Multiplier = Annotated[
     Decimal, BeforeValidator(_multiplier), PlainSerializer(lambda value: format(value, "f"))
 ]
 
-MAX_GRACE_DAYS = 90
-"""Grace beyond 90 days would hide a loan past due the regulator already counts as 90+."""
-
 
 class DefineProduct(BookCommand):
     """A new version of a product, effective from `on` (issue 19 item 1).
@@ -131,7 +128,6 @@ class DefineProduct(BookCommand):
     rounding: Literal["HALF_UP", "HALF_EVEN"] = "HALF_UP"
     penalty_multiplier: Multiplier = Decimal("1.5")
     misuse_multiplier: Multiplier = Decimal("2")
-    grace_days: WholeNumber = 0
     allocation: Literal[
         "penalty_interest_principal",
         "interest_principal_penalty",
@@ -164,8 +160,6 @@ class DefineProduct(BookCommand):
                 f"misuse_multiplier {self.misuse_multiplier} is below penalty_multiplier "
                 f"{self.penalty_multiplier} (misused funds never cost less than arrears)"
             )
-        if not 0 <= self.grace_days <= MAX_GRACE_DAYS:
-            problems.append(f"grace_days must be 0 to {MAX_GRACE_DAYS}, got {self.grace_days}")
         if problems:
             raise InvalidProductError(f"define_product {self.product_id!r}: " + "; ".join(problems))
         return self

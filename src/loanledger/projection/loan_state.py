@@ -388,6 +388,8 @@ def _stored(loan_id: str, recorded: str, segment: Segment) -> list[Any]:
         "contagion": list(segment.contagion_grade),
         "penalties": [[str(accrued), str(daily)] for accrued, daily in segment.penalties],
     }
+    if segment.rounding is not None:
+        detail["rounding"] = segment.rounding  # a product's own rounding (issue 19)
     return [
         loan_id,
         recorded,
@@ -424,6 +426,7 @@ def row_at(stored: Row, day: date, rules: RuleSet, *, contagion: bool) -> dict[s
         grade=(classification, reasons) if contagion else None,
         penalties=[(Fraction(accrued), Fraction(daily)) for accrued, daily in detail["penalties"]],
         elapsed_days=(day - date.fromisoformat(valid_from)).days,
+        rounding=detail.get("rounding"),
     )
 
 

@@ -107,6 +107,8 @@ class Segment:
     """Each installment's exact penalty on `valid_from` and what it accrues per day after."""
     counts: bool
     """Disbursed: the loan enters its borrower's contagion test."""
+    rounding: str | None = None
+    """The rounding of the loan's pinned product, where it has one (else the rule set's)."""
 
     def row_on(self, day: date, rules: RuleSet, *, contagion: bool = False) -> dict[str, Any]:
         """The report row on `day` (valid_from <= day < valid_to)."""
@@ -119,6 +121,7 @@ class Segment:
             grade=self.contagion_grade if contagion else None,
             penalties=self.penalties,
             elapsed_days=(day - self.valid_from).days,
+            rounding=self.rounding,
         )
 
 
@@ -131,6 +134,7 @@ def complete_row(
     grade: tuple[str, list[str]] | None,
     penalties: Sequence[tuple[Fraction, Fraction]],
     elapsed_days: int,
+    rounding: str | None = None,
 ) -> dict[str, Any]:
     """Complete `row` (a segment's row at its start, changed in place) for `day`, `elapsed_days`
     into the segment: days past due counted from `overdue_since`, each installment's penalty
@@ -148,7 +152,7 @@ def complete_row(
         money = currency(row["currency"])
         total = sum(
             (
-                round_to_minor(accrued + daily * elapsed_days, money, rules.rounding)
+                round_to_minor(accrued + daily * elapsed_days, money, rounding or rules.rounding)
                 for accrued, daily in penalties
                 if accrued or daily
             ),
@@ -280,6 +284,7 @@ class Timeline:
                 overdue_since=segment["overdue_since"],
                 penalties=segment["penalties"],
                 counts=segment["counts"],
+                rounding=segment["rounding"],
             )
             if following is None or following > through:
                 return
@@ -310,6 +315,7 @@ class Timeline:
             "overdue_since": overdue_since,
             "penalties": tuple(penalties),
             "counts": figures is not None,
+            "rounding": pricing.rounding if (pricing := loan.pricing()) is not None else None,
         }
 
     def _contagion_grade(

@@ -208,12 +208,14 @@ def _penalty_outstanding(context: _Context) -> tuple[str, list[dict[str, Any]], 
                     windows=[_window(window) for window in accrued],
                 )
             )
-    multiplier = context.rules.penalty_multiplier
+    pricing = context.loan.pricing()
+    priced = pricing.applied_to(context.rules) if pricing is not None else context.rules
+    multiplier = priced.penalty_multiplier
     rule = (
         "penalty outstanding = the sum over installments of penalty accrued less penalty paid, "
         "each rounded to the fen; for each calendar day after a due date, penalty = (overdue "
         f"principal + unpaid overdue interest) at the end of the day × annual rate × {multiplier}"
-        f" / {context.rules.penalty_day_count_basis} (the first overdue day counts, the payment "
+        f" / {priced.penalty_day_count_basis} (the first overdue day counts, the payment "
         "day does not; penalty bears no penalty)"
     )
     return rule, parts, MONEY_EVENTS

@@ -45,7 +45,6 @@ class ProductDefined(BookEvent):
     rounding: str
     penalty_multiplier: Decimal
     misuse_multiplier: Decimal
-    grace_days: int
     allocation: str
     defined_by: str | None = None
 
@@ -76,7 +75,6 @@ class ProductVersion:
             rounding=ROUNDINGS[fact.rounding],
             penalty_multiplier=fact.penalty_multiplier,
             misuse_multiplier=fact.misuse_multiplier,
-            grace_days=fact.grace_days,
             allocation=AllocationStrategy(fact.allocation),
         )
 

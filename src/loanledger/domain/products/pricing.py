@@ -1,13 +1,13 @@
 """The product terms pinned on a loan at approval (DESIGN §12): what prices and services it.
 
 `Pricing` is the part of a product version that a loan keeps for life: day count, rounding,
-penalty and misuse multipliers, grace days and the allocation strategy. It is recorded on the
+penalty and misuse multipliers and the allocation strategy. It is recorded on the
 loan (`ProductPinned`) when the loan is approved, so a later version of the product never
 re-derives an existing loan, and the loan's figures stay a pure function of its own events.
 
 A loan without a pinned product (every loan recorded before products existed, and every loan
 that names none) is priced by the built-in default product, whose terms are the rule set's own
-(CN-2023: ACT/360, HALF_UP, 1.5, 2, no grace, penalty → interest → principal): its figures are
+(CN-2023: ACT/360, HALF_UP, 1.5, 2, penalty → interest → principal): its figures are
 today's, byte for byte.
 """
 
@@ -78,9 +78,6 @@ class Pricing:
     """A `decimal` rounding mode (ROUND_HALF_UP or ROUND_HALF_EVEN)."""
     penalty_multiplier: Decimal = CN_2023.penalty_multiplier
     misuse_multiplier: Decimal = CN_2023.misuse_penalty_multiplier
-    grace_days: int = 0
-    """Days after a due date without penalty and without days past due (the installment is
-    still unpaid; once the grace is over, days past due count from the due date)."""
     allocation: AllocationStrategy = AllocationStrategy.PENALTY_INTEREST_PRINCIPAL
 
     def applied_to(self, rules: RuleSet) -> RuleSet:
@@ -102,7 +99,6 @@ class Pricing:
             "rounding": rounding_name(self.rounding),
             "penalty_multiplier": format(self.penalty_multiplier, "f"),
             "misuse_multiplier": format(self.misuse_multiplier, "f"),
-            "grace_days": self.grace_days,
             "allocation": self.allocation.value,
         }
 
@@ -115,7 +111,6 @@ class Pricing:
             rounding=ROUNDINGS[fields["rounding"]],
             penalty_multiplier=Decimal(fields["penalty_multiplier"]),
             misuse_multiplier=Decimal(fields["misuse_multiplier"]),
-            grace_days=int(fields["grace_days"]),
             allocation=AllocationStrategy(fields["allocation"]),
         )
 
