@@ -258,8 +258,12 @@ class LoanCore(EventSourcedAggregate):
             priced.rounding,
             priced.irregular_period_day_count,
         )
+        # A bullet loan's one installment falls due term_months after the disbursement month.
+        first_period = terms.term_months if len(rows) == 1 else 1
         return apr(
-            terms.amount.amount, [principal + interest for _, _, principal, interest in rows]
+            terms.amount.amount,
+            [(due, principal + interest) for _, due, principal, interest in rows],
+            first_period=first_period,
         )
 
     def money_facts(self) -> list[MoneyFact]:

@@ -1,12 +1,13 @@
 """The annualised rate a borrower is shown (APR, 年化利率; PBoC announcement [2021] No. 3):
 the internal rate of return of the loan's contractual cash flows, fees included, annualised.
 
-The cash flows are the amount the borrower receives at disbursement (the contract amount, less
-any fee deducted then) and each installment of the contractual schedule. Each installment is one
-period (a month: an irregular first period counts as one period too, as the IRR method of the
-announcement treats monthly installments); the periodic rate r solves
+The cash flows are the amount the borrower receives at disbursement and each installment of
+the contractual schedule. The period is the month: an installment due m months after the first
+due date falls at period m + 1 (an irregular first period counts as one period, as the IRR
+method of the announcement treats monthly installments; a bullet loan's one installment falls
+at period term_months); the periodic rate r solves
 
-    amount = Σ installment_k / (1 + r)^k,
+    amount = Σ installment_k / (1 + r)^(period_k),
 
 and APR = 12 × r, rounded HALF_UP to 4 decimals. r is found by Newton's method on exact
 rationals' float-free Decimal arithmetic (40 significant digits), bracketed by bisection so it
@@ -17,6 +18,7 @@ has no APR (None).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import date
 from decimal import ROUND_HALF_UP, Decimal, localcontext
 from functools import lru_cache
 
@@ -25,15 +27,17 @@ APR_PLACES = Decimal("0.0001")
 
 
 def _npv(rate: Decimal, amount: Decimal, flows: Sequence[Decimal]) -> tuple[Decimal, Decimal]:
-    """(NPV, dNPV/drate) of −amount now and `flows` at periods 1..n, at periodic `rate`."""
+    """(NPV, dNPV/drate) of −amount now and `flows` at periods 1..n (a zero where nothing is
+    paid), at periodic `rate`."""
     one = Decimal(1) + rate
     discount = Decimal(1)
     value = -amount
     slope = Decimal(0)
     for period, flow in enumerate(flows, start=1):
         discount /= one
-        value += flow * discount
-        slope -= period * flow * discount / one
+        if flow:
+            value += flow * discount
+            slope -= period * flow * discount / one
     return value, slope
 
 
@@ -67,9 +71,27 @@ def periodic_irr(amount: Decimal, flows: tuple[Decimal, ...]) -> Decimal | None:
         return +rate
 
 
-def apr(amount: Decimal, installments: Sequence[Decimal]) -> Decimal | None:
-    """12 × the monthly IRR of receiving `amount` and paying `installments`, to 4 places."""
-    rate = periodic_irr(amount, tuple(installments))
+def monthly_flows(rows: Sequence[tuple[date, Decimal]]) -> tuple[Decimal, ...]:
+    """The installments (due date, amount) as flows at monthly periods 1..n: the first due date
+    is period 1, one due m months later period m + 1; months without one hold zero."""
+    if not rows:
+        return ()
+    first = rows[0][0]
+    flows: dict[int, Decimal] = {}
+    for due, amount in rows:
+        period = (due.year - first.year) * 12 + due.month - first.month + 1
+        flows[period] = flows.get(period, Decimal(0)) + amount
+    return tuple(flows.get(period, Decimal(0)) for period in range(1, max(flows) + 1))
+
+
+def apr(
+    amount: Decimal, installments: Sequence[tuple[date, Decimal]], *, first_period: int = 1
+) -> Decimal | None:
+    """12 × the monthly IRR of receiving `amount` and paying `installments` (due date, amount),
+    to 4 places. `first_period` is the period of the first installment (a bullet loan's is its
+    term)."""
+    flows = (Decimal(0),) * (first_period - 1) + monthly_flows(installments)
+    rate = periodic_irr(amount, flows)
     if rate is None:
         return None
     return (rate * PERIODS_PER_YEAR).quantize(APR_PLACES, rounding=ROUND_HALF_UP)
