@@ -2,7 +2,8 @@
 rounding × repayment method × allocation strategy, principal sums exactly to the amount, every
 installment's interest and every overdue installment's penalty equal a reference computed here
 from first principles, a repayment is allocated as the strategy says, and the APR is the IRR of
-the contract's cash flows (numpy-financial's `irr`)."""
+the contract's cash flows (numpy-financial's `irr`). Days past due and penalty count from each
+due date + the product's grace days, and the loan_state read model's row agrees with the view."""
 
 from __future__ import annotations
 
@@ -95,6 +96,7 @@ def books(draw: st.DrawFn) -> dict[str, Any]:
         "disbursed": disbursed,
         "missed_days": draw(st.integers(1, 500)),
         "share": Fraction(draw(st.integers(1, 1000)), 1000),
+        "grace": draw(st.sampled_from((0, 0, 3, 10))),
     }
 
 
@@ -114,6 +116,7 @@ def _ledger(book: dict[str, Any]) -> LoanLedger:
             allocation=book["allocation"],
             penalty_multiplier=str(book["multiplier"]),
             misuse_multiplier="10",
+            grace_days=book["grace"],
         )
     )
     on = book["disbursed"].isoformat()
@@ -165,9 +168,17 @@ def test_every_product_prices_its_schedule_and_penalty_as_the_reference_does(
     for row in rows:
         due = date.fromisoformat(row["due_date"])
         if due <= as_of + timedelta(days=1):
-            days = max((as_of - due).days, 0)
+            days = max((as_of - due).days - book["grace"], 0)  # none inside the grace
             owed.append((row, fen(money(row["installment"]) * daily * days, rounding)))
     view = ledger.loan("L-1", as_of=as_of)
+    # The loan_state read model's row (report) agrees with the view derived afresh.
+    (row_of_report,) = ledger.report("loan_ledger", as_of=as_of)
+    assert {key: row_of_report[key] for key in view if key in row_of_report} == {
+        key: view[key] for key in view if key in row_of_report
+    }
+    unpaid = [date.fromisoformat(row["due_date"]) for row in rows]
+    oldest = min(unpaid)
+    assert view["days_past_due"] == max((as_of - oldest).days - book["grace"], 0)
     assert money(view["penalty_outstanding"]) == sum((p for _, p in owed), start=Fraction(0))
 
     # A payment the next day meets the penalty accrued through as_of, by the strategy (over

@@ -48,7 +48,7 @@ def test_each_definition_is_the_next_version_of_its_own_chained_stream(
         ({"rate_min": "0.2", "rate_max": "0.1"}, InvalidProductError, "rate_min"),
         ({"penalty_multiplier": "2", "misuse_multiplier": "1.5"}, InvalidProductError, "misuse"),
         ({"penalty_multiplier": "0.5"}, InvalidProductError, "between 1 and 10"),
-        ({"grace_days": 3}, InvalidCommandError, "unknown field 'grace_days'"),
+        ({"grace_days": 31}, InvalidProductError, "grace_days must be 0 to 30"),
         ({"repayment_methods": ["annuity", "annuity"]}, InvalidProductError, "twice"),
         ({"amount_min": "1000.001"}, InvalidAmountError, "more than 2 decimal places"),
         ({"currency": "JPY", "amount_min": "1000.5"}, InvalidProductError, "JPY allows"),

@@ -105,6 +105,10 @@ Multiplier = Annotated[
 ]
 
 
+MAX_GRACE_DAYS = 30
+"""A grace longer than a month would hide arrears from the monthly dunning cycle."""
+
+
 class DefineProduct(BookCommand):
     """A new version of a product, effective from `on` (issue 19 item 1).
 
@@ -134,6 +138,7 @@ class DefineProduct(BookCommand):
         "principal_interest_penalty",
         "horizontal",
     ] = "penalty_interest_principal"
+    grace_days: WholeNumber = 0
     defined_by: Identifier | None = None
 
     @model_validator(mode="after")
@@ -160,6 +165,8 @@ class DefineProduct(BookCommand):
                 f"misuse_multiplier {self.misuse_multiplier} is below penalty_multiplier "
                 f"{self.penalty_multiplier} (misused funds never cost less than arrears)"
             )
+        if not 0 <= self.grace_days <= MAX_GRACE_DAYS:
+            problems.append(f"grace_days must be 0 to {MAX_GRACE_DAYS}, got {self.grace_days}")
         if problems:
             raise InvalidProductError(f"define_product {self.product_id!r}: " + "; ".join(problems))
         return self

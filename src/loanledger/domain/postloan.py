@@ -454,11 +454,13 @@ def next_action_after(
         # Overdue: the next dunning day (dunning has no upper bound: DPD 1, 1 + interval, ...
         # for as long as the loan stays overdue), and each DPD threshold of grade, stage and
         # legal action.
-        thresholds = [_next_dunning_days_past_due((day - first_unpaid.due_date).days, rules)]
+        grace = timedelta(days=position.grace_days)
+        since = first_unpaid.due_date + grace  # days past due count from here
+        thresholds = [_next_dunning_days_past_due(max((day - since).days, 0), rules)]
         thresholds += [*rules.classification_floors, rules.stage2_days_past_due]
         thresholds += [rules.stage3_days_past_due, rules.legal_recovery_after_days + 1]
         for threshold in thresholds:
-            candidate = first_unpaid.due_date + timedelta(days=threshold)
+            candidate = since + timedelta(days=threshold)
             if candidate > day:
                 candidates.append(candidate)
     return min(candidates) if candidates else None

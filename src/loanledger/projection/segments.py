@@ -302,11 +302,13 @@ class Timeline:
         (row,) = loan_ledger_rows([loan_row(loan, day, rules, details=False, derived=derived)])
         overdue_since = None
         penalties: list[tuple[Fraction, Fraction]] = []
+        grace = timedelta(days=position.grace_days) if position is not None else timedelta(0)
         if figures is not None:
             if figures.days_past_due > 0:
                 overdue_since = day - timedelta(days=figures.days_past_due)
             for due in figures.installments:
-                base = due.overdue_base if due.due_date <= day else 0
+                # Penalty accrues from the day after the due date + the product's grace.
+                base = due.overdue_base if due.due_date + grace <= day else 0
                 if due.penalty_unpaid or base > 0:
                     accrues = Fraction(base) * daily if base > 0 else Fraction(0)
                     penalties.append((due.penalty_unpaid, accrues))
@@ -351,12 +353,20 @@ class Timeline:
                 if due.due_date + ONE_DAY > day and due.overdue_base > 0:
                     candidates.append(due.due_date + ONE_DAY)
                     break
+            grace = timedelta(days=position.grace_days)
+            if grace:
+                # A product's grace: an unpaid installment starts to bear penalty the day after
+                # its due date + grace (the row's daily accrual changes from there).
+                for due in position.installments:
+                    if due.due_date + grace > day and due.overdue_base > 0:
+                        candidates.append(due.due_date + grace)
+                        break
             first_unpaid = next(
                 (due for due in position.installments if due.overdue_base > 0), None
             )
             if first_unpaid is not None:
                 for threshold in change_points(self.rules):
-                    candidate = first_unpaid.due_date + timedelta(days=threshold)
+                    candidate = first_unpaid.due_date + grace + timedelta(days=threshold)
                     if candidate > day:
                         candidates.append(candidate)
                         break
@@ -403,7 +413,7 @@ class Summed(Position):
                 penalty += round_to_minor(due.penalty_unpaid, money, rounding)
             if principal_unpaid + interest_unpaid > 0:  # `overdue_base`
                 if days_past_due is None:
-                    days_past_due = max((as_of - due.due_date).days, 0)
+                    days_past_due = max((as_of - due.due_date).days - position.grace_days, 0)
                 if next_due is None and due.due_date >= as_of:
                     next_due = due
         summed._principal_outstanding = principal

@@ -46,6 +46,7 @@ class ProductDefined(BookEvent):
     penalty_multiplier: Decimal
     misuse_multiplier: Decimal
     allocation: str
+    grace_days: int = 0
     defined_by: str | None = None
 
     def create_aggregate(self) -> Any:
@@ -76,6 +77,7 @@ class ProductVersion:
             penalty_multiplier=fact.penalty_multiplier,
             misuse_multiplier=fact.misuse_multiplier,
             allocation=AllocationStrategy(fact.allocation),
+            grace_days=fact.grace_days,
         )
 
     def check(

@@ -1,13 +1,13 @@
 """The product terms pinned on a loan at approval (DESIGN §12): what prices and services it.
 
 `Pricing` is the part of a product version that a loan keeps for life: day count, rounding,
-penalty and misuse multipliers and the allocation strategy. It is recorded on the
+penalty and misuse multipliers, the allocation strategy and grace days. It is recorded on the
 loan (`ProductPinned`) when the loan is approved, so a later version of the product never
 re-derives an existing loan, and the loan's figures stay a pure function of its own events.
 
 A loan without a pinned product (every loan recorded before products existed, and every loan
 that names none) is priced by the built-in default product, whose terms are the rule set's own
-(CN-2023: ACT/360, HALF_UP, 1.5, 2, penalty → interest → principal): its figures are
+(CN-2023: ACT/360, HALF_UP, 1.5, 2, no grace, penalty → interest → principal): its figures are
 today's, byte for byte.
 """
 
@@ -79,6 +79,11 @@ class Pricing:
     penalty_multiplier: Decimal = CN_2023.penalty_multiplier
     misuse_multiplier: Decimal = CN_2023.misuse_penalty_multiplier
     allocation: AllocationStrategy = AllocationStrategy.PENALTY_INTEREST_PRINCIPAL
+    grace_days: int = 0
+    """Days after a due date inside which an unpaid installment bears no penalty and does not
+    count as past due: days past due and penalty count from the due date + grace_days (so DPD 1,
+    the first dunning day, is the first day after the grace). The amount itself is overdue from
+    the day after its due date, as for every loan."""
 
     def applied_to(self, rules: RuleSet) -> RuleSet:
         """`rules` with this product's pricing in place of the rule set's own (the regulatory
@@ -100,6 +105,7 @@ class Pricing:
             "penalty_multiplier": format(self.penalty_multiplier, "f"),
             "misuse_multiplier": format(self.misuse_multiplier, "f"),
             "allocation": self.allocation.value,
+            "grace_days": self.grace_days,
         }
 
     @classmethod
@@ -112,6 +118,7 @@ class Pricing:
             penalty_multiplier=Decimal(fields["penalty_multiplier"]),
             misuse_multiplier=Decimal(fields["misuse_multiplier"]),
             allocation=AllocationStrategy(fields["allocation"]),
+            grace_days=int(fields.get("grace_days", 0)),
         )
 
 

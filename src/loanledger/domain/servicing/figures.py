@@ -176,6 +176,8 @@ class Position:
     misuse_since: date | None = None
     refunds: dict[str, Decimal] = field(default_factory=dict)
     """Per refund reference, what it paid back (at most what was held on its date)."""
+    grace_days: int = 0
+    """The pinned product's grace: days past due count from each due date + grace_days."""
     arrears_cleared_on: date | None = None
     """The latest date of a money fact at whose end nothing was overdue (overdue principal and
     interest both zero): legal recovery opened before it has ended (the arrears were repaid)."""
@@ -206,7 +208,9 @@ class Position:
     @property
     def days_past_due(self) -> int:
         oldest = self.oldest_unpaid
-        return max((self.as_of - oldest.due_date).days, 0) if oldest is not None else 0
+        if oldest is None:
+            return 0
+        return max((self.as_of - oldest.due_date).days - self.grace_days, 0)
 
     @property
     def oldest_unpaid(self) -> InstallmentDue | None:

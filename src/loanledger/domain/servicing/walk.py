@@ -4,7 +4,7 @@ conventions are in the `domain.servicing` package docstring).
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from fractions import Fraction
 
@@ -49,7 +49,14 @@ class Walk:
             else AllocationStrategy.PENALTY_INTEREST_PRINCIPAL
         )
         self.currency = terms.currency
-        self.position = Position(as_of=as_of, currency=self.currency, rounding=rules.rounding)
+        self.position = Position(
+            as_of=as_of,
+            currency=self.currency,
+            rounding=rules.rounding,
+            grace_days=pricing.grace_days if pricing is not None else 0,
+        )
+        self.grace = timedelta(days=self.position.grace_days)
+        """Penalty accrues only for days after a due date + the product's grace."""
         self.penalty_multiplier = rules.penalty_multiplier
         self.daily_penalty_rate = self._daily_penalty_rate()
         self.reached: date | None = None
@@ -161,7 +168,8 @@ class Walk:
         """Whether days past due at the start of `day` exceed the non-accrual threshold."""
         for due in self.position.installments:
             if due.overdue_base > 0:
-                return (day - due.due_date).days > self.rules.non_accrual_after_days
+                past_due = (day - due.due_date - self.grace).days
+                return past_due > self.rules.non_accrual_after_days
         return False
 
     def _apply_overpayment(self, due: InstallmentDue) -> None:
@@ -185,7 +193,9 @@ class Walk:
 
     def accrue(self, due: InstallmentDue, through: date) -> None:
         """Add the penalty of days after the due date up to `through` at the current balance."""
-        start = due.accrued_through if due.accrued_through is not None else due.due_date
+        start = (
+            due.accrued_through if due.accrued_through is not None else due.due_date + self.grace
+        )
         days = (through - start).days
         if days <= 0:
             return
