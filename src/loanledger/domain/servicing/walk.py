@@ -19,6 +19,7 @@ from loanledger.domain.schedule import (
     reamortise,
     shorten_term,
 )
+from loanledger.domain.servicing.allocation import allocate_due
 from loanledger.domain.servicing.contract import contract_dues, contract_schedule, installment_dues
 from loanledger.domain.servicing.figures import (
     ONE_DAY,
@@ -142,7 +143,7 @@ class Walk:
         off = self._non_accrual(day + ONE_DAY)
         for due in self.position.installments:
             if due.due_date <= day:
-                self._recognise_penalty(day, due, off=off)
+                self.recognise_penalty(day, due, off=off)
             elif due.start is not None and due.start < day and not off:
                 earned = round_to_minor(
                     Fraction(due.interest)
@@ -159,7 +160,7 @@ class Walk:
                     day, day + ONE_DAY, due.number, max(earned - ahead, ZERO)
                 )
 
-    def _recognise_penalty(self, day: date, due: InstallmentDue, *, off: bool) -> None:
+    def recognise_penalty(self, day: date, due: InstallmentDue, *, off: bool) -> None:
         assert self.books is not None
         owed = due.penalty_owed(self.currency, self.rules.rounding)
         self.books.recognise_penalty(day, due.number, due.penalty_paid + owed, off=off)
@@ -270,7 +271,7 @@ class Walk:
         parts: list[tuple[int, Decimal, Decimal, Decimal]] = []
         # Only the books ask whether the loan is in non-accrual (before this payment).
         off = self._non_accrual(day) if self.books is not None else False
-        remaining = self._allocate_due(day, remaining, allocation, parts, off)
+        remaining = allocate_due(self, day, remaining, allocation, parts, off)
         prepaid = ZERO
         held_used = ZERO
         held = self.position.overpayment
@@ -309,78 +310,6 @@ class Walk:
             overpayment_applied=held_used,
         )
 
-    def _allocate_due(
-        self,
-        day: date,
-        remaining: Decimal,
-        allocation: dict[str, Decimal],
-        parts: list[tuple[int, Decimal, Decimal, Decimal]],
-        off: bool,
-    ) -> Decimal:
-        """Spread `remaining` over the installments due on or before `day` by the loan's
-        allocation strategy (`AllocationStrategy`); return what is left. Each installment's
-        penalty is first accrued through the day before (算头不算尾)."""
-        order = self.allocation.order
-        horizontal = self.allocation is AllocationStrategy.HORIZONTAL
-        reached: list[tuple[InstallmentDue, tuple[Decimal, Decimal, Decimal]]] = []
-        for due in self.position.installments:
-            if due.due_date > day or remaining == 0:
-                break
-            if due.settled:
-                continue
-            self.accrue(due, day - ONE_DAY)
-            if self.books is not None:
-                self._recognise_penalty(day, due, off=off)
-            before = (due.penalty_paid, due.interest_paid, due.principal_paid)
-            if horizontal:
-                reached.append((due, before))
-                continue
-            for kind in order:
-                paid = self._pay(due, kind, remaining)
-                remaining -= paid
-                allocation[kind] += paid
-            parts.append(
-                (
-                    due.number,
-                    due.penalty_paid - before[0],
-                    due.interest_paid - before[1],
-                    due.principal_paid - before[2],
-                )
-            )
-        for kind in order if horizontal else ():
-            for due, _ in reached:
-                paid = self._pay(due, kind, remaining)
-                remaining -= paid
-                allocation[kind] += paid
-        for due, before in reached:
-            parts.append(
-                (
-                    due.number,
-                    due.penalty_paid - before[0],
-                    due.interest_paid - before[1],
-                    due.principal_paid - before[2],
-                )
-            )
-        return remaining
-
-    def _pay(self, due: InstallmentDue, kind: str, remaining: Decimal) -> Decimal:
-        """Pay up to `remaining` of one kind (penalty, interest, principal) of `due`."""
-        if kind == "penalty":
-            owed = due.penalty_owed(self.currency, self.rules.rounding)
-            paid = min(remaining, owed)
-            if paid == owed:
-                due.penalty_unpaid = Fraction(0)  # paying the rounded amount settles the accrual
-            else:
-                due.penalty_unpaid -= Fraction(paid)
-            due.penalty_paid += paid
-        elif kind == "interest":
-            paid = min(remaining, due.interest_unpaid)
-            due.interest_paid += paid
-        else:
-            paid = min(remaining, due.principal_unpaid)
-            due.principal_paid += paid
-        return paid
-
     def write_off(self, fact: MoneyFact) -> None:
         """Balances leave the books (the borrower still owes them: the walk goes on)."""
         if self.books is None or self.books.written_off:
@@ -390,7 +319,7 @@ class Walk:
         off = self._non_accrual(day)
         for due in self.position.installments:
             if due.due_date <= day:
-                self._recognise_penalty(day, due, off=off)
+                self.recognise_penalty(day, due, off=off)
         self.books.write_off(day, self.position.principal_outstanding)
 
     def close(self, fact: MoneyFact) -> None:
@@ -445,7 +374,7 @@ class Walk:
         if self.books is not None:
             off = self._non_accrual(day)
             for due in due_now:
-                self._recognise_penalty(day, due, off=off)
+                self.recognise_penalty(day, due, off=off)
             if accrued and future:
                 number = future[0].number
                 recognised = self.books.bucket(number).interest_recognised
