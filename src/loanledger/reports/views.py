@@ -119,10 +119,8 @@ def schedule_rows(loan: Loan, as_of: date, rules: RuleSet = CN_2023) -> list[dic
     position = loan.position(as_of, rules)
     if position is None:
         return []
-    rate = loan.apr(rules)
-    shown = {"apr": f"{rate:.4f}"} if rate is not None else {"apr": None}
     if position.disbursed > 0:
-        return [row.as_row() | shown for row in position.schedule()]
+        return [row.as_row() for row in position.schedule()]
     terms = loan.terms()
     if terms.pricing is not None:
         rules = terms.pricing.applied_to(rules)
@@ -138,7 +136,7 @@ def schedule_rows(loan: Loan, as_of: date, rules: RuleSet = CN_2023) -> list[dic
         rounding=rules.rounding,
         day_count=rules.irregular_period_day_count,
     )
-    return [row.as_row() | shown for row in rows]
+    return [row.as_row() for row in rows]
 
 
 def loan_row(
