@@ -1,9 +1,10 @@
 """The product matrix (issue 19 "Done when"): over hypothesis books, for every day count ×
-rounding × repayment method × allocation strategy, principal sums exactly to the amount, every
-installment's interest and every overdue installment's penalty equal a reference computed here
-from first principles, a repayment is allocated as the strategy says, and the APR is the IRR of
-the contract's cash flows (numpy-financial's `irr`). Days past due and penalty count from each
-due date + the product's grace days, and the loan_state read model's row agrees with the view."""
+rounding × repayment method × allocation strategy (with grace days and origination fees drawn
+too), principal sums exactly to the amount, every installment's interest and every overdue
+installment's penalty equal a reference computed here from first principles, a repayment is
+allocated as the strategy says, days past due count from each due date + the grace, the
+loan_state read model's row agrees with the view, and the APR is the IRR of the contract's cash
+flows with the origination fee withheld (numpy-financial's `irr`)."""
 
 from __future__ import annotations
 
@@ -97,11 +98,15 @@ def books(draw: st.DrawFn) -> dict[str, Any]:
         "missed_days": draw(st.integers(1, 500)),
         "share": Fraction(draw(st.integers(1, 1000)), 1000),
         "grace": draw(st.sampled_from((0, 0, 3, 10))),
+        "fee": draw(
+            st.sampled_from((None, {"flat": "99.99"}, {"percent": "0.005"}, {"percent": "0.0199"}))
+        ),
     }
 
 
 def _ledger(book: dict[str, Any]) -> LoanLedger:
     ledger = LoanLedger.open("memory://")
+    fees: dict[str, Any] = {"fees": {"origination": book["fee"]}} if book["fee"] else {}
     ledger.execute(
         product(
             on="2024-01-01",
@@ -117,6 +122,7 @@ def _ledger(book: dict[str, Any]) -> LoanLedger:
             penalty_multiplier=str(book["multiplier"]),
             misuse_multiplier="10",
             grace_days=book["grace"],
+            **fees,
         )
     )
     on = book["disbursed"].isoformat()
@@ -205,7 +211,13 @@ def test_every_product_prices_its_schedule_and_penalty_as_the_reference_does(
     # Period = months from the disbursement month to the due month (a bullet's one flow falls at
     # period term_months; months without an installment hold zero).
     start = book["disbursed"]
-    flows = [-float(amount)] + [0.0] * 700
+    fee = Fraction(0)  # withheld from the proceeds: the borrower receives amount - fee
+    if book["fee"] is not None and "flat" in book["fee"]:
+        fee = money(book["fee"]["flat"])
+    elif book["fee"] is not None:
+        fee = fen(amount * money(book["fee"]["percent"]), rounding)
+    assert money(view["fees_charged"]) == fee
+    flows = [-float(amount - fee)] + [0.0] * 700
     for row in rows:
         due = date.fromisoformat(row["due_date"])
         flows[(due.year - start.year) * 12 + due.month - start.month] += float(

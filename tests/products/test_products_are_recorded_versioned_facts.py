@@ -56,7 +56,26 @@ def test_each_definition_is_the_next_version_of_its_own_chained_stream(
         ({"rounding": "DOWN"}, InvalidCommandError, "rounding"),
         ({"allocation": "newest_first"}, InvalidCommandError, "allocation"),
         ({"repayment_methods": []}, InvalidCommandError, "repayment_methods"),
-        ({"fees": []}, InvalidCommandError, "unknown field 'fees'"),
+        ({"fees": []}, InvalidCommandError, "field 'fees'"),
+        (
+            {"fees": {"origination": {"flat": "100.00", "percent": "0.01"}}},
+            InvalidProductError,
+            "either flat or percent",
+        ),
+        ({"fees": {"origination": {}}}, InvalidProductError, "either flat or percent"),
+        (
+            {"fees": {"origination": {"flat": "1000.00"}}},
+            InvalidProductError,
+            "origination fee 1000.00 is not below amount_min 1000.00",
+        ),
+        (
+            {"fees": {"origination": {"percent": "0.01", "collect": "amortised"}}},
+            InvalidCommandError,
+            "collect",
+        ),
+        ({"fees": {"late": {"flat": "50.00"}}}, InvalidCommandError, "unknown field 'fees.late'"),
+        ({"rate": {"index": "LPR1Y"}}, InvalidCommandError, "unknown field 'rate'"),
+        ({"calendar": "CN"}, InvalidCommandError, "unknown field 'calendar'"),
     ],
 )
 def test_an_inconsistent_definition_is_refused_naming_the_rule_and_records_nothing(

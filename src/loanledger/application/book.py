@@ -241,8 +241,12 @@ class BookRegister:
             self._require(command.defined_by, "administrator", command.on, "define_product")
         product = self.product(command.product_id)
         recorded_at = max(now, product.modified_on) if product.modified_on else now
-        fields = command.model_dump(exclude={"command", "on", "title"})
+        fields = command.model_dump(mode="json", exclude={"command", "on", "title", "fees"})
         fields["repayment_methods"] = tuple(command.repayment_methods)
+        if command.fees is not None and command.fees.origination is not None:
+            fee = command.fees.origination.model_dump(mode="json", exclude_none=True)
+            fee.pop("collect")  # the only way built: withheld at disbursement
+            fields["fees"] = {"origination": fee}
         event = product.define(command.on, recorded_at, name=command.title, **fields)
         self._ledger.save(product)
         return {

@@ -105,6 +105,29 @@ Multiplier = Annotated[
 ]
 
 
+class OriginationFee(BaseModel):
+    """An origination fee: `flat` (an amount) or `percent` (a fraction of each disbursement),
+    withheld from the proceeds when the money is paid out (`collect: "disbursement"`)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+    flat: Amount | None = None
+    percent: Rate | None = None
+    collect: Literal["disbursement"] = "disbursement"
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> OriginationFee:
+        if (self.flat is None) == (self.percent is None):
+            raise InvalidProductError("an origination fee is either flat or percent, not both")
+        return self
+
+
+class Fees(BaseModel):
+    """The fees a product charges (only the origination fee is built so far)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+    origination: OriginationFee | None = None
+
+
 MAX_GRACE_DAYS = 30
 """A grace longer than a month would hide arrears from the monthly dunning cycle."""
 
@@ -139,6 +162,7 @@ class DefineProduct(BookCommand):
         "horizontal",
     ] = "penalty_interest_principal"
     grace_days: WholeNumber = 0
+    fees: Fees | None = None
     defined_by: Identifier | None = None
 
     @model_validator(mode="after")
@@ -167,6 +191,13 @@ class DefineProduct(BookCommand):
             )
         if not 0 <= self.grace_days <= MAX_GRACE_DAYS:
             problems.append(f"grace_days must be 0 to {MAX_GRACE_DAYS}, got {self.grace_days}")
+        fee = self.fees.origination if self.fees is not None else None
+        if fee is not None and fee.flat is not None and fee.flat >= self.amount_min:
+            problems.append(
+                f"the origination fee {fee.flat} is not below amount_min {self.amount_min}"
+            )
+        if fee is not None and fee.percent is not None and fee.percent >= 1:
+            problems.append(f"the origination fee percent {fee.percent} is not below 1")
         if problems:
             raise InvalidProductError(f"define_product {self.product_id!r}: " + "; ".join(problems))
         return self

@@ -41,6 +41,8 @@ OFFBS_INTEREST = "offbs_interest"
 OFFBS_WRITTEN_OFF = "offbs_written_off"
 OFFBS_COLLATERAL = "offbs_collateral"
 OFFBS_CONTRA = "offbs_contra"
+FEE_RECEIVABLE = "fee_receivable"
+FEE_INCOME = "fee_income"
 
 CHART = (
     LOANS_PRINCIPAL,
@@ -56,8 +58,11 @@ CHART = (
     OFFBS_WRITTEN_OFF,
     OFFBS_COLLATERAL,
     OFFBS_CONTRA,
+    FEE_RECEIVABLE,
+    FEE_INCOME,
 )
-"""The default chart in report order (DESIGN §9, plus the memo contra account)."""
+"""The default chart in report order (DESIGN §9, plus the memo contra account, then the fee
+accounts products brought: added last, so no account's row moves)."""
 
 ZERO = Decimal(0)
 
@@ -130,6 +135,18 @@ class Books:
         entry.debit(LOANS_PRINCIPAL, amount)
         entry.credit(CASH_CLEARING, amount)
         self._post(entry)
+
+    def collect_fee(self, on: date, kind: str, reference: str, amount: Decimal) -> None:
+        """A fee charged and collected at once (an origination fee withheld from the proceeds):
+        the receivable is raised as income and settled from the cash paid out."""
+        charge = _Entry(on, kind, reference)
+        charge.debit(FEE_RECEIVABLE, amount)
+        charge.credit(FEE_INCOME, amount)
+        self._post(charge)
+        collected = _Entry(on, f"{kind}_collected", reference)
+        collected.debit(CASH_CLEARING, amount)
+        collected.credit(FEE_RECEIVABLE, amount)
+        self._post(collected)
 
     def recognise_interest(self, on: date, number: int, total: Decimal, *, off: bool) -> None:
         """Recognise an installment's interest up to `total` (what is already recognised stays)."""

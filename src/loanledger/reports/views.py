@@ -97,6 +97,7 @@ def loan_view(
         "observation_until": day(risk.observation_until),
         "next_check_due": day(risk.next_check_due),
         **product_fields(loan, rules),
+        "fees_charged": amount_text(figures.fees_charged if figures else zero),
     }
 
 

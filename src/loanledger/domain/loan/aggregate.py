@@ -260,8 +260,13 @@ class LoanCore(EventSourcedAggregate):
         )
         # A bullet loan's one installment falls due term_months after the disbursement month.
         first_period = terms.term_months if len(rows) == 1 else 1
+        fee = (
+            terms.pricing.origination_fee(terms.amount.amount, terms.currency, first=True)
+            if terms.pricing is not None
+            else Decimal(0)
+        )
         return apr(
-            terms.amount.amount,
+            terms.amount.amount - fee,  # what the borrower receives
             [(due, principal + interest) for _, due, principal, interest in rows],
             first_period=first_period,
         )

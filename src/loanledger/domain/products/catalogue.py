@@ -47,6 +47,8 @@ class ProductDefined(BookEvent):
     misuse_multiplier: Decimal
     allocation: str
     grace_days: int = 0
+    fees: dict[str, dict[str, str]] | None = None
+    """{"origination": {"flat": "200.00"}} or {"origination": {"percent": "0.01"}}."""
     defined_by: str | None = None
 
     def create_aggregate(self) -> Any:
@@ -78,6 +80,8 @@ class ProductVersion:
             misuse_multiplier=fact.misuse_multiplier,
             allocation=AllocationStrategy(fact.allocation),
             grace_days=fact.grace_days,
+            origination_flat=_origination(fact, "flat"),
+            origination_percent=_origination(fact, "percent"),
         )
 
     def check(
@@ -112,6 +116,12 @@ class ProductVersion:
                 raise OutsideProductError(
                     f"{what}: {field} {value} is outside {name}'s range {low}..{high}"
                 )
+
+
+def _origination(fact: ProductDefined, kind: str) -> Decimal | None:
+    fee = (fact.fees or {}).get("origination") or {}
+    value = fee.get(kind)
+    return Decimal(value) if value is not None else None
 
 
 class Product(EventSourcedAggregate):

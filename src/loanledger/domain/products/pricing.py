@@ -16,8 +16,10 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal
 from enum import StrEnum
+from fractions import Fraction
 from typing import Any
 
+from loanledger.domain.money import Currency, round_to_minor
 from loanledger.domain.rates import DayCount
 from loanledger.domain.rules import CN_2023, RuleSet
 
@@ -79,6 +81,10 @@ class Pricing:
     penalty_multiplier: Decimal = CN_2023.penalty_multiplier
     misuse_multiplier: Decimal = CN_2023.misuse_penalty_multiplier
     allocation: AllocationStrategy = AllocationStrategy.PENALTY_INTEREST_PRINCIPAL
+    origination_flat: Decimal | None = None
+    """An origination fee of this amount, withheld from the first disbursement."""
+    origination_percent: Decimal | None = None
+    """An origination fee of this fraction of each disbursement, withheld from it."""
     grace_days: int = 0
     """Days after a due date inside which an unpaid installment bears no penalty and does not
     count as past due: days past due and penalty count from the due date + grace_days (so DPD 1,
@@ -97,6 +103,17 @@ class Pricing:
             rounding=self.rounding,
         )
 
+    def origination_fee(self, amount: Decimal, currency: Currency, *, first: bool) -> Decimal:
+        """The origination fee withheld from a disbursement of `amount` (the first, or a later
+        tranche): the flat fee once, or the percentage of each tranche rounded to the minor unit
+        with the product's rounding."""
+        if self.origination_percent is not None:
+            exact = Fraction(amount) * Fraction(self.origination_percent)
+            return round_to_minor(exact, currency, self.rounding)
+        if self.origination_flat is not None and first:
+            return self.origination_flat
+        return Decimal(0)
+
     def as_fields(self) -> dict[str, Any]:
         """The stored form (`ProductPinned.pricing`): JSON-ready strings and numbers."""
         return {
@@ -106,6 +123,16 @@ class Pricing:
             "misuse_multiplier": format(self.misuse_multiplier, "f"),
             "allocation": self.allocation.value,
             "grace_days": self.grace_days,
+            **(
+                {"origination_fee": {"flat": format(self.origination_flat, "f")}}
+                if self.origination_flat is not None
+                else {}
+            ),
+            **(
+                {"origination_fee": {"percent": format(self.origination_percent, "f")}}
+                if self.origination_percent is not None
+                else {}
+            ),
         }
 
     @classmethod
@@ -119,7 +146,14 @@ class Pricing:
             misuse_multiplier=Decimal(fields["misuse_multiplier"]),
             allocation=AllocationStrategy(fields["allocation"]),
             grace_days=int(fields.get("grace_days", 0)),
+            origination_flat=_fee(fields, "flat"),
+            origination_percent=_fee(fields, "percent"),
         )
+
+
+def _fee(fields: dict[str, Any], kind: str) -> Decimal | None:
+    value = (fields.get("origination_fee") or {}).get(kind)
+    return Decimal(value) if value is not None else None
 
 
 def rounding_name(mode: str) -> str:

@@ -176,6 +176,8 @@ class Position:
     misuse_since: date | None = None
     refunds: dict[str, Decimal] = field(default_factory=dict)
     """Per refund reference, what it paid back (at most what was held on its date)."""
+    fees_charged: Decimal = ZERO
+    """Fees charged so far (an origination fee withheld from the proceeds)."""
     grace_days: int = 0
     """The pinned product's grace: days past due count from each due date + grace_days."""
     arrears_cleared_on: date | None = None

@@ -40,7 +40,7 @@ class Walk:
     def __init__(self, terms: Terms, rules: RuleSet, as_of: date, books: Books | None) -> None:
         self.books = books
         self.terms = terms
-        pricing = terms.pricing
+        self.pricing = pricing = terms.pricing
         # A pinned product prices the loan (day count, rounding, multipliers); the regulatory
         # thresholds stay the rule set's (DESIGN §12).
         self.rules = rules = pricing.applied_to(rules) if pricing is not None else rules
@@ -242,6 +242,18 @@ class Walk:
 
     def disburse(self, fact: MoneyFact) -> None:
         position = self.position
+        first = position.first_disbursed_on is None
+        pricing = self.pricing
+        fee = (
+            pricing.origination_fee(fact.amount.amount, self.currency, first=first)
+            if pricing is not None
+            else ZERO
+        )
+        if fee:
+            # Withheld from the proceeds: the borrower receives the amount less the fee.
+            position.fees_charged += fee
+            if self.books is not None:
+                self.books.collect_fee(fact.on, "origination_fee", fact.reference, fee)
         position.disbursed += fact.amount.amount
         if position.first_disbursed_on is None:
             position.first_disbursed_on = fact.on
