@@ -74,6 +74,16 @@ def test_each_definition_is_the_next_version_of_its_own_chained_stream(
             "collect",
         ),
         ({"fees": {"late": {"flat": "50.00"}}}, InvalidCommandError, "unknown field 'fees.late'"),
+        (
+            {"fees": {"prepayment": {"percent": "1", "within_months": 12}}},
+            InvalidProductError,
+            "prepayment fee percent 1 is not below 1",
+        ),
+        (
+            {"fees": {"prepayment": {"percent": "0.01"}}},
+            InvalidCommandError,
+            "missing field 'fees.prepayment.within_months'",
+        ),
         ({"rate": {"index": "LPR1Y"}}, InvalidCommandError, "unknown field 'rate'"),
         ({"calendar": "CN"}, InvalidCommandError, "unknown field 'calendar'"),
     ],

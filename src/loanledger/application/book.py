@@ -247,6 +247,10 @@ class BookRegister:
             fee = command.fees.origination.model_dump(mode="json", exclude_none=True)
             fee.pop("collect")  # the only way built: withheld at disbursement
             fields["fees"] = {"origination": fee}
+        if command.fees is not None and command.fees.prepayment is not None:
+            fields.setdefault("fees", {})["prepayment"] = command.fees.prepayment.model_dump(
+                mode="json"
+            )
         event = product.define(command.on, recorded_at, name=command.title, **fields)
         self._ledger.save(product)
         return {

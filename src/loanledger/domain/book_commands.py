@@ -121,11 +121,21 @@ class OriginationFee(BaseModel):
         return self
 
 
+class PrepaymentFee(BaseModel):
+    """A prepayment fee: `percent` of the principal prepaid, on prepayments dated within
+    `within_months` of the first disbursement; paid out of the prepayment itself."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+    percent: Rate
+    within_months: Annotated[WholeNumber, Field(ge=1, le=600)]
+
+
 class Fees(BaseModel):
-    """The fees a product charges (only the origination fee is built so far)."""
+    """The fees a product charges (origination and prepayment fees are built so far)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
     origination: OriginationFee | None = None
+    prepayment: PrepaymentFee | None = None
 
 
 MAX_GRACE_DAYS = 30
@@ -198,6 +208,9 @@ class DefineProduct(BookCommand):
             )
         if fee is not None and fee.percent is not None and fee.percent >= 1:
             problems.append(f"the origination fee percent {fee.percent} is not below 1")
+        prepayment = self.fees.prepayment if self.fees is not None else None
+        if prepayment is not None and prepayment.percent >= 1:
+            problems.append(f"the prepayment fee percent {prepayment.percent} is not below 1")
         if problems:
             raise InvalidProductError(f"define_product {self.product_id!r}: " + "; ".join(problems))
         return self

@@ -221,6 +221,7 @@ class Books:
         *,
         to_overpayment: Decimal = ZERO,
         from_overpayment: Decimal = ZERO,
+        fee: Decimal = ZERO,
     ) -> None:
         """Money from `source` (cash or held overpayment) meets installments' penalty, interest
         and principal (`parts`: number, penalty, interest, principal); any rest is held. A
@@ -240,6 +241,13 @@ class Books:
                     self.principal_written_off -= principal
                 else:
                     entry.credit(LOANS_PRINCIPAL, principal)
+        if fee:
+            # A prepayment fee: charged (receivable and income) and met by this money.
+            charge = _Entry(on, "prepayment_fee", reference)
+            charge.debit(FEE_RECEIVABLE, fee)
+            charge.credit(FEE_INCOME, fee)
+            self._post(charge)
+            entry.credit(FEE_RECEIVABLE, fee)
         entry.credit(OVERPAYMENTS, to_overpayment)
         self._post(entry)
 

@@ -299,4 +299,4 @@ class ProductPinned(DomainEvent):
 
     product_id: str
     product_version: int
-    pricing: dict[str, str | int | dict[str, str]]
+    pricing: dict[str, str | int | dict[str, str | int]]

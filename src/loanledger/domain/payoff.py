@@ -86,14 +86,14 @@ def payoff(terms: Terms, facts: Sequence[MoneyFact], on: date, rules: RuleSet = 
     after = derive_position(terms, [*facts, quote], on, rules, remember=False)
     met = after.allocations[QUOTE_REFERENCE]
     principal = met.principal + met.prepaid_principal
-    owed = met.penalty + met.interest + principal
+    owed = met.penalty + met.interest + principal + met.fee
     held = owed + after.overpayment - probe
     return Payoff(
         on=on,
         principal=Money.of(principal, code),
         interest=Money.of(met.interest, code),
         penalty=Money.of(met.penalty, code),
-        fees=Money.zero(code),
+        fees=Money.of(met.fee, code),
         held=Money.of(held, code),
     )
 

@@ -215,6 +215,8 @@ def allocation_amounts(position: Position, reference: str) -> dict[str, Decimal]
     if allocation.overpayment_applied:
         # Only a prepayment that used held money has it: other allocations keep their shape.
         parts["overpayment_applied"] = allocation.overpayment_applied
+    if allocation.fee:
+        parts["fee"] = allocation.fee  # a product's prepayment fee (likewise only when paid)
     # The walk's amounts are exact sums of minor units; quantize only fixes the exponent of zero.
     quantum = position.currency.quantum
     return {name: value.quantize(quantum) for name, value in parts.items()}

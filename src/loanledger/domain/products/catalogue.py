@@ -47,7 +47,7 @@ class ProductDefined(BookEvent):
     misuse_multiplier: Decimal
     allocation: str
     grace_days: int = 0
-    fees: dict[str, dict[str, str]] | None = None
+    fees: dict[str, dict[str, str | int]] | None = None
     """{"origination": {"flat": "200.00"}} or {"origination": {"percent": "0.01"}}."""
     defined_by: str | None = None
 
@@ -82,6 +82,8 @@ class ProductVersion:
             grace_days=fact.grace_days,
             origination_flat=_origination(fact, "flat"),
             origination_percent=_origination(fact, "percent"),
+            prepayment_percent=_prepayment(fact, "percent"),
+            prepayment_within_months=int(_prepayment(fact, "within_months") or 0),
         )
 
     def check(
@@ -121,6 +123,12 @@ class ProductVersion:
 def _origination(fact: ProductDefined, kind: str) -> Decimal | None:
     fee = (fact.fees or {}).get("origination") or {}
     value = fee.get(kind)
+    return Decimal(value) if value is not None else None
+
+
+def _prepayment(fact: ProductDefined, field: str) -> Decimal | None:
+    fee = (fact.fees or {}).get("prepayment") or {}
+    value = fee.get(field)
     return Decimal(value) if value is not None else None
 
 

@@ -14,11 +14,13 @@ today's, byte for byte.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from datetime import date
 from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal
 from enum import StrEnum
 from fractions import Fraction
 from typing import Any
 
+from loanledger.domain.calendar import add_months
 from loanledger.domain.money import Currency, round_to_minor
 from loanledger.domain.rates import DayCount
 from loanledger.domain.rules import CN_2023, RuleSet
@@ -85,6 +87,10 @@ class Pricing:
     """An origination fee of this amount, withheld from the first disbursement."""
     origination_percent: Decimal | None = None
     """An origination fee of this fraction of each disbursement, withheld from it."""
+    prepayment_percent: Decimal | None = None
+    """A prepayment fee of this fraction of the principal prepaid ..."""
+    prepayment_within_months: int = 0
+    """... on prepayments dated before the first disbursement date + this many months."""
     grace_days: int = 0
     """Days after a due date inside which an unpaid installment bears no penalty and does not
     count as past due: days past due and penalty count from the due date + grace_days (so DPD 1,
@@ -114,6 +120,14 @@ class Pricing:
             return self.origination_flat
         return Decimal(0)
 
+    def prepayment_fee_rate(self, first_disbursed_on: date, on: date) -> Fraction:
+        """The fee rate on principal prepaid on `on` (0 outside the product's window)."""
+        if self.prepayment_percent is None:
+            return Fraction(0)
+        if on >= add_months(first_disbursed_on, self.prepayment_within_months):
+            return Fraction(0)
+        return Fraction(self.prepayment_percent)
+
     def as_fields(self) -> dict[str, Any]:
         """The stored form (`ProductPinned.pricing`): JSON-ready strings and numbers."""
         return {
@@ -133,6 +147,16 @@ class Pricing:
                 if self.origination_percent is not None
                 else {}
             ),
+            **(
+                {
+                    "prepayment_fee": {
+                        "percent": format(self.prepayment_percent, "f"),
+                        "within_months": self.prepayment_within_months,
+                    }
+                }
+                if self.prepayment_percent is not None
+                else {}
+            ),
         }
 
     @classmethod
@@ -148,6 +172,12 @@ class Pricing:
             grace_days=int(fields.get("grace_days", 0)),
             origination_flat=_fee(fields, "flat"),
             origination_percent=_fee(fields, "percent"),
+            prepayment_percent=(
+                Decimal(fields["prepayment_fee"]["percent"]) if "prepayment_fee" in fields else None
+            ),
+            prepayment_within_months=(
+                int(fields["prepayment_fee"]["within_months"]) if "prepayment_fee" in fields else 0
+            ),
         )
 
 

@@ -95,6 +95,8 @@ class Allocation:
     """Held as a liability, to be applied as later installments fall due (or refunded)."""
     overpayment_applied: Decimal = ZERO
     """Overpayment held before this repayment that its prepayment used."""
+    fee: Decimal = ZERO
+    """A product's prepayment fee this prepayment paid."""
 
     def as_dict(self) -> dict[str, str]:
         parts = {
@@ -106,6 +108,8 @@ class Allocation:
         }
         if self.overpayment_applied:
             parts["overpayment_applied"] = _text(self.overpayment_applied)
+        if self.fee:
+            parts["fee"] = _text(self.fee)
         return parts
 
 

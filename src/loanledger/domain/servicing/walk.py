@@ -4,6 +4,7 @@ conventions are in the `domain.servicing` package docstring).
 
 from __future__ import annotations
 
+import math
 from datetime import date, timedelta
 from decimal import Decimal
 from fractions import Fraction
@@ -285,12 +286,13 @@ class Walk:
         off = self._non_accrual(day) if self.books is not None else False
         remaining = allocate_due(self, day, remaining, allocation, parts, off)
         prepaid = ZERO
+        fee = ZERO
         held_used = ZERO
         held = self.position.overpayment
         if fact.prepay and (remaining > 0 or held > 0):
             # The money already held for the loan prepays with this remainder (issue 23).
-            prepaid, interest, number = self._prepay(day, remaining + held, fact.keep)
-            used = prepaid + interest
+            prepaid, interest, number, fee = self._prepay(day, remaining + held, fact.keep)
+            used = prepaid + interest + fee
             held_used = max(used - remaining, ZERO)
             remaining = max(remaining - used, ZERO)
             allocation["interest"] += interest
@@ -309,8 +311,10 @@ class Walk:
                 parts,
                 to_overpayment=remaining,
                 from_overpayment=held_used,
+                fee=fee,
             )
         self.position.overpayment += remaining - held_used
+        self.position.fees_charged += fee
         self.position.allocations[fact.reference] = Allocation(
             reference=fact.reference,
             on=day,
@@ -320,6 +324,7 @@ class Walk:
             prepaid_principal=prepaid,
             overpayment=remaining,
             overpayment_applied=held_used,
+            fee=fee,
         )
 
     def write_off(self, fact: MoneyFact) -> None:
@@ -430,20 +435,26 @@ class Walk:
             for row in rows:
                 self.books.buckets.pop(row.number, None)
 
-    def _prepay(self, day: date, amount: Decimal, keep: str) -> tuple[Decimal, Decimal, int]:
+    def _prepay(
+        self, day: date, amount: Decimal, keep: str
+    ) -> tuple[Decimal, Decimal, int, Decimal]:
         """Prepay up to `amount` now: first the interest accrued in the current period, then
-        principal. Return (principal prepaid, interest paid, number of the installment that
-        carries that interest); what is not used is left to the caller to hold."""
+        principal with the product's prepayment fee on it. Return (principal prepaid, interest
+        paid, number of the installment that carries that interest, fee); what is not used is
+        left to the caller to hold."""
         future = [due for due in self.position.installments if due.due_date > day]
         outstanding = sum((due.principal_unpaid for due in future), start=ZERO)
         if outstanding == 0:
-            return ZERO, ZERO, 0
+            return ZERO, ZERO, 0, ZERO
+        rate = Fraction(0)
+        if self.pricing is not None and self.position.first_disbursed_on is not None:
+            rate = self.pricing.prepayment_fee_rate(self.position.first_disbursed_on, day)
         first = future[0]
         carried = self._carried_interest(day, outstanding)
         # Interest of the next installment paid ahead by an earlier prepayment this period.
         paid_ahead = first.interest_paid
         owed = max(carried - paid_ahead, ZERO)
-        if amount >= outstanding + owed:
+        if amount >= outstanding + owed + self._fee_on(outstanding, rate):
             # Pays the loan off: the carried interest and all principal in the next installment,
             # paid today; the installments after it are no longer owed and leave the schedule.
             first = first.copy()  # not yet due: it may be shared with a remembered walk
@@ -452,9 +463,9 @@ class Walk:
             self.position.installments = [
                 due for due in self.position.installments if due.due_date <= day
             ] + [first]
-            return outstanding, owed, first.number
+            return outstanding, owed, first.number, self._fee_on(outstanding, rate)
         interest = min(amount, owed)
-        principal = amount - interest
+        principal = self._principal_with_fee(amount - interest, rate)
         if principal > 0:
             self._reamortise_from(day, principal_change=-principal, keep=keep)
             first = next(due for due in self.position.installments if due.due_date > day)
@@ -465,7 +476,26 @@ class Walk:
             ]
             first = replaced
         first.interest_paid = paid_ahead + interest
-        return principal, interest, first.number
+        return principal, interest, first.number, self._fee_on(principal, rate)
+
+    def _fee_on(self, principal: Decimal, rate: Fraction) -> Decimal:
+        """The prepayment fee on `principal` prepaid: rounded with the product's rounding."""
+        if not rate:
+            return ZERO
+        return round_to_minor(Fraction(principal) * rate, self.currency, self.rules.rounding)
+
+    def _principal_with_fee(self, available: Decimal, rate: Fraction) -> Decimal:
+        """The most principal that `available` prepays with its fee on top, to the minor unit
+        (what is left over, less than a unit and its fee, is held)."""
+        if not rate or available <= 0:
+            return available
+        unit = self.currency.quantum
+        principal = Decimal(math.floor(Fraction(available) / (1 + rate) / Fraction(unit))) * unit
+        while principal > 0 and principal + self._fee_on(principal, rate) > available:
+            principal -= unit
+        while principal + unit + self._fee_on(principal + unit, rate) <= available:
+            principal += unit  # rounding the fee down may let one more unit fit
+        return principal
 
     def _period_start(self, day: date) -> date:
         """Where interest of the current period started: the last due date, re-amortisation or
