@@ -133,8 +133,8 @@ class Branch:
             return {"command": "close_day", **self._close_day(parsed.on)}
         if not isinstance(parsed, Command):
             raise InvalidCommandError(
-                f"{parsed.command} is a book command (policy, staff register): a what-if branch "
-                "runs loan commands and close_day only"
+                f"{parsed.command} is a book command (policy, staff register, products): a "
+                "what-if branch runs loan commands and close_day only"
             )
         loan = self._copy(parsed)
         checkpoint = loan.checkpoint()

@@ -23,8 +23,8 @@ POLICY_STREAM = "book:policy"
 
 
 class BookEvent(DomainEvent):
-    """A fact about the book rather than a loan (policy, staff register): the loan read models
-    skip these (see `projection.engine`)."""
+    """A fact about the book rather than a loan (policy, staff register, products): the loan
+    read models skip these (see `projection.engine`)."""
 
     def create_aggregate(self) -> Any:
         raise TypeError(f"{type(self).__name__} cannot start a stream")
