@@ -9,10 +9,10 @@ at period term_months); the periodic rate r solves
 
     amount = Σ installment_k / (1 + r)^(period_k),
 
-and APR = 12 × r, rounded HALF_UP to 4 decimals. r is found by Newton's method on exact
-rationals' float-free Decimal arithmetic (40 significant digits), bracketed by bisection so it
-always converges; a loan whose installments sum to less than the amount (never contractual)
-has no APR (None).
+and APR = 12 × r, rounded HALF_UP to 4 decimals. r is found by Newton's method in Decimal
+arithmetic (34 significant digits, no floats), kept inside a bisection bracket so it always
+converges; a loan whose installments sum to less than the amount (never contractual) has no APR
+(None).
 """
 
 from __future__ import annotations
@@ -29,44 +29,47 @@ APR_PLACES = Decimal("0.0001")
 def _npv(rate: Decimal, amount: Decimal, flows: Sequence[Decimal]) -> tuple[Decimal, Decimal]:
     """(NPV, dNPV/drate) of −amount now and `flows` at periods 1..n (a zero where nothing is
     paid), at periodic `rate`."""
-    one = Decimal(1) + rate
+    factor = 1 / (Decimal(1) + rate)
     discount = Decimal(1)
     value = -amount
-    slope = Decimal(0)
+    weighted = Decimal(0)
     for period, flow in enumerate(flows, start=1):
-        discount /= one
+        discount *= factor
         if flow:
-            value += flow * discount
-            slope -= period * flow * discount / one
-    return value, slope
+            present = flow * discount
+            value += present
+            weighted += period * present
+    return value, -weighted * factor
 
 
 @lru_cache(maxsize=8192)
 def periodic_irr(amount: Decimal, flows: tuple[Decimal, ...]) -> Decimal | None:
-    """The periodic rate r at which the flows' present value equals `amount` (to 30 places),
-    or None when the flows do not repay the amount."""
-    if amount <= 0 or not flows or sum(flows) < amount:
+    """The periodic rate r ≥ 0 at which the flows' present value equals `amount` (to 1e-20),
+    or None when the flows do not repay the amount.
+
+    The present value falls as r grows, so the root is unique. Newton's method starts from the
+    usual approximation 2 (total − amount) / (amount (n + 1)) and converges in a few steps; each
+    step keeps a bracket [low, high] around the root and bisects whenever Newton would leave it,
+    so it always converges."""
+    total = sum(flows, start=Decimal(0))
+    if amount <= 0 or not flows or total < amount:
         return None
     with localcontext() as context:
-        context.prec = 40
-        low, high = Decimal(0), Decimal(1)
-        while _npv(high, amount, flows)[0] > 0:
-            low, high = high, high * 2
-        rate = (low + high) / 2
-        tolerance = Decimal("1e-30")
-        for _ in range(200):
+        context.prec = 34
+        low, high = Decimal(0), Decimal(-1)  # high < 0: no upper bound known yet
+        rate = 2 * (total - amount) / (amount * (len(flows) + 1))
+        tolerance = Decimal("1e-20")
+        for _ in range(300):
             value, slope = _npv(rate, amount, flows)
             if value > 0:
                 low = rate
             else:
                 high = rate
-            step = value / slope if slope else Decimal(0)
-            candidate = rate - step
-            if not low < candidate < high:
-                candidate = (low + high) / 2  # Newton left the bracket: bisect instead
+            candidate = rate - value / slope if slope else rate
+            if not low < candidate or (high >= 0 and not candidate < high):
+                candidate = (low + high) / 2 if high >= 0 else max(2 * rate, Decimal(1))
             if abs(candidate - rate) < tolerance:
-                rate = candidate
-                break
+                return +candidate
             rate = candidate
         return +rate
 
