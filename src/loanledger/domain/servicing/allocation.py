@@ -7,14 +7,27 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 from fractions import Fraction
-from typing import TYPE_CHECKING
+from typing import Protocol
 
+from loanledger.domain.books import Books
 from loanledger.domain.money import Currency
 from loanledger.domain.products.pricing import AllocationStrategy
-from loanledger.domain.servicing.figures import ONE_DAY, InstallmentDue
+from loanledger.domain.rules import RuleSet
+from loanledger.domain.servicing.figures import ONE_DAY, InstallmentDue, Position
 
-if TYPE_CHECKING:
-    from loanledger.domain.servicing.walk import Walk
+
+class Walk(Protocol):
+    """What allocating a repayment needs of the servicing walk (`servicing.walk.Walk`)."""
+
+    allocation: AllocationStrategy
+    books: Books | None
+    currency: Currency
+    position: Position
+    rules: RuleSet
+
+    def accrue(self, due: InstallmentDue, through: date) -> None: ...
+
+    def recognise_penalty(self, day: date, due: InstallmentDue, *, off: bool) -> None: ...
 
 
 def allocate_due(
