@@ -17,6 +17,7 @@ from loanledger.application.book import BookCache, BookRegister
 from loanledger.application.dates import Clock, parse_as_of, parse_known_at
 from loanledger.domain.horizon import FutureHorizon
 from loanledger.domain.loan import Loan
+from loanledger.domain.provisions import ProvisionRules
 from loanledger.domain.rules import RuleSet
 from loanledger.persistence.chain import ChainHeads
 from loanledger.persistence.keys import DataKeys
@@ -75,6 +76,10 @@ class LedgerBase(Application[UUID]):
     def rules_on(self, on: date, known_at: datetime | None = None) -> RuleSet:
         """The rule set in force on `on` (as adopted by `set_policy`, known at `known_at`)."""
         return self.book.rules(on, known_at)
+
+    def provisioning_on(self, on: date, known_at: datetime | None = None) -> ProvisionRules:
+        """The provision rule set in force on `on` (`set_policy` provisioning)."""
+        return self.book.policy(on, known_at).provisioning
 
     def parse_dates(
         self, as_of: date | str, known_at: datetime | str | None

@@ -12,6 +12,7 @@ from typing import Any
 from loanledger.application.dates import parse_as_of, parse_known_at
 from loanledger.application.grading import Grading
 from loanledger.application.off_balance import balance_sheet_figures
+from loanledger.application.risk import RISK_REPORTS, RiskReports, StateSource, with_allowance
 from loanledger.application.store import _query
 from loanledger.domain.errors import LoanNotFoundError, UnknownReportError, WrongStateError
 from loanledger.domain.loan import Loan
@@ -109,9 +110,11 @@ class Queries(Grading):
             return ledger_reports.trial_balance(self._loan_postings(day, moment))
         if name == "journal":
             return ledger_reports.journal(self._loan_postings(day, moment), since)
+        if name in RISK_REPORTS:
+            return RiskReports(StateSource(self), moment).report(name, day)
         builder = REPORTS.get(name)
         if builder is None:
-            known = ", ".join(sorted([*REPORTS, "trial_balance", "journal"]))
+            known = ", ".join(self.report_names())
             raise UnknownReportError(f"unknown report {name!r}; reports: {known}")
         if name == "loan_ledger":
             return self._loan_ledger_from_state(day, moment)
@@ -177,6 +180,15 @@ class Queries(Grading):
         return sorted(result, key=lambda row: row["loan_id"])
 
     def _loan_postings(
+        self, on: date, known_at: datetime | None
+    ) -> Iterator[ledger_reports.LoanPostings]:
+        """Each loan's general-ledger entries through `on`: its money walk's, then its
+        allowance's (`application.risk`)."""
+        risk = RiskReports(StateSource(self), known_at)
+        targets = risk.allowance_targets(on)
+        return with_allowance(risk, targets, self._money_postings(on, known_at))
+
+    def _money_postings(
         self, on: date, known_at: datetime | None
     ) -> Iterator[ledger_reports.LoanPostings]:
         for loan in self._loans(known_at):
@@ -309,4 +321,4 @@ class Queries(Grading):
         return REPORTS.get(name)
 
     def report_names(self) -> list[str]:
-        return sorted([*REPORTS, "trial_balance", "journal"])
+        return sorted([*REPORTS, *RISK_REPORTS, "trial_balance", "journal"])

@@ -195,3 +195,7 @@ class UnregisteredStaffError(DomainError):
 class ReleaseControlError(DomainError):
     """A collateral release on an overdue loan, or one that would leave the loan above the LTV
     threshold, without a second person's approval."""
+
+
+class ProvisionRuleError(DomainError):
+    """A provision rule set or rate is unknown, or a rate is outside what the rule set allows."""
