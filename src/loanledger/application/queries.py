@@ -7,6 +7,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
 from loanledger.application.dates import parse_as_of, parse_known_at
@@ -122,7 +123,15 @@ class Queries(Grading):
             return self.notices.report(self.read_store, day, moment)
         if name in STATE_SUMMARIES:
             return self._summary_from_state(name, day, moment)
+        if name == "loan_level":
+            return regulator.loan_level(
+                self._loan_rows(day, moment), allowances=self.loan_allowances(day, moment)
+            )
         return builder(self._loan_rows(day, moment))
+
+    def loan_allowances(self, day: date, known_at: datetime | None) -> dict[str, Decimal]:
+        """Each portfolio loan's loan-loss allowance on `day` (`application.risk`)."""
+        return RiskReports(StateSource(self), known_at).allowances(day)
 
     def _state_query(
         self, key: str, day: date, known_at: datetime | None
