@@ -31,7 +31,7 @@ from loanledger.application import (
 from loanledger.application.journal import numbered_lines, parse_line
 from loanledger.domain.commands import parse_command
 from loanledger.domain.errors import DomainError, LoanLedgerError, StoreUnavailableError
-from loanledger.entrypoints import cli_proof
+from loanledger.entrypoints import cli_charts, cli_proof
 from loanledger.entrypoints.cli_desk import register as register_desk
 from loanledger.entrypoints.cli_personal_data import register as register_personal_data
 from loanledger.entrypoints.console import (
@@ -445,6 +445,7 @@ def migrate_command(db: DbOption = None) -> None:
 
 register_personal_data(app, export_app)
 register_desk(app)
+cli_charts.register(app)
 cli_proof.register(app, guarded_ledger)
 
 
