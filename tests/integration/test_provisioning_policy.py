@@ -118,3 +118,22 @@ def test_bad_provision_settings_are_refused_and_nothing_is_recorded(
         _adopt(ledger, settings)
 
     assert ledger.verify().events_checked == events
+
+
+def test_the_readmes_provisioning_examples_are_accepted(ledger: LoanLedger) -> None:
+    from pathlib import Path
+
+    readme = Path(__file__).resolve().parents[2] / "README.md"
+    examples = [
+        json.loads(line)
+        for line in readme.read_text(encoding="utf-8").splitlines()
+        if line.startswith('{"command": "set_policy"') and "provisioning" in line
+    ]
+    _book(ledger)
+
+    assert len(examples) == 2
+    for example in examples:
+        ledger.execute(example)
+    row = _loan_row(ledger, "2026-01-01")
+    # long past maturity by then, unpaid: stage 3 at the configured LGD
+    assert (row["rule_set"], row["pd"], row["lgd"]) == ("IFRS9-ECL-2026", "1.00", "0.6")
