@@ -203,7 +203,7 @@ def loan_provision(exposure: Exposure, rules: ProvisionRules) -> LoanProvision:
     if rules.regime == CN:
         amount = exposure.principal
         rate = rules.grade_rates[exposure.classification] + rules.general_rate
-        allowance = min(amount, (amount * rate).quantize(FEN, rounding=ROUND_HALF_UP))
+        allowance = cn_allowance(amount, rate)
         return LoanProvision(
             exposure.loan_id,
             exposure.classification,
@@ -233,6 +233,17 @@ def loan_provision(exposure: Exposure, rules: ProvisionRules) -> LoanProvision:
         lgd,
         allowance,
     )
+
+
+def cn_allowance(principal: Decimal, rate: Decimal) -> Decimal:
+    """A CN allowance: principal × (grade rate + general rate), HALF_UP to the fen, at most the
+    principal (what `loan_provision` gives, for callers that need only the amount)."""
+    return min(principal, (principal * rate).quantize(FEN, rounding=ROUND_HALF_UP))
+
+
+def cn_rates(rules: ProvisionRules) -> dict[str, Decimal]:
+    """Each grade's CN rate with the general rate added."""
+    return {grade: rate + rules.general_rate for grade, rate in rules.grade_rates.items()}
 
 
 def discount_factor(annual_rate: Decimal, months: int) -> Decimal:
