@@ -137,9 +137,14 @@ def _npl_par(figure: Any, axes: Any, data: dict[str, Any]) -> None:
         ("par30", "PAR30 (more than 30 days past due)"),
         ("par90", "PAR90 (more than 90 days past due)"),
     )
+    styles = (("-", "o", 9), ("--", "s", 6), (":", "^", 6))  # overlapping lines stay visible
     for index, (key, label) in enumerate(series):
         values = [float(row[key]) * 100 if row[key] is not None else 0.0 for row in data["kpi"]]
-        axes.plot(labels, values, marker="o", color=OKABE_ITO[index], label=label)
+        line, marker, size = styles[index]
+        axes.plot(
+            labels, values, linestyle=line, marker=marker, markersize=size,
+            color=OKABE_ITO[index], label=label,
+        )  # fmt: skip
     axes.set_xlabel("month end")
     axes.set_ylabel("share of principal outstanding (%)")
     axes.set_ylim(0, 110)
