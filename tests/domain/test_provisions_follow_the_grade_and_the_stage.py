@@ -7,6 +7,8 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from loanledger.domain.books import IMPAIRMENT_EXPENSE, LOAN_LOSS_ALLOWANCE, WRITE_OFF_EXPENSE
 from loanledger.domain.errors import ProvisionRuleError
@@ -15,6 +17,11 @@ from loanledger.domain.provisions import (
     IFRS9_ECL,
     Exposure,
     allowance_postings,
+    cn_allowance,
+    cn_allowance_fen,
+    fen,
+    fen_decimal,
+    fen_text,
     loan_provision,
     provision_rules,
 )
@@ -143,3 +150,20 @@ def test_the_allowance_posts_the_difference_draws_down_on_write_off_and_takes_re
             ((LOAN_LOSS_ALLOWANCE, Decimal("30.00")), (IMPAIRMENT_EXPENSE, Decimal("-30.00"))),
         ),
     ]
+
+
+@given(
+    principal=st.integers(0, 10**13),
+    rate=st.decimals(min_value=0, max_value="1.015", places=4, allow_nan=False),
+)
+def test_the_whole_fen_allowance_is_exactly_the_decimal_one(principal: int, rate: Decimal) -> None:
+    amount = Decimal(principal).scaleb(-2)
+    assert fen(fen_text(principal)) == principal
+    assert fen_decimal(principal) == amount
+    assert fen_decimal(cn_allowance_fen(principal, rate.as_integer_ratio())) == cn_allowance(
+        amount, rate
+    )
+
+
+def test_fen_reads_negative_and_irregular_amount_texts() -> None:
+    assert (fen("-0.50"), fen("12.5"), fen("0.005"), fen_text(-50)) == (-50, 1250, 1, "-0.50")

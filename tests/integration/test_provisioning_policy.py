@@ -137,3 +137,40 @@ def test_the_readmes_provisioning_examples_are_accepted(ledger: LoanLedger) -> N
     row = _loan_row(ledger, "2026-01-01")
     # long past maturity by then, unpaid: stage 3 at the configured LGD
     assert (row["rule_set"], row["pd"], row["lgd"]) == ("IFRS9-ECL-2026", "1.00", "0.6")
+
+
+def test_a_recovery_on_a_loan_never_provided_for_is_released_again(ledger: LoanLedger) -> None:
+    """Written off the day it was disbursed (no month end in between, so no allowance was ever
+    held): of 500.00 received on 03-10, 434.06 recovers what was written off (the rest meets the
+    penalty accrued since, income when paid); it is credited back to the allowance and released
+    the same day, since a written-off loan needs none."""
+    from tests.journal import disburse, pre_loan, repay
+
+    for command in pre_loan("L-0009"):
+        ledger.execute(command)
+    ledger.execute(disburse("L-0009", "2024-01-15", "12000.00"))
+    ledger.execute(
+        {
+            "command": "write_off",
+            "loan_id": "L-0009",
+            "on": "2024-01-15",
+            "approver": "board",
+            "reason": "fraud",
+        }
+    )
+    ledger.execute(repay("L-0009", "2024-03-10", "500.00", "R-1"))
+
+    lines = ledger.report("journal", as_of="2024-03-10", since="2024-03-10")
+    assert [
+        (line["kind"], line["account"], line["debit"], line["credit"])
+        for line in lines
+        if line["kind"] in ("recovery_credit", "provision")
+    ] == [
+        ("recovery_credit", "write_off_expense", "434.06", "0.00"),
+        ("recovery_credit", "loan_loss_allowance", "0.00", "434.06"),
+        ("provision", "loan_loss_allowance", "434.06", "0.00"),
+        ("provision", "impairment_expense", "0.00", "434.06"),
+    ]
+    trial = ledger.report("trial_balance", as_of="2024-03-10")
+    allowance = next(row for row in trial if row["account"] == "loan_loss_allowance")
+    assert (allowance["debit"], allowance["credit"]) == ("0.00", "0.00")

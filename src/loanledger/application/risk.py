@@ -25,15 +25,17 @@ from loanledger.domain.provisions import (
     LoanProvision,
     ProvisionRules,
     allowance_postings,
-    cn_allowance,
+    cn_allowance_fen,
     cn_rates,
+    fen,
+    fen_decimal,
     loan_provision,
     months_between,
 )
 from loanledger.domain.rules import RuleSet
 from loanledger.reports import portfolio, risk
 from loanledger.reports.portfolio import IN_PORTFOLIO, LoanRow
-from loanledger.reports.risk import month_ends, previous_month_end
+from loanledger.reports.risk import ProvisionLine, month_ends, previous_month_end
 
 if TYPE_CHECKING:
     from loanledger.application.queries import Queries
@@ -144,6 +146,8 @@ class RiskReports:
         self.known_at = known_at
         self._states: dict[date, dict[str, State]] = {}
         self._terms: dict[date, dict[str, State]] = {}
+        self._target_dates: list[date] = []
+        """The dates of the last `allowance_targets` (month ends and the report date)."""
 
     # --- what each loan is on a date -----------------------------------------------------------
 
@@ -187,21 +191,47 @@ class RiskReports:
             result.append(loan_provision(exposure, rules))
         return sorted(result, key=lambda provision: provision.loan_id)
 
-    def allowances(self, day: date) -> dict[str, Decimal]:
-        """Each portfolio loan's allowance on `day` (the amounts of `provisions`, without
-        building a `LoanProvision` a loan under the CN rules: a 100,000-loan book asks this
+    def provision_lines(self, day: date) -> list[ProvisionLine]:
+        """`provisions` as the report's lines. Under the CN rules straight from the states in
+        whole fen (no `LoanProvision` a loan: the same figures, a tenth of the time)."""
+        rules = self.source.provisioning(day, self.known_at)
+        if rules.regime != CN:
+            return [ProvisionLine.of(provision) for provision in self.provisions(day)]
+        rates = cn_rates(rules)
+        ratios = {grade: rate.as_integer_ratio() for grade, rate in rates.items()}
+        texts = {grade: f"{rate}" for grade, rate in rates.items()}
+        lines = []
+        for loan_id, state in self.states(day).items():
+            if state["status"] not in IN_PORTFOLIO:
+                continue
+            grade = state["classification"]
+            principal = fen(state["principal_outstanding"])
+            lines.append(
+                ProvisionLine(
+                    loan_id, grade, int(state["ifrs9_stage"]), rules.version, principal,
+                    texts[grade], None, None, cn_allowance_fen(principal, ratios[grade]),
+                )
+            )  # fmt: skip
+        return lines
+
+    def allowances_fen(self, day: date) -> dict[str, int]:
+        """Each portfolio loan's allowance on `day` in whole fen (a 100,000-loan book asks this
         at every month end)."""
         rules = self.source.provisioning(day, self.known_at)
         if rules.regime != CN:
-            return {provision.loan_id: provision.allowance for provision in self.provisions(day)}
-        rates = cn_rates(rules)
+            return {line.loan_id: line.allowance for line in self.provision_lines(day)}
+        ratios = {grade: rate.as_integer_ratio() for grade, rate in cn_rates(rules).items()}
         return {
-            loan_id: cn_allowance(
-                Decimal(state["principal_outstanding"]), rates[state["classification"]]
+            loan_id: cn_allowance_fen(
+                fen(state["principal_outstanding"]), ratios[state["classification"]]
             )
             for loan_id, state in self.states(day).items()
             if state["status"] in IN_PORTFOLIO
         }
+
+    def allowances(self, day: date) -> dict[str, Decimal]:
+        """Each portfolio loan's allowance on `day`."""
+        return {loan_id: fen_decimal(value) for loan_id, value in self.allowances_fen(day).items()}
 
     # --- the postings ---------------------------------------------------------------------------
 
@@ -212,6 +242,7 @@ class RiskReports:
         if start is None:
             return {}
         dates = [on for on in month_ends(start, day) if on < day] + [day]
+        self._target_dates = dates
         by_date = [self.allowances(on) for on in dates]
         loans = {
             loan_id for allowances in by_date for loan_id, value in allowances.items() if value
@@ -232,6 +263,10 @@ class RiskReports:
         write_off, recoveries = written_off_and_recovered(money)
         if not targets and write_off is None:
             return []
+        if not targets:
+            # Never provided for, yet written off: a recovery credited back to the allowance is
+            # released at the next month end or the report date like any other.
+            targets = [(on, Decimal(0)) for on in self._target_dates]
         return allowance_postings(targets, write_off=write_off, recoveries=recoveries)
 
     # --- reports ---------------------------------------------------------------------------------
@@ -239,7 +274,7 @@ class RiskReports:
     def report(self, name: str, day: date) -> list[dict[str, Any]]:
         if name == "provisions":
             before = previous_month_end(day)
-            return risk.provisions(self.provisions(day), self.allowances(before))
+            return risk.provisions(self.provision_lines(day), self.allowances_fen(before))
         if name == "kpi":
             before = previous_month_end(day)
             return risk.kpi(day, self._kpi_figures(day), before, self._kpi_figures(before))
@@ -253,7 +288,7 @@ class RiskReports:
 
     def _kpi_figures(self, day: date) -> dict[str, Any]:
         states = self.states(day)
-        allowance = sum(self.allowances(day).values(), start=Decimal(0))
+        allowance = fen_decimal(sum(self.allowances_fen(day).values()))
         since = previous_month_end(day)
         write_offs = recoveries = Decimal(0)
         for loan_id, state in states.items():

@@ -246,6 +246,37 @@ def cn_rates(rules: ProvisionRules) -> dict[str, Decimal]:
     return {grade: rate + rules.general_rate for grade, rate in rules.grade_rates.items()}
 
 
+# --- the same arithmetic in whole fen, for a book of 100,000 loans a month end -----------------
+
+
+def fen(text: str) -> int:
+    """An amount's text in whole fen, exactly ("1234.56" -> 123456; the read models and reports
+    write every amount with two decimals; other text goes through Decimal, HALF_UP)."""
+    whole, dot, cents = text.partition(".")
+    if dot and len(cents) == 2 and cents.isdigit():
+        return int(whole + cents)
+    return int((Decimal(text) * 100).to_integral_value(rounding=ROUND_HALF_UP))
+
+
+def fen_text(amount: int) -> str:
+    """Whole fen as an amount's text with exactly two decimals (123456 -> "1234.56")."""
+    whole, cents = divmod(abs(amount), 100)
+    return f"{'-' if amount < 0 else ''}{whole}.{cents:02d}"
+
+
+def fen_decimal(amount: int) -> Decimal:
+    """Whole fen as a Decimal amount with two places (exact)."""
+    return Decimal(amount).scaleb(-2)
+
+
+def cn_allowance_fen(principal: int, rate: tuple[int, int]) -> int:
+    """`cn_allowance` in whole fen: principal × rate (`rate` as `Decimal.as_integer_ratio`)
+    rounded HALF_UP to the fen — floor(x + ½) for x ≥ 0 — at most the principal; exactly the
+    Decimal figure (a property test compares them)."""
+    numerator, denominator = rate
+    return min(principal, (2 * principal * numerator + denominator) // (2 * denominator))
+
+
 def discount_factor(annual_rate: Decimal, months: int) -> Decimal:
     """The mean of (1 + m)^-k for k = 1..n, m the monthly rate: a lifetime loss spread evenly
     over the n months left, each month's share discounted at the effective rate. 1 for a loan

@@ -25,9 +25,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
-from loanledger.domain.provisions import LoanProvision
+from loanledger.domain.provisions import LoanProvision, fen, fen_decimal, fen_text
 from loanledger.domain.rules import BUCKETS, CLASSIFICATIONS, IFRS9_STAGES
 from loanledger.reports.amounts import amount_text
 from loanledger.reports.portfolio import IN_PORTFOLIO
@@ -77,10 +77,6 @@ def in_portfolio(state: State) -> bool:
     return state["status"] in IN_PORTFOLIO
 
 
-def _principal(state: State) -> Decimal:
-    return Decimal(state["principal_outstanding"])
-
-
 # --- provisions -------------------------------------------------------------------------------
 
 
@@ -92,80 +88,89 @@ PROVISION_GROUPS = (
 """The total rows of `provisions`, in order."""
 
 
-class _Total:
-    __slots__ = ("allowance", "exposure", "loans", "previous")
+class ProvisionLine(NamedTuple):
+    """One loan's provision as the report shows it (amounts in whole fen)."""
 
-    def __init__(self) -> None:
-        self.loans = 0
-        self.exposure = self.allowance = self.previous = Decimal(0)
+    loan_id: str
+    classification: str
+    ifrs9_stage: int
+    rule_set: str
+    exposure: int
+    rate: str | None
+    pd: str | None
+    lgd: str | None
+    allowance: int
+
+    @classmethod
+    def of(cls, provision: LoanProvision) -> ProvisionLine:
+        return cls(
+            provision.loan_id,
+            provision.classification,
+            provision.ifrs9_stage,
+            provision.rule_set,
+            fen(amount_text(provision.exposure)),
+            None if provision.rate is None else f"{provision.rate}",
+            None if provision.pd is None else f"{provision.pd}",
+            None if provision.lgd is None else f"{provision.lgd}",
+            fen(amount_text(provision.allowance)),
+        )
 
 
-def provisions(
-    current: Sequence[LoanProvision], previous: Mapping[str, Decimal]
-) -> list[dict[str, Any]]:
+def _total_row(level: str, group: str, total: list[int]) -> dict[str, Any]:
+    loans, exposure, allowance, before = total
+    return {
+        "level": level, "group": group, "loan_id": None, "loans": loans,
+        "classification": None, "ifrs9_stage": None, "rule_set": None,
+        "exposure": fen_text(exposure), "rate": None, "pd": None, "lgd": None,
+        "allowance": fen_text(allowance), "previous_allowance": fen_text(before),
+        "change": fen_text(allowance - before),
+    }  # fmt: skip
+
+
+def provisions(lines: Sequence[ProvisionLine], previous: Mapping[str, int]) -> list[dict[str, Any]]:
     """Per loan in the portfolio (sorted by loan id; a loan that left it since the previous
     month end with its release), then totals by classification, by IFRS 9 stage and overall:
-    exposure, rate (CN) or PD/LGD (IFRS 9), allowance, the previous month end's allowance and
-    the change. A loan that left the portfolio has no class or stage now: it counts in the
-    overall total only."""
-    totals = {group: _Total() for group in PROVISION_GROUPS}
+    exposure, rate (CN) or PD/LGD (IFRS 9), allowance, the previous month end's allowance
+    (`previous`, loan id -> fen) and the change. A loan that left the portfolio has no class or
+    stage now: it counts in the overall total only."""
+    totals = {group: [0, 0, 0, 0] for group in PROVISION_GROUPS}
     overall = totals[("total", "all")]
     rows: list[dict[str, Any]] = []
-    by_id = {provision.loan_id: provision for provision in current}
-    zero = Decimal(0)
-    for loan_id in sorted(set(by_id) | {key for key, value in previous.items() if value}):
-        provision = by_id.get(loan_id)
-        before = previous.get(loan_id, zero)
-        if provision is None:
+    by_id = {line.loan_id: line for line in lines}
+    for loan_id in sorted(by_id.keys() | {key for key, value in previous.items() if value}):
+        line = by_id.get(loan_id)
+        before = previous.get(loan_id, 0)
+        if line is None:
             rows.append(
                 {
                     "level": "loan", "group": None, "loan_id": loan_id, "loans": 0,
                     "classification": None, "ifrs9_stage": None, "rule_set": None,
                     "exposure": None, "rate": None, "pd": None, "lgd": None, "allowance": None,
-                    "previous_allowance": amount_text(before), "change": amount_text(-before),
+                    "previous_allowance": fen_text(before), "change": fen_text(-before),
                 }
             )  # fmt: skip
-            overall.previous += before
+            overall[3] += before
             continue
-        groups = (
-            totals[("classification", provision.classification)],
-            totals[("stage", str(provision.ifrs9_stage))],
+        for total in (
+            totals[("classification", line.classification)],
+            totals[("stage", str(line.ifrs9_stage))],
             overall,
-        )
-        for total in groups:
-            total.loans += 1
-            total.exposure += provision.exposure
-            total.allowance += provision.allowance
-            total.previous += before
+        ):
+            total[0] += 1
+            total[1] += line.exposure
+            total[2] += line.allowance
+            total[3] += before
         rows.append(
             {
-                "level": "loan",
-                "group": None,
-                "loan_id": loan_id,
-                "loans": 1,
-                "classification": provision.classification,
-                "ifrs9_stage": provision.ifrs9_stage,
-                "rule_set": provision.rule_set,
-                "exposure": amount_text(provision.exposure),
-                "rate": None if provision.rate is None else f"{provision.rate}",
-                "pd": None if provision.pd is None else f"{provision.pd}",
-                "lgd": None if provision.lgd is None else f"{provision.lgd}",
-                "allowance": amount_text(provision.allowance),
-                "previous_allowance": amount_text(before),
-                "change": amount_text(provision.allowance - before),
-            }
-        )
-    for (level, group), total in totals.items():
-        rows.append(
-            {
-                "level": level, "group": group, "loan_id": None, "loans": total.loans,
-                "classification": None, "ifrs9_stage": None, "rule_set": None,
-                "exposure": amount_text(total.exposure), "rate": None, "pd": None, "lgd": None,
-                "allowance": amount_text(total.allowance),
-                "previous_allowance": amount_text(total.previous),
-                "change": amount_text(total.allowance - total.previous),
+                "level": "loan", "group": None, "loan_id": loan_id, "loans": 1,
+                "classification": line.classification, "ifrs9_stage": line.ifrs9_stage,
+                "rule_set": line.rule_set, "exposure": fen_text(line.exposure),
+                "rate": line.rate, "pd": line.pd, "lgd": line.lgd,
+                "allowance": fen_text(line.allowance), "previous_allowance": fen_text(before),
+                "change": fen_text(line.allowance - before),
             }
         )  # fmt: skip
+    rows += [_total_row(level, group, total) for (level, group), total in totals.items()]
     return rows
 
 
@@ -179,34 +184,38 @@ def kpi_figures(
     write_offs: Decimal = Decimal(0),
     recoveries: Decimal = Decimal(0),
 ) -> dict[str, Any]:
-    """The ratios of one date from the loans' states and the book's allowance."""
-    loans = 0
-    principal = npl = overdue90 = Decimal(0)
-    par = dict.fromkeys(PAR_BUCKETS, Decimal(0))
+    """The ratios of one date from the loans' states and the book's allowance (sums in whole
+    fen: exact, and a pass over 100,000 loans stays cheap)."""
+    loans = principal = npl = par1 = par30 = par90 = 0
     for state in states:
-        if not in_portfolio(state):
+        if state["status"] not in IN_PORTFOLIO:
             continue
         loans += 1
-        amount = _principal(state)
+        amount = fen(state["principal_outstanding"])
         principal += amount
         if state["classification"] in NPL:
             npl += amount
-        for name, buckets in PAR_BUCKETS.items():
-            if state["bucket"] in buckets:
-                par[name] += amount
-        if state["bucket"] in PAR_BUCKETS["par90"]:
-            overdue90 += amount
+        bucket = state["bucket"]
+        if bucket != "M0":
+            par1 += amount
+            if bucket in PAR_BUCKETS["par30"]:
+                par30 += amount
+                if bucket in PAR_BUCKETS["par90"]:
+                    par90 += amount
+    total, npl_amount = fen_decimal(principal), fen_decimal(npl)
     return {
         "loans": loans,
-        "principal_outstanding": amount_text(principal),
-        "npl_principal": amount_text(npl),
-        "npl_ratio": ratio(npl, principal),
-        **{name: ratio(value, principal) for name, value in par.items()},
-        "overdue90_principal": amount_text(overdue90),
-        "overdue90_to_npl": ratio(overdue90, npl),
+        "principal_outstanding": fen_text(principal),
+        "npl_principal": fen_text(npl),
+        "npl_ratio": ratio(npl_amount, total),
+        "par1": ratio(fen_decimal(par1), total),
+        "par30": ratio(fen_decimal(par30), total),
+        "par90": ratio(fen_decimal(par90), total),
+        "overdue90_principal": fen_text(par90),
+        "overdue90_to_npl": ratio(fen_decimal(par90), npl_amount),
         "allowance": amount_text(allowance),
-        "provision_coverage_ratio": ratio(allowance, npl),
-        "loan_provision_ratio": ratio(allowance, principal),
+        "provision_coverage_ratio": ratio(allowance, npl_amount),
+        "loan_provision_ratio": ratio(allowance, total),
         "write_offs": amount_text(write_offs),
         "recoveries": amount_text(recoveries),
     }
@@ -248,13 +257,13 @@ def roll_rates(
     (count and principal), and where they are at the later one (each target's count and the
     principal they had at the earlier month end), plus each target's share of the count."""
     counts = {name: dict.fromkeys(ROLL_TARGETS, 0) for name in BUCKETS}
-    balances = {name: dict.fromkeys(ROLL_TARGETS, Decimal(0)) for name in BUCKETS}
+    balances = {name: dict.fromkeys(ROLL_TARGETS, 0) for name in BUCKETS}  # whole fen
     for loan_id, state in before.items():  # one pass: a book's month end is 100,000 loans
         if not in_portfolio(state):
             continue
         target = roll_target(after.get(loan_id))
         counts[state["bucket"]][target] += 1
-        balances[state["bucket"]][target] += _principal(state)
+        balances[state["bucket"]][target] += fen(state["principal_outstanding"])
     rows = []
     for name in BUCKETS:
         loans = sum(counts[name].values())
@@ -263,12 +272,12 @@ def roll_rates(
             "to_month_end": to_on.isoformat(),
             "bucket": name,
             "loans": loans,
-            "principal_outstanding": amount_text(sum(balances[name].values(), Decimal(0))),
+            "principal_outstanding": fen_text(sum(balances[name].values())),
         }
         for target in ROLL_TARGETS:
             row[f"to_{target}_loans"] = counts[name][target]
         for target in ROLL_TARGETS:
-            row[f"to_{target}_principal"] = amount_text(balances[name][target])
+            row[f"to_{target}_principal"] = fen_text(balances[name][target])
         for target in ROLL_TARGETS:
             row[f"to_{target}_rate"] = ratio(Decimal(counts[name][target]), Decimal(loans))
         rows.append(row)
