@@ -1,4 +1,5 @@
-"""B5 portfolio reports (`five_category`, `aging`, `loan_ledger`) as of an arbitrary date.
+"""B5 portfolio reports (`five_category`, `aging`, `loan_ledger`, and the regulator's `kpi`,
+`provisions`, `roll_rates`) as of an arbitrary date.
 
 Each report is timed cold (a new LoanLedger per run, as a `loanledger report` command sees it;
 this is the figure judged against the target) and warm (again on the same ledger: its borrower
@@ -27,7 +28,7 @@ from loanledger.persistence.ids import loan_uuid
 from loanledger.reports import portfolio
 
 TARGET_SECONDS = 2.0
-REPORTS = ("five_category", "aging", "loan_ledger")
+REPORTS = ("five_category", "aging", "loan_ledger", "kpi", "provisions", "roll_rates")
 AS_OF = date(2024, 5, 17)
 """Mid-book: every loan is disbursed and has two to four installments behind it."""
 SAMPLE = 50

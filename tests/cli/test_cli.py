@@ -431,6 +431,13 @@ def test_the_demo_draws_the_monthly_aging_chart_as_a_png(demo_out: Path) -> None
     assert chart.stat().st_size > 10_000
 
 
+def test_the_demo_draws_the_regulators_charts_as_pngs(demo_out: Path) -> None:
+    for name in ("aging", "npl_par", "roll_rates", "vintage"):
+        chart = demo_out / f"chart_{name}.png"
+        assert chart.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", name
+        assert chart.stat().st_size > 10_000, name
+
+
 def test_the_demo_writes_the_archive_of_a_defaulted_loan_as_a_well_formed_page(
     demo_out: Path,
 ) -> None:

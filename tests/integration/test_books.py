@@ -54,7 +54,8 @@ def _totals_equal(rows: list[dict[str, Any]]) -> bool:
 
 
 def test_a_month_end_accrues_interest_earned_but_not_yet_due(booked: LoanLedger) -> None:
-    """16 of installment 1's 31 days have run by 01-31: 60.00 × 16 / 31 = 30.97."""
+    """16 of installment 1's 31 days have run by 01-31: 60.00 × 16 / 31 = 30.97. The month end
+    also provides for the normal loan: the general provision 1.5 % of 12,000.00 = 180.00."""
     rows = booked.report("trial_balance", as_of="2024-01-31")
 
     assert _balances(rows) == {
@@ -62,6 +63,8 @@ def test_a_month_end_accrues_interest_earned_but_not_yet_due(booked: LoanLedger)
         "interest_receivable": "30.97",
         "cash_clearing": "-12000.00",
         "interest_income": "-30.97",
+        "loan_loss_allowance": "-180.00",
+        "impairment_expense": "180.00",
         "offbs_collateral": "20000.00",
         "offbs_contra": "-20000.00",
     }
@@ -107,7 +110,14 @@ def test_the_journal_lists_balanced_entries_for_a_date_range(booked: LoanLedger)
 
     lines = booked.report("journal", as_of="2024-03-20", since=date(2024, 3, 20))
 
-    assert {line["kind"] for line in lines} == {"penalty_accrual", "repayment"}
+    # The on-demand provision of the report date: special mention 2 % + general 1.5 % of
+    # 11,068.52 = 387.40, after 420.00 held since 02-29 (of 12,000.00): 32.60 released.
+    assert {line["kind"] for line in lines} == {"penalty_accrual", "repayment", "provision"}
+    provision = [line for line in lines if line["kind"] == "provision"]
+    assert [(line["account"], line["debit"], line["credit"]) for line in provision] == [
+        ("loan_loss_allowance", "32.60", "0.00"),
+        ("impairment_expense", "0.00", "32.60"),
+    ]
     repayment = [line for line in lines if line["kind"] == "repayment"]
     assert [(line["account"], line["debit"], line["credit"]) for line in repayment] == [
         ("cash_clearing", "1000.00", "0.00"),
@@ -150,8 +160,11 @@ def test_a_write_off_moves_balances_to_expense_and_memo(booked: LoanLedger) -> N
 
     assert "loans_principal" not in balances
     assert "interest_receivable" not in balances and "penalty_receivable" not in balances
-    assert Decimal(balances["offbs_written_off"]) == Decimal(balances["write_off_expense"])
-    assert Decimal(balances["write_off_expense"]) > Decimal("6181.93")
+    assert "loan_loss_allowance" not in balances
+    # 6,289.02 written off (principal 6,181.93 and receivables), of which the allowance held
+    # since 09-30 (substandard 25 % + general 1.5 % of 6,181.93 = 1,638.21) is used first.
+    assert balances["offbs_written_off"] == "6289.02"
+    assert balances["write_off_expense"] == "4650.81"
     assert booked.reconcile("2024-10-31") == []
 
 

@@ -167,7 +167,8 @@ def test_money_for_a_closed_loan_reopens_it_as_overpaid(ledger: LoanLedger) -> N
 
 def test_money_for_a_written_off_loan_is_a_recovery(ledger: LoanLedger) -> None:
     """1,000.00 received after the write-off first meets penalty accrued off balance since (41.82,
-    income when paid); the other 958.18 recovers what was written off."""
+    income when paid); the other 958.18 recovers what was written off: credited back to the
+    allowance, which the loan no longer needs, so it is released to impairment expense."""
     _book(ledger)
     ledger.execute(
         {
@@ -179,11 +180,14 @@ def test_money_for_a_written_off_loan_is_a_recovery(ledger: LoanLedger) -> None:
         }
     )
     expense = _balance(ledger, "2024-09-30", "write_off_expense")
+    impairment = _balance(ledger, "2024-09-30", "impairment_expense")
 
     ledger.execute(repay("L-1", "2024-10-10", "1000.00", "R-1"))
 
     assert ledger.loan("L-1", as_of="2024-10-10")["status"] == "written_off"
-    assert _balance(ledger, "2024-10-10", "write_off_expense") == expense - Decimal("958.18")
+    assert _balance(ledger, "2024-10-10", "write_off_expense") == expense
+    assert _balance(ledger, "2024-10-10", "impairment_expense") == impairment - Decimal("958.18")
+    assert _balance(ledger, "2024-10-10", "loan_loss_allowance") == Decimal(0)
     assert ledger.reconcile("2024-10-10") == []
 
 

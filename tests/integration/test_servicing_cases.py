@@ -522,6 +522,9 @@ def test_interest_falling_due_past_90_days_is_off_balance_sheet_until_paid(
         "penalty_income": "-35.12",
         "offbs_interest": "68.54",
         "offbs_contra": "-68.54",
+        # DPD 125: substandard, 25 % + the general 1.5 % of 12,000.00 (domain/provisions.py).
+        "loan_loss_allowance": "-3180.00",
+        "impairment_expense": "3180.00",
     }
 
     result = ledger.execute(repay("L-0001", "2024-06-20", "5247.92", "R-1"))
@@ -538,6 +541,9 @@ def test_interest_falling_due_past_90_days_is_off_balance_sheet_until_paid(
         "cash_clearing": "-6752.08",
         "interest_income": "-251.12",
         "penalty_income": "-83.92",
+        # Cured, normal again: the allowance is released to the general 1.5 % of 7,087.12.
+        "loan_loss_allowance": "-106.31",
+        "impairment_expense": "106.31",
     }
     assert ledger.loan("L-0001", as_of="2024-06-20")["days_past_due"] == 0
     assert ledger.reconcile("2024-06-19") == [] and ledger.reconcile("2024-06-20") == []

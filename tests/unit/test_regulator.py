@@ -144,8 +144,30 @@ def test_loan_level_gives_one_row_per_loan_with_the_east_fields_and_masked_perso
         "classification": "normal",
         "ifrs9_stage": 1,
         "gl_account": "loans_principal",
+        "classification_code": "1",
+        "classification_zh": "正常",
+        "product": "default",
+        "rate_type": "fixed",
+        "allowance": None,
     }
     assert (rows[1]["borrower_name"], rows[1]["borrower_id_number"]) == ("欧***", None)
+
+
+def test_loan_level_gives_each_loans_allowance_and_every_column_a_chinese_header() -> None:
+    from decimal import Decimal
+
+    from loanledger.reports.regulator import ZH_HEADERS, zh_headers
+
+    rows = loan_level([_row("L-0001"), _row("L-0002")], allowances={"L-0001": Decimal("121.19")})
+
+    assert [row["allowance"] for row in rows] == ["121.19", "0.00"]
+    (first, _) = zh_headers(rows)
+    assert list(first) == [ZH_HEADERS[key] for key in rows[0]]
+    assert (first["合同编号"], first["五级分类代码"], first["贷款损失准备"]) == (
+        "L-0001",
+        "1",
+        "121.19",
+    )
 
 
 def test_loan_level_unmasked_gives_the_full_name_and_id_number() -> None:

@@ -30,6 +30,7 @@ from loanledger.application.retries import (
     RETRY_BACKOFF_MAX_SECONDS,
     RETRY_BACKOFF_SECONDS,
 )
+from loanledger.application.risk import RISK_REPORTS
 from loanledger.application.store import SCHEMA_LOCK_KEY, UNKNOWN_OUTCOME
 
 __all__ = [
@@ -40,6 +41,7 @@ __all__ = [
     "REPORTS",
     "RETRY_BACKOFF_MAX_SECONDS",
     "RETRY_BACKOFF_SECONDS",
+    "RISK_REPORTS",
     "SCHEMA_LOCK_KEY",
     "SUMMARY_REPORTS",
     "UNKNOWN_OUTCOME",

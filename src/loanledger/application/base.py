@@ -19,6 +19,7 @@ from loanledger.domain.commands import Command
 from loanledger.domain.horizon import FutureHorizon
 from loanledger.domain.loan import Loan
 from loanledger.domain.products.catalogue import ProductVersion
+from loanledger.domain.provisions import ProvisionRules
 from loanledger.domain.rules import RuleSet
 from loanledger.persistence.chain import ChainHeads
 from loanledger.persistence.keys import DataKeys
@@ -82,6 +83,10 @@ class LedgerBase(Application[UUID]):
     def rules_on(self, on: date, known_at: datetime | None = None) -> RuleSet:
         """The rule set in force on `on` (as adopted by `set_policy`, known at `known_at`)."""
         return self.book.rules(on, known_at)
+
+    def provisioning_on(self, on: date, known_at: datetime | None = None) -> ProvisionRules:
+        """The provision rule set in force on `on` (`set_policy` provisioning)."""
+        return self.book.policy(on, known_at).provisioning
 
     def parse_dates(
         self, as_of: date | str, known_at: datetime | str | None

@@ -45,6 +45,7 @@ from loanledger.domain.errors import (
 from loanledger.domain.event import DomainEvent
 from loanledger.domain.policy import BookPolicy, Policy
 from loanledger.domain.products.catalogue import Product, ProductVersion
+from loanledger.domain.provisions import provision_rules
 from loanledger.domain.rules import RULE_SETS, RuleSet
 from loanledger.domain.staff import Authority, StaffMember, normalised
 
@@ -171,6 +172,8 @@ class BookRegister:
                 raise UnknownRuleSetError(
                     f"set_policy: unknown rule set {command.rule_set!r}; known: {known}"
                 )
+            if command.provisioning is not None:
+                provision_rules(command.provisioning)  # refuses an unknown set or a bad rate
             last_closed = self._ledger.last_closed_day()
             if command.rule_set is not None and last_closed and command.on <= last_closed:
                 raise InvalidDateError(
@@ -198,6 +201,7 @@ class BookRegister:
                 set_by=command.set_by,
                 future_horizon_days=command.future_horizon_days,
                 time_zone=command.time_zone,
+                provisioning=command.provisioning,
             )
             self._ledger.save(stream)
             return {

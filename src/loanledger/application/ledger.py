@@ -258,11 +258,21 @@ class LoanLedger(Commands, Desk, ChainedRecording):
         *,
         unmasked: bool = False,
         actor: str = "unspecified",
+        headers: str = "en",
     ) -> list[dict[str, Any]]:
         """The loan-level report (个人信贷分户账): masked, or with `unmasked=True` in full, which
         is logged (WARNING on `loanledger.audit` and a row in the personal-data log) before
-        any row is built. Forgotten borrowers read as `[erased]` either way."""
-        return self.personal_data.export_loan_level(as_of, known_at, unmasked=unmasked, actor=actor)
+        any row is built. Forgotten borrowers read as `[erased]` either way. Each row has the
+        grade's code and Chinese name, the product, rate type and loan-loss allowance;
+        `headers="zh"` gives the columns Chinese headers (`reports.regulator.ZH_HEADERS`)."""
+        return self.personal_data.export_loan_level(
+            as_of,
+            known_at,
+            unmasked=unmasked,
+            actor=actor,
+            headers=headers,
+            allowances=self.loan_allowances,
+        )
 
     def record_unmasked_export(self, what: str, *, actor: str = "unspecified") -> None:
         """Log an export of unmasked personal data (for exports built outside the ledger)."""

@@ -5,13 +5,18 @@ the ledger's public methods delegate here."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
 from loanledger.application.dates import parse_as_of, parse_known_at
 from loanledger.application.store import _command, _query
-from loanledger.domain.errors import UnknownBorrowerError, UnknownGuarantorError
+from loanledger.domain.errors import (
+    InvalidCommandError,
+    UnknownBorrowerError,
+    UnknownGuarantorError,
+)
 from loanledger.domain.text import check_lookup
 from loanledger.persistence.keys import DataKeys, MasterKey
 from loanledger.persistence.personal_data import subject_of
@@ -114,7 +119,11 @@ class PersonalData:
         *,
         unmasked: bool = False,
         actor: str = "unspecified",
+        headers: str = "en",
+        allowances: Callable[[date, datetime | None], Mapping[str, Decimal]] | None = None,
     ) -> list[dict[str, Any]]:
+        if headers not in ("en", "zh"):
+            raise InvalidCommandError(f"unknown headers {headers!r}; headers: en, zh")
         day = parse_as_of(as_of)
         moment = parse_known_at(known_at)
         if unmasked:
@@ -122,7 +131,12 @@ class PersonalData:
                 f" known at {moment.isoformat()}" if moment else ""
             )
             self.record_unmasked_export(detail, actor=actor)
-        return regulator.loan_level(self._loan_rows(day, moment), unmasked=unmasked)
+        rows = regulator.loan_level(
+            self._loan_rows(day, moment),
+            unmasked=unmasked,
+            allowances=allowances(day, moment) if allowances is not None else None,
+        )
+        return regulator.zh_headers(rows) if headers == "zh" else rows
 
     @_command
     def record_unmasked_export(self, what: str, *, actor: str = "unspecified") -> None:

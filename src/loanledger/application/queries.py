@@ -7,11 +7,13 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
 from loanledger.application.dates import parse_as_of, parse_known_at
 from loanledger.application.grading import Grading
 from loanledger.application.off_balance import balance_sheet_figures
+from loanledger.application.risk import RISK_REPORTS, RiskReports, StateSource, with_allowance
 from loanledger.application.store import _query
 from loanledger.domain.errors import LoanNotFoundError, UnknownReportError, WrongStateError
 from loanledger.domain.loan import Loan
@@ -109,9 +111,11 @@ class Queries(Grading):
             return ledger_reports.trial_balance(self._loan_postings(day, moment))
         if name == "journal":
             return ledger_reports.journal(self._loan_postings(day, moment), since)
+        if name in RISK_REPORTS:
+            return RiskReports(StateSource(self), moment).report(name, day)
         builder = REPORTS.get(name)
         if builder is None:
-            known = ", ".join(sorted([*REPORTS, "trial_balance", "journal"]))
+            known = ", ".join(self.report_names())
             raise UnknownReportError(f"unknown report {name!r}; reports: {known}")
         if name == "loan_ledger":
             return self._loan_ledger_from_state(day, moment)
@@ -119,7 +123,15 @@ class Queries(Grading):
             return self.notices.report(self.read_store, day, moment)
         if name in STATE_SUMMARIES:
             return self._summary_from_state(name, day, moment)
+        if name == "loan_level":
+            return regulator.loan_level(
+                self._loan_rows(day, moment), allowances=self.loan_allowances(day, moment)
+            )
         return builder(self._loan_rows(day, moment))
+
+    def loan_allowances(self, day: date, known_at: datetime | None) -> dict[str, Decimal]:
+        """Each portfolio loan's loan-loss allowance on `day` (`application.risk`)."""
+        return RiskReports(StateSource(self), known_at).allowances(day)
 
     def _state_query(
         self, key: str, day: date, known_at: datetime | None
@@ -177,6 +189,15 @@ class Queries(Grading):
         return sorted(result, key=lambda row: row["loan_id"])
 
     def _loan_postings(
+        self, on: date, known_at: datetime | None
+    ) -> Iterator[ledger_reports.LoanPostings]:
+        """Each loan's general-ledger entries through `on`: its money walk's, then its
+        allowance's (`application.risk`)."""
+        risk = RiskReports(StateSource(self), known_at)
+        targets = risk.allowance_targets(on)
+        return with_allowance(risk, targets, self._money_postings(on, known_at))
+
+    def _money_postings(
         self, on: date, known_at: datetime | None
     ) -> Iterator[ledger_reports.LoanPostings]:
         for loan in self._loans(known_at):
@@ -309,4 +330,4 @@ class Queries(Grading):
         return REPORTS.get(name)
 
     def report_names(self) -> list[str]:
-        return sorted([*REPORTS, "trial_balance", "journal"])
+        return sorted([*REPORTS, *RISK_REPORTS, "trial_balance", "journal"])

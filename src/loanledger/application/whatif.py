@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import date, datetime
 from typing import Any, Protocol
 
+from loanledger.application.risk import RISK_REPORTS, ReplaySource, RiskReports, with_allowance
 from loanledger.domain.commands import Apply, CloseDay, Command, parse_command
 from loanledger.domain.errors import (
     DomainError,
@@ -34,6 +35,7 @@ from loanledger.domain.errors import (
 from loanledger.domain.event import DomainEvent
 from loanledger.domain.loan import Loan
 from loanledger.domain.products.catalogue import ProductVersion
+from loanledger.domain.provisions import ProvisionRules
 from loanledger.domain.rules import RuleSet
 from loanledger.persistence.ids import loan_uuid
 from loanledger.reports import ledger as ledger_reports
@@ -64,6 +66,10 @@ class BranchHost(Protocol):
 
     def close_loan_on(self, loan: Loan, on: date) -> tuple[list[DomainEvent], date | None]:
         """Record on `loan` (pending) what closing `on` owes it, as the ledger's close of day."""
+        ...
+
+    def provisioning_on(self, on: date, known_at: datetime | None = None) -> ProvisionRules:
+        """The provision rule set in force on `on` (`domain.provisions`)."""
         ...
 
     def rules_on(self, on: date, known_at: datetime | None = None) -> RuleSet:
@@ -235,12 +241,16 @@ class Branch:
     ) -> list[dict[str, Any]]:
         """A §8 report over the whole book with the branch's commands (built by replay)."""
         day, moment = self._ledger.parse_dates(as_of, known_at)
+        risk = RiskReports(self._risk_source(), moment)
+        if name in RISK_REPORTS:
+            return risk.report(name, day)
         if name in ("trial_balance", "journal"):
-            postings = (
+            money = (
                 (loan.loan_id, loan.postings(day, self._ledger.rules_on(day, moment)))
                 for loan in self._book(moment)
                 if loan.exists_on(day)
             )
+            postings = with_allowance(risk, risk.allowance_targets(day), money)
             if name == "trial_balance":
                 return ledger_reports.trial_balance(postings)
             return ledger_reports.journal(postings, None)
@@ -254,6 +264,22 @@ class Branch:
             if loan.exists_on(day)
         )
         return builder(row for row in rows if row is not None)
+
+    def _risk_source(self) -> ReplaySource:
+        """The branch's book, replayed, for provisions and the allowance (`application.risk`)."""
+
+        def rows(day: date, moment: datetime | None) -> Iterator[LoanRow]:
+            for loan in self._book(moment):
+                row = self._ledger.report_row(loan, day, moment) if loan.exists_on(day) else None
+                if row is not None:
+                    yield row
+
+        def earliest() -> date | None:
+            return min((loan.history[0].effective_date for loan in self._book(None)), default=None)
+
+        return ReplaySource(
+            rows, self._loan, self._ledger.provisioning_on, self._ledger.rules_on, earliest
+        )
 
     def _loan(self, loan_id: str) -> Loan:
         self._require_open()

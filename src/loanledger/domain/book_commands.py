@@ -56,6 +56,9 @@ class SetPolicy(BookCommand):
     set_by: Identifier | None = None
     future_horizon_days: int | None = None
     time_zone: Identifier | None = None
+    provisioning: dict[str, str] | None = None
+    """The provision rule set and its rates from `on`, e.g. `{"rule_set": "CN-PROV-2002",
+    "general": "0.01"}` (checked by `domain.provisions.provision_rules` when executed)."""
 
     @model_validator(mode="after")
     def _names_a_setting(self) -> SetPolicy:

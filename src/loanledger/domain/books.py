@@ -37,6 +37,7 @@ PENALTY_INCOME = "penalty_income"
 OVERPAYMENTS = "overpayments"
 LOAN_LOSS_ALLOWANCE = "loan_loss_allowance"
 WRITE_OFF_EXPENSE = "write_off_expense"
+IMPAIRMENT_EXPENSE = "impairment_expense"
 OFFBS_INTEREST = "offbs_interest"
 OFFBS_WRITTEN_OFF = "offbs_written_off"
 OFFBS_COLLATERAL = "offbs_collateral"
@@ -54,6 +55,7 @@ CHART = (
     OVERPAYMENTS,
     LOAN_LOSS_ALLOWANCE,
     WRITE_OFF_EXPENSE,
+    IMPAIRMENT_EXPENSE,
     OFFBS_INTEREST,
     OFFBS_WRITTEN_OFF,
     OFFBS_COLLATERAL,
@@ -61,8 +63,9 @@ CHART = (
     FEE_RECEIVABLE,
     FEE_INCOME,
 )
-"""The default chart in report order (DESIGN §9, plus the memo contra account, then the fee
-accounts products brought: added last, so no account's row moves)."""
+"""The default chart in report order (DESIGN §9, plus the memo contra account and the
+impairment expense the allowance is charged to: `domain.provisions`; then the fee accounts
+products brought: added last, so no account's row moves)."""
 
 ZERO = Decimal(0)
 

@@ -207,3 +207,7 @@ class UnknownProductError(DomainError):
 
 class OutsideProductError(DomainError):
     """A loan's amount, term, rate, method or currency is outside what its product allows."""
+
+
+class ProvisionRuleError(DomainError):
+    """A provision rule set or rate is unknown, or a rate is outside what the rule set allows."""

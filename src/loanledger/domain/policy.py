@@ -16,6 +16,7 @@ from uuid import UUID
 
 from loanledger.domain.aggregate import EventSourcedAggregate
 from loanledger.domain.event import DomainEvent
+from loanledger.domain.provisions import CN_PROVISIONS, ProvisionRules, provision_rules
 from loanledger.domain.rules import CN_2023, RULE_SETS, RuleSet
 
 POLICY_STREAM = "book:policy"
@@ -38,12 +39,20 @@ class PolicySet(BookEvent):
     set_by: str | None = None
     future_horizon_days: int | None = None
     time_zone: str | None = None
+    provisioning: dict[str, str] | None = None
+    """The provision rule set and its rates (`domain.provisions.provision_rules`)."""
 
     def create_aggregate(self) -> Any:
         return BookPolicy(self.originator_id)
 
 
-POLICY_FIELDS = ("rule_set", "require_staff_register", "future_horizon_days", "time_zone")
+POLICY_FIELDS = (
+    "rule_set",
+    "require_staff_register",
+    "future_horizon_days",
+    "time_zone",
+    "provisioning",
+)
 """The settings a `PolicySet` may carry (each optional)."""
 
 
@@ -58,6 +67,8 @@ class Policy:
     `loanledger.domain.horizon`)."""
     time_zone: str | None = None
     """The time zone a recording moment's calendar date is read in (None: the default)."""
+    provisioning: ProvisionRules = CN_PROVISIONS
+    """The loan-loss provision rule set (`domain.provisions`)."""
 
 
 DEFAULT_POLICY = Policy()
@@ -105,6 +116,11 @@ class BookPolicy(EventSourcedAggregate):
             require_staff_register=bool(values.get("require_staff_register", False)),
             future_horizon_days=values.get("future_horizon_days"),
             time_zone=values.get("time_zone"),
+            provisioning=(
+                provision_rules(values["provisioning"])
+                if "provisioning" in values
+                else CN_PROVISIONS
+            ),
         )
 
     def adoptions(self) -> list[PolicySet]:

@@ -21,11 +21,17 @@ from typing import IO, Annotated
 import typer
 from rich.console import Console
 
-from loanledger.application import REPORTS, LoanLedger, parse_as_of, parse_known_at
+from loanledger.application import (
+    REPORTS,
+    RISK_REPORTS,
+    LoanLedger,
+    parse_as_of,
+    parse_known_at,
+)
 from loanledger.application.journal import numbered_lines, parse_line
 from loanledger.domain.commands import parse_command
 from loanledger.domain.errors import DomainError, LoanLedgerError, StoreUnavailableError
-from loanledger.entrypoints import cli_proof
+from loanledger.entrypoints import cli_charts, cli_proof
 from loanledger.entrypoints.cli_desk import register as register_desk
 from loanledger.entrypoints.cli_personal_data import register as register_personal_data
 from loanledger.entrypoints.console import (
@@ -69,7 +75,7 @@ app.add_typer(export_app, name="export")
 
 LEDGER_REPORTS = ("trial_balance", "journal")
 """Reports `LoanLedger.report` builds from the general ledger rather than from `REPORTS`."""
-REPORT_NAMES = tuple(sorted([*REPORTS, *LEDGER_REPORTS]))
+REPORT_NAMES = tuple(sorted([*REPORTS, *RISK_REPORTS, *LEDGER_REPORTS]))
 
 # --- commands ------------------------------------------------------------------------------------
 
@@ -439,6 +445,7 @@ def migrate_command(db: DbOption = None) -> None:
 
 register_personal_data(app, export_app)
 register_desk(app)
+cli_charts.register(app)
 cli_proof.register(app, guarded_ledger)
 
 

@@ -113,16 +113,23 @@ def export_loan_level(
     known_at: KnownAtOption = None,
     fmt: Annotated[str, typer.Option("--format", "-f", help="csv or xlsx.")] = "csv",
     unmasked: UnmaskedOption = False,
+    headers: Annotated[
+        str, typer.Option("--headers", help="Column headers: en (field names) or zh (中文).")
+    ] = "en",
     db: DbOption = None,
 ) -> None:
     """Write the loan-level report (个人信贷分户账), personal data masked unless --unmasked."""
     with refusals():
         day, moment = query_dates(as_of, known_at)
         check_format(fmt, ("csv", "xlsx"))
+        if headers not in ("en", "zh"):
+            raise Refusal(f"unknown headers {headers!r}; headers: en, zh")
         if unmasked:
             _log_unmasked()
         with opened_ledger(db) as ledger:
-            rows = ledger.export_loan_level(day, moment, unmasked=unmasked, actor=_user())
+            rows = ledger.export_loan_level(
+                day, moment, unmasked=unmasked, actor=_user(), headers=headers
+            )
         emit_rows(rows, fmt, output, title=f"loan_level as of {day}", sheet="loan_level")
 
 

@@ -8,7 +8,10 @@ writes to the output directory:
   `loanledger load` into an empty store and gives the same reports;
 - `<report>.csv` and `<report>.xlsx` for `five_category`, `aging`, `ifrs9_stages` and
   `loan_ledger`, as of the last day;
-- `aging_by_month.png`: loans per aging bucket at each month end.
+- `aging_by_month.png`: loans per aging bucket at each month end;
+- `provisions` and `kpi` as CSV and XLSX too, and the regulator's charts
+  (`loanledger.reports.charts`) as PNG: `chart_aging.png` (aging by principal, loans past due
+  on a second axis), `chart_npl_par.png`, `chart_roll_rates.png`, `chart_vintage.png`.
 
 Without `--db` the store is `sqlite:///OUT/demo.db`, deleted first so that every run gives the
 same book; a store given with `--db` must be empty (the demo never deletes a store it was given).
@@ -36,14 +39,15 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from loanledger.application import LoanLedger
 from loanledger.domain.errors import DomainError
+from loanledger.entrypoints.cli_charts import write_chart
 from loanledger.entrypoints.synthetic import SyntheticBook
 from loanledger.persistence.keys import MASTER_KEY_ENV, MasterKey
-from loanledger.reports import formats
+from loanledger.reports import charts, formats
 
 SUMMARY_REPORTS = ("five_category", "aging", "ifrs9_stages")
 """Printed at the end and written as CSV and XLSX."""
 
-FILE_REPORTS = (*SUMMARY_REPORTS, "loan_ledger")
+FILE_REPORTS = (*SUMMARY_REPORTS, "loan_ledger", "provisions", "kpi")
 """Written as CSV and XLSX."""
 
 DEFAULT_OUT = Path("loanledger-demo")
@@ -133,6 +137,10 @@ def run_demo(
         _write_reports(ledger, result, out)
         _write_chart(result, out / "aging_by_month.png")
         result.files.append(out / "aging_by_month.png")
+        for name in charts.CHARTS:
+            path = out / f"chart_{name}.png"
+            write_chart(ledger, name, result.as_of, path, book=f"demo book (seed {seed})")
+            result.files.append(path)
         result.timings["final reports and chart"] = time.perf_counter() - step
         step = time.perf_counter()
         checked = ledger.verify()

@@ -15,7 +15,8 @@ off, and None for an application that was never disbursed.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from decimal import Decimal
 from typing import Any
 
 from loanledger.domain.erasure import ERASED
@@ -84,12 +85,69 @@ def gl_account(status: str, disbursed_on: str | None) -> str | None:
     return ON_BALANCE_SHEET_ACCOUNT
 
 
-def loan_level(rows: Iterable[LoanRow], *, unmasked: bool = False) -> list[dict[str, Any]]:
-    """个人信贷分户账: one row per loan, personal data masked unless `unmasked`."""
+CLASSIFICATION_CODES = {
+    "normal": ("1", "正常"),
+    "special_mention": ("2", "关注"),
+    "substandard": ("3", "次级"),
+    "doubtful": ("4", "可疑"),
+    "loss": ("5", "损失"),
+}
+"""五级分类: the grade's code (1-5, the order of the Guidelines on Risk-Based Loan Classification)
+and its Chinese name, exported beside the ledger's name."""
+
+DEFAULT_PRODUCT = "default"
+DEFAULT_RATE_TYPE = "fixed"
+"""What the export says for a loan whose view names no product or rate type (every loan until
+products exist: the built-in product is `default`, at a fixed rate)."""
+
+ZH_HEADERS = {
+    "contract_number": "合同编号",
+    "borrower_id_number": "证件号码",
+    "borrower_name": "借款人名称",
+    "currency": "币种",
+    "amount": "合同金额",
+    "annual_rate": "年利率",
+    "disbursed_on": "放款日期",
+    "maturity_date": "到期日期",
+    "principal_outstanding": "贷款余额",
+    "overdue_principal": "逾期本金",
+    "overdue_interest": "逾期利息",
+    "days_past_due": "逾期天数",
+    "status": "贷款状态",
+    "classification": "五级分类",
+    "classification_code": "五级分类代码",
+    "classification_zh": "五级分类名称",
+    "ifrs9_stage": "减值阶段",
+    "gl_account": "科目",
+    "product": "产品",
+    "rate_type": "利率类型",
+    "allowance": "贷款损失准备",
+}
+"""The loan-level columns' Chinese headers (`--headers zh`), one for every column."""
+
+
+def zh_headers(rows: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The same rows with Chinese column headers (values unchanged)."""
+    return [{ZH_HEADERS[key]: value for key, value in row.items()} for row in rows]
+
+
+def loan_level(
+    rows: Iterable[LoanRow],
+    *,
+    unmasked: bool = False,
+    allowances: Mapping[str, Decimal] | None = None,
+) -> list[dict[str, Any]]:
+    """个人信贷分户账: one row per loan, personal data masked unless `unmasked`; `allowances`
+    (loan id -> its loan-loss allowance, `application.risk`) fills the `allowance` column (null
+    without them; "0.00" for a loan outside the portfolio)."""
     result = []
     for row in rows:
         view = row.view
         name, id_number = row.borrower_name, row.borrower_id_number
+        code, name_zh = CLASSIFICATION_CODES[view["classification"]]
+        allowance = None
+        if allowances is not None:
+            allowance = amount_text(allowances.get(view["loan_id"], Decimal(0)))
         result.append(
             {
                 "contract_number": view["loan_id"],
@@ -108,6 +166,11 @@ def loan_level(rows: Iterable[LoanRow], *, unmasked: bool = False) -> list[dict[
                 "classification": view["classification"],
                 "ifrs9_stage": view["ifrs9_stage"],
                 "gl_account": gl_account(view["status"], row.disbursed_on),
+                "classification_code": code,
+                "classification_zh": name_zh,
+                "product": view.get("product") or DEFAULT_PRODUCT,
+                "rate_type": view.get("rate_type") or DEFAULT_RATE_TYPE,
+                "allowance": allowance,
             }
         )
     return sorted(result, key=lambda item: item["contract_number"])

@@ -1,0 +1,101 @@
+"""`loanledger chart NAME --as-of D --output PATH`: PNG and SVG charts of the regulator's
+reports, titled with the book and the date, the same bytes for the same book (SVG)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from loanledger.entrypoints.cli import app
+from tests.journal import disburse, lines, pre_loan, repay
+
+runner = CliRunner()
+AS_OF = "2024-06-30"
+
+
+@pytest.fixture(scope="module")
+def book(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """L-0001 never repays; L-0002 pays its first two installments (1,032.80 each) on time."""
+    folder = tmp_path_factory.mktemp("charts")
+    commands = [
+        *pre_loan("L-0001"),
+        disburse("L-0001", "2024-01-15", "12000.00"),
+        *pre_loan("L-0002", borrower_id="B-2"),
+        disburse("L-0002", "2024-01-15", "12000.00"),
+        repay("L-0002", "2024-02-15", "1032.80", "R-1"),
+        repay("L-0002", "2024-03-15", "1032.80", "R-2"),
+    ]
+    path = folder / "book.jsonl"
+    path.write_text("\n".join(lines(commands)) + "\n", encoding="utf-8")
+    url = f"sqlite:///{folder}/charts.db"
+    result = runner.invoke(app, ["load", str(path), "--db", url])
+    assert result.exit_code == 0, result.stderr
+    return url
+
+
+@pytest.mark.parametrize("name", ["aging", "npl_par", "roll_rates", "vintage"])
+def test_a_chart_is_an_svg_titled_with_the_book_and_date_and_the_same_bytes_each_time(
+    book: str, tmp_path: Path, name: str
+) -> None:
+    first, second = tmp_path / "first.svg", tmp_path / "second.svg"
+
+    for path in (first, second):
+        result = runner.invoke(
+            app, ["chart", name, "--as-of", AS_OF, "--output", str(path), "--db", book]
+        )
+        assert result.exit_code == 0, result.stderr
+        assert result.stdout == f"wrote chart {name} as of {AS_OF} to {path}\n"
+
+    text = first.read_text(encoding="utf-8")
+    assert first.read_bytes() == second.read_bytes()
+    assert f"as of {AS_OF}" in text and "charts.db" in text
+    assert "<dc:date>" not in text
+
+
+def test_the_aging_chart_has_labelled_axes_and_the_bucket_definitions(
+    book: str, tmp_path: Path
+) -> None:
+    path = tmp_path / "aging.svg"
+    runner.invoke(app, ["chart", "aging", "--as-of", AS_OF, "--output", str(path), "--db", book])
+
+    text = path.read_text(encoding="utf-8")
+    for label in (
+        "principal outstanding (10,000 CNY)",
+        "loans past due (count, M1 and worse)",
+        "M0 current",
+        "M4 91-120 days",
+        "M7+ over 180 days",
+        "month end",
+    ):
+        assert label in text, label
+
+
+def test_a_chart_can_be_a_png(book: str, tmp_path: Path) -> None:
+    path = tmp_path / "npl.png"
+
+    result = runner.invoke(
+        app, ["chart", "npl_par", "--as-of", AS_OF, "--output", str(path), "--db", book]
+    )
+
+    assert result.exit_code == 0, result.stderr
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_an_unknown_chart_or_suffix_is_refused(book: str, tmp_path: Path) -> None:
+    unknown = runner.invoke(
+        app, ["chart", "pie", "--as-of", AS_OF, "--output", str(tmp_path / "x.svg"), "--db", book]
+    )
+    suffix = runner.invoke(
+        app, ["chart", "aging", "--as-of", AS_OF, "--output", str(tmp_path / "x.pdf"), "--db", book]
+    )
+
+    assert (unknown.exit_code, unknown.stderr) == (
+        2,
+        "error: unknown chart 'pie'; charts: aging, npl_par, roll_rates, vintage\n",
+    )
+    assert (suffix.exit_code, suffix.stderr) == (
+        2,
+        "error: --output must end in .png or .svg, got 'x.pdf'\n",
+    )
