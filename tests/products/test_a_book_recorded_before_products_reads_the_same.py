@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,19 @@ ADDED = {
 
 ADDED_ACCOUNTS = {"fee_receivable", "fee_income"}
 """Accounts products add to the chart (after the others: no old row moves)."""
+
+PROVISIONED = ("loan_loss_allowance", "impairment_expense", "write_off_expense")
+"""Accounts the provisions issue changes on purpose: the allowance is now charged to
+`impairment_expense` at month ends and a write-off draws it down before `write_off_expense`.
+What the book charged to profit and loss in all is unchanged: write-off expense plus impairment
+expense less the allowance still held equals the write-off expense `main` showed."""
+
+
+def _net_debit(rows: list[dict[str, str]], account: str) -> Decimal:
+    for row in rows:
+        if row["account"] == account:
+            return Decimal(row["debit"]) - Decimal(row["credit"])
+    return Decimal("0.00")
 
 
 def _clock() -> Any:
@@ -68,6 +82,12 @@ def test_the_book_recorded_before_products_gives_main_s_reports_exactly() -> Non
                     for account in ("fee_receivable", "fee_income")
                 ]
                 shown = [row for row in shown if row["account"] not in ADDED_ACCOUNTS]
+                charged = sum(
+                    (_net_debit(shown, account) for account in PROVISIONED), Decimal("0.00")
+                )
+                assert charged == _net_debit(rows, "write_off_expense"), day
+                shown = [row for row in shown if row["account"] not in PROVISIONED]
+                rows = [row for row in rows if row["account"] not in PROVISIONED]
             assert shown == rows, name
         for loan_id, view in want["loans"].items():
             assert _without_added(got["loans"][loan_id], ADDED["loan_view"]) == view, loan_id
