@@ -38,6 +38,9 @@ def test_a_flat_fee_is_withheld_from_the_first_disbursement_and_booked_as_income
         "loans_principal": "12000.00",
         "cash_clearing": "-11760.00",  # the borrower received 12000.00 less the fee
         "fee_income": "-240.00",
+        # The general provision (1.5 % of loans, issue 21) the trial balance as of a date shows.
+        "loan_loss_allowance": "-180.00",
+        "impairment_expense": "180.00",
     }
     # The principal owed and the schedule are the full amount's.
     assert ledger.loan("L-1", as_of="2024-01-15")["principal_outstanding"] == "12000.00"
