@@ -205,12 +205,17 @@ class LoanStateProjection(Projection):
 
     @staticmethod
     def _arrived(loan: Loan, moment: datetime) -> list[DomainEvent]:
-        """The facts recorded at `moment` that can change the loan's row."""
-        return [
-            event
-            for event in loan.history
-            if event.timestamp == moment and event_changes_row(event)
-        ]
+        """The facts recorded at `moment` that can change the loan's row. A loan's facts are
+        recorded in time order, so they are found from the end of its history, without reading
+        the whole of it for each moment."""
+        found: list[DomainEvent] = []
+        for event in reversed(loan.history):
+            if event.timestamp < moment:
+                break
+            if event.timestamp == moment and event_changes_row(event):
+                found.append(event)
+        found.reverse()
+        return found
 
     def _lowest_start(
         self, loan: Loan, cover: _Cover, moments: Sequence[tuple[datetime, date]]
