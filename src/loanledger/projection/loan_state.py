@@ -63,21 +63,28 @@ class LoanStateProjection(Projection):
         on from there instead of loading the loan and walking its life again."""
         self._position = 0
         """The last log position of the batch being projected."""
+        self._tail: dict[str, DomainEvent] = {}
+        """The loans whose last event in the batch was recorded with the batch's last event:
+        that moment's facts may go on in the next page (one transaction, cut by the page)."""
 
     def release(self) -> None:
         """Forget the kept loans (the ledger closes: what they hold is freed at once)."""
         self.kept.clear()
 
     def _load(self, loan_id: str, versions: int) -> Loan:
-        """The loan with at least its first `versions` events: the kept one (see `_carry`) if it
-        has them, else loaded (every event recorded so far). Either is what a fresh load gives
-        as known at each of the batch's moments: a loan's facts are recorded in time order and
-        each moment's facts in one transaction (which the projection relies on anyway: it
-        writes each moment once), so a loan holding one fact of a moment holds every fact
-        recorded up to it."""
+        """The loan with at least its first `versions` events: the kept one (see
+        `KeptLoans.carry`) if it has them, else loaded (every event recorded so far). Either is
+        what a fresh load gives as known at each of the batch's moments: a loan's facts are
+        recorded in time order and each moment's facts in one transaction (which the projection
+        relies on anyway: it writes each moment once), so a loan holding one fact of a moment
+        holds every fact recorded up to it. A kept loan that ends at the batch's last moment is
+        loaded all the same: the page may have cut that moment's transaction, whose other facts
+        are in the store already."""
         kept = self.kept.use(loan_id, self._position)
         loan = kept.loan
-        if loan is None or loan.version < versions:
+        tail = self._tail.get(loan_id)
+        cut = tail is not None and loan is not None and loan.history[-1] is tail
+        if loan is None or loan.version < versions or cut:
             loan = self.loader(loan_id)
             self.kept.hold(kept, loan)
         return loan
@@ -90,9 +97,9 @@ class LoanStateProjection(Projection):
         if kept is not None and kept.walk is not None and kept.walk[0] == recorded:
             return kept.walk[1].loan
         moment = datetime.fromisoformat(recorded).replace(tzinfo=UTC)
-        loan = kept.loan if kept is not None and kept.loan is not None else None
-        if loan is None:
-            loan = self.loader(loan_id)
+        loan = kept.loan if kept is not None else None
+        if loan is None or not _knows(loan, moment):
+            loan = self.loader(loan_id)  # (another process projected that moment)
         return loan.as_known_at(moment)
 
     def _segments(self, loan: Loan, recorded: str, start: date, through: date) -> Iterator[Segment]:
@@ -152,6 +159,13 @@ class LoanStateProjection(Projection):
         if horizon is None:
             return
         self._position = batch[-1].position
+        # (Only loans' events: a partitioned rebuild passes date marks of no loan.)
+        last = next((item.event for item in reversed(batch) if item.event.loan_id), None)
+        self._tail = {
+            loan_id: events[-1]
+            for loan_id, events in arrived.items()
+            if loan_id and last is not None and events[-1].timestamp == last.timestamp
+        }
         for loan_id, events in arrived.items():
             if loan_id in touched or self.kept.get(loan_id) is not None:
                 self.kept.carry(loan_id, events, self._position)
@@ -364,6 +378,15 @@ class _LoanWrites:
         self.writes.inserts.extend(rows)
         self.written_open.extend(rows)
         return str(rows[-1][3])
+
+
+def _knows(loan: Loan, moment: datetime) -> bool:
+    """Whether `loan` holds the facts recorded at `moment` (from the end: facts are recorded in
+    time order)."""
+    for event in reversed(loan.history):
+        if event.timestamp <= moment:
+            return event.timestamp == moment
+    return False
 
 
 def _json(values: Any) -> str:
