@@ -39,13 +39,18 @@ from loanledger.persistence.read_store import PostgresReadStore
 from loanledger.persistence.urls import StoreSettings
 
 TARGET_RATE = 45_000.0
+"""The engine with the loan index only."""
+TARGET_FULL_RATE = 10_000.0
+"""Every projection, single process, SQLite (issue 20: 45k events/s with every projection is a
+parallel target now, in docs/scaling.md's sizing table from measured per-worker rates)."""
 TARGET_RUNNER = 30.0
 TARGET_RAW = 0.75
 REBUILD_EVENTS = 100_000
 RUNNER_EVENTS = 20_000
 FULL_REBUILD_EVENTS = 5_000
 """Events for the rebuild with every projection: the bitemporal `loan_state` walks each loan's
-money at each fact (~1k events/s), so this is kept small enough for make bench's budget."""
+money at each fact, so this is kept small enough for make bench's budget (B2r rebuilds the
+demo's realistic books of 1,000 and 2,000 loans)."""
 
 
 def build(space: Workspace, kind: str, source: Store, copies: int, loans: int) -> Store:
@@ -227,19 +232,20 @@ def run(space: Workspace, base: dict[str, Store], *, quick: bool, runs: int, loa
         small_total = small.count()
         full_times = [rebuild(small) for _ in range(runs)]
         full_rate = small_total / median(full_times)
+        on_sqlite = kind == "sqlite"
         report.add(
             Figure(
                 "B2",
                 f"{kind} rebuild, every projection (loan_state included)",
                 full_rate,
                 "events/s",
-                target=f">= {TARGET_RATE:,.0f} events/s",
-                met=full_rate >= TARGET_RATE,
+                target=f">= {TARGET_FULL_RATE:,.0f} events/s" if on_sqlite else "",
+                met=full_rate >= TARGET_FULL_RATE if on_sqlite else None,
                 runs=full_times,
                 note=f"{small_total} events",
             )
         )
-        if full_rate < TARGET_RATE:
+        if on_sqlite and full_rate < TARGET_FULL_RATE:
             with opened(small) as ledger:
                 report.profiles[f"{kind} rebuild, every projection ({small_total} events)"] = (
                     profile(ledger.rebuild)

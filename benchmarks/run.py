@@ -21,6 +21,7 @@ from typing import Any
 from benchmarks import (
     b1_import,
     b2_rebuild,
+    b2r_demo_books,
     b3_close_day,
     b4_long_loan,
     b5_reports,
@@ -33,7 +34,7 @@ from loanledger.persistence.keys import MASTER_KEY_ENV, MasterKey
 HERE = Path(__file__).resolve().parent
 BEGIN = "<!-- BEGIN GENERATED: benchmarks/run.py rewrites this block -->"
 END = "<!-- END GENERATED -->"
-ALL = ("B1", "B2", "B3", "B4", "B5", "B6", "B7")
+ALL = ("B1", "B2", "B2R", "B3", "B4", "B5", "B6", "B7")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -108,6 +109,9 @@ def main(argv: list[str] | None = None) -> int:
             big, big_loans = b3[1], b3[2]
             reports.append(attempt("B5", lambda: b5_reports.run(big, big_loans, runs=runs)))
             space.drop(big)
+        reports.append(
+            attempt("B2R", lambda: b2r_demo_books.run(space, quick=args.quick, runs=runs))
+        )
         reports.append(attempt("B4", lambda: b4_long_loan.run(space, quick=args.quick, runs=runs)))
         reports.append(attempt("B7", lambda: b7_proofs.run(space, quick=args.quick, runs=runs)))
     done = [report for report in reports if report is not None]

@@ -33,7 +33,7 @@ from loanledger.persistence.failures import is_transient
 from loanledger.persistence.pages import PageReader
 from loanledger.persistence.read_store import ReadStore, Transaction
 from loanledger.persistence.sql import statements
-from loanledger.projection.collector import collector_paused
+from loanledger.projection.collector import collector_paused_for_pages
 from loanledger.projection.follow import Follower, Waker
 from loanledger.projection.stuck import StaleReadModelWarning, StuckEvent, describe
 
@@ -159,18 +159,21 @@ class ProjectionEngine:
             # are carried on, so a batch costs no position queries beyond those.
             positions = {p.name: self.position(p) for p in self.projections}
             processed = self._retry_stuck(positions)
-            while True:
-                active = [p for p in positions if p not in self.stuck]
-                if not active:
-                    break
-                start = min(positions[name] for name in active) + 1
-                with collector_paused():
-                    # Every object of the page is freed before the collector runs again.
+            # The collector does not run during a page: every object of the page is freed by
+            # then. Between pages only the young generations are collected (see the function).
+            with collector_paused_for_pages() as page_done:
+                while True:
+                    active = [p for p in positions if p not in self.stuck]
+                    if not active:
+                        break
+                    start = min(positions[name] for name in active) + 1
                     count, last = self._project_page(start, positions)
-                processed += count
-                if count < self.batch_size:
-                    self.caught_up_to = last
-                    break
+                    processed += count
+                    if count:
+                        page_done()
+                    if count < self.batch_size:
+                        self.caught_up_to = last
+                        break
         if self.stuck:
             warnings.warn(
                 StaleReadModelWarning(

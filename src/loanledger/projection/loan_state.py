@@ -6,7 +6,6 @@ where segments begin and end in loanledger/projection/segments.py).
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -23,22 +22,14 @@ from loanledger.domain.loan_events import LoanApproved
 from loanledger.domain.rules import RuleSet
 from loanledger.persistence.read_store import ReadStore, Row, Transaction
 from loanledger.projection.engine import Projection, Recorded
+from loanledger.projection.kept_loans import KeptLoans
 from loanledger.projection.segments import (
     FOREVER,
-    Cursor,
     Segment,
     Timeline,
     complete_row,
     event_changes_row,
 )
-
-CURSORS_KEPT = 500
-"""Loans whose loan as loaded, timeline and walk are kept to go on from (one entry a loan; the
-loan as loaded mostly shares its events with the timeline's): a two-year loan's cursor is about
-27 KB (installments, post-loan state) and its timeline holds the loan's events, so this bounds the
-cache near 30 MB and keeps a rebuild's memory flat (B6: 1.27x at 1,000, 1.05x at 500); a loan
-that was dropped is loaded and walked again from its application, which gives the same
-segments."""
 
 FLUSH_ROWS = 500
 """Segments buffered before they are written (after a whole loan's moments: no later moment of
@@ -66,49 +57,54 @@ class LoanStateProjection(Projection):
     def __init__(self, loader: Loader, rules: RuleSet) -> None:
         self.loader = loader
         self.rules = rules
-        self._kept: OrderedDict[str, _Kept] = OrderedDict()
-        """Recently written loans (bounded), least recently used first: each one's loan as
-        loaded, timeline, the moment it was known at and where its walk stood, to go on from
-        there instead of loading the loan and walking its life again."""
+        self.kept = KeptLoans()
+        """Loans carried from page to page (bounded, see `kept_loans`): each one's events
+        projected so far, timeline, the moment it was known at and where its walk stood, to go
+        on from there instead of loading the loan and walking its life again."""
+        self._position = 0
+        """The last log position of the batch being projected."""
+        self._tail: dict[str, DomainEvent] = {}
+        """The loans whose last event in the batch was recorded with the batch's last event:
+        that moment's facts may go on in the next page (one transaction, cut by the page)."""
 
     def release(self) -> None:
         """Forget the kept loans (the ledger closes: what they hold is freed at once)."""
-        self._kept.clear()
-
-    def _keep(self, loan_id: str) -> _Kept:
-        """The loan's entry, made the most recently used (the least recent is dropped)."""
-        kept = self._kept.pop(loan_id, None) or _Kept()
-        self._kept[loan_id] = kept
-        if len(self._kept) > CURSORS_KEPT:
-            self._kept.popitem(last=False)
-        return kept
+        self.kept.clear()
 
     def _load(self, loan_id: str, versions: int) -> Loan:
-        """The loan with at least its first `versions` events: the kept one if it has them, else
-        loaded. A rebuild meets each loan in batch after batch and the loader gives every event
-        recorded so far, so the loan kept from an earlier batch usually has them. It is what a
-        fresh load gives as known at each of the batch's moments: a loan's facts are recorded in
-        time order and each moment's facts in one transaction (which the projection relies on
-        anyway: it writes each moment once), so a loan holding one fact of a moment holds every
-        fact recorded up to it."""
-        kept = self._keep(loan_id)
-        if kept.loan is None or kept.loan.version < versions:
-            kept.loan = self.loader(loan_id)
-        return kept.loan
+        """The loan with at least its first `versions` events: the kept one (see
+        `KeptLoans.carry`) if it has them, else loaded (every event recorded so far). Either is
+        what a fresh load gives as known at each of the batch's moments: a loan's facts are
+        recorded in time order and each moment's facts in one transaction (which the projection
+        relies on anyway: it writes each moment once), so a loan holding one fact of a moment
+        holds every fact recorded up to it. A kept loan that ends at the batch's last moment is
+        loaded all the same: the page may have cut that moment's transaction, whose other facts
+        are in the store already."""
+        kept = self.kept.use(loan_id, self._position)
+        loan = kept.loan
+        tail = self._tail.get(loan_id)
+        cut = tail is not None and loan is not None and loan.history[-1] is tail
+        if loan is None or loan.version < versions or cut:
+            loan = self.loader(loan_id)
+            self.kept.hold(kept, loan)
+        return loan
 
     def _known(self, loan_id: str, recorded: str) -> Loan:
-        """The loan as known at the moment `recorded` (text), from the kept timeline if it was
-        built for that moment (no query), else loaded."""
-        kept = self._kept.get(loan_id)
+        """The loan as known at the moment `recorded` (text): the kept timeline's if it was
+        built for that moment, else the kept loan (which holds every fact projected so far) as
+        known then, else loaded."""
+        kept = self.kept.get(loan_id)
         if kept is not None and kept.walk is not None and kept.walk[0] == recorded:
             return kept.walk[1].loan
         moment = datetime.fromisoformat(recorded).replace(tzinfo=UTC)
-        loan = self.loader(loan_id)
+        loan = kept.loan if kept is not None else None
+        if loan is None or not _knows(loan, moment):
+            loan = self.loader(loan_id)  # (another process projected that moment)
         return loan.as_known_at(moment)
 
     def _segments(self, loan: Loan, recorded: str, start: date, through: date) -> Iterator[Segment]:
         """The loan's segments from `start`, going on from its last walk when the facts allow."""
-        kept = self._kept.get(loan.loan_id)
+        kept = self.kept.get(loan.loan_id)
         walk = kept.walk if kept is not None else None
         timeline = cursor = None
         if kept is not None and walk is not None:
@@ -122,7 +118,8 @@ class LoanStateProjection(Projection):
             timeline = Timeline(loan, self.rules)
         yield from timeline.segments(start, through, resume=cursor)
         if timeline.checkpoint is not None:
-            self._keep(loan.loan_id).walk = (recorded, timeline, timeline.checkpoint)
+            kept = self.kept.use(loan.loan_id, self._position)
+            kept.walk = (recorded, timeline, timeline.checkpoint)
 
     def drop(self, txn: Transaction, store: ReadStore) -> None:
         sql = self.sql(store)
@@ -150,15 +147,28 @@ class LoanStateProjection(Projection):
         # rebuild of years of history would otherwise write every version out to today.
         touched: dict[str, dict[datetime, date]] = {}
         versions: dict[str, int] = {}
+        arrived: dict[str, list[DomainEvent]] = {}
         for item in batch:
             event = item.event
             if horizon is None or event.effective_date > horizon:
                 horizon = event.effective_date
             versions[event.loan_id] = max(versions.get(event.loan_id, 0), event.originator_version)
+            arrived.setdefault(event.loan_id, []).append(event)
             if event_changes_row(event):
                 touched.setdefault(event.loan_id, {})[event.timestamp] = horizon
         if horizon is None:
             return
+        self._position = batch[-1].position
+        # (Only loans' events: a partitioned rebuild passes date marks of no loan.)
+        last = next((item.event for item in reversed(batch) if item.event.loan_id), None)
+        self._tail = {
+            loan_id: events[-1]
+            for loan_id, events in arrived.items()
+            if loan_id and last is not None and events[-1].timestamp == last.timestamp
+        }
+        for loan_id, events in arrived.items():
+            if loan_id in touched or self.kept.get(loan_id) is not None:
+                self.kept.carry(loan_id, events, self._position)
         txn.execute(sql["upsert_horizon"], (horizon.isoformat(),))
         writes = _Writes()
         if touched:
@@ -184,6 +194,7 @@ class LoanStateProjection(Projection):
         for loan_id, recorded_from, covered_to in txn.execute(sql["stale"], (horizon.isoformat(),)):
             self._extend(writes, loan_id, recorded_from, date.fromisoformat(covered_to), horizon)
         writes.flush(txn, sql)
+        self.kept.forget_idle(self._position)
 
     def _stored_open(
         self,
@@ -208,12 +219,17 @@ class LoanStateProjection(Projection):
 
     @staticmethod
     def _arrived(loan: Loan, moment: datetime) -> list[DomainEvent]:
-        """The facts recorded at `moment` that can change the loan's row."""
-        return [
-            event
-            for event in loan.history
-            if event.timestamp == moment and event_changes_row(event)
-        ]
+        """The facts recorded at `moment` that can change the loan's row. A loan's facts are
+        recorded in time order, so they are found from the end of its history, without reading
+        the whole of it for each moment."""
+        found: list[DomainEvent] = []
+        for event in reversed(loan.history):
+            if event.timestamp < moment:
+                break
+            if event.timestamp == moment and event_changes_row(event):
+                found.append(event)
+        found.reverse()
+        return found
 
     def _lowest_start(
         self, loan: Loan, cover: _Cover, moments: Sequence[tuple[datetime, date]]
@@ -267,16 +283,6 @@ class LoanStateProjection(Projection):
         rows = [_stored(loan_id, recorded, segment) for segment in segments]
         writes.inserts.extend(rows)
         writes.extended.append((rows[-1][3], loan_id))
-
-
-@dataclass
-class _Kept:
-    """What the projection keeps of a recently written loan."""
-
-    loan: Loan | None = None
-    """As loaded: every event recorded when it was loaded."""
-    walk: tuple[str, Timeline, Cursor] | None = None
-    """The moment it was last walked as known at, that timeline and its checkpoint."""
 
 
 @dataclass
@@ -372,6 +378,15 @@ class _LoanWrites:
         self.writes.inserts.extend(rows)
         self.written_open.extend(rows)
         return str(rows[-1][3])
+
+
+def _knows(loan: Loan, moment: datetime) -> bool:
+    """Whether `loan` holds the facts recorded at `moment` (from the end: facts are recorded in
+    time order)."""
+    for event in reversed(loan.history):
+        if event.timestamp <= moment:
+            return event.timestamp == moment
+    return False
 
 
 def _json(values: Any) -> str:

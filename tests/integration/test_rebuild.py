@@ -1,0 +1,184 @@
+"""A rebuild carries each loan from page to page (`projection/kept_loans.py`) instead of loading
+it from the store at every page it appears in (issue 20).
+
+The reference is the rebuild as it was: with nothing kept (`loans_kept = 0`) every page loads
+every loan it touches from the store. A rebuild that carries the loans must write the same rows,
+byte for byte, into every read model (the bitemporal `loan_state` segments included), whatever
+the page size and however small the bounds of what is kept. Every report, for dates across the
+book and as known at moments through it, is the same before and after a rebuild, and a book
+projected live (the demo's day-by-day catch-ups) reports what its rebuild reports.
+
+The `loan_state` rows of a book projected live are not compared with its rebuild's: each page
+ends by carrying the loans it left behind the business horizon on to it, so where the pages fell
+(one per day live, 1,000 events in a rebuild) decides which extensions were written before a
+later fact superseded them. Reports read the same answers from either.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from loanledger import LoanLedger
+from loanledger.application import REPORTS
+from loanledger.entrypoints.synthetic import SyntheticBook
+from loanledger.projection.kept_loans import EVENTS_KEPT, LOANS_KEPT
+
+LOANS = 16
+MONTHS = 7
+START = date(2024, 1, 1)
+READ_MODELS = (
+    "loanledger_loan_index",
+    "loanledger_loan_state",
+    "loanledger_loan_state_cover",
+    "loanledger_loan_state_horizon",
+    "loanledger_notices",
+    "loanledger_notice_receipts",
+    "loanledger_tracking",
+)
+REPORT_DAYS = [START + timedelta(days=offset) for offset in (20, 75, 140, 212, 260, 400)]
+
+
+@contextmanager
+def demo_book(directory: Path) -> Iterator[tuple[LoanLedger, list[datetime]]]:
+    """The demo's book (smaller), recorded day by day with the projections caught up at each
+    day's close, and the moments at which a few of its month ends were closed."""
+    ledger = LoanLedger.open(f"sqlite:///{directory / 'book.db'}")
+    moments: list[datetime] = []
+
+    def closed(day: date, _: dict[str, Any]) -> None:
+        if day.day == 28 and day.month % 2 == 0:
+            moments.append(datetime.now(UTC))
+
+    try:
+        SyntheticBook(ledger, loans=LOANS, seed=11, months=MONTHS).run(lambda _: None, closed)
+        yield ledger, moments
+    finally:
+        ledger.close()
+
+
+@pytest.fixture(scope="module")
+def book() -> Iterator[tuple[Path, list[datetime], dict[str, str]]]:
+    """The demo book's store (projected live), its moments and every report it gives."""
+    with tempfile.TemporaryDirectory() as name:
+        directory = Path(name).resolve()
+        with demo_book(directory) as (ledger, moments):
+            reports = every_report(ledger, moments)
+        yield directory / "book.db", moments, reports
+
+
+def every_report(ledger: LoanLedger, moments: list[datetime]) -> dict[str, str]:
+    """Every report as JSON text, for each report day, known now and at each moment."""
+    found: dict[str, str] = {}
+    for day in REPORT_DAYS:
+        for known_at in [None, *moments]:
+            for name in REPORTS:
+                rows = ledger.report(name, as_of=day, known_at=known_at)
+                found[f"{name} {day} {known_at}"] = json.dumps(rows)
+    return found
+
+
+def read_models(path: Path) -> dict[str, list[tuple[Any, ...]]]:
+    connection = sqlite3.connect(path)
+    try:
+        return {
+            table: sorted(connection.execute(f"SELECT * FROM {table}").fetchall())
+            for table in READ_MODELS
+        }
+    finally:
+        connection.close()
+
+
+def rebuilt(
+    source: Path, copy: Path, *, page: int, loans_kept: int, events_kept: int = EVENTS_KEPT
+) -> LoanLedger:
+    """A copy of `source`'s store, rebuilt in pages of `page` events with the given bounds."""
+    copy.write_bytes(source.read_bytes())
+    ledger = LoanLedger.open(f"sqlite:///{copy}")
+    ledger.projections.batch_size = page
+    ledger.loan_state.kept.loans_kept = loans_kept
+    ledger.loan_state.kept.events_kept = events_kept
+    ledger.rebuild()
+    return ledger
+
+
+def test_a_rebuild_reports_what_the_book_projected_live_reported(
+    book: tuple[Path, list[datetime], dict[str, str]], tmp_path: Path
+) -> None:
+    path, moments, live = book
+    ledger = rebuilt(path, tmp_path / "copy.db", page=1000, loans_kept=LOANS_KEPT)
+    try:
+        assert len(ledger.loan_state.kept) > 0  # loans were carried, not all loaded
+        after = every_report(ledger, moments)
+    finally:
+        ledger.close()
+    assert after.keys() == live.keys()
+    changed = [key for key in live if after[key] != live[key]]
+    assert changed == []
+    # Not vacuous: the book has loans in arrears, notices and moments before its end.
+    assert len(moments) >= 3
+    assert json.loads(live[f"notices {REPORT_DAYS[-1]} None"])
+    aging = json.loads(live[f"aging {REPORT_DAYS[-1]} None"])
+    assert sum(int(bucket["loans"]) for bucket in aging if bucket["bucket"] != "current") > 0
+
+
+def test_every_report_is_the_same_before_and_after_a_rebuild_of_a_rebuilt_book(
+    book: tuple[Path, list[datetime], dict[str, str]], tmp_path: Path
+) -> None:
+    path, moments, _ = book
+    ledger = rebuilt(path, tmp_path / "copy.db", page=1000, loans_kept=LOANS_KEPT)
+    try:
+        before = every_report(ledger, moments)
+        rows = read_models(tmp_path / "copy.db")
+        ledger.rebuild()
+        assert every_report(ledger, moments) == before
+        assert read_models(tmp_path / "copy.db") == rows
+    finally:
+        ledger.close()
+
+
+@settings(max_examples=6, deadline=None)
+@given(
+    page=st.sampled_from([1, 7, 64, 1000]),
+    loans_kept=st.sampled_from([1, 3, LOANS_KEPT]),
+    events_kept=st.sampled_from([40, EVENTS_KEPT]),
+)
+def test_a_rebuild_that_carries_loans_writes_the_rows_of_one_that_loads_them_at_every_page(
+    book: tuple[Path, list[datetime], dict[str, str]],
+    page: int,
+    loans_kept: int,
+    events_kept: int,
+) -> None:
+    path, _, _ = book
+    with tempfile.TemporaryDirectory() as name:
+        directory = Path(name)
+        reference = rebuilt(path, directory / "reference.db", page=page, loans_kept=0)
+        reference.close()
+        carried = rebuilt(
+            path,
+            directory / "carried.db",
+            page=page,
+            loans_kept=loans_kept,
+            events_kept=events_kept,
+        )
+        try:
+            kept = carried.loan_state.kept
+            assert len(kept) <= loans_kept
+            assert kept.events <= events_kept
+        finally:
+            carried.close()
+        expected = read_models(directory / "reference.db")
+        found = read_models(directory / "carried.db")
+    for table in READ_MODELS:
+        assert found[table] == expected[table], table
+    assert len(expected["loanledger_loan_state"]) > 10 * LOANS

@@ -1,0 +1,138 @@
+"""The loans the `loan_state` projection carries from page to page: a forked loan goes on exactly
+as a replay of its events would, without changing the loan it was forked from; what is kept
+stays within its bounds; idle loans are dropped; events that do not follow on are never applied.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from loanledger import LoanLedger
+from loanledger.domain.event import DomainEvent
+from loanledger.domain.loan import Loan
+from loanledger.entrypoints.synthetic import SyntheticBook
+from loanledger.projection.kept_loans import IDLE_GAPS, IDLE_MIN, KeptLoans, fork
+
+CACHES = ("_positions", "_money_facts", "_derived")
+"""What a loan derives and caches: not part of its state."""
+
+
+@pytest.fixture(scope="module")
+def histories() -> dict[str, list[DomainEvent]]:
+    """Every loan's events in a small demo book (every kind of loan the demo makes)."""
+    ledger = LoanLedger.open("memory://")
+    try:
+        SyntheticBook(ledger, loans=24, seed=5, months=9).run(lambda _: None)
+        index = ledger.loan_index.sql(ledger.read_store)
+        loan_ids = [row[0] for row in ledger.read_store.query(index["all_loans"])]
+        return {loan_id: list(ledger._get(loan_id).history) for loan_id in loan_ids}
+    finally:
+        ledger.close()
+
+
+def long_loan(histories: dict[str, list[DomainEvent]]) -> tuple[str, list[DomainEvent]]:
+    return next((loan_id, events) for loan_id, events in histories.items() if len(events) >= 10)
+
+
+def replay(events: list[DomainEvent]) -> Loan:
+    loan = Loan(events[0].originator_id)
+    for event in events:
+        event.mutate(loan)
+    return loan
+
+
+def state(loan: Loan) -> dict[str, Any]:
+    return {name: value for name, value in vars(loan).items() if name not in CACHES}
+
+
+def test_a_forked_loan_goes_on_as_a_replay_and_leaves_its_source_as_it_was(
+    histories: dict[str, list[DomainEvent]],
+) -> None:
+    checked = 0
+    for events in histories.values():
+        whole = state(replay(events))
+        for cut in range(1, len(events)):
+            source = replay(events[:cut])
+            before = state(source)
+            copy = fork(source)
+            for event in events[cut:]:
+                event.mutate(copy)
+            assert state(copy) == whole
+            assert state(source) == before
+            assert state(source) == state(replay(events[:cut]))
+            checked += 1
+    # Not vacuous: long histories with every kind of fact a demo loan has.
+    assert checked > 300
+    kinds = {type(event).__name__ for events in histories.values() for event in events}
+    assert {"RepaymentReceived", "NoticeIssued", "LoanClosed"} <= kinds
+
+
+def test_carrying_begins_a_loan_from_its_first_event_and_goes_on_from_the_kept_one(
+    histories: dict[str, list[DomainEvent]],
+) -> None:
+    loan_id, events = long_loan(histories)
+    kept = KeptLoans()
+    kept.carry(loan_id, events[:3], position=10)
+    kept.carry(loan_id, events[3:], position=20)
+    found = kept.get(loan_id)
+    assert found is not None and found.loan is not None
+    assert state(found.loan) == state(replay(events))
+    assert kept.events == len(events)
+
+
+def test_events_that_do_not_follow_on_from_the_kept_loan_drop_it_instead_of_applying(
+    histories: dict[str, list[DomainEvent]],
+) -> None:
+    loan_id, events = long_loan(histories)
+    kept = KeptLoans()
+    kept.carry(loan_id, events[:3], position=10)
+    kept.carry(loan_id, events[4:], position=20)  # the fourth was projected elsewhere
+    found = kept.get(loan_id)
+    assert found is not None and found.loan is None
+    assert kept.events == 0
+    kept.carry("L-other", events[2:], position=30)  # not kept, and not from its first event
+    other = kept.get("L-other")
+    assert other is not None and other.loan is None
+
+
+def test_the_kept_loans_stay_within_their_bounds_dropping_the_least_recently_used(
+    histories: dict[str, list[DomainEvent]],
+) -> None:
+    kept = KeptLoans(loans=3, events=10_000)
+    loan_ids = list(histories)[:5]
+    for position, loan_id in enumerate(loan_ids, start=1):
+        kept.carry(loan_id, histories[loan_id], position)
+    assert list(kept) == loan_ids[2:]
+    assert kept.events == sum(len(histories[loan_id]) for loan_id in loan_ids[2:])
+
+    weighed = KeptLoans(loans=100, events=len(histories[loan_ids[4]]) + 1)
+    for position, loan_id in enumerate(loan_ids, start=1):
+        weighed.carry(loan_id, histories[loan_id], position)
+    assert list(weighed) == [loan_ids[4]]
+    assert weighed.events == len(histories[loan_ids[4]])
+
+
+def test_a_loan_unused_for_longer_than_its_usual_gaps_is_dropped() -> None:
+    kept = KeptLoans()
+    gap = IDLE_MIN  # used every IDLE_MIN positions: may stay unused IDLE_GAPS times as long
+    for position in (gap, 2 * gap, 3 * gap):
+        kept.use("L-regular", position)
+    kept.use("L-once", 3 * gap)
+    last = 3 * gap
+    assert kept.forget_idle(last + IDLE_MIN) == 0
+    assert kept.forget_idle(last + IDLE_MIN + 1) == 1
+    assert list(kept) == ["L-regular"]
+    assert kept.forget_idle(last + IDLE_GAPS * gap) == 0
+    assert kept.forget_idle(last + IDLE_GAPS * gap + 1) == 1
+    assert len(kept) == 0
+
+
+def test_a_dropped_entry_keeps_its_loan_for_its_caller_without_counting_it(
+    histories: dict[str, list[DomainEvent]],
+) -> None:
+    kept = KeptLoans(loans=0)
+    loan_id, events = long_loan(histories)
+    kept.carry(loan_id, events, position=1)
+    assert len(kept) == 0 and kept.events == 0
