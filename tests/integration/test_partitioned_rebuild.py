@@ -55,7 +55,7 @@ class SteppingClock:
 def cluster() -> Iterator[Any]:
     """Two worker processes (one thread each), shared by this module's tests."""
     with distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
     ) as local:
         yield local
 
