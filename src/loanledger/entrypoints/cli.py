@@ -36,6 +36,8 @@ from loanledger.entrypoints.console import (
     KnownAtOption,
     OutputOption,
     Refusal,
+    SchedulerOption,
+    WorkersOption,
     check_format,
     emit_rows,
     guarded_ledger,
@@ -284,11 +286,13 @@ def verify(
         Path | None,
         typer.Option("--against", help="Also hold the book against this checkpoint (JSON)."),
     ] = None,
+    workers: WorkersOption = 1,
+    scheduler: SchedulerOption = None,
 ) -> None:
     """Recompute every loan's hash chain and hold the events against the stored checkpoints (and
     `--against`); exit 1 and name the first break if one is broken."""
     with refusals(), opened_ledger(db) as ledger:
-        result = ledger.verify(against=against)
+        result = ledger.verify(against=against, workers=workers, scheduler=scheduler)
     typer.echo(
         f"verify: {'ok' if result.ok else 'BROKEN'}: {result.loans_checked} loans, "
         f"{result.events_checked} events checked"
@@ -299,10 +303,22 @@ def verify(
 
 
 @app.command()
-def rebuild(db: DbOption = None) -> None:
-    """Drop every projection and rebuild it from the events."""
+def rebuild(
+    db: DbOption = None, workers: WorkersOption = 1, scheduler: SchedulerOption = None
+) -> None:
+    """Drop every projection and rebuild it from the events (in --workers partitions of loans
+    on Dask, to the same rows)."""
     with refusals(), opened_ledger(db) as ledger:
-        ledger.rebuild()
+        if workers == 1 and scheduler is None:
+            ledger.rebuild()
+        else:
+            with progress_bar() as progress:
+                task = progress.add_task(f"rebuild ({workers} workers)", total=None)
+
+                def advance(done: int, total: int) -> None:
+                    progress.update(task, completed=done, total=total)
+
+                ledger.rebuild(workers=workers, scheduler=scheduler, progress=advance)
         typer.echo(f"rebuilt projections of {ledger.settings.redacted_url}")
 
 
