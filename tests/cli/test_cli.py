@@ -539,3 +539,19 @@ def test_a_worker_count_below_one_is_refused_by_the_command_line(loaded: str) ->
 
     assert result.exit_code == 2
     assert "--workers" in result.stderr
+
+
+def test_load_with_workers_records_what_the_single_process_load_records(
+    tmp_path: Path, db: str
+) -> None:
+    journal = write_journal(tmp_path / "book.jsonl", book())
+    parallel_db = f"sqlite:///{tmp_path}/parallel.db"
+    args = ("report", "loan_ledger", "--as-of", "2024-03-31", "--format", "json", "--db")
+
+    serial = invoke("load", str(journal), "--db", db)
+    parallel = invoke("load", str(journal), "--workers", "2", "--db", parallel_db)
+
+    assert parallel.exit_code == 0, parallel.stderr
+    assert parallel.stdout.replace(parallel_db, db) == serial.stdout
+    assert invoke(*args, parallel_db).stdout == invoke(*args, db).stdout
+    assert events_recorded(parallel_db) == events_recorded(db)
