@@ -344,14 +344,16 @@ def _drop_other_partitions(ledger: LoanLedger, keep: Sequence[str]) -> None:
         prefix = main_schema(settings)
         rows = ledger.read_store.query(
             "SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE ?",
-            (prefix.replace("_", "\\_") + "%\\_rebuild\\_%\\_of\\_%",),
+            (prefix.replace("_", "\\_") + "\\_rebuild\\_%\\_of\\_%",),
         )
-        stale = [str(row[0]) for row in rows if row[0] not in keep]
+        pattern = re.compile(re.escape(prefix) + r"_rebuild_\d+_of_\d+")
+        stale = [str(r[0]) for r in rows if r[0] not in keep and pattern.fullmatch(str(r[0]))]
         _drop(ledger, stale)
         return
     directory = Path(settings.env["SQLITE_DBNAME"])
+    pattern = re.compile(re.escape(directory.name) + r"\.rebuild_\d+_of_\d+")
     for path in directory.parent.glob(directory.name + ".rebuild_*_of_*"):
-        if str(path) not in keep and not str(path).endswith(("-wal", "-shm", "-journal")):
+        if str(path) not in keep and pattern.fullmatch(path.name):
             _drop(ledger, [str(path)])
 
 
