@@ -115,12 +115,22 @@ def partition_store(settings: StoreSettings, place: str) -> ReadStore:
 # --- the task, in a worker process -----------------------------------------------------------
 
 
-def run_partition(task: PartitionTask) -> int:
-    """Rebuild one partition's read models up to `task.until`; return the events read."""
+def open_in_worker(url: str) -> LoanLedger:
+    """The store at `url`, opened by a worker: the coordinator opened it already, so its tables
+    exist and a PostgreSQL store is opened without creating tables (no schema lock for every
+    worker to queue on, no DDL)."""
     from loanledger.application.ledger import LoanLedger
 
+    settings = parse_store_url(url)
+    if settings.kind == "postgresql" and "CREATE_TABLE" not in settings.env:
+        url += ("&" if "?" in url else "?") + "create_tables=false"
+    return LoanLedger.open(url)
+
+
+def run_partition(task: PartitionTask) -> int:
+    """Rebuild one partition's read models up to `task.until`; return the events read."""
     settings = parse_store_url(task.url)
-    ledger = LoanLedger.open(task.url)
+    ledger = open_in_worker(task.url)
     store = partition_store(settings, partition_place(settings, task.index, task.partitions))
     try:
         loan_state = LoanStateProjection(

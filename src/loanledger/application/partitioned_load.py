@@ -34,7 +34,7 @@ from uuid import UUID
 from eventsourcing.persistence import IntegrityError, StoredEvent
 
 from loanledger.application.journal import numbered_lines, parse_line
-from loanledger.application.partitioned import check_workers, dask_client
+from loanledger.application.partitioned import check_workers, dask_client, open_in_worker
 from loanledger.domain.book_commands import BookCommand
 from loanledger.domain.commands import CloseDay, parse_command
 from loanledger.domain.errors import DomainError
@@ -71,9 +71,8 @@ class Staged:
 def stage_lines(task: StageTask) -> Staged:
     """Check and apply the task's lines on loans in memory; seal their events (not stored)."""
     from loanledger.application.commands import _LoadBatch
-    from loanledger.application.ledger import LoanLedger
 
-    ledger = LoanLedger.open(task.url)
+    ledger = open_in_worker(task.url)
     try:
         return _stage(ledger, _LoadBatch(for_load=True), task.lines)
     finally:

@@ -16,12 +16,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from itertools import islice
 from typing import TYPE_CHECKING, Any
 
 from eventsourcing.persistence import Notification
 
-from loanledger.application.partitioned import check_workers, dask_client
-from loanledger.persistence.book_audit import verify_book
+from loanledger.application.partitioned import check_workers, dask_client, open_in_worker
+from loanledger.persistence.book_audit import _stored_checkpoints, verify_book
+from loanledger.persistence.checkpoints import load_checkpoint
 from loanledger.persistence.ids import loan_uuid
 from loanledger.persistence.pages import page_reader
 from loanledger.persistence.verify import (
@@ -60,9 +62,7 @@ class PartitionVerdict:
 
 def verify_partition(task: VerifyTask) -> PartitionVerdict:
     """Walk one partition's chains and check its loans' snapshots."""
-    from loanledger.application.ledger import LoanLedger
-
-    ledger = LoanLedger.open(task.url)
+    ledger = open_in_worker(task.url)
     try:
         walk = ChainWalk()
         position: int | None = None
@@ -127,14 +127,28 @@ def verify_partitioned(
     with dask_client(workers, scheduler) as client:
         futures = client.map(verify_partition, tasks, pure=False)
 
+        need = _tree_size_needed(ledger, against)
+
         def chains(notifications: Iterator[Notification]) -> VerifyResult:
-            for _ in notifications:  # the tree's leaves: the whole book, in this process
+            # The tree's leaves, in this process, as far as the largest checkpoint reaches (one
+            # event more: the tee adds an event's leaf when asked for the next one).
+            for _ in islice(notifications, need + 1 if need else 0):
                 pass
             return _merge(ledger, client.gather(futures))
 
         return verify_book(
             lambda: read_notifications(pages), ledger.transparency, against, _same, chains
         )
+
+
+def _tree_size_needed(ledger: LoanLedger, against: Mapping[str, Any] | str | None) -> int:
+    """How many events the Merkle check reads: up to the largest checkpoint (stored or
+    given); none without one. (A mismatch reads the log again to locate the break.)"""
+    stored, _ = _stored_checkpoints(ledger.transparency)
+    sizes = [int(checkpoint["tree_size"]) for checkpoint in stored]
+    if against is not None:
+        sizes.append(int(load_checkpoint(against)["tree_size"]))
+    return max(sizes, default=0)
 
 
 def _same(result: VerifyResult) -> VerifyResult:
