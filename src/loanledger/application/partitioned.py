@@ -195,27 +195,22 @@ def rebuild_partitioned(
     places = [partition_place(settings, k, workers) for k in range(workers)]
     _drop_other_partitions(ledger, places)
     ledger.loan_snapshots.clear()
-    ledger.projections.reset()
-    ledger.loan_state.release()
     if settings.kind == "postgresql":
         with ledger.read_store.transaction() as txn:
             for place in places:
                 txn.execute(f"CREATE SCHEMA IF NOT EXISTS {_quoted(place)}")
     tasks = [
-        PartitionTask(
-            settings.url,
-            k,
-            workers,
-            until,
-            ledger.projections.batch_size,
-        )
+        PartitionTask(settings.url, k, workers, until, ledger.projections.batch_size)
         for k in range(workers)
     ]
-    with dask_client(workers, scheduler) as client:
-        futures = client.map(run_partition, tasks, pure=False)
-        _wait(futures, settings, places, until, progress)
-        counts = client.gather(futures)
-    _merge(ledger, places)
+    # No catch-up of this ledger writes the read models until the partitions are merged.
+    with ledger.projections.held(reset=True):
+        ledger.loan_state.release()
+        with dask_client(workers, scheduler) as client:
+            futures = client.map(run_partition, tasks, pure=False)
+            _wait(futures, settings, places, until, progress)
+            counts = client.gather(futures)
+        _merge(ledger, places)
     _drop(ledger, places)
     ledger.loan_state.release()
     ledger.projections.catch_up()  # anything recorded since the rebuild began

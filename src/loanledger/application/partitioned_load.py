@@ -1,8 +1,8 @@
 """`load(path, workers=N)`: a journal's lines checked and applied by N Dask workers, stored in bulk.
 
 The journal is cut into segments at its barriers: `close_day` lines and book commands (the
-policy, the staff register, products...: facts every loan reads), and a line that does not
-parse. Within a segment each loan's lines depend only on that loan, so the segment's lines are
+policy, the staff register, products...: facts every loan reads), a line that does not parse,
+and every `SEGMENT_LINES` lines (to bound memory). Within a segment each loan's lines depend only on that loan, so the segment's lines are
 split by loan into N partitions (the stable hash of `projection/partitions.py`) and each is a
 Dask task: it opens the store, runs its lines in file order on loans in memory (what `load`
 does, `Commands._stage`), stops at its first refused line, and returns each applied line's
@@ -48,6 +48,10 @@ if TYPE_CHECKING:
 
 CHUNK_EVENTS = 2000
 """Events the coordinator writes in one transaction at most (a line's events are never split)."""
+
+SEGMENT_LINES = 50_000
+"""Lines run at once at most: a longer stretch is cut here too (its lines before the cut are
+stored first, as before a barrier), which bounds the events the coordinator holds."""
 
 Line = tuple[int, dict[str, Any]]
 
@@ -150,6 +154,9 @@ def load_partitioned(
             else:
                 segment.append((number, data))
                 owners[number] = parsed.loan_id
+                if len(segment) >= SEGMENT_LINES:
+                    applied += _segment(ledger, client, segment, owners, workers)
+                    segment, owners = [], {}
         applied += _segment(ledger, client, segment, owners, workers)
     return {"applied": applied}
 

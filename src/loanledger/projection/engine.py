@@ -247,12 +247,18 @@ class ProjectionEngine:
         """What `projection`, at position `written`, has still to apply of `batch`."""
         return [item for item in batch if item.position > written]
 
-    def reset(self) -> None:
-        """Forget every projection's rows and position (nothing is projected again yet)."""
-        with self._lock, self.store.transaction() as txn:
-            for projection in self.projections:
-                self._reset(txn, projection)
-            self.stuck.clear()
+    @contextmanager
+    def held(self, *, reset: bool = False) -> Iterator[None]:
+        """Within this block no catch-up of this engine runs (one on another thread waits);
+        with `reset`, every projection's rows and position are forgotten first. A partitioned
+        rebuild fills the read models inside it (`application/partitioned.py`)."""
+        with self._lock:
+            if reset:
+                with self.store.transaction() as txn:
+                    for projection in self.projections:
+                        self._reset(txn, projection)
+                self.stuck.clear()
+            yield
 
     def _project_singly(
         self,
