@@ -2,12 +2,13 @@
 
 The journal is cut into segments at its barriers: `close_day` lines and book commands (the
 policy, the staff register, products...: facts every loan reads), a line that does not parse,
-and every `SEGMENT_LINES` lines (to bound memory). Within a segment each loan's lines depend only on that loan, so the segment's lines are
-split by loan into N partitions (the stable hash of `projection/partitions.py`) and each is a
-Dask task: it opens the store, runs its lines in file order on loans in memory (what `load`
-does, `Commands._stage`), stops at its first refused line, and returns each applied line's
-events sealed into their loans' hash chains (the chain is per loan, so a worker seals its
-loans' events on its own; new people's data keys are stored first, as a single load does).
+and every `SEGMENT_LINES` lines (to bound memory). Within a segment each loan's lines depend
+only on that loan, so the segment's lines are split by loan into N partitions (the stable hash
+of `projection/partitions.py`) and each is a Dask task: it opens the store, runs its lines in
+file order on loans in memory (what `load` does, `Commands._stage`), stops at its first refused
+line, and returns each applied line's events sealed into their loans' hash chains (the chain is
+per loan, so a worker seals its loans' events on its own; new people's data keys are stored
+first, as a single load does).
 
 The coordinator then keeps what the single-process load would have kept: the lines before the
 first refused line of the segment *in file order*. It writes their events in file order (so
