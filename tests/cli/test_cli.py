@@ -521,3 +521,44 @@ def test_help_text_keeps_the_erased_placeholder_literal() -> None:
         result = runner.invoke(app, [command, "--help"])
         assert result.exit_code == 0
         assert "[erased]" in result.output
+
+
+def test_rebuild_and_verify_with_workers_run_on_a_local_dask_cluster_to_the_same_result(
+    loaded: str,
+) -> None:
+    args = ("report", "loan_ledger", "--as-of", "2024-03-31", "--format", "json", "--db", loaded)
+    before = invoke(*args).stdout
+    serial = invoke("verify", "--db", loaded).stdout
+
+    rebuilt = invoke("rebuild", "--workers", "2", "--db", loaded)
+    verified = invoke("verify", "--workers", "2", "--db", loaded)
+
+    assert rebuilt.exit_code == 0, rebuilt.stderr
+    assert "rebuilt projections" in rebuilt.stdout
+    assert "rebuild (2 workers)" in rebuilt.stderr  # the progress bar
+    assert invoke(*args).stdout == before
+    assert verified.exit_code == 0, verified.stderr
+    assert verified.stdout == serial
+
+
+def test_a_worker_count_below_one_is_refused_by_the_command_line(loaded: str) -> None:
+    result = invoke("rebuild", "--workers", "0", "--db", loaded)
+
+    assert result.exit_code == 2
+    assert "--workers" in result.stderr
+
+
+def test_load_with_workers_records_what_the_single_process_load_records(
+    tmp_path: Path, db: str
+) -> None:
+    journal = write_journal(tmp_path / "book.jsonl", book())
+    parallel_db = f"sqlite:///{tmp_path}/parallel.db"
+    args = ("report", "loan_ledger", "--as-of", "2024-03-31", "--format", "json", "--db")
+
+    serial = invoke("load", str(journal), "--db", db)
+    parallel = invoke("load", str(journal), "--workers", "2", "--db", parallel_db)
+
+    assert parallel.exit_code == 0, parallel.stderr
+    assert parallel.stdout.replace(parallel_db, db) == serial.stdout
+    assert invoke(*args, parallel_db).stdout == invoke(*args, db).stdout
+    assert events_recorded(parallel_db) == events_recorded(db)

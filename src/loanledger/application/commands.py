@@ -57,8 +57,18 @@ class Commands(CloseOfDay):
         raise AssertionError("unreachable")  # pragma: no cover
 
     @_command
-    def load(self, source: str | PathLike[str] | Iterable[str]) -> dict[str, Any]:
+    def load(
+        self,
+        source: str | PathLike[str] | Iterable[str],
+        workers: int = 1,
+        scheduler: str | None = None,
+    ) -> dict[str, Any]:
         """Apply journal lines in order (a path, or an iterable of lines).
+
+        With `workers` > 1 or a Dask `scheduler` address, each stretch of lines between close
+        of day and book commands is split by loan and checked and applied by Dask workers, and
+        the events are stored in bulk, with the same semantics
+        (`application/partitioned_load.py`).
 
         Each line is all-or-nothing; lines before a refused one stay applied, and the refusal's
         message starts with `line N:` (1-based, blank lines counted).
@@ -71,6 +81,10 @@ class Commands(CloseOfDay):
         `execute`, with its retries; and a line refused on the batch's copy of its loan is run
         once more on the stored loan before the refusal stops the load.
         """
+        if workers != 1 or scheduler is not None:
+            from loanledger.application.partitioned_load import load_partitioned
+
+            return load_partitioned(self, source, workers, scheduler)  # type: ignore[arg-type]
         batch = _LoadBatch(for_load=True)
         applied = 0
         for number, line in numbered_lines(source):

@@ -192,11 +192,24 @@ class LoanLedger(Commands, Desk, ChainedRecording):
 
     # --- audit (`loanledger.application.audit`) ---------------------------------------------------
 
-    def verify(self, against: dict[str, Any] | str | PathLike[str] | None = None) -> VerifyResult:
+    def verify(
+        self,
+        against: dict[str, Any] | str | PathLike[str] | None = None,
+        *,
+        workers: int = 1,
+        scheduler: str | None = None,
+    ) -> VerifyResult:
         """Recompute every loan's hash chain from the stored bytes and hold the events against
         `against` (a checkpoint dict or its JSON file) and every stored checkpoint; name the
-        first break (`loanledger.persistence.book_audit`)."""
-        return self.audit.verify(against)
+        first break (`loanledger.persistence.book_audit`). With `workers` > 1 or a Dask
+        `scheduler` address, the chains and snapshots are checked in partitions of loans on
+        Dask, to the same result (`application/partitioned_verify.py`)."""
+        if workers == 1 and scheduler is None:
+            return self.audit.verify(against)
+        from loanledger.application.partitioned_verify import verify_partitioned
+
+        given = against if against is None or isinstance(against, dict) else str(against)
+        return verify_partitioned(self, workers, scheduler, given)
 
     def checkpoint(self) -> dict[str, Any]:
         """Record and return the Merkle tree head of every stored event (DESIGN §12)."""

@@ -258,10 +258,25 @@ class Queries(Grading):
         return loan_row(loan, on, rules, contagion=contagion, details=details)
 
     @_query
-    def rebuild(self) -> None:
-        """Drop every projection and rebuild it from the events; drop the loans' snapshots."""
-        self.loan_snapshots.clear()
-        self.projections.rebuild()
+    def rebuild(
+        self,
+        workers: int = 1,
+        scheduler: str | None = None,
+        *,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> None:
+        """Drop every projection and rebuild it from the events; drop the loans' snapshots.
+        With `workers` > 1 or a Dask `scheduler` address, the loans are split into `workers`
+        partitions rebuilt in parallel on Dask, to the same rows (`application/partitioned.py`);
+        `progress(events, total)` is called as they go."""
+        from loanledger.application.partitioned import check_workers, rebuild_partitioned
+
+        check_workers(workers, self.settings.kind)
+        if workers == 1 and scheduler is None:
+            self.loan_snapshots.clear()
+            self.projections.rebuild()
+            return
+        rebuild_partitioned(self, workers, scheduler, progress)  # type: ignore[arg-type]
 
     def follow_projections(
         self,

@@ -71,6 +71,21 @@ UnmaskedOption = Annotated[
         help="Include full names and identity-document numbers (logged on stderr).",
     ),
 ]
+WorkersOption = Annotated[
+    int,
+    typer.Option(
+        "--workers",
+        min=1,
+        help="Partitions of loans run in parallel on Dask (a LocalCluster of this many processes "
+        "unless --scheduler is given).",
+    ),
+]
+SchedulerOption = Annotated[
+    str | None,
+    typer.Option(
+        "--scheduler", metavar="ADDR", help="An existing Dask scheduler (tcp://host:port)."
+    ),
+]
 
 
 class Refusal(Exception):

@@ -70,14 +70,16 @@ def verify_book(
     log: TransparencyLog,
     against: Mapping[str, Any] | str | Path | None,
     finish: Callable[[VerifyResult], VerifyResult],
+    chains: Callable[[Iterator[Notification]], VerifyResult] = verify_chains,
 ) -> VerifyResult:
     """The chains' verdict (`finish` adds the snapshots'), held against `against` when given,
-    and always against every stored checkpoint."""
+    and always against every stored checkpoint. `chains` walks the log (a partitioned verify
+    passes one that reads the log for the tree and merges its workers' verdicts)."""
     head = load_checkpoint(against) if against is not None else None
     stored, unreadable = _stored_checkpoints(log)
     heads = ([head] if head is not None else []) + stored
     tee = _LeafTee(read(), {checkpoint["tree_size"] for checkpoint in heads})
-    result = finish(verify_chains(iter(tee)))
+    result = finish(chains(iter(tee)))
     found = unreadable
     if found is None and head is not None:
         found = _against(head, tee.roots, log, read, given=True)

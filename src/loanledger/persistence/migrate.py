@@ -31,6 +31,7 @@ manage (its file permissions are the access control) and no DBA-owned schema to 
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 import sys
 from collections.abc import Sequence
@@ -55,6 +56,8 @@ DEFAULT_SCHEMA = "public"
 """Where eventsourcing puts its tables when the URL names no schema, so migrations go there too."""
 
 _FILE_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -117,6 +120,9 @@ def migrate(url: str, *, directory: Path | None = None) -> list[str]:
 
     schema = settings.env.get("POSTGRES_SCHEMA", DEFAULT_SCHEMA)
     with _connect(settings) as connection:
+        # What a migration says (RAISE NOTICE: 0012 when the citus extension is missing) is
+        # logged, not lost.
+        connection.add_notice_handler(lambda notice: logger.warning("%s", notice.message_primary))
         connection.execute("SELECT pg_advisory_lock(%s)", (MIGRATION_LOCK_KEY,))
         try:
             if "POSTGRES_SCHEMA" in settings.env:

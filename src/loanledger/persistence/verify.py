@@ -85,36 +85,56 @@ def read_notifications(
 def verify_chains(notifications: Iterator[StoredEvent]) -> VerifyResult:
     """Walk stored events in log order once, keeping only each loan's last version and link
     (the notification log for the whole store, or one loan's events for its archive)."""
-    chains: dict[UUID | str, _LoanChain] = {}
-    events_checked = 0
-    first_break: tuple[UUID | str, int, str] | None = None
+    walk = ChainWalk()
     for notification in notifications:
-        events_checked += 1
-        originator_id = _key_of(notification.originator_id)
-        chain = chains.get(originator_id)
+        walk.add(notification)
+    return walk.result()
+
+
+class ChainWalk:
+    """`verify_chains` one stored event at a time, so that a caller may walk some loans' events
+    and know which event was the first break (a partitioned verify merges walks by it)."""
+
+    def __init__(self) -> None:
+        self.chains: dict[UUID | str, _LoanChain] = {}
+        self.events_checked = 0
+        self.first_break: tuple[UUID | str, int, str] | None = None
+
+    def add(self, notification: StoredEvent) -> bool:
+        """Check the next stored event (of the walked loans, in log order); True when it is the
+        first break found."""
+        self.events_checked += 1
+        originator_id = chain_key(notification.originator_id)
+        chain = self.chains.get(originator_id)
         if chain is None:
-            chain = chains[originator_id] = _LoanChain(loan_id=loan_id_of(notification))
+            chain = self.chains[originator_id] = _LoanChain(loan_id=loan_id_of(notification))
         elif chain.loan_id == str(originator_id):
             # The first event was unreadable: learn the journal's loan id from a later one.
             chain.loan_id = loan_id_of(notification)
         if chain.broken:
-            continue
+            return False
         if isinstance(originator_id, UUID):
             reason = _check(chain, originator_id, notification)
         else:
             reason = f"unreadable stored row: {originator_id}"
-        if reason is not None:
-            chain.broken = True
-            if first_break is None:
-                first_break = (originator_id, chain.version + 1, reason)
-    return VerifyResult(
-        ok=first_break is None,
-        loans_checked=len(chains),
-        events_checked=events_checked,
-        first_break=None
-        if first_break is None
-        else ChainBreak(chains[first_break[0]].loan_id, first_break[1], first_break[2]),
-    )
+        if reason is None:
+            return False
+        chain.broken = True
+        if self.first_break is not None:
+            return False
+        self.first_break = (originator_id, chain.version + 1, reason)
+        return True
+
+    def result(self) -> VerifyResult:
+        first_break = self.first_break
+        return VerifyResult(
+            ok=first_break is None,
+            loans_checked=len(self.chains),
+            events_checked=self.events_checked,
+            first_break=None
+            if first_break is None
+            else ChainBreak(self.chains[first_break[0]].loan_id, first_break[1], first_break[2]),
+        )
 
 
 def _check(chain: _LoanChain, originator_id: UUID, notification: StoredEvent) -> str | None:
@@ -163,10 +183,10 @@ def loan_id_of(notification: StoredEvent) -> str:
         loan_id = json.loads(body).get("loan_id")
     except (MalformedSealError, ValueError, AttributeError, TypeError, RecursionError):
         loan_id = None
-    return loan_id if isinstance(loan_id, str) else str(_key_of(notification.originator_id))
+    return loan_id if isinstance(loan_id, str) else str(chain_key(notification.originator_id))
 
 
-def _key_of(value: object) -> UUID | str:
+def chain_key(value: object) -> UUID | str:
     """The loan's UUID, or (for a tampered row) a string that names the unreadable value."""
     if isinstance(value, UUID):
         return value

@@ -210,13 +210,7 @@ class ProjectionEngine:
     def _project_batch(
         self, notifications: Sequence[Notification], positions: dict[str, int]
     ) -> None:
-        events = self._decode(notifications)
-        # The book's own facts (policy, staff register) share the log but are no loan's.
-        batch = [
-            Recorded(n.id, e)
-            for n, e in zip(notifications, events, strict=True)
-            if not isinstance(e, BookEvent)
-        ]
+        batch = self._recorded(notifications)
         last = notifications[-1].id
         written: dict[str, int] = {}
         with self.store.transaction() as txn:
@@ -229,7 +223,7 @@ class ProjectionEngine:
             for projection in self.projections:
                 if projection.name in self.stuck:
                     continue
-                mine = [item for item in batch if item.position > written[projection.name]]
+                mine = self._mine(projection, batch, written[projection.name])
                 if mine:
                     projection.process(txn, self.store, mine)
                 if written[projection.name] < last:
@@ -238,6 +232,36 @@ class ProjectionEngine:
                     )
                     written[projection.name] = last
         positions.update(written)
+
+    def _recorded(self, notifications: Sequence[Notification]) -> list[Recorded]:
+        """A page's events for the projections. The book's own facts (policy, staff register)
+        share the log but are no loan's. (A partition's engine takes only its loans' events:
+        `projection/partitions.py`.)"""
+        events = self._decode(notifications)
+        return [
+            Recorded(n.id, e)
+            for n, e in zip(notifications, events, strict=True)
+            if not isinstance(e, BookEvent)
+        ]
+
+    def _mine(
+        self, projection: Projection, batch: Sequence[Recorded], written: int
+    ) -> list[Recorded]:
+        """What `projection`, at position `written`, has still to apply of `batch`."""
+        return [item for item in batch if item.position > written]
+
+    @contextmanager
+    def held(self, *, reset: bool = False) -> Iterator[None]:
+        """Within this block no catch-up of this engine runs (one on another thread waits);
+        with `reset`, every projection's rows and position are forgotten first. A partitioned
+        rebuild fills the read models inside it (`application/partitioned.py`)."""
+        with self._lock:
+            if reset:
+                with self.store.transaction() as txn:
+                    for projection in self.projections:
+                        self._reset(txn, projection)
+                self.stuck.clear()
+            yield
 
     def _project_singly(
         self,
