@@ -105,7 +105,7 @@ def test_forget_borrower_erases_the_name_in_every_export_even_unmasked(
         ("[erased]", "[erased]"),
         ("欧***", "440301********567X"),
     ]
-    archive = invoke("archive", "L-0001", "--db", book)
+    archive = invoke("archive", "L-0001", "--unmasked", "--db", book)
     assert json.loads(archive.stdout)["borrower"] == {
         "id": "B-1",
         "name": "[erased]",
@@ -143,7 +143,7 @@ def test_forget_guarantor_erases_the_guarantors_name_only(book: str) -> None:
 
     assert result.exit_code == 0, result.stderr
     assert result.stdout.startswith("forgot guarantor G-1 at ")
-    archive = json.loads(invoke("archive", "L-0001", "--db", book).stdout)
+    archive = json.loads(invoke("archive", "L-0001", "--unmasked", "--db", book).stdout)
     guarantor = next(fact for fact in archive["facts"] if fact["fact"] == "GuarantorAdded")
     assert guarantor["data"]["guarantor_name"] == "[erased]"
     assert archive["borrower"]["name"] == "张三"
@@ -177,8 +177,13 @@ def test_an_unmasked_arbitration_package_is_recorded_and_a_masked_one_hides_the_
     )
     assert guarantor["data"]["guarantor_name"] == "王*"
     assert "王五" not in text and "张三" not in text
-    assert _log(book) == [
-        ("unmasked_export", "*", "auditor-7", f"arbitration package as of {AS_OF}")
+    with zipfile.ZipFile(unmasked) as archive:
+        claims = [name.removesuffix(".json") for name in archive.namelist() if ".json" in name]
+        assert "王五" in archive.read("L-0001.json").decode("utf-8")
+    assert claims == ["L-0001", "L-0002"]
+    assert _log(book) == [  # the package, then each loan's unmasked archive in it
+        ("unmasked_export", "*", "auditor-7", f"arbitration package as of {AS_OF}"),
+        *(("unmasked_export", "*", "auditor-7", f"archive of {loan}") for loan in claims),
     ]
 
 
@@ -195,7 +200,9 @@ def test_rotate_master_key_rewraps_every_data_key_under_the_new_key(book: str) -
 
     missing = invoke("rotate-master-key", "--db", book)
     rotated = invoke("rotate-master-key", "--db", book, env={"LOANLEDGER_NEW_MASTER_KEY": new})
-    loan = invoke("archive", "L-0001", "--db", book, env={"LOANLEDGER_MASTER_KEY": new})
+    loan = invoke(
+        "archive", "L-0001", "--unmasked", "--db", book, env={"LOANLEDGER_MASTER_KEY": new}
+    )
 
     assert (missing.exit_code, missing.stderr) == (
         2,
