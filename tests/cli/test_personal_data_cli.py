@@ -187,6 +187,29 @@ def test_an_unmasked_arbitration_package_is_recorded_and_a_masked_one_hides_the_
     ]
 
 
+def test_the_archive_masks_personal_data_and_an_unmasked_one_is_logged_on_stderr_and_in_the_store(
+    book: str, tmp_path: Path
+) -> None:
+    page = tmp_path / "L-0001.html"
+
+    masked = invoke("archive", "L-0001", "--db", book)
+    html = invoke("archive", "L-0001", "--format", "html", "-o", str(page), "--db", book)
+    assert _log(book) == []
+    unmasked = invoke("archive", "L-0001", "--unmasked", "--db", book, env={"USER": "auditor-7"})
+
+    assert (masked.exit_code, html.exit_code, unmasked.exit_code) == (0, 0, 0)
+    assert json.loads(masked.stdout)["borrower"] == {
+        "id": "B-1",
+        "name": "张*",
+        "id_number": "110101********1234",
+    }
+    for text in ("张三", "王五", "110101199001011234"):
+        assert text not in masked.stdout and text not in page.read_text(encoding="utf-8")
+    assert json.loads(unmasked.stdout)["borrower"]["id_number"] == "110101199001011234"
+    assert "UNMASKED export of personal data by auditor-7" in unmasked.stderr
+    assert _log(book) == [("unmasked_export", "*", "auditor-7", "archive of L-0001")]
+
+
 def test_new_master_key_prints_a_fresh_usable_key_each_time() -> None:
     first, second = invoke("new-master-key"), invoke("new-master-key")
 
