@@ -234,3 +234,19 @@ def test_the_page_shows_amounts_rates_booleans_and_dates_as_a_reader_expects(
     for fact in archive["facts"]:
         assert fact["hash"] in text and fact["stored_sha256"] in text and fact["leaf_hash"] in text
     assert ID_NUMBER not in page
+
+
+def test_the_page_sets_each_installment_against_what_was_paid_with_totals(
+    booked: LoanLedger, archive: dict[str, Any]
+) -> None:
+    page = booked.archive_html(LOAN)
+
+    assert [row["status"] for row in archive["installments"]] == [
+        *["overdue"] * 5,
+        "due",
+        *["future"] * 6,
+    ]
+    assert '<td class="num">100,845.55 / 95,524.69</td>' in page
+    assert "Total of 12 installments" in page
+    assert '<th class="num">1,234,567.89 / 95,524.69</th>' in page
+    assert '<th class="num">29,282.46 / 4,475.31</th>' in page

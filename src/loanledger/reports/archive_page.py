@@ -202,6 +202,25 @@ def _moment(recorded_at: str) -> tuple[str, str]:
     return day, rest[:8]
 
 
+INSTALLMENT_AMOUNTS = (
+    "principal_due",
+    "principal_paid",
+    "interest_due",
+    "interest_paid",
+    "penalty_due",
+    "penalty_paid",
+)
+
+
+def installment_totals(rows: Sequence[Mapping[str, Any]]) -> dict[str, str]:
+    """The schedule's totals row: each due and paid column summed exactly (two-decimal amounts
+    add up without rounding)."""
+    return {
+        name: amount_display(sum((Decimal(row[name]) for row in rows), start=Decimal(0)))
+        for name in INSTALLMENT_AMOUNTS
+    }
+
+
 def page_rows(archive: Mapping[str, Any]) -> list[dict[str, Any]]:
     """The facts in chain order with each time-driven change placed before the first fact
     effective on or after its date (those after the last fact come last)."""
@@ -236,4 +255,8 @@ def render_html(archive: Mapping[str, Any]) -> str:
         moment=moment_text,
         label=label,
     )
-    return environment.get_template("archive.html").render(archive=archive, rows=page_rows(archive))
+    return environment.get_template("archive.html").render(
+        archive=archive,
+        rows=page_rows(archive),
+        totals=installment_totals(archive.get("installments") or []),
+    )
