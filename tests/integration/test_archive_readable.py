@@ -234,6 +234,8 @@ def test_the_page_shows_amounts_rates_booleans_and_dates_as_a_reader_expects(
     for fact in archive["facts"]:
         assert fact["hash"] in text and fact["stored_sha256"] in text and fact["leaf_hash"] in text
     assert ID_NUMBER not in page
+    assert '"Noto Sans CJK SC", "Source Han Sans SC", "PingFang SC", "Microsoft YaHei"' in page
+    assert "@page { size: A4 portrait" in page and "white-space: nowrap" in page
 
 
 def test_the_page_sets_each_installment_against_what_was_paid_with_totals(
