@@ -147,8 +147,8 @@ def build_archive(
     """The archive of one loan from its stored facts. After an unreadable fact the figures are
     no longer derived (they would be wrong), but every stored fact is still listed."""
     facts = []
-    before: Loan | None = None
     after: Loan | None = None
+    last_view: tuple[date, dict[str, Any]] | None = None
     readable = True
     previous_link = GENESIS_LINK
     proven = _proven_versions(verified)
@@ -181,13 +181,17 @@ def build_archive(
         if after is None:
             after = Loan(event.originator_id)
         # The loan just before and just after this fact was recorded, both seen on the fact's
-        # effective date, so `changes` shows what this fact alone did to each figure.
-        event.mutate(after)
+        # effective date, so `changes` shows what this fact alone did to each figure. The view
+        # after the previous fact is the view before this one when both fall on one day (close
+        # of day records several facts a day), so it is derived once.
         day = event.effective_date
+        if last_view is not None and last_view[0] == day:
+            previous_view = last_view[1]
+        else:
+            previous_view = loan_view(after, day, rules) if after.exists_on(day) else {}
+        event.mutate(after)
         view = loan_view(after, day, rules) if after.exists_on(day) else {}
-        previous_view = (
-            loan_view(before, day, rules) if before is not None and before.exists_on(day) else {}
-        )
+        last_view = (day, view)
         data = fact_fields(event)
         entry.update(
             recorded_at=event.timestamp.isoformat(),
@@ -205,9 +209,6 @@ def build_archive(
             },
         )
         facts.append(entry)
-        if before is None:
-            before = Loan(event.originator_id)
-        event.mutate(before)
     application = after.application if after is not None else None
     # Schedule against actual: each installment as the last fact left it; the time-driven
     # transitions between facts; the summary (none when a stored fact is unreadable: figures
