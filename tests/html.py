@@ -8,7 +8,7 @@ from html.parser import HTMLParser
 class TagBalance(HTMLParser):
     """Feeds a page and fails on any closing tag that does not close the open one."""
 
-    VOID = frozenset({"meta", "br", "link", "img", "input", "hr"})
+    VOID = frozenset({"meta", "br", "link", "img", "input", "hr", "col"})
 
     def __init__(self) -> None:
         super().__init__()

@@ -137,8 +137,10 @@ def test_archive_as_html_is_well_formed_and_shows_every_fact(
     facts = opened.archive("L-0002")["facts"]
     assert len(facts) == 20
     for fact in facts:
-        for value in (fact["fact"], fact["hash"], fact["previous_hash"], fact["recorded_at"]):
+        recorded_day, recorded_second = fact["recorded_at"][:10], fact["recorded_at"][11:19]
+        for value in (fact["fact"], fact["hash"], fact["previous_hash"], recorded_day):
             assert value in text
+        assert recorded_second in text  # the recorded time to the second (UTC)
         assert fact["effective_date"] in text and fact["actor"] in text
     assert "L-0002/dunning/2024-02-17" in text
     assert "verified" in text

@@ -105,7 +105,7 @@ def test_forget_borrower_erases_the_name_in_every_export_even_unmasked(
         ("[erased]", "[erased]"),
         ("欧***", "440301********567X"),
     ]
-    archive = invoke("archive", "L-0001", "--db", book)
+    archive = invoke("archive", "L-0001", "--unmasked", "--db", book)
     assert json.loads(archive.stdout)["borrower"] == {
         "id": "B-1",
         "name": "[erased]",
@@ -143,7 +143,7 @@ def test_forget_guarantor_erases_the_guarantors_name_only(book: str) -> None:
 
     assert result.exit_code == 0, result.stderr
     assert result.stdout.startswith("forgot guarantor G-1 at ")
-    archive = json.loads(invoke("archive", "L-0001", "--db", book).stdout)
+    archive = json.loads(invoke("archive", "L-0001", "--unmasked", "--db", book).stdout)
     guarantor = next(fact for fact in archive["facts"] if fact["fact"] == "GuarantorAdded")
     assert guarantor["data"]["guarantor_name"] == "[erased]"
     assert archive["borrower"]["name"] == "张三"
@@ -177,9 +177,37 @@ def test_an_unmasked_arbitration_package_is_recorded_and_a_masked_one_hides_the_
     )
     assert guarantor["data"]["guarantor_name"] == "王*"
     assert "王五" not in text and "张三" not in text
-    assert _log(book) == [
-        ("unmasked_export", "*", "auditor-7", f"arbitration package as of {AS_OF}")
+    with zipfile.ZipFile(unmasked) as archive:
+        claims = [name.removesuffix(".json") for name in archive.namelist() if ".json" in name]
+        assert "王五" in archive.read("L-0001.json").decode("utf-8")
+    assert claims == ["L-0001", "L-0002"]
+    assert _log(book) == [  # the package, then each loan's unmasked archive in it
+        ("unmasked_export", "*", "auditor-7", f"arbitration package as of {AS_OF}"),
+        *(("unmasked_export", "*", "auditor-7", f"archive of {loan}") for loan in claims),
     ]
+
+
+def test_the_archive_masks_personal_data_and_an_unmasked_one_is_logged_on_stderr_and_in_the_store(
+    book: str, tmp_path: Path
+) -> None:
+    page = tmp_path / "L-0001.html"
+
+    masked = invoke("archive", "L-0001", "--db", book)
+    html = invoke("archive", "L-0001", "--format", "html", "-o", str(page), "--db", book)
+    assert _log(book) == []
+    unmasked = invoke("archive", "L-0001", "--unmasked", "--db", book, env={"USER": "auditor-7"})
+
+    assert (masked.exit_code, html.exit_code, unmasked.exit_code) == (0, 0, 0)
+    assert json.loads(masked.stdout)["borrower"] == {
+        "id": "B-1",
+        "name": "张*",
+        "id_number": "110101********1234",
+    }
+    for text in ("张三", "王五", "110101199001011234"):
+        assert text not in masked.stdout and text not in page.read_text(encoding="utf-8")
+    assert json.loads(unmasked.stdout)["borrower"]["id_number"] == "110101199001011234"
+    assert "UNMASKED export of personal data by auditor-7" in unmasked.stderr
+    assert _log(book) == [("unmasked_export", "*", "auditor-7", "archive of L-0001")]
 
 
 def test_new_master_key_prints_a_fresh_usable_key_each_time() -> None:
@@ -195,7 +223,9 @@ def test_rotate_master_key_rewraps_every_data_key_under_the_new_key(book: str) -
 
     missing = invoke("rotate-master-key", "--db", book)
     rotated = invoke("rotate-master-key", "--db", book, env={"LOANLEDGER_NEW_MASTER_KEY": new})
-    loan = invoke("archive", "L-0001", "--db", book, env={"LOANLEDGER_MASTER_KEY": new})
+    loan = invoke(
+        "archive", "L-0001", "--unmasked", "--db", book, env={"LOANLEDGER_MASTER_KEY": new}
+    )
 
     assert (missing.exit_code, missing.stderr) == (
         2,

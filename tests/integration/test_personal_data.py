@@ -106,7 +106,9 @@ def _everything(ledger: LoanLedger) -> dict[str, Any]:
         "reports": {name: ledger.report(name, as_of=AS_OF) for name in REPORTS},
         "loan_level": ledger.report("loan_level", as_of=AS_OF),
         "loan_level_unmasked": ledger.export_loan_level(AS_OF, unmasked=True, actor="test"),
-        "archives": {loan_id: ledger.archive(loan_id) for loan_id in ("L-0001", "L-0002")},
+        "archives": {
+            loan_id: ledger.archive(loan_id, unmasked=True) for loan_id in ("L-0001", "L-0002")
+        },
     }
 
 
@@ -148,7 +150,7 @@ def test_personal_data_reads_back_in_full_from_the_store(
 
     reopened = ledger if ledger.settings.kind == "memory" else _reopen(ledger, clock)
     try:
-        archive = reopened.archive("L-0001")
+        archive = reopened.archive("L-0001", unmasked=True)
         rows = reopened.export_loan_level(AS_OF, unmasked=True, actor="test")
     finally:
         if reopened is not ledger:
@@ -171,7 +173,11 @@ def test_a_borrower_without_an_id_number_stores_none_and_reads_back_none(
     for command in commands:
         ledger.execute(command)
 
-    assert ledger.archive("L-0003")["borrower"] == {"id": "B-3", "name": "李四", "id_number": None}
+    assert ledger.archive("L-0003", unmasked=True)["borrower"] == {
+        "id": "B-3",
+        "name": "李四",
+        "id_number": None,
+    }
     envelope = json.loads(_raw_states(ledger)[0][64:])["personal_data"]
     assert envelope["fields"] == ["borrower.name"]
 
@@ -291,12 +297,14 @@ def test_a_forgotten_borrower_reads_as_erased_in_another_process(
     ledger: LoanLedger, clock: Callable[[], datetime]
 ) -> None:
     _book(ledger)
-    ledger.archive("L-0001")  # this process has the name decoded and the key unwrapped
+    ledger.archive(
+        "L-0001", unmasked=True
+    )  # this process has the name decoded and the key unwrapped
 
     ledger.forget_borrower("B-1")
     reopened = _reopen(ledger, clock)
     try:
-        assert reopened.archive("L-0001")["borrower"] == {
+        assert reopened.archive("L-0001", unmasked=True)["borrower"] == {
             "id": "B-1",
             "name": ERASED,
             "id_number": ERASED,
@@ -348,7 +356,7 @@ def test_forgetting_a_guarantor_erases_their_name_but_not_the_borrowers(
 
     ledger.forget_guarantor("G-1", actor="dpo-1")
 
-    archive = ledger.archive("L-0001")
+    archive = ledger.archive("L-0001", unmasked=True)
     guarantor = next(f for f in archive["facts"] if f["fact"] == "GuarantorAdded")
     assert guarantor["data"]["guarantor_name"] == ERASED
     assert archive["borrower"]["name"] == ZHANG
@@ -365,12 +373,12 @@ def test_a_forgotten_borrower_who_applies_again_gets_a_new_key_and_the_old_data_
     for command in pre_loan("L-0009"):
         ledger.execute(command)
 
-    assert ledger.archive("L-0009")["borrower"] == {
+    assert ledger.archive("L-0009", unmasked=True)["borrower"] == {
         "id": "B-1",
         "name": ZHANG,
         "id_number": ZHANG_ID,
     }
-    assert ledger.archive("L-0001")["borrower"]["name"] == ERASED
+    assert ledger.archive("L-0001", unmasked=True)["borrower"]["name"] == ERASED
 
 
 # --- idempotency and replay ----------------------------------------------------------------------
@@ -427,8 +435,9 @@ def test_rotating_the_master_key_keeps_personal_data_readable_under_the_new_key_
         _book(ledger)
         events_before = _raw_states(ledger)
         result = ledger.rotate_master_key(new, actor="kms-operator")
-        assert ledger.archive("L-0001")["borrower"]["name"] == ZHANG  # same process goes on
         log = ledger.personal_data_log()
+        # The same process goes on reading the name (an unmasked read, logged after the above).
+        assert ledger.archive("L-0001", unmasked=True)["borrower"]["name"] == ZHANG
     finally:
         ledger.close()
 
@@ -436,7 +445,7 @@ def test_rotating_the_master_key_keeps_personal_data_readable_under_the_new_key_
     assert [(row["action"], row["actor"]) for row in log] == [("rotate_master_key", "kms-operator")]
     rotated = LoanLedger.open(store_url, clock=clock, master_key=new)
     try:
-        assert rotated.archive("L-0001")["borrower"]["name"] == ZHANG
+        assert rotated.archive("L-0001", unmasked=True)["borrower"]["name"] == ZHANG
         assert rotated.export_loan_level(AS_OF, unmasked=True)[1]["borrower_name"] == OUYANG
         assert _raw_states(rotated) == events_before  # no event was touched
         assert rotated.verify().ok
@@ -445,7 +454,7 @@ def test_rotating_the_master_key_keeps_personal_data_readable_under_the_new_key_
     stale = LoanLedger.open(store_url, clock=clock, master_key=old)
     try:
         with pytest.raises(MasterKeyMismatchError):
-            stale.archive("L-0001")
+            stale.archive("L-0001", unmasked=True)
     finally:
         stale.close()
 
@@ -464,7 +473,7 @@ def test_during_a_rotation_the_previous_key_still_unwraps(
     # Deployed with the new key before the rotation ran: the old one is given as previous.
     both = LoanLedger.open(store_url, clock=clock, master_key=new, previous_master_key=old)
     try:
-        assert both.archive("L-0002")["borrower"]["name"] == OUYANG
+        assert both.archive("L-0002", unmasked=True)["borrower"]["name"] == OUYANG
         for command in pre_loan("L-0003", borrower_id="B-3"):
             both.execute(command)  # a new person's key is wrapped under the new master key
         assert both.rotate_master_key(new)["data_keys_rewrapped"] == 3
@@ -523,7 +532,7 @@ def test_a_memory_store_without_a_master_key_uses_a_key_of_its_own(
     ledger = LoanLedger.open("memory://")
     try:
         _book(ledger)
-        assert ledger.archive("L-0001")["borrower"]["name"] == ZHANG
+        assert ledger.archive("L-0001", unmasked=True)["borrower"]["name"] == ZHANG
     finally:
         ledger.close()
 
@@ -608,7 +617,9 @@ def test_writers_applying_for_one_new_borrower_at_once_share_one_data_key(
         assert keys == [(1,)]
         fresh = _reopen(reader, clock)
         try:
-            names = [fresh.archive(f"L-{n:04d}")["borrower"]["name"] for n in range(1, 5)]
+            names = [
+                fresh.archive(f"L-{n:04d}", unmasked=True)["borrower"]["name"] for n in range(1, 5)
+            ]
         finally:
             fresh.close()
         assert names == [ZHANG] * 4
@@ -632,8 +643,8 @@ def test_a_writer_whose_borrower_was_forgotten_elsewhere_seals_new_data_under_a_
 
         fresh = _reopen(writer, clock)
         try:
-            assert fresh.archive("L-0002")["borrower"]["name"] == ZHANG
-            assert fresh.archive("L-0001")["borrower"]["name"] == ERASED
+            assert fresh.archive("L-0002", unmasked=True)["borrower"]["name"] == ZHANG
+            assert fresh.archive("L-0001", unmasked=True)["borrower"]["name"] == ERASED
         finally:
             fresh.close()
     finally:
@@ -696,7 +707,7 @@ def test_a_rebuild_reads_a_pages_data_keys_in_one_query_and_gives_the_same_repor
         for command in pre_loan(loan_id, borrower_id=f"B-{number}"):
             ledger.execute(command)
     ledger.forget_borrower("B-1", actor="test")  # a destroyed key is looked up with the rest
-    before = [ledger.archive(f"L-{number:04d}") for number in (1, 40)]
+    before = [ledger.archive(f"L-{number:04d}", unmasked=True) for number in (1, 40)]
     assert ZHANG not in json.dumps(before[0], ensure_ascii=False)
     cold = _reopen(ledger, clock)
     with _statements_of(cold.read_store) as reads:
@@ -704,7 +715,7 @@ def test_a_rebuild_reads_a_pages_data_keys_in_one_query_and_gives_the_same_repor
 
     key_reads = [statement for statement in reads if "loanledger_data_keys" in statement]
     assert len(key_reads) == 1  # 40 people, 160 events: one page
-    assert [cold.archive(f"L-{number:04d}") for number in (1, 40)] == before
+    assert [cold.archive(f"L-{number:04d}", unmasked=True) for number in (1, 40)] == before
     cold.close()
 
 

@@ -37,7 +37,7 @@ def _book(ledger: LoanLedger) -> None:
     for name in ("loan_ledger", "five_category", "notices", "loan_level"):
         ledger.report(name, as_of=AS_OF)
     ledger.loan("L-0001", as_of=AS_OF)
-    ledger.archive("L-0001")
+    ledger.archive("L-0001", unmasked=True)
 
 
 def _encodings(text: str) -> list[bytes]:
@@ -53,7 +53,7 @@ def _encodings(text: str) -> list[bytes]:
 
 
 def _payees(ledger: LoanLedger) -> list[str | None]:
-    facts = ledger.archive("L-0001")["facts"]
+    facts = ledger.archive("L-0001", unmasked=True)["facts"]
     return [fact["data"].get("payee") for fact in facts if fact["fact"] == "LoanDisbursed"]
 
 
@@ -179,12 +179,20 @@ def test_a_refunds_payee_is_sealed_under_the_borrowers_key_and_erased_with_them(
     )
     stored = b"".join(item.state for item in ledger.recorder.select_notifications(1, 1000))
     assert all(encoded not in stored for encoded in _encodings(payee))
-    refunds = [f for f in ledger.archive("L-0001")["facts"] if f["fact"] == "OverpaymentRefunded"]
+    refunds = [
+        f
+        for f in ledger.archive("L-0001", unmasked=True)["facts"]
+        if f["fact"] == "OverpaymentRefunded"
+    ]
     assert [fact["data"]["payee"] for fact in refunds] == [payee]
 
     ledger.forget_borrower("B-1", actor="test")
 
-    refunds = [f for f in ledger.archive("L-0001")["facts"] if f["fact"] == "OverpaymentRefunded"]
+    refunds = [
+        f
+        for f in ledger.archive("L-0001", unmasked=True)["facts"]
+        if f["fact"] == "OverpaymentRefunded"
+    ]
     assert [fact["data"]["payee"] for fact in refunds] == [ERASED]
     assert ledger.loan("L-0001", as_of="2024-02-21")["overpayment"] == "39.00"
     assert ledger.verify().ok

@@ -400,4 +400,4 @@ def test_the_archive_shows_each_installment_against_what_was_paid_of_it(
     assert [row["status"] for row in archive["installments"][:3]] == ["paid", "overdue", "due"]
     html = ledger.archive_html(LOAN)
     assert "Installments: schedule against payments" in html
-    assert "<td>977.66 / 443.83</td>" in html
+    assert '<td class="num">977.66 / 443.83</td>' in html

@@ -4,6 +4,8 @@ ledger's public methods delegate here."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from datetime import date
 from os import PathLike
 from typing import Any
 from uuid import UUID
@@ -18,15 +20,17 @@ from eventsourcing.persistence import (
 from loanledger.application.store import _query
 from loanledger.domain.errors import LoanNotFoundError
 from loanledger.domain.event import DomainEvent
+from loanledger.domain.loan import Loan
 from loanledger.domain.rules import RuleSet
 from loanledger.persistence.book_audit import verify_book
 from loanledger.persistence.chain import MalformedSealError, unseal
 from loanledger.persistence.ids import loan_uuid
 from loanledger.persistence.pages import page_reader
 from loanledger.persistence.snapshots import Snapshots
-from loanledger.persistence.transparency import TransparencyLog, inclusion_status
+from loanledger.persistence.transparency import TransparencyLog, inclusion_status, leaf_bytes
 from loanledger.persistence.verify import VerifyResult, read_notifications, verify_chains
-from loanledger.reports.archive import StoredFact, build_archive, render_html
+from loanledger.projection.segments import Timeline, event_changes_row
+from loanledger.reports.archive import StoredFact, TimeStep, build_archive, render_html
 
 
 class Audit:
@@ -80,13 +84,18 @@ class Audit:
         )
 
     @_query
-    def archive(self, loan_id: str) -> dict[str, Any]:
+    def archive(self, loan_id: str, *, unmasked: bool = False) -> dict[str, Any]:
         stored = self.recorder.select_events(loan_uuid(loan_id))
         if not stored:
             raise LoanNotFoundError(f"loan {loan_id} has not applied")
         result = verify_chains(iter(stored))
         facts = [
-            StoredFact(item.originator_version, item.topic, *self._read_stored(item))
+            StoredFact(
+                item.originator_version,
+                item.topic,
+                *self._read_stored(item),
+                stored=leaf_bytes(item.state),
+            )
             for item in stored
         ]
         verified = {
@@ -95,7 +104,23 @@ class Audit:
             "first_break": str(result.first_break) if result.first_break else None,
             "checkpoint": inclusion_status(self.transparency, loan_id, loan_uuid(loan_id), stored),
         }
-        return build_archive(loan_id, facts, verified, self.rules)
+        return build_archive(
+            loan_id,
+            facts,
+            verified,
+            self.rules,
+            timeline=self._timeline,
+            unmasked=unmasked,
+        )
+
+    def _timeline(self, loan: Loan, through: date) -> Iterator[TimeStep]:
+        """The loan's report row segment by segment (the `loan_state` read model's walk), each
+        marked with whether a fact that changes the row is effective on its first day."""
+        fact_days = {event.effective_date for event in loan.history if event_changes_row(event)}
+        timeline = Timeline(loan, self.rules)
+        for segment in timeline.segments(timeline.starts_on, through):
+            day = segment.valid_from
+            yield TimeStep(day, day in fact_days, segment.row)
 
     def _read_stored(self, item: StoredEvent) -> tuple[str | None, DomainEvent | None]:
         """(chain link, event) of one stored event; None for what cannot be read."""
@@ -111,5 +136,5 @@ class Audit:
         return link, event
 
     @_query
-    def archive_html(self, loan_id: str) -> str:
-        return render_html(self.archive(loan_id))
+    def archive_html(self, loan_id: str, *, unmasked: bool = False) -> str:
+        return render_html(self.archive(loan_id, unmasked=unmasked))

@@ -228,14 +228,28 @@ class LoanLedger(Commands, Desk, ChainedRecording):
         """The proof that the book only grew from checkpoint `old` to checkpoint `new`."""
         return self.audit.prove_consistency(old, new)
 
-    def archive(self, loan_id: str) -> dict[str, Any]:
+    def archive(
+        self, loan_id: str, *, unmasked: bool = False, actor: str = "unspecified"
+    ) -> dict[str, Any]:
         """The loan archive (贷款业务管理档案): every stored fact with its chain proof and the
-        state after it. A loan whose stored bytes were altered still has an archive: it names
-        the break and lists what follows it as unreadable. See `loanledger.reports.archive`."""
-        return self.audit.archive(loan_id)
+        state after it, the time-driven changes between facts and a summary. A loan whose
+        stored bytes were altered still has an archive: it names the break and lists what
+        follows it as unreadable. Personal data is masked unless `unmasked`, which is recorded
+        in the personal-data log as an unmasked export by `actor`. See
+        `loanledger.reports.archive`."""
+        archive = self.audit.archive(loan_id, unmasked=unmasked)
+        if unmasked:
+            self.personal_data.record_unmasked_export(f"archive of {loan_id}", actor=actor)
+        return archive
 
-    def archive_html(self, loan_id: str) -> str:
-        return self.audit.archive_html(loan_id)
+    def archive_html(
+        self, loan_id: str, *, unmasked: bool = False, actor: str = "unspecified"
+    ) -> str:
+        """The archive as a page to read and print (masked unless `unmasked`, as `archive`)."""
+        page = self.audit.archive_html(loan_id, unmasked=unmasked)
+        if unmasked:
+            self.personal_data.record_unmasked_export(f"archive of {loan_id} (html)", actor=actor)
+        return page
 
     # --- personal data (`loanledger.application.personal_data`) -----------------------------------
 

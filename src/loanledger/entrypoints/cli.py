@@ -34,6 +34,7 @@ from loanledger.domain.commands import parse_command
 from loanledger.domain.errors import DomainError, LoanLedgerError, StoreUnavailableError
 from loanledger.entrypoints import cli_charts, cli_proof
 from loanledger.entrypoints.cli_desk import register as register_desk
+from loanledger.entrypoints.cli_personal_data import _log_unmasked, _user
 from loanledger.entrypoints.cli_personal_data import register as register_personal_data
 from loanledger.entrypoints.console import (
     EXIT_FAILED,
@@ -44,6 +45,7 @@ from loanledger.entrypoints.console import (
     OutputOption,
     Refusal,
     SchedulerOption,
+    UnmaskedOption,
     WorkersOption,
     check_format,
     emit_rows,
@@ -423,16 +425,22 @@ def archive(
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Write to this file instead of stdout.")
     ] = None,
+    unmasked: UnmaskedOption = False,
     db: DbOption = None,
 ) -> None:
-    """Print a loan's archive (贷款业务管理档案): every fact in chain order with its proof."""
+    """Print a loan's archive (贷款业务管理档案): every fact in chain order with its proof, the
+    changes time made between facts, and a summary; personal data masked unless --unmasked."""
     with refusals():
         check_format(fmt, ("json", "html"))
+        if unmasked:
+            _log_unmasked()
         with opened_ledger(db) as ledger:
+            actor = _user()
             if fmt == "json":
-                text = json.dumps(ledger.archive(loan_id), ensure_ascii=False, indent=2) + "\n"
+                result = ledger.archive(loan_id, unmasked=unmasked, actor=actor)
+                text = json.dumps(result, ensure_ascii=False, indent=2) + "\n"
             else:
-                text = ledger.archive_html(loan_id)
+                text = ledger.archive_html(loan_id, unmasked=unmasked, actor=actor)
         if output is None:
             sys.stdout.write(text)
             return

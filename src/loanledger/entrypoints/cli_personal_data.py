@@ -164,7 +164,7 @@ def export_arbitration(
             bundles = [
                 (
                     arbitration.evidence_bundle(
-                        ledger.archive(row["loan_id"]),
+                        ledger.archive(row["loan_id"], unmasked=unmasked, actor=_user()),
                         row,
                         notices[row["loan_id"]],
                         day.isoformat(),
