@@ -70,6 +70,9 @@ app.add_typer(export_app, name="export")
 LEDGER_REPORTS = ("trial_balance", "journal")
 """Reports `LoanLedger.report` builds from the general ledger rather than from `REPORTS`."""
 REPORT_NAMES = tuple(sorted([*REPORTS, *LEDGER_REPORTS]))
+PERSONAL_REPORTS = ("loan_level",)
+"""Reports with personal columns (names, identity-document numbers): they need the master key;
+every other report runs without one."""
 
 # --- commands ------------------------------------------------------------------------------------
 
@@ -227,7 +230,8 @@ def report(
             raise Refusal(f"--since must be an ISO date 'YYYY-MM-DD', got {since!r}") from error
         moment = parse_known_at(known_at)
         check_format(fmt)
-        with opened_ledger(db) as ledger:
+        personal = name in PERSONAL_REPORTS
+        with opened_ledger(db, withhold_personal_data=not personal) as ledger:
             rows = ledger.report(name, as_of=day, known_at=moment, since=start)
         period = f"{start.isoformat()}..{day.isoformat()}" if start else f"as of {day.isoformat()}"
         title = f"{name} {period}" + (f", known at {known_at}" if known_at else "")
@@ -251,7 +255,7 @@ def schedule(
     with refusals():
         day: date | None = parse_as_of(as_of) if as_of is not None else None
         check_format(fmt)
-        with opened_ledger(db) as ledger:
+        with opened_ledger(db, withhold_personal_data=True) as ledger:
             rows = ledger.schedule(loan_id, as_of=day)
         title = f"schedule of {loan_id}" + (f" as of {day.isoformat()}" if day else "")
         emit_rows(rows, fmt, output, title=title, sheet="schedule")
@@ -269,7 +273,7 @@ def loan(
     with refusals():
         day, moment = query_dates(as_of, known_at)
         check_format(fmt, ("table", "json"))
-        with opened_ledger(db) as ledger:
+        with opened_ledger(db, withhold_personal_data=True) as ledger:
             view = ledger.loan(loan_id, as_of=day, known_at=moment)
         if fmt == "json":
             typer.echo(json.dumps(view, ensure_ascii=False, indent=2))

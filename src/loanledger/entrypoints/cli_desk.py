@@ -46,7 +46,7 @@ def payoff(
     with refusals():
         day, _ = query_dates(on, None)
         check_format(fmt, ("table", "json"))
-        with opened_ledger(db) as ledger:
+        with opened_ledger(db, withhold_personal_data=True) as ledger:
             quote = ledger.payoff(loan_id, day)
         if fmt == "json":
             typer.echo(json.dumps(quote, ensure_ascii=False, indent=2))
@@ -66,7 +66,7 @@ def installments(
     with refusals():
         day, moment = query_dates(as_of, known_at)
         check_format(fmt)
-        with opened_ledger(db) as ledger:
+        with opened_ledger(db, withhold_personal_data=True) as ledger:
             rows = ledger.installments(loan_id, as_of=day, known_at=moment)
         emit_rows(
             rows, fmt, output, title=f"installments of {loan_id} as of {day}", sheet="installments"
@@ -90,7 +90,7 @@ def statement(
         start, moment = query_dates(from_date, known_at)
         end, _ = query_dates(to_date, None)
         check_format(fmt, ("table", "json"))
-        with opened_ledger(db) as ledger:
+        with opened_ledger(db, withhold_personal_data=True) as ledger:
             result = ledger.statement(loan_id, start, end, known_at=moment)
         if fmt == "json":
             typer.echo(json.dumps(result, ensure_ascii=False, indent=2))
@@ -127,7 +127,7 @@ def explain(
     with refusals():
         day, moment = query_dates(as_of, known_at)
         check_format(fmt, ("tree", "json"))
-        with opened_ledger(db) as ledger:
+        with opened_ledger(db, withhold_personal_data=True) as ledger:
             result = ledger.explain(loan_id, field, as_of=day, known_at=moment)
         if fmt == "json":
             typer.echo(json.dumps(result, ensure_ascii=False, indent=2))

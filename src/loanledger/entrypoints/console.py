@@ -103,9 +103,11 @@ def refusals() -> Iterator[None]:
 
 
 @contextmanager
-def opened_ledger(db: str | None) -> Iterator[LoanLedger]:
+def opened_ledger(db: str | None, *, withhold_personal_data: bool = False) -> Iterator[LoanLedger]:
+    """The ledger at `db`. Commands that print no personal data pass `withhold_personal_data`,
+    so that they run without a master key (names then read as `[withheld]` inside)."""
     # An unreachable store raises StoreUnavailableError (a LoanLedgerError): one line, exit 1.
-    ledger = LoanLedger.open(db)
+    ledger = LoanLedger.open(db, withhold_personal_data=withhold_personal_data)
     try:
         yield ledger
     finally:
