@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from openpyxl import load_workbook
 from typer.testing import CliRunner, Result
 
 from loanledger import LoanLedger, MasterKeyMissingError
@@ -187,3 +188,51 @@ def test_the_loan_level_report_shows_names_so_it_still_needs_the_key(
 
     assert result.exit_code == 1
     assert "no master key for" in result.stderr
+
+
+# --- spreadsheets and tables -----------------------------------------------------------------------
+
+
+def test_two_xlsx_exports_of_a_past_report_are_byte_identical_and_say_what_they_hold(
+    demo: tuple[Path, Result], tmp_path: Path
+) -> None:
+    out, _ = demo
+    args = ("report", "aging", "--as-of", "2025-06-30", "--known-at", "2025-07-01T12:00:00+08:00")
+    first, second = tmp_path / "a.xlsx", tmp_path / "b.xlsx"
+
+    for path in (first, second):
+        written = invoke(*args, "--format", "xlsx", "--output", str(path), "--db", _db(out))
+        assert written.exit_code == 0, written.stderr
+
+    assert first.read_bytes() == second.read_bytes()
+    sheet = load_workbook(first).worksheets[0]
+    assert [(row[0].value, row[1].value) for row in sheet.iter_rows(max_row=5)] == [
+        ("book", _db(out)),
+        ("report", "aging"),
+        ("as of", "2025-06-30"),
+        ("known at", "2025-07-01T04:00:00+00:00"),
+        ("rule set", "CN-2023"),
+    ]
+
+
+def test_the_demo_writes_summaries_as_spreadsheets_with_numbers_and_a_totals_row(
+    demo: tuple[Path, Result],
+) -> None:
+    out, _ = demo
+    sheet = load_workbook(out / "aging.xlsx").worksheets[0]
+    header = [cell.value for cell in sheet[7]]
+    rows = list(sheet.iter_rows(min_row=8, values_only=True))
+
+    assert header == ["bucket", "loans", "principal_outstanding", "overdue_amount"]
+    assert sheet.freeze_panes == "A8" and sheet.auto_filter.ref == "A7:D15"
+    assert rows[-1] == ("total", 9, 1360170.51, 241330.68)
+    assert sheet.cell(row=8, column=3).number_format == "#,##0.00"
+
+
+def test_the_demo_prints_its_summaries_with_separators_and_totals(
+    demo: tuple[Path, Result],
+) -> None:
+    _, result = demo
+
+    assert "│ total           │     9 │          1,360,170.51 │" in result.stdout
+    assert "│ normal          │     7 │          1,119,248.89 │" in result.stdout

@@ -41,9 +41,11 @@ from loanledger.entrypoints.console import (
     guarded_ledger,
     journal_file,
     opened_ledger,
+    plural,
     progress_bar,
     query_dates,
     refusals,
+    report_about,
     stdout_console,
 )
 from loanledger.entrypoints.projection_status import projection_status
@@ -118,7 +120,7 @@ def load(
     with refusals(), journal_file(file) as handle:
         commands = _validate(handle)
         if dry_run:
-            typer.echo(f"ok: {commands} commands valid; nothing recorded (dry run)")
+            typer.echo(f"ok: {plural(commands, 'command')} valid; nothing recorded (dry run)")
             return
         handle.seek(0)
         with opened_ledger(db) as ledger, progress_bar() as progress:
@@ -139,10 +141,12 @@ def load(
             except DomainError as error:
                 applied = max(consumed - 1, 0)
                 raise type(error)(
-                    f"{error} (the {applied} commands before it stay applied)"
+                    f"{error} (the {plural(applied, 'command')} before it stay applied)"
                 ) from error
             progress.advance(task)
-        typer.echo(f"loaded {result['applied']} commands into {ledger.settings.redacted_url}")
+        typer.echo(
+            f"loaded {plural(result['applied'], 'command')} into {ledger.settings.redacted_url}"
+        )
 
 
 def _validate(lines: IO[str]) -> int:
@@ -193,8 +197,8 @@ def close_day(
                     events += int(result["events_recorded"])
                     progress.advance(task)
         typer.echo(
-            f"closed {days} days {first.isoformat()}..{last_day.isoformat()}: "
-            f"{loans} loan-days processed, {events} events recorded"
+            f"closed {plural(days, 'day')} {first.isoformat()}..{last_day.isoformat()}: "
+            f"{plural(loans, 'loan-day')} processed, {plural(events, 'event')} recorded"
         )
 
 
@@ -233,9 +237,10 @@ def report(
         personal = name in PERSONAL_REPORTS
         with opened_ledger(db, withhold_personal_data=not personal) as ledger:
             rows = ledger.report(name, as_of=day, known_at=moment, since=start)
+            about = report_about(ledger, name, day, moment, start)
         period = f"{start.isoformat()}..{day.isoformat()}" if start else f"as of {day.isoformat()}"
         title = f"{name} {period}" + (f", known at {known_at}" if known_at else "")
-        emit_rows(rows, fmt, output, title=title, sheet=name)
+        emit_rows(rows, fmt, output, title=title, sheet=name, about=about)
 
 
 @app.command()
@@ -294,8 +299,8 @@ def verify(
     with refusals(), opened_ledger(db) as ledger:
         result = ledger.verify(against=against)
     typer.echo(
-        f"verify: {'ok' if result.ok else 'BROKEN'}: {result.loans_checked} loans, "
-        f"{result.events_checked} events checked"
+        f"verify: {'ok' if result.ok else 'BROKEN'}: {plural(result.loans_checked, 'loan')}, "
+        f"{plural(result.events_checked, 'event')} checked"
     )
     if not result.ok:
         typer.echo(f"first break: {result.first_break}", err=True)
@@ -353,7 +358,7 @@ def project(
 
 
 def _events(count: int) -> str:
-    return f"{count} event" if count == 1 else f"{count} events"
+    return plural(count, "event")
 
 
 def _follow(ledger: LoanLedger, poll: float) -> int:

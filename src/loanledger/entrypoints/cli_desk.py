@@ -111,7 +111,7 @@ def statement(
             for movement in result["movements"]
         ]
         if rows:
-            console.print(formats.to_table(rows, title=f"{title}: movements"))
+            console.print(formats.to_table(rows, title=f"{title}: movements", width=console.width))
         console.print(formats.key_value_table(result["closing"], title=f"{title}: closing"))
 
 
@@ -169,7 +169,11 @@ def preview(
                 for name in (after or before)
                 if not isinstance((after or before).get(name), list)
             ]
-            console.print(formats.to_table(rows, title=f"{loan_id} as of {result['as_of']}"))
+            console.print(
+                formats.to_table(
+                    rows, title=f"{loan_id} as of {result['as_of']}", width=console.width
+                )
+            )
         for refusal in result["refusals"]:
             typer.echo(f"refused: command {refusal['line']}: {refusal['message']}", err=True)
         typer.echo("nothing recorded (preview)")

@@ -40,6 +40,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from loanledger.application import LoanLedger
 from loanledger.domain.errors import DomainError
+from loanledger.entrypoints.console import plural, report_about
 from loanledger.entrypoints.synthetic import SyntheticBook
 from loanledger.entrypoints.synthetic_late import BookClock, LateFact, LateFacts
 from loanledger.entrypoints.synthetic_mix import START
@@ -135,7 +136,8 @@ def run_demo(
                 "empty store (or no --db, for a fresh sqlite:///OUT/demo.db)"
             )
         console.print(
-            f"demo: {loans} applications, seed {seed}, store {ledger.settings.redacted_url}"
+            f"demo: {plural(loans, 'application')}, seed {seed}, "
+            f"store {ledger.settings.redacted_url}"
         )
         result = _generate(ledger, clock, loans=loans, seed=seed, out=out, console=console)
         result.key_file = out / DEMO_KEY_NAME if key is not None else None
@@ -152,10 +154,12 @@ def run_demo(
         ledger.close()
     result.seconds = time.perf_counter() - started
     for name in SUMMARY_REPORTS:
-        console.print(formats.to_table(result.reports[name], title=f"{name} as of {result.as_of}"))
+        rows = result.reports[name]
+        title = f"{name} as of {result.as_of}"
+        console.print(formats.to_table(rows, title=title, width=console.width, totals=True))
     console.print(
-        f"verify: {'ok' if checked.ok else 'BROKEN'} ({checked.loans_checked} loans, "
-        f"{checked.events_checked} events)"
+        f"verify: {'ok' if checked.ok else 'BROKEN'} ({plural(checked.loans_checked, 'loan')}, "
+        f"{plural(checked.events_checked, 'event')})"
     )
     console.print("files: " + ", ".join(str(path) for path in result.files))
     if result.late:
@@ -164,7 +168,7 @@ def run_demo(
             + ", ".join(fact.describe() for fact in result.late)
         )
     console.print(
-        f"{result.commands} commands in {result.seconds:.1f} s ("
+        f"{plural(result.commands, 'command')} in {result.seconds:.1f} s ("
         + ", ".join(f"{name} {seconds:.1f} s" for name, seconds in result.timings.items())
         + ")"
     )
@@ -221,7 +225,7 @@ def _generate(
     result.late = late.entered
     result.files.append(journal_path)
     console.print(
-        f"book: {summary.applications} applications, {summary.disbursed} disbursed, "
+        f"book: {plural(summary.applications, 'application')}, {summary.disbursed} disbursed, "
         f"{summary.rejected} rejected, {summary.withdrawn} withdrawn; behaviours "
         + ", ".join(f"{name} {count}" for name, count in sorted(summary.behaviours.items()))
     )
@@ -237,7 +241,10 @@ def _write_reports(ledger: LoanLedger, result: DemoResult, out: Path) -> None:
         csv_path = out / f"{name}.csv"
         csv_path.write_text(formats.to_csv(rows), encoding="utf-8")
         xlsx_path = out / f"{name}.xlsx"
-        formats.write_xlsx(rows, xlsx_path, title=name)
+        about = report_about(ledger, name, result.as_of)
+        formats.write_xlsx(
+            rows, xlsx_path, title=name, about=about, totals=name in formats.TOTAL_REPORTS
+        )
         result.files.extend([csv_path, xlsx_path])
     defaulted = defaulted_loan(result.reports["loan_ledger"])
     if defaulted is not None:
