@@ -190,7 +190,7 @@ def test_the_loan_level_report_shows_names_so_it_still_needs_the_key(
     assert "no master key for" in result.stderr
 
 
-# --- spreadsheets and tables -----------------------------------------------------------------------
+# --- spreadsheets and tables ----------------------------------------------------------------------
 
 
 def test_two_xlsx_exports_of_a_past_report_are_byte_identical_and_say_what_they_hold(
