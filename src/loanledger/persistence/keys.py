@@ -109,8 +109,10 @@ class MasterKey:
             raw = base64.b64decode(value.replace("-", "+").replace("_", "/"), validate=True)
         except (binascii.Error, ValueError):
             raise InvalidMasterKeyError(
-                "a master key must be the base64 text of 32 random bytes "
-                "(`loanledger new-master-key` prints one)"
+                "a master key must be the base64 text of 32 random bytes: for a store that "
+                "holds personal data, the key it was written with (a store made by `loanledger "
+                "demo` keeps it in loanledger-demo/master.key); for a new store, "
+                "`loanledger new-master-key` prints one"
             ) from None
         return cls(raw)
 
