@@ -236,3 +236,26 @@ def test_the_demo_prints_its_summaries_with_separators_and_totals(
 
     assert "│ total           │     9 │          1,360,170.51 │" in result.stdout
     assert "│ normal          │     7 │          1,119,248.89 │" in result.stdout
+
+
+def test_an_installments_spreadsheet_names_its_loan_and_holds_amounts_as_numbers(
+    demo: tuple[Path, Result], tmp_path: Path
+) -> None:
+    out, _ = demo
+    path = tmp_path / "installments.xlsx"
+
+    written = invoke(
+        "installments", "L-00002", "--as-of", "2025-06-30", "--format", "xlsx",
+        "--output", str(path), "--db", _db(out), env={"LOANLEDGER_MASTER_KEY": ""},
+    )  # fmt: skip
+
+    assert written.exit_code == 0, written.stderr
+    sheet = load_workbook(path).worksheets[0]
+    assert (sheet["A2"].value, sheet["B2"].value) == ("report", "installments of L-00002")
+    header = [cell.value for cell in sheet[7]]
+    first = {name: cell for name, cell in zip(header, sheet[8], strict=True)}
+    assert (first["principal_due"].value, first["principal_due"].number_format) == (
+        3364.68,
+        "#,##0.00",
+    )
+    assert first["due_date"].is_date

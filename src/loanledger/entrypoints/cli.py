@@ -262,8 +262,10 @@ def schedule(
         check_format(fmt)
         with opened_ledger(db, withhold_personal_data=True) as ledger:
             rows = ledger.schedule(loan_id, as_of=day)
+            about = {"book": ledger.settings.redacted_url, "report": f"schedule of {loan_id}"}
+            about["in force on"] = day.isoformat() if day else "the latest date recorded"
         title = f"schedule of {loan_id}" + (f" as of {day.isoformat()}" if day else "")
-        emit_rows(rows, fmt, output, title=title, sheet="schedule")
+        emit_rows(rows, fmt, output, title=title, sheet="schedule", about=about)
 
 
 @app.command()

@@ -24,6 +24,7 @@ from loanledger.entrypoints.console import (
     opened_ledger,
     query_dates,
     refusals,
+    report_about,
     stdout_console,
 )
 from loanledger.reports import formats
@@ -68,9 +69,9 @@ def installments(
         check_format(fmt)
         with opened_ledger(db, withhold_personal_data=True) as ledger:
             rows = ledger.installments(loan_id, as_of=day, known_at=moment)
-        emit_rows(
-            rows, fmt, output, title=f"installments of {loan_id} as of {day}", sheet="installments"
-        )
+            about = report_about(ledger, f"installments of {loan_id}", day, moment)
+        title = f"installments of {loan_id} as of {day}"
+        emit_rows(rows, fmt, output, title=title, sheet="installments", about=about)
 
 
 def statement(
