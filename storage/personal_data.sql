@@ -43,6 +43,10 @@ WHERE subject IN (SELECT value FROM json_each(?))
 SELECT subject, data_key_id, master_key_id, wrapped FROM loanledger_data_keys
 WHERE subject IN (SELECT jsonb_array_elements_text(?::jsonb))
 
+-- name: any_master_key
+-- The master key some data key is wrapped under (none: the store holds no personal data yet).
+SELECT master_key_id FROM loanledger_data_keys LIMIT 1
+
 -- name: key_by_id
 SELECT subject, master_key_id, wrapped FROM loanledger_data_keys WHERE data_key_id = ?
 

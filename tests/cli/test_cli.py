@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from openpyxl import load_workbook
 from typer.testing import CliRunner, Result
 
 from loanledger import LoanLedger
@@ -234,7 +235,7 @@ def test_report_csv_has_the_first_rows_keys_as_header_and_joins_lists_with_semic
     assert unpaid["next_due_date"] == "2024-04-16"
 
 
-def test_report_xlsx_holds_the_same_rows_as_the_csv_with_amounts_as_text(
+def test_report_xlsx_holds_the_same_rows_as_the_csv_with_amounts_as_numbers(
     tmp_path: Path, loaded: str
 ) -> None:
     xlsx = tmp_path / "ledger.xlsx"
@@ -249,8 +250,12 @@ def test_report_xlsx_holds_the_same_rows_as_the_csv_with_amounts_as_text(
     from_xlsx = formats.read_xlsx(xlsx)
     from_csv = list(csv.DictReader(io.StringIO(csv_path.read_text(encoding="utf-8"))))
     assert [{k: formats.cell_text(v) for k, v in row.items()} for row in from_xlsx] == from_csv
-    assert isinstance(from_xlsx[0]["principal_outstanding"], str)
+    assert isinstance(from_xlsx[0]["principal_outstanding"], str)  # read back as the report's
     assert isinstance(from_xlsx[0]["days_past_due"], int)
+    sheet = load_workbook(xlsx).worksheets[0]
+    header = [cell.value for cell in sheet[7]]
+    cell = sheet.cell(row=8, column=header.index("principal_outstanding") + 1)
+    assert (cell.data_type, cell.number_format) == ("n", "#,##0.00")
 
 
 def test_report_as_a_table_lists_every_stage(loaded: str) -> None:

@@ -92,7 +92,7 @@ def test_forget_borrower_erases_the_name_in_every_export_even_unmasked(
 
     assert result.exit_code == 0, result.stderr
     assert re.fullmatch(
-        r"forgot borrower B-1 at \S+: personal data of 1 loan\(s\) now reads as \[erased\]\n",
+        r"forgot borrower B-1 at \S+: personal data of 1 loan now reads as \[erased\]\n",
         result.stdout,
     )
     unmasked = _loan_level(book, tmp_path / "u.csv", "--unmasked")

@@ -75,7 +75,7 @@ def test_preview_prints_before_and_after_and_records_nothing(tmp_path: Path, loa
     assert sides["after"]["loan"]["principal_outstanding"] == "6091.74"
     table = invoke("preview", str(journal), "--db", loaded)
     assert table.exit_code == 0, table.stderr
-    assert "11027.20" in table.stdout and "6091.74" in table.stdout
+    assert "11,027.20" in table.stdout and "6,091.74" in table.stdout
     assert "nothing recorded (preview)" in table.stdout
     assert events_recorded(loaded) == recorded
 

@@ -95,7 +95,7 @@ def _raw_states(ledger: LoanLedger) -> list[bytes]:
     raise AssertionError(f"no raw reader for {kind} stores")
 
 
-def _reopen(ledger: LoanLedger, clock: Callable[[], datetime], **keys: str) -> LoanLedger:
+def _reopen(ledger: LoanLedger, clock: Callable[[], datetime], **keys: Any) -> LoanLedger:
     return LoanLedger.open(ledger.settings.url, clock=clock, **keys)
 
 

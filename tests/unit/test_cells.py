@@ -40,7 +40,7 @@ def test_a_csv_export_quotes_formulas_but_keeps_numbers_and_the_rows_unchanged()
     assert rows[0]["name"] == '=HYPERLINK("http://x","y")'
 
 
-def test_an_xlsx_export_holds_formulas_as_quote_prefixed_strings_with_the_same_value(
+def test_an_xlsx_export_holds_formulas_as_quote_prefixed_strings_and_amounts_as_numbers(
     tmp_path: Path,
 ) -> None:
     rows = [{"name": '=HYPERLINK("http://x","y")', "amount": "-12.50", "days": 3}]
@@ -53,7 +53,7 @@ def test_an_xlsx_export_holds_formulas_as_quote_prefixed_strings_with_the_same_v
         "s",
         True,
     )
-    assert (amount.value, amount.data_type) == ("-12.50", "s")
+    assert (amount.value, amount.data_type, amount.number_format) == (-12.5, "n", "#,##0.00")
     assert (days.value, days.data_type) == (3, "n")
     assert formats.read_xlsx(path) == rows
 

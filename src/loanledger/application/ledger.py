@@ -62,6 +62,7 @@ class LoanLedger(Commands, Desk, ChainedRecording):
         *,
         clock: Clock = system_clock,
         keyring: Keyring | None = None,
+        withhold_personal_data: bool = False,
     ) -> None:
         self.settings = settings
         self.clock = clock
@@ -71,7 +72,9 @@ class LoanLedger(Commands, Desk, ChainedRecording):
         """(projection position, loans in the index, borrower -> loan ids)."""
         # The mapper seals personal data with these keys, so they exist before the mapper does;
         # their table lives in the read store, attached once that is open.
-        self.data_keys = DataKeys(keyring, clock, settings.redacted_url)
+        self.data_keys = DataKeys(
+            keyring, clock, settings.redacted_url, withhold=withhold_personal_data
+        )
         super().__init__(env=dict(settings.env))
         if settings.kind == "postgresql":
             from loanledger.persistence.pool import survive_restarts
@@ -146,6 +149,7 @@ class LoanLedger(Commands, Desk, ChainedRecording):
         clock: Clock = system_clock,
         master_key: str | bytes | None = None,
         previous_master_key: str | bytes | None = None,
+        withhold_personal_data: bool = False,
     ) -> LoanLedger:
         """Open the ledger at `url` (else env `LOANLEDGER_DB`, else `sqlite:///loanledger.db`).
 
@@ -155,12 +159,23 @@ class LoanLedger(Commands, Desk, ChainedRecording):
         process; a SQLite or PostgreSQL store without one opens, but refuses with
         `MasterKeyMissingError` the first time personal data must be written or read
         (`verify()` never needs it). A malformed key raises `InvalidMasterKeyError` here.
+        With `withhold_personal_data` and no master key, personal fields read as `[withheld]`
+        instead (for queries that print none, such as `loan` and `schedule`); a key, when
+        there is one, is used as always.
         """
         settings = parse_store_url(resolve_store_url(url))
         keyring = load_keyring(
             master_key, previous_master_key, os.environ, ephemeral=settings.kind == "memory"
         )
-        return open_store(settings, lambda: cls(settings, clock=clock, keyring=keyring))
+        return open_store(
+            settings,
+            lambda: cls(
+                settings,
+                clock=clock,
+                keyring=keyring,
+                withhold_personal_data=withhold_personal_data,
+            ),
+        )
 
     def _decode(self, notifications: Iterable[Notification]) -> list[DomainEvent]:
         """A page of the notification log as events, for the projection engine."""

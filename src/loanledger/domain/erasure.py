@@ -7,3 +7,7 @@ leave it alone. Both layers read it from here, below them, so neither imports th
 
 ERASED = "[erased]"
 """What a personal field reads as once its subject's data key was destroyed."""
+
+WITHHELD = "[withheld]"
+"""What a personal field reads as in a process that has no master key and asked for personal
+data to be withheld rather than refused (queries that print none: `loan`, `schedule`, ...)."""

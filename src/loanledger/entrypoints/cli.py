@@ -52,9 +52,11 @@ from loanledger.entrypoints.console import (
     guarded_ledger,
     journal_file,
     opened_ledger,
+    plural,
     progress_bar,
     query_dates,
     refusals,
+    report_about,
     stdout_console,
 )
 from loanledger.entrypoints.projection_status import projection_status
@@ -81,6 +83,9 @@ app.add_typer(export_app, name="export")
 LEDGER_REPORTS = ("trial_balance", "journal")
 """Reports `LoanLedger.report` builds from the general ledger rather than from `REPORTS`."""
 REPORT_NAMES = tuple(sorted([*REPORTS, *RISK_REPORTS, *LEDGER_REPORTS]))
+PERSONAL_REPORTS = ("loan_level",)
+"""Reports with personal columns (names, identity-document numbers): they need the master key;
+every other report runs without one."""
 
 # --- commands ------------------------------------------------------------------------------------
 
@@ -130,7 +135,7 @@ def load(
     with refusals(), journal_file(file) as handle:
         commands = _validate(handle)
         if dry_run:
-            typer.echo(f"ok: {commands} commands valid; nothing recorded (dry run)")
+            typer.echo(f"ok: {plural(commands, 'command')} valid; nothing recorded (dry run)")
             return
         handle.seek(0)
         with opened_ledger(db) as ledger, progress_bar() as progress:
@@ -153,10 +158,12 @@ def load(
                 stop = int(refused.group(1)) if refused else consumed[-1]
                 applied = sum(1 for number in consumed if number < stop)
                 raise type(error)(
-                    f"{error} (the {applied} commands before it stay applied)"
+                    f"{error} (the {plural(applied, 'command')} before it stay applied)"
                 ) from error
             progress.advance(task)
-        typer.echo(f"loaded {result['applied']} commands into {ledger.settings.redacted_url}")
+        typer.echo(
+            f"loaded {plural(result['applied'], 'command')} into {ledger.settings.redacted_url}"
+        )
 
 
 def _validate(lines: IO[str]) -> int:
@@ -207,8 +214,8 @@ def close_day(
                     events += int(result["events_recorded"])
                     progress.advance(task)
         typer.echo(
-            f"closed {days} days {first.isoformat()}..{last_day.isoformat()}: "
-            f"{loans} loan-days processed, {events} events recorded"
+            f"closed {plural(days, 'day')} {first.isoformat()}..{last_day.isoformat()}: "
+            f"{plural(loans, 'loan-day')} processed, {plural(events, 'event')} recorded"
         )
 
 
@@ -244,11 +251,13 @@ def report(
             raise Refusal(f"--since must be an ISO date 'YYYY-MM-DD', got {since!r}") from error
         moment = parse_known_at(known_at)
         check_format(fmt)
-        with opened_ledger(db) as ledger:
+        personal = name in PERSONAL_REPORTS
+        with opened_ledger(db, withhold_personal_data=not personal) as ledger:
             rows = ledger.report(name, as_of=day, known_at=moment, since=start)
+            about = report_about(ledger, name, day, moment, start)
         period = f"{start.isoformat()}..{day.isoformat()}" if start else f"as of {day.isoformat()}"
         title = f"{name} {period}" + (f", known at {known_at}" if known_at else "")
-        emit_rows(rows, fmt, output, title=title, sheet=name)
+        emit_rows(rows, fmt, output, title=title, sheet=name, about=about)
 
 
 @app.command()
@@ -268,10 +277,12 @@ def schedule(
     with refusals():
         day: date | None = parse_as_of(as_of) if as_of is not None else None
         check_format(fmt)
-        with opened_ledger(db) as ledger:
+        with opened_ledger(db, withhold_personal_data=True) as ledger:
             rows = ledger.schedule(loan_id, as_of=day)
+            about = {"book": ledger.settings.redacted_url, "report": f"schedule of {loan_id}"}
+            about["in force on"] = day.isoformat() if day else "the latest date recorded"
         title = f"schedule of {loan_id}" + (f" as of {day.isoformat()}" if day else "")
-        emit_rows(rows, fmt, output, title=title, sheet="schedule")
+        emit_rows(rows, fmt, output, title=title, sheet="schedule", about=about)
 
 
 @app.command()
@@ -286,7 +297,7 @@ def loan(
     with refusals():
         day, moment = query_dates(as_of, known_at)
         check_format(fmt, ("table", "json"))
-        with opened_ledger(db) as ledger:
+        with opened_ledger(db, withhold_personal_data=True) as ledger:
             view = ledger.loan(loan_id, as_of=day, known_at=moment)
         if fmt == "json":
             typer.echo(json.dumps(view, ensure_ascii=False, indent=2))
@@ -309,8 +320,8 @@ def verify(
     with refusals(), opened_ledger(db) as ledger:
         result = ledger.verify(against=against, workers=workers, scheduler=scheduler)
     typer.echo(
-        f"verify: {'ok' if result.ok else 'BROKEN'}: {result.loans_checked} loans, "
-        f"{result.events_checked} events checked"
+        f"verify: {'ok' if result.ok else 'BROKEN'}: {plural(result.loans_checked, 'loan')}, "
+        f"{plural(result.events_checked, 'event')} checked"
     )
     if not result.ok:
         typer.echo(f"first break: {result.first_break}", err=True)
@@ -380,7 +391,7 @@ def project(
 
 
 def _events(count: int) -> str:
-    return f"{count} event" if count == 1 else f"{count} events"
+    return plural(count, "event")
 
 
 def _follow(ledger: LoanLedger, poll: float) -> int:

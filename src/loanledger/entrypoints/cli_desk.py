@@ -24,6 +24,7 @@ from loanledger.entrypoints.console import (
     opened_ledger,
     query_dates,
     refusals,
+    report_about,
     stdout_console,
 )
 from loanledger.reports import formats
@@ -46,7 +47,7 @@ def payoff(
     with refusals():
         day, _ = query_dates(on, None)
         check_format(fmt, ("table", "json"))
-        with opened_ledger(db) as ledger:
+        with opened_ledger(db, withhold_personal_data=True) as ledger:
             quote = ledger.payoff(loan_id, day)
         if fmt == "json":
             typer.echo(json.dumps(quote, ensure_ascii=False, indent=2))
@@ -66,11 +67,11 @@ def installments(
     with refusals():
         day, moment = query_dates(as_of, known_at)
         check_format(fmt)
-        with opened_ledger(db) as ledger:
+        with opened_ledger(db, withhold_personal_data=True) as ledger:
             rows = ledger.installments(loan_id, as_of=day, known_at=moment)
-        emit_rows(
-            rows, fmt, output, title=f"installments of {loan_id} as of {day}", sheet="installments"
-        )
+            about = report_about(ledger, f"installments of {loan_id}", day, moment)
+        title = f"installments of {loan_id} as of {day}"
+        emit_rows(rows, fmt, output, title=title, sheet="installments", about=about)
 
 
 def statement(
@@ -90,7 +91,7 @@ def statement(
         start, moment = query_dates(from_date, known_at)
         end, _ = query_dates(to_date, None)
         check_format(fmt, ("table", "json"))
-        with opened_ledger(db) as ledger:
+        with opened_ledger(db, withhold_personal_data=True) as ledger:
             result = ledger.statement(loan_id, start, end, known_at=moment)
         if fmt == "json":
             typer.echo(json.dumps(result, ensure_ascii=False, indent=2))
@@ -111,7 +112,7 @@ def statement(
             for movement in result["movements"]
         ]
         if rows:
-            console.print(formats.to_table(rows, title=f"{title}: movements"))
+            console.print(formats.to_table(rows, title=f"{title}: movements", width=console.width))
         console.print(formats.key_value_table(result["closing"], title=f"{title}: closing"))
 
 
@@ -127,7 +128,7 @@ def explain(
     with refusals():
         day, moment = query_dates(as_of, known_at)
         check_format(fmt, ("tree", "json"))
-        with opened_ledger(db) as ledger:
+        with opened_ledger(db, withhold_personal_data=True) as ledger:
             result = ledger.explain(loan_id, field, as_of=day, known_at=moment)
         if fmt == "json":
             typer.echo(json.dumps(result, ensure_ascii=False, indent=2))
@@ -169,7 +170,11 @@ def preview(
                 for name in (after or before)
                 if not isinstance((after or before).get(name), list)
             ]
-            console.print(formats.to_table(rows, title=f"{loan_id} as of {result['as_of']}"))
+            console.print(
+                formats.to_table(
+                    rows, title=f"{loan_id} as of {result['as_of']}", width=console.width
+                )
+            )
         for refusal in result["refusals"]:
             typer.echo(f"refused: command {refusal['line']}: {refusal['message']}", err=True)
         typer.echo("nothing recorded (preview)")

@@ -24,8 +24,10 @@ from loanledger.entrypoints.console import (
     check_format,
     emit_rows,
     opened_ledger,
+    plural,
     query_dates,
     refusals,
+    report_about,
 )
 from loanledger.persistence.keys import MasterKey
 from loanledger.reports import arbitration
@@ -69,7 +71,7 @@ def forget_borrower(
         return
     typer.echo(
         f"forgot borrower {borrower_id} at {result['forgotten_at']}: personal data of "
-        f"{len(result['loans'])} loan(s) now reads as [erased]"
+        f"{plural(len(result['loans']), 'loan')} now reads as [erased]"
     )
 
 
@@ -102,7 +104,7 @@ def rotate_master_key(db: DbOption = None) -> None:
         with opened_ledger(db) as ledger:
             result = ledger.rotate_master_key(new, actor=_user())
     typer.echo(
-        f"re-wrapped {result['data_keys_rewrapped']} data keys under master key "
+        f"re-wrapped {plural(result['data_keys_rewrapped'], 'data key')} under master key "
         f"{result['master_key_id']}; now set LOANLEDGER_MASTER_KEY to the new key"
     )
 
@@ -130,7 +132,10 @@ def export_loan_level(
             rows = ledger.export_loan_level(
                 day, moment, unmasked=unmasked, actor=_user(), headers=headers
             )
-        emit_rows(rows, fmt, output, title=f"loan_level as of {day}", sheet="loan_level")
+            about = report_about(ledger, "loan_level", day, moment)
+        emit_rows(
+            rows, fmt, output, title=f"loan_level as of {day}", sheet="loan_level", about=about
+        )
 
 
 def export_arbitration(

@@ -14,6 +14,7 @@ from typing import Annotated, Any
 
 import typer
 
+from loanledger.entrypoints.console import plural
 from loanledger.proof import check_consistency, check_inclusion
 
 OutOption = Annotated[
@@ -56,7 +57,7 @@ def register(app: typer.Typer, context: Callable[[str | None], Any]) -> None:
         print it: keep it outside the system."""
         with context(db) as ledger:
             head = ledger.checkpoint()
-        _write(head, out, f"the checkpoint of {head['tree_size']} events")
+        _write(head, out, f"the checkpoint of {plural(head['tree_size'], 'event')}")
 
     @app.command()
     def prove(
@@ -71,7 +72,7 @@ def register(app: typer.Typer, context: Callable[[str | None], Any]) -> None:
         """Print the inclusion proof of a loan's events (under the latest stored checkpoint)."""
         with context(db) as ledger:
             proof = ledger.prove(loan_id, checkpoint)
-        _write(proof, out, f"the proof of {len(proof['events'])} events of {loan_id}")
+        _write(proof, out, f"the proof of {plural(len(proof['events']), 'event')} of {loan_id}")
 
     @app.command("prove-consistency")
     def prove_consistency(

@@ -118,9 +118,11 @@ def refusals() -> Iterator[None]:
 
 
 @contextmanager
-def opened_ledger(db: str | None) -> Iterator[LoanLedger]:
+def opened_ledger(db: str | None, *, withhold_personal_data: bool = False) -> Iterator[LoanLedger]:
+    """The ledger at `db`. Commands that print no personal data pass `withhold_personal_data`,
+    so that they run without a master key (names then read as `[withheld]` inside)."""
     # An unreachable store raises StoreUnavailableError (a LoanLedgerError): one line, exit 1.
-    ledger = LoanLedger.open(db)
+    ledger = LoanLedger.open(db, withhold_personal_data=withhold_personal_data)
     try:
         yield ledger
     finally:
@@ -151,27 +153,59 @@ def check_format(fmt: str, allowed: tuple[str, ...] = formats.FORMATS) -> str:
 
 
 def emit_rows(
-    rows: list[dict[str, Any]], fmt: str, output: Path | None, title: str, sheet: str
+    rows: list[dict[str, Any]],
+    fmt: str,
+    output: Path | None,
+    title: str,
+    sheet: str,
+    about: dict[str, str] | None = None,
 ) -> None:
-    """Write `rows` in `fmt` to `output` (or stdout)."""
+    """Write `rows` in `fmt` to `output` (or stdout). `sheet` names the report (summaries end
+    with a totals row in a table and a spreadsheet); `about` is the spreadsheet's title block."""
+    totals = sheet in formats.TOTAL_REPORTS
     if fmt == "xlsx":
         if output is None:
             raise Refusal("--format xlsx needs --output PATH")
-        formats.write_xlsx(rows, output, title=sheet)
+        formats.write_xlsx(rows, output, title=sheet, about=about, totals=totals)
     elif fmt == "table":
-        table = formats.to_table(rows, title=title)
         if output is None:
-            stdout_console().print(table)
+            console = stdout_console()
+            console.print(formats.to_table(rows, title=title, width=console.width, totals=totals))
             return
         with output.open("w", encoding="utf-8") as handle:
-            Console(file=handle, width=200, no_color=True).print(table)
+            Console(file=handle, width=200, no_color=True).print(
+                formats.to_table(rows, title=title, width=200, totals=totals)
+            )
     else:
         text = formats.render(rows, fmt)
         if output is None:
             sys.stdout.write(text if text.endswith("\n") or not text else text + "\n")
             return
         output.write_text(text if fmt == "csv" else text + "\n", encoding="utf-8")
-    typer.echo(f"wrote {len(rows)} rows to {output}")
+    typer.echo(f"wrote {plural(len(rows), 'row')} to {output}")
+
+
+def report_about(
+    ledger: LoanLedger,
+    report: str,
+    as_of: date,
+    known_at: datetime | None = None,
+    since: date | None = None,
+) -> dict[str, str]:
+    """A report's title block in a spreadsheet: which book, which report, as of when, as known
+    when, under which rule set."""
+    about = {"book": ledger.settings.redacted_url, "report": report}
+    if since is not None:
+        about["from"] = since.isoformat()
+    about["as of"] = as_of.isoformat()
+    about["known at"] = known_at.isoformat() if known_at else "every fact recorded when written"
+    about["rule set"] = ledger.rules_on(as_of, known_at).version
+    return about
+
+
+def plural(count: int, noun: str, many: str | None = None) -> str:
+    """`1 command`, `2 commands` (or `many` for an irregular plural), with separators."""
+    return f"{count:,} {noun if count == 1 else many or noun + 's'}"
 
 
 @contextmanager

@@ -4,8 +4,8 @@ Generates `loans` applications from `seed` with `loanledger.entrypoints.syntheti
 and closes every day for 18 months, then prints the five-category, aging and IFRS 9 summaries and
 writes to the output directory:
 
-- `journal.jsonl`: every command in order (with a `close_day` line per day); it replays with
-  `loanledger load` into an empty store and gives the same reports;
+- `journal.jsonl`: every command in the order it was entered (with a `close_day` line per day);
+  it replays with `loanledger load` into an empty store and gives the same reports;
 - `<report>.csv` and `<report>.xlsx` for `five_category`, `aging`, `ifrs9_stages` and
   `loan_ledger`, as of the last day;
 - `aging_by_month.png`: loans per aging bucket at each month end;
@@ -15,6 +15,10 @@ writes to the output directory:
 
 Without `--db` the store is `sqlite:///OUT/demo.db`, deleted first so that every run gives the
 same book; a store given with `--db` must be empty (the demo never deletes a store it was given).
+
+The book is entered day by day on a clock of its own (`synthetic_late.BookClock`: what is entered
+on business day D is recorded at 18:00 of D in Asia/Shanghai), and a few facts are entered late,
+so that reading the book `known_at` an earlier moment shows a difference; the demo lists them.
 
 Personal data is encrypted with the master key from env `LOANLEDGER_MASTER_KEY`; without one the
 demo makes a random key for its new store and saves it as `OUT/master.key` (readable by the owner
@@ -40,7 +44,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from loanledger.application import LoanLedger
 from loanledger.domain.errors import DomainError
 from loanledger.entrypoints.cli_charts import write_chart
+from loanledger.entrypoints.console import plural, report_about
 from loanledger.entrypoints.synthetic import SyntheticBook
+from loanledger.entrypoints.synthetic_late import BookClock, LateFact, LateFacts
+from loanledger.entrypoints.synthetic_mix import START
 from loanledger.persistence.keys import MASTER_KEY_ENV, MasterKey
 from loanledger.reports import charts, formats
 
@@ -71,6 +78,8 @@ class DemoResult:
     timings: dict[str, float] = field(default_factory=dict)
     reports: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     monthly_aging: dict[date, list[dict[str, Any]]] = field(default_factory=dict)
+    late: list[LateFact] = field(default_factory=list)
+    key_file: Path | None = None
 
 
 def demo_url(out: Path) -> str:
@@ -121,7 +130,9 @@ def run_demo(
         url = demo_url(out)
     else:
         url = db
-    ledger = LoanLedger.open(url, master_key=_demo_master_key(out, console))
+    key = _demo_master_key(out, console)
+    clock = BookClock(START)
+    ledger = LoanLedger.open(url, master_key=key, clock=clock)
     try:
         if ledger.earliest_effective_date() is not None:
             raise DemoStoreNotEmptyError(
@@ -129,9 +140,11 @@ def run_demo(
                 "empty store (or no --db, for a fresh sqlite:///OUT/demo.db)"
             )
         console.print(
-            f"demo: {loans} applications, seed {seed}, store {ledger.settings.redacted_url}"
+            f"demo: {plural(loans, 'application')}, seed {seed}, "
+            f"store {ledger.settings.redacted_url}"
         )
-        result = _generate(ledger, loans=loans, seed=seed, out=out, console=console)
+        result = _generate(ledger, clock, loans=loans, seed=seed, out=out, console=console)
+        result.key_file = out / DEMO_KEY_NAME if key is not None else None
         result.url = ledger.settings.redacted_url
         step = time.perf_counter()
         _write_reports(ledger, result, out)
@@ -149,24 +162,41 @@ def run_demo(
         ledger.close()
     result.seconds = time.perf_counter() - started
     for name in SUMMARY_REPORTS:
-        console.print(formats.to_table(result.reports[name], title=f"{name} as of {result.as_of}"))
+        rows = result.reports[name]
+        title = f"{name} as of {result.as_of}"
+        console.print(formats.to_table(rows, title=title, width=console.width, totals=True))
     console.print(
-        f"verify: {'ok' if checked.ok else 'BROKEN'} ({checked.loans_checked} loans, "
-        f"{checked.events_checked} events)"
+        f"verify: {'ok' if checked.ok else 'BROKEN'} ({plural(checked.loans_checked, 'loan')}, "
+        f"{plural(checked.events_checked, 'event')})"
     )
     console.print("files: " + ", ".join(str(path) for path in result.files))
+    if result.late:
+        console.print(
+            "entered late (ask with known_at to see the book before): "
+            + ", ".join(fact.describe() for fact in result.late)
+        )
     console.print(
-        f"{result.commands} commands in {result.seconds:.1f} s ("
+        f"{plural(result.commands, 'command')} in {result.seconds:.1f} s ("
         + ", ".join(f"{name} {seconds:.1f} s" for name, seconds in result.timings.items())
         + ")"
     )
+    console.print(f"to look at this book: {open_hint(result)}", soft_wrap=True)
     return result
 
 
+def open_hint(result: DemoResult) -> str:
+    """The shell line that points the `loanledger` command at the demo's store and key."""
+    hint = f"export LOANLEDGER_DB={result.url}"
+    if result.key_file is not None:
+        hint += f" LOANLEDGER_MASTER_KEY=$(cat {result.key_file})"
+    return hint
+
+
 def _generate(
-    ledger: LoanLedger, *, loans: int, seed: int, out: Path, console: Console
+    ledger: LoanLedger, clock: BookClock, *, loans: int, seed: int, out: Path, console: Console
 ) -> DemoResult:
-    book = SyntheticBook(ledger, loans=loans, seed=seed)
+    late = LateFacts()
+    book = SyntheticBook(ledger, loans=loans, seed=seed, clock=clock, late=late)
     result = DemoResult(url="", as_of=book.end, commands=0, seconds=0.0)
     journal_path = out / "journal.jsonl"
     days = (book.end - book.start).days + 1
@@ -200,9 +230,10 @@ def _generate(
     result.timings["book, day by day"] = time.perf_counter() - started - aging_seconds
     result.timings["month-end aging reports"] = aging_seconds
     result.commands = summary.commands
+    result.late = late.entered
     result.files.append(journal_path)
     console.print(
-        f"book: {summary.applications} applications, {summary.disbursed} disbursed, "
+        f"book: {plural(summary.applications, 'application')}, {summary.disbursed} disbursed, "
         f"{summary.rejected} rejected, {summary.withdrawn} withdrawn; behaviours "
         + ", ".join(f"{name} {count}" for name, count in sorted(summary.behaviours.items()))
     )
@@ -218,7 +249,10 @@ def _write_reports(ledger: LoanLedger, result: DemoResult, out: Path) -> None:
         csv_path = out / f"{name}.csv"
         csv_path.write_text(formats.to_csv(rows), encoding="utf-8")
         xlsx_path = out / f"{name}.xlsx"
-        formats.write_xlsx(rows, xlsx_path, title=name)
+        about = report_about(ledger, name, result.as_of)
+        formats.write_xlsx(
+            rows, xlsx_path, title=name, about=about, totals=name in formats.TOTAL_REPORTS
+        )
         result.files.extend([csv_path, xlsx_path])
     defaulted = defaulted_loan(result.reports["loan_ledger"])
     if defaulted is not None:

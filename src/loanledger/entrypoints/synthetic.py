@@ -4,15 +4,11 @@
 months. Each day it decides, with one `random.Random(seed)`, what every loan's people do that day
 (apply, investigate, review, approve or reject, disburse, repay, pledge and revalue collateral,
 check, acknowledge notices, go to arbitration, write off, close), applies each command to the
-ledger at once and hands it to `emit`, then closes the day (`{"command": "close_day", "on": D}`).
-The commands are therefore valid by construction (the ledger accepted every one of them) and in
-effective-date order, so the emitted journal replays with `LoanLedger.load`. They are applied in a
-`LoanLedger.batch`, so a day's commands are stored in one transaction (before the day is closed,
-and before any query about a loan), not one each.
-
-Repayment amounts come from the ledger itself: the schedule once at disbursement (and again after
-a prepayment), and the `loan` view only on the days a borrower cures arrears or a case is filed.
-Nothing else is queried, so generating costs about what recording the book costs.
+ledger at once (in a `LoanLedger.batch`: a day's commands are stored in one transaction) and hands
+it to `emit`, then closes the day. The commands are valid by construction and come in the order
+they were entered, so the journal replays with `LoanLedger.load`. Repayment amounts come from the
+ledger itself (the schedule, and the `loan` view on the days a borrower cures arrears or a case is
+filed); nothing else is queried. With `late` (the demo) a few facts are entered late.
 """
 
 from __future__ import annotations
@@ -26,6 +22,7 @@ from typing import Any
 
 from loanledger.application import LoanLedger
 from loanledger.domain.calendar import add_months
+from loanledger.entrypoints.synthetic_late import LATE_DAYS, BookClock, LateFacts
 from loanledger.entrypoints.synthetic_mix import (
     APPLICATION_WINDOW_DAYS,
     APPRAISERS,
@@ -47,7 +44,9 @@ from loanledger.entrypoints.synthetic_mix import (
     ZERO,
     BookSummary,
     LoanPlan,
+    id_number,
     quota,
+    weekday,
 )
 from loanledger.reports.amounts import amount_text
 
@@ -69,6 +68,8 @@ class SyntheticBook:
         seed: int = 7,
         start: date = START,
         months: int = MONTHS,
+        clock: BookClock | None = None,
+        late: LateFacts | None = None,
     ) -> None:
         if loans < 1:
             raise ValueError("the book needs at least one loan")
@@ -77,6 +78,7 @@ class SyntheticBook:
         self.start = start
         self.end = add_months(start, months) - timedelta(days=1)
         self.summary = BookSummary()
+        self.clock, self.late = clock, late
         self.plans: dict[str, LoanPlan] = {}
         self._agenda: dict[date, list[Action]] = defaultdict(list)
         self._installment_days: dict[str, set[date]] = defaultdict(set)
@@ -93,9 +95,7 @@ class SyntheticBook:
         outcomes = quota(rng, count, OUTCOMES)
         behaviours = quota(rng, count, BEHAVIOURS)
         window = min(APPLICATION_WINDOW_DAYS, (self.end - self.start).days)
-        days = sorted(
-            self._weekday(self.start + timedelta(rng.randrange(window))) for _ in outcomes
-        )
+        days = sorted(weekday(self.start + timedelta(rng.randrange(window))) for _ in outcomes)
         for number, (applied_on, outcome, behaviour) in enumerate(
             zip(days, outcomes, behaviours, strict=True), start=1
         ):
@@ -108,7 +108,7 @@ class SyntheticBook:
                 loan_id=f"L-{number:05d}",
                 borrower_id=f"B-{number:05d}",
                 borrower_name=rng.choice(SURNAMES) + "".join(rng.sample(GIVEN, rng.choice((1, 2)))),
-                id_number=self._id_number(),
+                id_number=id_number(rng),
                 amount=amount,
                 term_months=term,
                 annual_rate=Decimal(rng.randrange(350, 1801)) / 10000,
@@ -127,17 +127,6 @@ class SyntheticBook:
             self.plans[plan.loan_id] = plan
             self._at(applied_on, plan.loan_id, "apply")
 
-    def _weekday(self, day: date) -> date:
-        while day.weekday() >= 5:
-            day += timedelta(days=1)
-        return day
-
-    def _id_number(self) -> str:
-        rng = self.rng
-        born = date(1960, 1, 1) + timedelta(days=rng.randrange(365 * 40))
-        region = rng.choice(("110101", "310104", "440305", "330106", "510107"))
-        return f"{region}{born:%Y%m%d}{rng.randrange(1000):03d}{rng.choice('0123456789X')}"
-
     def _at(self, day: date, loan_id: str, action: str, **params: Any) -> None:
         if day <= self.end:
             self._agenda[day].append((loan_id, action, params))
@@ -153,6 +142,8 @@ class SyntheticBook:
         day = self.start
         with self.ledger.batch() as self._batch:
             while day <= self.end:
+                if self.clock is not None:
+                    self.clock.day = day
                 actions = self._agenda.pop(day, [])
                 index = 0
                 while index < len(actions):  # handlers may add work for the same day
@@ -384,6 +375,9 @@ class SyntheticBook:
             self._repay(plan, day, (installment * share).quantize(CENT))
             self._at(self._later(day, 5, 20), plan.loan_id, "cure")
             return
+        if self.late is not None and self.late.delays_repayment(plan.behaviour, number):
+            self._at(day + timedelta(days=LATE_DAYS), plan.loan_id, "late_repay", on=day)
+            return
         self._repay(plan, day, installment)
         if plan.behaviour == "prepayer" and special:
             remaining = Decimal(row["principal_remaining"])
@@ -404,6 +398,12 @@ class SyntheticBook:
                     self._at(due_date, plan.loan_id, "installment")
         if day == plan.last_due:
             self._at(self._later(day, 0, 3), plan.loan_id, "close")
+
+    def _do_late_repay(self, plan: LoanPlan, day: date, on: date) -> None:
+        """The installment due `on`, paid then, entered today (`synthetic_late`)."""
+        assert self.late is not None
+        self._repay(plan, on, Decimal(plan.schedule[on]["installment"]))
+        self.late.note(plan.loan_id, "repay", on, day)
 
     def _do_cure(self, plan: LoanPlan, day: date) -> None:
         """Pay every arrear and the penalty accrued through yesterday (算头不算尾)."""
@@ -487,10 +487,11 @@ class SyntheticBook:
         if not plan.open or plan.collateral_value is None:
             return
         factor = Decimal(str(round(self.rng.uniform(0.35, 1.1), 2)))
+        on = day if self.late is None else self.late.revaluation_date(plan.loan_id, day)
         self._loan_command(
             "revalue_collateral",
             plan,
-            day,
+            on,
             collateral_id=f"{plan.loan_id}-C1",
             value=amount_text(
                 max(Decimal(100), (plan.collateral_value * factor).quantize(Decimal(100)))
@@ -588,11 +589,6 @@ class SyntheticBook:
     def _do_write_off(self, plan: LoanPlan, day: date) -> None:
         if not plan.open:
             return
-        self._loan_command(
-            "write_off",
-            plan,
-            day,
-            approver=plan.approver,
-            reason="borrower absconded; collection exhausted (呆账核销)",
-        )
+        reason = "borrower absconded; collection exhausted (呆账核销)"
+        self._loan_command("write_off", plan, day, approver=plan.approver, reason=reason)
         plan.open = False

@@ -10,7 +10,7 @@ from __future__ import annotations
 import random
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -128,3 +128,17 @@ class BookSummary:
     days: int = 0
     behaviours: dict[str, int] = field(default_factory=dict)
     by_command: dict[str, int] = field(default_factory=dict)
+
+
+def weekday(day: date) -> date:
+    """`day`, or the Monday after it when it falls on a weekend."""
+    while day.weekday() >= 5:
+        day += timedelta(days=1)
+    return day
+
+
+def id_number(rng: random.Random) -> str:
+    """A made-up resident identity number (region, birth date, sequence, check character)."""
+    born = date(1960, 1, 1) + timedelta(days=rng.randrange(365 * 40))
+    region = rng.choice(("110101", "310104", "440305", "330106", "510107"))
+    return f"{region}{born:%Y%m%d}{rng.randrange(1000):03d}{rng.choice('0123456789X')}"

@@ -109,8 +109,10 @@ class MasterKey:
             raw = base64.b64decode(value.replace("-", "+").replace("_", "/"), validate=True)
         except (binascii.Error, ValueError):
             raise InvalidMasterKeyError(
-                "a master key must be the base64 text of 32 random bytes "
-                "(`loanledger new-master-key` prints one)"
+                "a master key must be the base64 text of 32 random bytes: for a store that "
+                "holds personal data, the key it was written with (a store made by `loanledger "
+                "demo` keeps it in loanledger-demo/master.key); for a new store, "
+                "`loanledger new-master-key` prints one"
             ) from None
         return cls(raw)
 
@@ -202,8 +204,12 @@ class DataKeys:
         clock: Callable[[], datetime],
         store_name: str,
         capacity: int = DATA_KEY_CACHE_SIZE,
+        *,
+        withhold: bool = False,
     ) -> None:
         self._keyring = keyring
+        self.withholding = keyring is None and withhold
+        """No master key, and personal fields are to read as `WITHHELD` instead of refusing."""
         self._clock = clock
         self._store_name = store_name
         self._capacity = capacity
@@ -295,6 +301,8 @@ class DataKeys:
         decoding a page of events asks the store once, not once per person (`by_id`). An id
         not found was destroyed (keys are committed before the events sealed with them), and is
         remembered so, as `by_id` would."""
+        if self.withholding:
+            return
         with self._lock:
             wanted = sorted({key_id for key_id in data_key_ids if key_id not in self._by_id})
         found = {key.data_key_id for key in self._read_keys("keys_by_ids", wanted).values()}
@@ -448,12 +456,27 @@ class DataKeys:
 
     def _require_keyring(self) -> Keyring:
         if self._keyring is None:
-            raise MasterKeyMissingError(
-                f"no master key for {self._store_name}: personal data is stored encrypted, so "
-                "set LOANLEDGER_MASTER_KEY to the base64 text of 32 random bytes "
-                "(`loanledger new-master-key` prints one) or pass master_key= to LoanLedger.open"
-            )
+            raise MasterKeyMissingError(self._missing_key_advice())
         return self._keyring
+
+    def _missing_key_advice(self) -> str:
+        """Why a master key is needed, and which one: a store whose personal data is already
+        encrypted needs the key it was written with (a new key would only be refused as a
+        mismatch); only a store with none yet may start with a new one."""
+        rows = self._store.query(self._sql["any_master_key"]) if self._store else []
+        if rows:
+            return (
+                f"no master key for {self._store_name}: its personal data is encrypted under "
+                f"master key {rows[0][0]}, so set LOANLEDGER_MASTER_KEY to the key this store "
+                "was written with (a store made by `loanledger demo` keeps it in its output "
+                "directory: LOANLEDGER_MASTER_KEY=$(cat loanledger-demo/master.key)); a new "
+                "key cannot open it"
+            )
+        return (
+            f"no master key for {self._store_name}: personal data is stored encrypted, so "
+            "set LOANLEDGER_MASTER_KEY to the base64 text of 32 random bytes "
+            "(`loanledger new-master-key` prints one) or pass master_key= to LoanLedger.open"
+        )
 
     def _require_store(self) -> ReadStore:
         if self._store is None:

@@ -39,7 +39,7 @@ from uuid import UUID
 
 from eventsourcing.utils import get_topic
 
-from loanledger.domain.erasure import ERASED
+from loanledger.domain.erasure import ERASED, WITHHELD
 from loanledger.domain.loan_events import (
     GuarantorAdded,
     LoanApplied,
@@ -158,9 +158,11 @@ def open_state(
     subject = envelope["subject"]
     data_key_id = envelope["key"]
     fields: list[str] = list(envelope["fields"])
-    key = data_keys.by_id(data_key_id)
-    if key is None:
-        values: list[Any] = [ERASED] * len(fields)
+    key = None if data_keys.withholding else data_keys.by_id(data_key_id)
+    if data_keys.withholding:
+        values: list[Any] = [WITHHELD] * len(fields)
+    elif key is None:
+        values = [ERASED] * len(fields)
     else:
         raw = base64.b64decode(envelope["sealed"], validate=True)
         plain = key.aead.decrypt(
