@@ -114,6 +114,7 @@ def test_penalty_runs_over_a_month_boundary_on_two_overdue_installments(
         "product": "default",
         "product_version": 0,
         "apr": "0.0600",
+        "fees_charged": "0.00",
         "balance_sheet": "on",
         "on_balance_outstanding": "12125.21",
         "off_balance_outstanding": "0.00",
