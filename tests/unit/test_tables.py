@@ -81,3 +81,17 @@ def test_long_free_text_wraps_inside_one_table_and_short_headers_stay_whole() ->
     assert lines[0].strip() == "worklist"  # one table, not split
     assert "│ loan_id │ item            │" in lines[2].replace("┃", "│")
     assert sum(line.count("L-00002") for line in lines) == 2  # the id, and inside the detail
+
+
+def test_only_what_the_reports_write_as_amounts_is_taken_for_an_amount() -> None:
+    from loanledger.reports.totals import kind_of
+
+    assert [kind_of(value) for value in ("0.00", "-12.50", "1360170.51", "0.6543")] == [
+        "amount",
+        "amount",
+        "amount",
+        "ratio",
+    ]
+    assert [kind_of(value) for value in ("007.10", "1.5", "12", "2024-02-30x", True)] == [
+        "text"
+    ] * 5
