@@ -64,3 +64,34 @@ def test_messages_say_one_command_and_two_commands() -> None:
     assert plural(0, "loan") == "0 loans"
     assert plural(37700, "command") == "37,700 commands"
     assert plural(1, "data key") == "1 data key"
+
+
+def test_long_free_text_wraps_inside_one_table_and_short_headers_stay_whole() -> None:
+    rows = [
+        {
+            "loan_id": "L-00002",
+            "item": "receipt_overdue",
+            "detail": "notice L-00002/dunning/2024-04-11 issued 2024-04-11 and not acknowledged",
+        },
+        {"loan_id": "L-00003", "item": "warning", "detail": "days_past_due"},
+    ]
+    lines = _printed(formats.to_table(rows, title="worklist"))
+
+    assert max(len(line) for line in lines) <= 80
+    assert lines[0].strip() == "worklist"  # one table, not split
+    assert "│ loan_id │ item            │" in lines[2].replace("┃", "│")
+    assert sum(line.count("L-00002") for line in lines) == 2  # the id, and inside the detail
+
+
+def test_only_what_the_reports_write_as_amounts_is_taken_for_an_amount() -> None:
+    from loanledger.reports.totals import kind_of
+
+    assert [kind_of(value) for value in ("0.00", "-12.50", "1360170.51", "0.6543")] == [
+        "amount",
+        "amount",
+        "amount",
+        "ratio",
+    ]
+    assert [kind_of(value) for value in ("007.10", "1.5", "12", "2024-02-30x", True)] == [
+        "text"
+    ] * 5

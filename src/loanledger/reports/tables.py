@@ -25,6 +25,8 @@ from loanledger.reports.totals import Kind, column_kind, kind_of, totals_row
 DEFAULT_WIDTH = 80
 NO_WRAP_UP_TO = 24
 """Values up to this long (identifiers, dates, amounts, statuses) are never wrapped."""
+WRAP_TO = 30
+"""Longer text wraps; for fitting a table it counts as this wide."""
 LIST_SEPARATOR = ";"
 
 Rows = Sequence[dict[str, Any]]
@@ -53,17 +55,25 @@ def _right(kind: Kind) -> bool:
     return kind in ("amount", "ratio", "integer")
 
 
-def _header(name: str, split: bool) -> str:
-    return name.replace("_", "_\n") if split else name
+def _value_width(rows: Rows, name: str) -> int:
+    return max([len(shown(row.get(name))) for row in rows] or [0])
+
+
+def _header(name: str, split: bool, value_width: int) -> str:
+    """The header, broken at its underscores when asked to and when it is wider than the
+    column's values (a short id column keeps `loan_id` whole)."""
+    return name.replace("_", "_\n") if split and len(name) > value_width else name
 
 
 def _widths(rows: Rows, header: list[str], split: bool) -> dict[str, int]:
-    """Each column's natural width: its longest value or header line."""
+    """Each column's width for fitting: its longest header line or value, long text counted
+    at `WRAP_TO` (it wraps)."""
     widths: dict[str, int] = {}
     for name in header:
-        lines = _header(name, split).split("\n")
-        values = [len(shown(row.get(name))) for row in rows]
-        widths[name] = max([*(len(line) for line in lines), *values, 1])
+        values = _value_width(rows, name)
+        lines = _header(name, split, values).split("\n")
+        natural = max([*(len(line) for line in lines), values, 1])
+        widths[name] = natural if values <= NO_WRAP_UP_TO else min(natural, WRAP_TO)
     return widths
 
 
@@ -111,9 +121,9 @@ def to_tables(
         table = Table(title=part, header_style="bold")
         for name in page:
             kind = column_kind(body, name)
-            short = widths[name] <= NO_WRAP_UP_TO
+            short = _value_width(measured, name) <= NO_WRAP_UP_TO
             table.add_column(
-                _header(name, split),
+                _header(name, split, _value_width(measured, name)),
                 justify="right" if _right(kind) else "left",
                 no_wrap=short,
                 min_width=widths[name] if short else None,

@@ -24,8 +24,10 @@ COUNT_COLUMNS: tuple[str, ...] = ("loans",)
 
 TOTAL_LABEL = "total"
 
-_AMOUNT = re.compile(r"-?\d{1,18}\.\d\d")
-_RATIO = re.compile(r"-?\d{1,18}\.\d{4}")
+_AMOUNT = re.compile(r"-?(0|[1-9]\d{0,17})\.\d\d")
+_RATIO = re.compile(r"-?(0|[1-9]\d{0,17})\.\d{4}")
+"""As `amounts.py` writes them: no leading zeros, so an identifier such as `007.10` (a valid
+reference) is never taken for a number and changed by a round trip."""
 _DATE = re.compile(r"\d{4}-\d\d-\d\d")
 
 
