@@ -252,16 +252,16 @@ def cn_rates(rules: ProvisionRules) -> dict[str, Decimal]:
 def fen(text: str) -> int:
     """An amount's text in whole fen, exactly ("1234.56" -> 123456; the read models and reports
     write every amount with two decimals; other text goes through Decimal, HALF_UP)."""
-    whole, dot, cents = text.partition(".")
-    if dot and len(cents) == 2 and cents.isdigit():
-        return int(whole + cents)
+    if len(text) > 3 and text[-3] == "." and text[-2:].isdigit() and text[-4].isdigit():
+        return int(text[:-3] + text[-2:])
     return int((Decimal(text) * 100).to_integral_value(rounding=ROUND_HALF_UP))
 
 
 def fen_text(amount: int) -> str:
     """Whole fen as an amount's text with exactly two decimals (123456 -> "1234.56")."""
-    whole, cents = divmod(abs(amount), 100)
-    return f"{'-' if amount < 0 else ''}{whole}.{cents:02d}"
+    if amount >= 0:
+        return f"{amount // 100}.{amount % 100:02d}"
+    return f"-{-amount // 100}.{-amount % 100:02d}"
 
 
 def fen_decimal(amount: int) -> Decimal:

@@ -133,8 +133,9 @@ def provisions(lines: Sequence[ProvisionLine], previous: Mapping[str, int]) -> l
     exposure, rate (CN) or PD/LGD (IFRS 9), allowance, the previous month end's allowance
     (`previous`, loan id -> fen) and the change. A loan that left the portfolio has no class or
     stage now: it counts in the overall total only."""
-    totals = {group: [0, 0, 0, 0] for group in PROVISION_GROUPS}
-    overall = totals[("total", "all")]
+    # Summed by (class, stage) pair first: a handful of pairs, folded into the totals below.
+    pairs: dict[tuple[str, int], list[int]] = {}
+    left = 0
     rows: list[dict[str, Any]] = []
     by_id = {line.loan_id: line for line in lines}
     for loan_id in sorted(by_id.keys() | {key for key, value in previous.items() if value}):
@@ -149,17 +150,15 @@ def provisions(lines: Sequence[ProvisionLine], previous: Mapping[str, int]) -> l
                     "previous_allowance": fen_text(before), "change": fen_text(-before),
                 }
             )  # fmt: skip
-            overall[3] += before
+            left += before
             continue
-        for total in (
-            totals[("classification", line.classification)],
-            totals[("stage", str(line.ifrs9_stage))],
-            overall,
-        ):
-            total[0] += 1
-            total[1] += line.exposure
-            total[2] += line.allowance
-            total[3] += before
+        pair = pairs.get((line.classification, line.ifrs9_stage))
+        if pair is None:
+            pair = pairs[(line.classification, line.ifrs9_stage)] = [0, 0, 0, 0]
+        pair[0] += 1
+        pair[1] += line.exposure
+        pair[2] += line.allowance
+        pair[3] += before
         rows.append(
             {
                 "level": "loan", "group": None, "loan_id": loan_id, "loans": 1,
@@ -170,6 +169,11 @@ def provisions(lines: Sequence[ProvisionLine], previous: Mapping[str, int]) -> l
                 "change": fen_text(line.allowance - before),
             }
         )  # fmt: skip
+    totals = {group: [0, 0, 0, 0] for group in PROVISION_GROUPS}
+    totals[("total", "all")][3] = left
+    for (grade, stage), pair in pairs.items():
+        for key in (("classification", grade), ("stage", str(stage)), ("total", "all")):
+            totals[key] = [a + b for a, b in zip(totals[key], pair, strict=True)]
     rows += [_total_row(level, group, total) for (level, group), total in totals.items()]
     return rows
 
