@@ -12,8 +12,10 @@ import pytest
 from loanledger import LoanLedger
 from loanledger.domain.event import DomainEvent
 from loanledger.domain.loan import Loan
+from loanledger.domain.rules import CN_2023
 from loanledger.entrypoints.synthetic import SyntheticBook
 from loanledger.projection.kept_loans import IDLE_GAPS, IDLE_MIN, KeptLoans, fork
+from loanledger.projection.segments import Timeline
 
 CACHES = ("_positions", "_money_facts", "_derived")
 """What a loan derives and caches: not part of its state."""
@@ -136,3 +138,23 @@ def test_a_dropped_entry_keeps_its_loan_for_its_caller_without_counting_it(
     loan_id, events = long_loan(histories)
     kept.carry(loan_id, events, position=1)
     assert len(kept) == 0 and kept.events == 0
+
+
+def test_a_loan_unused_for_a_while_keeps_its_events_but_not_its_walk(
+    histories: dict[str, list[DomainEvent]],
+) -> None:
+    loan_id, events = long_loan(histories)
+    kept = KeptLoans()
+    for number, event in enumerate(events):  # an event every IDLE_MIN positions
+        kept.carry(loan_id, [event], position=(number + 1) * IDLE_MIN)
+    entry = kept.get(loan_id)
+    assert entry is not None and entry.loan is not None
+    timeline = Timeline(entry.loan, CN_2023)
+    list(timeline.segments(timeline.starts_on, events[-1].effective_date))
+    assert timeline.checkpoint is not None
+    entry.walk = ("moment", timeline, timeline.checkpoint)
+    last = len(events) * IDLE_MIN
+    assert kept.forget_idle(last + IDLE_MIN + 1) == 0
+    assert entry.walk is None
+    assert entry.loan is not None and entry.loan.version == len(events)
+    assert kept.forget_idle(last + IDLE_GAPS * IDLE_MIN + 1) == 1
