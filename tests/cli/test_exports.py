@@ -193,6 +193,7 @@ def test_migrate_on_postgresql_applies_every_migration_and_then_nothing(
         "applied 0009_loan_state_current_index.sql",
         "applied 0010_transparency.sql",
         "applied 0011_auditor.sql",
+        "applied 0012_citus.sql",
     ]
     assert (second.exit_code, second.stdout) == (0, "nothing to apply\n")
 
