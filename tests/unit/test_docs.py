@@ -29,7 +29,7 @@ JOURNAL_COMMANDS: dict[str, type[BaseModel]] = {
 }
 REPORTS = (
     "five_category", "aging", "ifrs9_stages", "loan_ledger", "loan_level", "notices", "worklist",
-    "trial_balance", "journal",
+    "trial_balance", "journal", "provisions", "kpi", "roll_rates", "vintage",
 )  # fmt: skip
 
 
@@ -51,7 +51,7 @@ def model_fields(model: type[BaseModel], prefix: str = "") -> list[str]:
     for name, info in model.model_fields.items():
         if name == "command":
             continue
-        names.append(prefix + name)
+        names.append(prefix + (info.alias or name))
         if isinstance(info.annotation, type) and issubclass(info.annotation, BaseModel):
             names.extend(model_fields(info.annotation, f"{prefix}{name}."))
     return names
