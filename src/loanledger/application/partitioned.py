@@ -19,9 +19,10 @@ in one process and cannot be partitioned.
 
 Without a scheduler address a `LocalCluster` of `workers` processes (one thread each) is
 started for the call and closed after it; with one (`tcp://host:port`), the tasks run on that
-cluster, whose workers must reach the store. Every worker opens the store with the master key
-of its own environment (`LOANLEDGER_MASTER_KEY`, which the processes of a `LocalCluster` inherit
-from the caller's): the key is never sent over the cluster's network.
+cluster, whose workers must reach the store. A rebuild or verify needs no master key (it reads
+no personal data); a load's workers open the store with the master key of their own environment
+(`LOANLEDGER_MASTER_KEY`, which the processes of a `LocalCluster` inherit from the caller's):
+the key is never sent over the cluster's network.
 """
 
 from __future__ import annotations
@@ -115,22 +116,24 @@ def partition_store(settings: StoreSettings, place: str) -> ReadStore:
 # --- the task, in a worker process -----------------------------------------------------------
 
 
-def open_in_worker(url: str) -> LoanLedger:
+def open_in_worker(url: str, *, withhold_personal_data: bool = False) -> LoanLedger:
     """The store at `url`, opened by a worker: the coordinator opened it already, so its tables
     exist and a PostgreSQL store is opened without creating tables (no schema lock for every
-    worker to queue on, no DDL)."""
+    worker to queue on, no DDL). A rebuild or verify reads no personal data (the read models
+    hold none), so it opens with `withhold_personal_data` and needs no master key in the worker's
+    environment; a load seals names and needs it."""
     from loanledger.application.ledger import LoanLedger
 
     settings = parse_store_url(url)
     if settings.kind == "postgresql" and "CREATE_TABLE" not in settings.env:
         url += ("&" if "?" in url else "?") + "create_tables=false"
-    return LoanLedger.open(url)
+    return LoanLedger.open(url, withhold_personal_data=withhold_personal_data)
 
 
 def run_partition(task: PartitionTask) -> int:
     """Rebuild one partition's read models up to `task.until`; return the events read."""
     settings = parse_store_url(task.url)
-    ledger = open_in_worker(task.url)
+    ledger = open_in_worker(task.url, withhold_personal_data=True)
     store = partition_store(settings, partition_place(settings, task.index, task.partitions))
     try:
         loan_state = LoanStateProjection(

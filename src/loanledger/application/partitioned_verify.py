@@ -62,7 +62,7 @@ class PartitionVerdict:
 
 def verify_partition(task: VerifyTask) -> PartitionVerdict:
     """Walk one partition's chains and check its loans' snapshots."""
-    ledger = open_in_worker(task.url)
+    ledger = open_in_worker(task.url, withhold_personal_data=True)
     try:
         walk = ChainWalk()
         position: int | None = None
