@@ -17,7 +17,7 @@ fact (`provisioning`) from a business date on, book-wide, like a servicing rule 
 
 Each loan's allowance is rounded HALF_UP to the fen once (`FEN`); the book's allowance is the sum
 of the loans' rounded allowances, so the control account ties to the per-loan figures exactly.
-Until products exist the PD and LGD tables are those of the product "default" (every loan).
+One PD and LGD table serves every product: tables per product are not built yet.
 """
 
 from __future__ import annotations
