@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from loanledger import LoanLedger
-from loanledger.domain.errors import OverDisbursementError
+from loanledger.domain.errors import DomainError, OverDisbursementError
 from loanledger.persistence.chain import unseal
 from tests.integration.test_partitioned_rebuild import many_loans
 from tests.journal import disburse, lines, repay
@@ -116,3 +116,23 @@ def test_a_journal_of_repayments_loaded_again_in_parallel_records_nothing_more(
 
     assert first == again == {"applied": 6}
     assert ledger.recorder.max_notification_id() == events
+
+
+def test_a_malformed_loan_line_stops_a_parallel_load_as_it_stops_the_serial_one(
+    two_books: tuple[LoanLedger, LoanLedger], cluster: Any, tmp_path: Path
+) -> None:
+    serial, parallel = two_books
+    commands = many_loans(6)
+    commands.insert(30, {**repay("L-0004", "2024-03-15", "12.00", "R-X"), "amount": "12.001x"})
+    path = tmp_path / "book.jsonl"
+    path.write_text("\n".join(lines(commands)) + "\n", encoding="utf-8")
+
+    with pytest.raises(DomainError) as serially:
+        serial.load(path)
+    with pytest.raises(DomainError) as in_parallel:
+        parallel.load(path, workers=2, scheduler=cluster.scheduler_address)
+
+    assert type(in_parallel.value) is type(serially.value)
+    assert str(in_parallel.value) == str(serially.value)
+    assert str(in_parallel.value).startswith("line 31: ")
+    assert log(parallel) == log(serial)

@@ -36,8 +36,8 @@ from eventsourcing.persistence import IntegrityError, StoredEvent
 
 from loanledger.application.journal import numbered_lines, parse_line
 from loanledger.application.partitioned import check_workers, dask_client, open_in_worker
-from loanledger.domain.book_commands import BookCommand
-from loanledger.domain.commands import CloseDay, parse_command
+from loanledger.domain.book_commands import BOOK_COMMANDS, BookCommand
+from loanledger.domain.commands import CloseDay, Command, parse_command
 from loanledger.domain.errors import DomainError
 from loanledger.persistence.bulk import write_events
 from loanledger.persistence.ids import loan_uuid
@@ -88,12 +88,12 @@ def _stage(ledger: LoanLedger, batch: Any, lines: Sequence[Line]) -> Staged:
     staged = Staged()
     counts: list[tuple[int, str, int]] = []
     for number, data in lines:
-        command = parse_command(data)
-        assert not isinstance(command, CloseDay | BookCommand)  # barriers run in the coordinator
-        loan_id = command.loan_id
-        held = batch.loan(loan_id)
-        before = held.checkpoint()[1] if held is not None else 0
         try:
+            command = parse_command(data)
+            assert not isinstance(command, CloseDay | BookCommand)  # run by the coordinator
+            loan_id = command.loan_id
+            held = batch.loan(loan_id)
+            before = held.checkpoint()[1] if held is not None else 0
             ledger._stage(command, batch)
         except DomainError as error:
             staged.refused = (number, error)
@@ -135,9 +135,15 @@ def load_partitioned(
     with dask_client(workers, scheduler) as client:
         segment: list[Line] = []
         for number, line in numbered_lines(source):
+            parsed: Command | CloseDay | BookCommand | None = None
             try:
                 data = parse_line(line)
-                parsed = parse_command(data)
+                # A loan's command is validated by its worker (a refusal there stops the load
+                # at its line, as here); barriers and what names no loan are parsed here.
+                loan_id = data.get("loan_id")
+                name = data.get("command")
+                if not isinstance(loan_id, str) or name == "close_day" or name in BOOK_COMMANDS:
+                    parsed = parse_command(data)
             except DomainError as error:
                 applied += _segment(ledger, client, segment, owners, workers)
                 raise type(error)(f"line {number}: {error}") from error
@@ -152,12 +158,12 @@ def load_partitioned(
                 except DomainError as error:
                     raise type(error)(f"line {number}: {error}") from error
                 applied += 1
-            else:
-                segment.append((number, data))
-                owners[number] = parsed.loan_id
-                if len(segment) >= SEGMENT_LINES:
-                    applied += _segment(ledger, client, segment, owners, workers)
-                    segment, owners = [], {}
+                continue
+            segment.append((number, data))
+            owners[number] = parsed.loan_id if parsed is not None else str(loan_id)
+            if len(segment) >= SEGMENT_LINES:
+                applied += _segment(ledger, client, segment, owners, workers)
+                segment, owners = [], {}
         applied += _segment(ledger, client, segment, owners, workers)
     return {"applied": applied}
 
@@ -175,7 +181,11 @@ def _segment(
         return 0
     parts: list[list[Line]] = [[] for _ in range(workers)]
     for number, data in lines:
-        parts[partition_of(loan_uuid(owners[number]), workers)].append((number, data))
+        try:
+            part = partition_of(loan_uuid(owners[number]), workers)
+        except DomainError:
+            part = 0  # an id no store can hold: its worker refuses the line, with its number
+        parts[part].append((number, data))
     tasks = [StageTask(ledger.settings.url, part) for part in parts if part]
     results: list[Staged] = client.gather(client.map(stage_lines, tasks, pure=False))
     refusals = [result.refused for result in results if result.refused is not None]
