@@ -181,18 +181,12 @@ class BookRegister:
                     f"{command.on.isoformat()} is on or before the last closed date "
                     f"{last_closed.isoformat()}"
                 )
-            if command.set_by is None and self.policy(command.on).require_staff_register:
-                # Otherwise anyone could switch the register off again.
-                raise UnregisteredStaffError(
-                    "set_policy: the book requires the staff register, so set_by must name an "
-                    f"administrator in force on {command.on.isoformat()}"
-                )
-            if command.set_by is not None:
-                self._require(command.set_by, "administrator", command.on, "set_policy")
+            # Otherwise anyone could switch the register off again.
+            self._require_administrator(command.set_by, "set_by", command.on, "set_policy")
             stream = BookPolicy(POLICY_ID)
             for event in self._events(POLICY_ID, 0):
                 event.mutate(stream)
-            recorded_at = max(now, stream.modified_on) if stream.modified_on else now
+            recorded_at = _recorded_at(now, stream)
             event = stream.set(
                 command.on,
                 recorded_at,
@@ -214,7 +208,7 @@ class BookRegister:
         assert isinstance(command, GrantAuthority | RevokeAuthority)
         self._require(command.granted_by, "administrator", command.on, command.command)
         member = self.staff(command.staff_id)
-        recorded_at = max(now, member.modified_on) if member.modified_on else now
+        recorded_at = _recorded_at(now, member)
         if isinstance(command, GrantAuthority):
             member.grant(
                 command.staff_id,
@@ -236,15 +230,9 @@ class BookRegister:
         }
 
     def _define_product(self, command: DefineProduct, now: datetime) -> dict[str, Any]:
-        if command.defined_by is None and self.policy(command.on).require_staff_register:
-            raise UnregisteredStaffError(
-                "define_product: the book requires the staff register, so defined_by must name "
-                f"an administrator in force on {command.on.isoformat()}"
-            )
-        if command.defined_by is not None:
-            self._require(command.defined_by, "administrator", command.on, "define_product")
+        self._require_administrator(command.defined_by, "defined_by", command.on, "define_product")
         product = self.product(command.product_id)
-        recorded_at = max(now, product.modified_on) if product.modified_on else now
+        recorded_at = _recorded_at(now, product)
         fields = command.model_dump(mode="json", exclude={"command", "on", "title", "fees"})
         fields["repayment_methods"] = tuple(command.repayment_methods)
         if command.fees is not None and command.fees.origination is not None:
@@ -262,6 +250,18 @@ class BookRegister:
             "product_id": command.product_id,
             "version": event.originator_version,
         }
+
+    def _require_administrator(self, staff_id: str | None, field: str, on: date, what: str) -> None:
+        """A book fact (`set_policy`, `define_product`) names the administrator who made it once
+        the book requires the staff register; whoever is named must be one in force on `on`."""
+        if staff_id is None:
+            if self.policy(on).require_staff_register:
+                raise UnregisteredStaffError(
+                    f"{what}: the book requires the staff register, so {field} must name an "
+                    f"administrator in force on {on.isoformat()}"
+                )
+            return
+        self._require(staff_id, "administrator", on, what)
 
     # --- checks on loan commands ---------------------------------------------------------------
 
@@ -323,3 +323,9 @@ class BookRegister:
                         f"release_collateral: principal outstanding {outstanding:.2f} is above "
                         f"approver {command.approver!r}'s granted limit {authority.limit:.2f}"
                     )
+
+
+def _recorded_at(now: datetime, stream: BookPolicy | StaffMember | Product) -> datetime:
+    """When a new fact on a book stream is recorded: now, never before the stream's last fact
+    (a recorded time never goes backwards within a stream)."""
+    return max(now, stream.modified_on) if stream.modified_on else now
