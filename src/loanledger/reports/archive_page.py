@@ -170,11 +170,14 @@ def changes_html(changes: Mapping[str, Sequence[Any]] | None) -> Markup:
     """`label: before → after` per changed figure."""
     if not changes:
         return Markup("")
+    shown = (
+        (key, value_html(key, pair[0]), value_html(key, pair[1])) for key, pair in changes.items()
+    )
     lines = (
         f'<div class="field"><span class="label">{escape(label(key))}:</span> '
-        f"{value_html(key, pair[0])} → {value_html(key, pair[1])}</div>"
-        for key, pair in changes.items()
-        if value_html(key, pair[0]) != value_html(key, pair[1])  # None and [] both read "—"
+        f"{before} → {after}</div>"
+        for key, before, after in shown
+        if before != after  # None and [] both read "—"
     )
     return Markup("".join(lines))
 
