@@ -34,7 +34,7 @@ from loanledger.domain.commands import parse_command
 from loanledger.domain.errors import DomainError, LoanLedgerError, StoreUnavailableError
 from loanledger.entrypoints import cli_charts, cli_proof
 from loanledger.entrypoints.cli_desk import register as register_desk
-from loanledger.entrypoints.cli_personal_data import _log_unmasked, _user
+from loanledger.entrypoints.cli_personal_data import acting_user, log_unmasked
 from loanledger.entrypoints.cli_personal_data import register as register_personal_data
 from loanledger.entrypoints.console import (
     EXIT_FAILED,
@@ -444,9 +444,9 @@ def archive(
     with refusals():
         check_format(fmt, ("json", "html"))
         if unmasked:
-            _log_unmasked()
+            log_unmasked()
         with opened_ledger(db) as ledger:
-            actor = _user()
+            actor = acting_user()
             if fmt == "json":
                 result = ledger.archive(loan_id, unmasked=unmasked, actor=actor)
                 text = json.dumps(result, ensure_ascii=False, indent=2) + "\n"

@@ -46,16 +46,16 @@ def register(app: typer.Typer, export_app: typer.Typer) -> None:
     export_app.command("arbitration")(export_arbitration)
 
 
-def _user() -> str:
+def acting_user() -> str:
     """Who runs the command, for the personal-data log (the login name, else `unknown`)."""
     return os.environ.get("USER") or "unknown"
 
 
-def _log_unmasked() -> None:
+def log_unmasked() -> None:
     """The audit line every export of unmasked personal data leaves on stderr (the ledger also
     records it in its personal-data log and on the `loanledger.audit` logger)."""
     moment = datetime.now(UTC).isoformat(timespec="seconds")
-    typer.echo(f"UNMASKED export of personal data by {_user()} at {moment}", err=True)
+    typer.echo(f"UNMASKED export of personal data by {acting_user()} at {moment}", err=True)
 
 
 def forget_borrower(
@@ -65,7 +65,7 @@ def forget_borrower(
     r"""Crypto-shred a borrower: destroy their data key, so their name and identity number read
     as \[erased] everywhere; figures, reports and verify are unchanged. Logged; idempotent."""
     with refusals(), opened_ledger(db) as ledger:
-        result = ledger.forget_borrower(borrower_id, actor=_user())
+        result = ledger.forget_borrower(borrower_id, actor=acting_user())
     if result["already_forgotten"]:
         typer.echo(f"borrower {borrower_id} was already forgotten at {result['forgotten_at']}")
         return
@@ -81,7 +81,7 @@ def forget_guarantor(
 ) -> None:
     r"""Crypto-shred a guarantor the same way: their name reads as \[erased]. Logged; idempotent."""
     with refusals(), opened_ledger(db) as ledger:
-        result = ledger.forget_guarantor(guarantor_id, actor=_user())
+        result = ledger.forget_guarantor(guarantor_id, actor=acting_user())
     if result["already_forgotten"]:
         typer.echo(f"guarantor {guarantor_id} was already forgotten at {result['forgotten_at']}")
         return
@@ -102,7 +102,7 @@ def rotate_master_key(db: DbOption = None) -> None:
         if not new:
             raise Refusal(f"set {NEW_MASTER_KEY_ENV} to the new master key")
         with opened_ledger(db) as ledger:
-            result = ledger.rotate_master_key(new, actor=_user())
+            result = ledger.rotate_master_key(new, actor=acting_user())
     typer.echo(
         f"re-wrapped {plural(result['data_keys_rewrapped'], 'data key')} under master key "
         f"{result['master_key_id']}; now set LOANLEDGER_MASTER_KEY to the new key"
@@ -127,10 +127,10 @@ def export_loan_level(
         if headers not in ("en", "zh"):
             raise Refusal(f"unknown headers {headers!r}; headers: en, zh")
         if unmasked:
-            _log_unmasked()
+            log_unmasked()
         with opened_ledger(db) as ledger:
             rows = ledger.export_loan_level(
-                day, moment, unmasked=unmasked, actor=_user(), headers=headers
+                day, moment, unmasked=unmasked, actor=acting_user(), headers=headers
             )
             about = report_about(ledger, "loan_level", day, moment)
         emit_rows(
@@ -151,11 +151,11 @@ def export_arbitration(
     with refusals():
         day = parse_as_of(as_of)
         if unmasked:
-            _log_unmasked()
+            log_unmasked()
         with opened_ledger(db) as ledger:
             if unmasked:
                 ledger.record_unmasked_export(
-                    f"arbitration package as of {day.isoformat()}", actor=_user()
+                    f"arbitration package as of {day.isoformat()}", actor=acting_user()
                 )
             claims = [
                 row
@@ -169,7 +169,7 @@ def export_arbitration(
             bundles = [
                 (
                     arbitration.evidence_bundle(
-                        ledger.archive(row["loan_id"], unmasked=unmasked, actor=_user()),
+                        ledger.archive(row["loan_id"], unmasked=unmasked, actor=acting_user()),
                         row,
                         notices[row["loan_id"]],
                         day.isoformat(),
