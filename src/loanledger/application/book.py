@@ -10,6 +10,7 @@ the loans (so `verify` checks their chains), under aggregate ids of their own na
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 from datetime import date, datetime
 from decimal import Decimal
 from functools import lru_cache
@@ -18,6 +19,7 @@ from uuid import UUID, uuid5
 
 from loanledger.domain.book_commands import (
     BookCommand,
+    DefineCalendar,
     DefineProduct,
     GrantAuthority,
     RevokeAuthority,
@@ -43,7 +45,9 @@ from loanledger.domain.errors import (
     UnregisteredStaffError,
 )
 from loanledger.domain.event import DomainEvent
+from loanledger.domain.loan_events import CalendarApplied
 from loanledger.domain.policy import BookPolicy, Policy
+from loanledger.domain.products.calendars import Calendar, CalendarDefined
 from loanledger.domain.products.catalogue import Product, ProductVersion
 from loanledger.domain.provisions import provision_rules
 from loanledger.domain.rules import RULE_SETS, RuleSet
@@ -69,6 +73,10 @@ once, not line by line); whoever holds one empties it when the batch records a b
 
 def product_uuid(product_id: str) -> UUID:
     return uuid5(BOOK_NAMESPACE, "product:" + product_id)
+
+
+def calendar_uuid(calendar_id: str) -> UUID:
+    return uuid5(BOOK_NAMESPACE, "calendar:" + calendar_id)
 
 
 @lru_cache(maxsize=10_000)
@@ -138,11 +146,26 @@ class BookRegister:
             cache[key] = product
         return product
 
+    def calendar(self, calendar_id: str, *, cache: BookCache | None = None) -> Calendar:
+        """A holiday calendar's stream of versions as stored (read once per batch with `cache`)."""
+        key = ("calendar", calendar_id)
+        if cache is not None and key in cache:
+            found: Calendar = cache[key]
+            return found
+        calendar = Calendar(calendar_uuid(calendar_id))
+        for event in self._events(calendar.id, 0):
+            event.mutate(calendar)
+        if cache is not None:
+            cache[key] = calendar
+        return calendar
+
     def product_for(
         self, command: Apply | Command, loan: Loan | None, *, cache: BookCache | None = None
     ) -> ProductVersion | None:
         """The product version an `apply` naming a product, or an `approve` of a loan on one,
-        is checked against: the version in force on the command's date (None otherwise)."""
+        is checked against: the version in force on the command's date (None otherwise). For an
+        approval it carries the versions of the product's holiday calendar known now, which the
+        loan records (`CalendarApplied`)."""
         if isinstance(command, Apply):
             product_id = command.product
         elif isinstance(command, Approve) and loan is not None and loan.product_named:
@@ -151,7 +174,12 @@ class BookRegister:
             return None
         if product_id is None:
             return None
-        return self.product(product_id, cache=cache).in_force(product_id, command.on)
+        version = self.product(product_id, cache=cache).in_force(product_id, command.on)
+        calendar_id = version.fact.calendar
+        if isinstance(command, Approve) and calendar_id is not None:
+            facts = tuple(self.calendar(calendar_id, cache=cache).facts)
+            version = replace(version, calendar_versions=facts)
+        return version
 
     # --- commands ------------------------------------------------------------------------------
 
@@ -205,6 +233,8 @@ class BookRegister:
             }
         if isinstance(command, DefineProduct):
             return self._define_product(command, now)
+        if isinstance(command, DefineCalendar):
+            return self._define_calendar(command, now)
         assert isinstance(command, GrantAuthority | RevokeAuthority)
         self._require(command.granted_by, "administrator", command.on, command.command)
         member = self.staff(command.staff_id)
@@ -231,10 +261,16 @@ class BookRegister:
 
     def _define_product(self, command: DefineProduct, now: datetime) -> dict[str, Any]:
         self._require_administrator(command.defined_by, "defined_by", command.on, "define_product")
+        if command.calendar is not None:
+            self.calendar(command.calendar).require_defined(
+                command.calendar, f"define_product {command.product_id!r}"
+            )
         product = self.product(command.product_id)
         recorded_at = _recorded_at(now, product)
         fields = command.model_dump(mode="json", exclude={"command", "on", "title", "fees"})
         fields["repayment_methods"] = tuple(command.repayment_methods)
+        if command.calendar is not None and command.business_day is None:
+            fields["business_day"] = "following"
         if command.fees is not None and command.fees.origination is not None:
             fee = command.fees.origination.model_dump(mode="json", exclude_none=True)
             fee.pop("collect")  # the only way built: withheld at disbursement
@@ -249,6 +285,34 @@ class BookRegister:
             "command": command.command,
             "product_id": command.product_id,
             "version": event.originator_version,
+        }
+
+    def _define_calendar(self, command: DefineCalendar, now: datetime) -> dict[str, Any]:
+        """Record the calendar's next version and, in the same transaction, a `CalendarApplied`
+        on every loan that follows the calendar (approved on a product naming it, neither closed
+        nor written off), so each re-derives from its own facts as after a backdated fact."""
+        self._require_administrator(command.defined_by, "defined_by", command.on, "define_calendar")
+        calendar = self.calendar(command.calendar_id)
+        recorded_at = _recorded_at(now, calendar)
+        event = calendar.define(
+            command.calendar_id,
+            command.on,
+            recorded_at,
+            command.holidays,
+            command.working_days,
+            command.defined_by,
+        )
+        loans = [
+            loan for loan in self._ledger.stored_loans(None) if _follows(loan, command.calendar_id)
+        ]
+        for loan in loans:
+            _apply_calendar(loan, event, max(recorded_at, self._ledger.recorded_at_for(loan)))
+        self._ledger.save(calendar, *loans)
+        return {
+            "command": command.command,
+            "calendar_id": command.calendar_id,
+            "version": event.originator_version,
+            "loans": len(loans),
         }
 
     def _require_administrator(self, staff_id: str | None, field: str, on: date, what: str) -> None:
@@ -325,7 +389,35 @@ class BookRegister:
                     )
 
 
-def _recorded_at(now: datetime, stream: BookPolicy | StaffMember | Product) -> datetime:
+def _follows(loan: Loan, calendar_id: str) -> bool:
+    """Whether the loan's due dates follow the calendar: pinned on a product naming it, and
+    neither closed nor written off (a finished loan's dates are history)."""
+    pinned = loan.product_pinned
+    return (
+        pinned is not None
+        and pinned.pricing.get("calendar") == calendar_id
+        and loan.closed is None
+        and loan.written_off is None
+    )
+
+
+def _apply_calendar(loan: Loan, event: CalendarDefined, recorded_at: datetime) -> None:
+    approval = loan.approval
+    assert approval is not None
+    loan.trigger(
+        CalendarApplied,
+        recorded_at,
+        loan_id=loan.loan_id,
+        effective_date=max(event.effective_date, approval.effective_date),
+        calendar_id=event.calendar_id,
+        calendar_version=event.originator_version,
+        calendar_on=event.effective_date,
+        holidays=event.holidays,
+        working_days=event.working_days,
+    )
+
+
+def _recorded_at(now: datetime, stream: BookPolicy | StaffMember | Product | Calendar) -> datetime:
     """When a new fact on a book stream is recorded: now, never before the stream's last fact
     (a recorded time never goes backwards within a stream)."""
     return max(now, stream.modified_on) if stream.modified_on else now

@@ -19,7 +19,7 @@ from loanledger.application.retries import (
     RETRY_BACKOFF_SECONDS,
 )
 from loanledger.application.store import _command
-from loanledger.domain.book_commands import BookCommand
+from loanledger.domain.book_commands import BookCommand, DefineCalendar
 from loanledger.domain.commands import Apply, CloseDay, Command, parse_command
 from loanledger.domain.errors import ConcurrencyError, DomainError, WrongStateError
 from loanledger.domain.loan import Loan, Outcome
@@ -101,6 +101,8 @@ class Commands(CloseOfDay):
                     self.book.execute(parsed)
                 except DomainError as error:
                     raise type(error)(f"line {number}: {error}") from error
+                if isinstance(parsed, DefineCalendar):
+                    batch.forget_stored()  # it recorded a fact on every loan on the calendar
             elif isinstance(parsed, CloseDay):
                 self._flush(batch)  # a line it replays that is refused raises with its number
                 batch.forget_stored()  # closing the day records on loans: the copies would lag

@@ -3,7 +3,8 @@
 They follow the loan commands' style (strict, unknown fields refused) but carry no `loan_id`:
 `set_policy` (on, policy fields: each optional, at least one), `grant_authority` and
 `revoke_authority` (staff_id, on, role, limit?, granted_by), `define_product` (product_id, on,
-name, ranges and pricing: see `DefineProduct`).
+name, ranges and pricing: see `DefineProduct`), `define_calendar` (calendar_id, on, holidays,
+working_days?: see `DefineCalendar`).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from loanledger.domain.errors import InvalidCommandError, InvalidProductError
 from loanledger.domain.horizon import DEFAULT_FUTURE_HORIZON_DAYS, DEFAULT_TIME_ZONE, FutureHorizon
 from loanledger.domain.money import currency, parse_decimal
 from loanledger.domain.policy import POLICY_FIELDS
+from loanledger.domain.products.calendars import MAX_CALENDAR_DATES, check_calendar
 from loanledger.domain.text import Identifier, Name
 
 RoleName = Literal["investigator", "reviewer", "approver", "administrator"]
@@ -176,6 +178,11 @@ class DefineProduct(BookCommand):
     ] = "penalty_interest_principal"
     grace_days: WholeNumber = 0
     fees: Fees | None = None
+    calendar: Identifier | None = None
+    """A holiday calendar (`define_calendar`) the due dates follow."""
+    business_day: Literal["following", "modified_following", "none"] | None = None
+    """Where a due date on a day that is not a business day moves (`following` when a calendar
+    is named and this is not)."""
     defined_by: Identifier | None = None
 
     @model_validator(mode="after")
@@ -214,11 +221,31 @@ class DefineProduct(BookCommand):
         prepayment = self.fees.prepayment if self.fees is not None else None
         if prepayment is not None and prepayment.percent >= 1:
             problems.append(f"the prepayment fee percent {prepayment.percent} is not below 1")
+        if self.business_day is not None and self.calendar is None:
+            problems.append("business_day needs a calendar")
         if problems:
             raise InvalidProductError(f"define_product {self.product_id!r}: " + "; ".join(problems))
         return self
 
 
+class DefineCalendar(BookCommand):
+    """A new version of a holiday calendar, effective from `on` (issue 19 item 6): the whole
+    calendar from `on` on (see `domain.products.calendars`)."""
+
+    name = "define_calendar"
+    command: Literal["define_calendar"]
+    calendar_id: Identifier
+    holidays: Annotated[list[IsoDate], Field(max_length=MAX_CALENDAR_DATES + 1)]
+    working_days: Annotated[list[IsoDate], Field(max_length=MAX_CALENDAR_DATES + 1)] = []
+    defined_by: Identifier | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> DefineCalendar:
+        check_calendar(self.calendar_id, self.on, self.holidays, self.working_days)
+        return self
+
+
 BOOK_COMMANDS: dict[str, type[BookCommand]] = {
-    cls.name: cls for cls in (SetPolicy, GrantAuthority, RevokeAuthority, DefineProduct)
+    cls.name: cls
+    for cls in (SetPolicy, GrantAuthority, RevokeAuthority, DefineProduct, DefineCalendar)
 }

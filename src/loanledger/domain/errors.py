@@ -209,5 +209,14 @@ class OutsideProductError(DomainError):
     """A loan's amount, term, rate, method or currency is outside what its product allows."""
 
 
+class InvalidCalendarError(DomainError):
+    """A holiday calendar is inconsistent (a date listed twice, both a holiday and a working day,
+    a working day that is no weekend day, a date outside the version's years)."""
+
+
+class UnknownCalendarError(DomainError):
+    """A product names a holiday calendar that is not defined."""
+
+
 class ProvisionRuleError(DomainError):
     """A provision rule set or rate is unknown, or a rate is outside what the rule set allows."""

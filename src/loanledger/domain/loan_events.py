@@ -300,3 +300,18 @@ class ProductPinned(DomainEvent):
     product_id: str
     product_version: int
     pricing: dict[str, str | int | dict[str, str | int]]
+
+
+class CalendarApplied(DomainEvent):
+    """A version of the holiday calendar the loan's product names, as the loan follows it
+    (issue 19 item 6): recorded at approval for every version then known, and on every loan on
+    the calendar when a later version is defined. The loan's due dates follow the version in
+    force on each due date (`domain.products.calendars.BusinessCalendar`); a version recorded
+    later re-derives the loan from then on, as a backdated fact does."""
+
+    calendar_id: str
+    calendar_version: int
+    calendar_on: date
+    """The date the calendar version is in force from."""
+    holidays: tuple[date, ...]
+    working_days: tuple[date, ...] = ()

@@ -136,6 +136,7 @@ def schedule_rows(loan: Loan, as_of: date, rules: RuleSet = CN_2023) -> list[dic
         terms.repayment_day or default_repayment_day(start),
         rounding=rules.rounding,
         day_count=rules.irregular_period_day_count,
+        calendar=terms.calendar,
     )
     return [row.as_row() for row in rows]
 

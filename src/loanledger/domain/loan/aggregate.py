@@ -10,6 +10,7 @@ each stage of the loan's life live beside it (`preloan`, `money`, `security`, `l
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Self
@@ -17,7 +18,7 @@ from uuid import UUID
 
 from loanledger.domain.aggregate import EventSourcedAggregate
 from loanledger.domain.books import Books, Posting
-from loanledger.domain.calendar import default_repayment_day
+from loanledger.domain.calendar import default_repayment_day, installment_due_date
 from loanledger.domain.duties import among, same_person
 from loanledger.domain.errors import (
     InvalidDateError,
@@ -36,6 +37,7 @@ from loanledger.domain.loan_events import (
     ApplicationWithdrawn,
     ArbitrationFiled,
     AwardGranted,
+    CalendarApplied,
     ClassificationChanged,
     ClassificationDowngraded,
     CollateralPledged,
@@ -71,6 +73,7 @@ from loanledger.domain.postloan import (
     post_loan_state,
 )
 from loanledger.domain.products.apr import apr
+from loanledger.domain.products.calendars import BusinessCalendar, CalendarVersion
 from loanledger.domain.products.pricing import (
     DEFAULT_PRODUCT_ID,
     DEFAULT_PRODUCT_VERSION,
@@ -97,6 +100,8 @@ class LoanCore(EventSourcedAggregate):
         self.approval: LoanApproved | None = None
         self.product_named: ProductNamed | None = None
         self.product_pinned: ProductPinned | None = None
+        self.calendar_versions: list[CalendarApplied] = []
+        """The versions of the product's holiday calendar the loan follows (issue 19 item 6)."""
         self.rejection: LoanRejected | None = None
         self.withdrawal: ApplicationWithdrawn | None = None
         self.disbursements: list[LoanDisbursed] = []
@@ -204,7 +209,37 @@ class LoanCore(EventSourcedAggregate):
 
     def terms(self) -> Terms:
         assert self.approval is not None
-        return EVENT_VALUES.get(self.approval, self._build_terms)
+        terms = EVENT_VALUES.get(self.approval, self._build_terms)
+        if self.calendar_versions and terms.pricing is not None:
+            # The calendar is not part of the approval: its versions are facts of their own.
+            calendar = self.business_calendar(terms.pricing.calendar_id)
+            if calendar is not None:
+                terms = replace(terms, calendar=calendar)
+        return terms
+
+    def business_calendar(self, calendar_id: str | None) -> BusinessCalendar | None:
+        """The holiday calendar the loan's due dates follow: the versions recorded on the loan
+        (as known: `as_known_at` leaves later ones out) with the pinned product's rule."""
+        pricing = self.pricing()
+        if calendar_id is None or pricing is None:
+            return None
+        return EVENT_VALUES.get(
+            self.calendar_versions[-1],
+            lambda _: BusinessCalendar.of(
+                calendar_id,
+                pricing.business_day or "following",
+                (
+                    CalendarVersion(
+                        event.calendar_on,
+                        event.calendar_version,
+                        frozenset(event.holidays),
+                        frozenset(event.working_days),
+                    )
+                    for event in self.calendar_versions
+                    if event.calendar_id == calendar_id
+                ),
+            ),
+        )
 
     def _build_terms(self, approval: LoanApproved) -> Terms:
         return Terms(
@@ -257,6 +292,7 @@ class LoanCore(EventSourcedAggregate):
             terms.repayment_day or default_repayment_day(start),
             priced.rounding,
             priced.irregular_period_day_count,
+            terms.calendar,
         )
         # A bullet loan's one installment falls due term_months after the disbursement month.
         first_period = terms.term_months if len(rows) == 1 else 1
@@ -265,6 +301,14 @@ class LoanCore(EventSourcedAggregate):
             if terms.pricing is not None
             else Decimal(0)
         )
+        if terms.calendar is not None:
+            # Periods are months by contract: a due date a holiday moved into the next month
+            # (28 September to 8 October) is still its own month's installment.
+            day = terms.repayment_day or default_repayment_day(start)
+            rows = tuple(
+                (number, installment_due_date(start, day, number), principal, interest)
+                for number, _, principal, interest in rows
+            )
         return apr(
             terms.amount.amount - fee,  # what the borrower receives
             [(due, principal + interest) for _, due, principal, interest in rows],
@@ -509,6 +553,7 @@ APPLIERS: dict[type[DomainEvent], Callable[[LoanCore, Any], None]] = {
     LoanApproved: _set("approval"),
     ProductNamed: _set("product_named"),
     ProductPinned: _set("product_pinned"),
+    CalendarApplied: lambda loan, event: loan.calendar_versions.append(event),
     LoanRejected: _set("rejection"),
     ApplicationWithdrawn: _set("withdrawal"),
     LoanDisbursed: LoanCore._on_disbursed,

@@ -32,6 +32,7 @@ from loanledger.domain.loan.limits import (
 from loanledger.domain.loan_events import (
     ApplicationWithdrawn,
     BorrowerFacts,
+    CalendarApplied,
     InvestigationRecorded,
     LoanApplied,
     LoanApproved,
@@ -222,6 +223,18 @@ class PreLoanHandlers(LoanCore):
                 product_version=product.version,
                 pricing=product.pricing().as_fields(),
             )
+            for version in product.calendar_versions:
+                self.trigger(
+                    CalendarApplied,
+                    recorded_at,
+                    loan_id=self.loan_id,
+                    effective_date=command.on,
+                    calendar_id=version.calendar_id,
+                    calendar_version=version.originator_version,
+                    calendar_on=version.effective_date,
+                    holidays=version.holidays,
+                    working_days=version.working_days,
+                )
 
     def reject(self, command: Reject, recorded_at: datetime) -> None:
         self._require_open_application("reject")

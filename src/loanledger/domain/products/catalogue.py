@@ -19,6 +19,7 @@ from uuid import UUID
 from loanledger.domain.aggregate import EventSourcedAggregate
 from loanledger.domain.errors import OutsideProductError, UnknownProductError
 from loanledger.domain.policy import BookEvent
+from loanledger.domain.products.calendars import CalendarDefined
 from loanledger.domain.products.pricing import ROUNDINGS, AllocationStrategy, Pricing
 from loanledger.domain.rates import DayCount
 
@@ -50,6 +51,10 @@ class ProductDefined(BookEvent):
     fees: dict[str, dict[str, str | int]] | None = None
     """{"origination": {"flat": "200.00"}} or {"origination": {"percent": "0.01"}}."""
     defined_by: str | None = None
+    calendar: str | None = None
+    """The holiday calendar the due dates follow (None: none, no date moves)."""
+    business_day: str | None = None
+    """`following`, `modified_following` or `none` (set when `calendar` is)."""
 
     def create_aggregate(self) -> Any:
         return Product(self.originator_id)
@@ -60,6 +65,9 @@ class ProductVersion:
     """One recorded version of a product, as loans are checked against it."""
 
     fact: ProductDefined
+    calendar_versions: tuple[CalendarDefined, ...] = ()
+    """The versions of the product's calendar known when an approval pins the product: the loan
+    records each (`CalendarApplied`); empty for a product without a calendar."""
 
     @property
     def product_id(self) -> str:
@@ -84,6 +92,8 @@ class ProductVersion:
             origination_percent=_origination(fact, "percent"),
             prepayment_percent=_prepayment(fact, "percent"),
             prepayment_within_months=int(_prepayment(fact, "within_months") or 0),
+            calendar_id=fact.calendar,
+            business_day=fact.business_day,
         )
 
     def check(

@@ -96,6 +96,12 @@ class Pricing:
     count as past due: days past due and penalty count from the due date + grace_days (so DPD 1,
     the first dunning day, is the first day after the grace). The amount itself is overdue from
     the day after its due date, as for every loan."""
+    calendar_id: str | None = None
+    """The holiday calendar the loan's due dates follow (`domain.products.calendars`): pinned by
+    id only; the calendar's versions are the loan's own `CalendarApplied` facts."""
+    business_day: str | None = None
+    """Where a due date that is not a business day moves: `following`, `modified_following`,
+    `none` (set when `calendar_id` is)."""
 
     def applied_to(self, rules: RuleSet) -> RuleSet:
         """`rules` with this product's pricing in place of the rule set's own (the regulatory
@@ -157,6 +163,11 @@ class Pricing:
                 if self.prepayment_percent is not None
                 else {}
             ),
+            **(
+                {"calendar": self.calendar_id, "business_day": self.business_day or "following"}
+                if self.calendar_id is not None
+                else {}
+            ),
         }
 
     @classmethod
@@ -178,6 +189,8 @@ class Pricing:
             prepayment_within_months=(
                 int(fields["prepayment_fee"]["within_months"]) if "prepayment_fee" in fields else 0
             ),
+            calendar_id=fields.get("calendar"),
+            business_day=fields.get("business_day"),
         )
 
 

@@ -26,6 +26,7 @@ from loanledger.domain.money import (
     round_to_minor,
     validate_rounding,
 )
+from loanledger.domain.products.calendars import BusinessCalendar
 from loanledger.domain.rates import MONTHS_PER_YEAR, AnnualRate, DayCount
 from loanledger.domain.schedule.rows import (
     Installment,
@@ -162,6 +163,7 @@ def _generate_units(
     *,
     level: Money | None = None,
     bullet_interest_by_term: bool = False,
+    calendar: BusinessCalendar | None = None,
 ) -> list[UnitRow]:
     """Rows for `principal` over `count` monthly installments, the first due on `first_due`.
 
@@ -174,7 +176,25 @@ def _generate_units(
     the exact product (the same figure `round_to_minor` gives for the product of the Decimal
     amount and the rate). Each row is (number, due date, principal, interest, principal
     remaining), the amounts in whole minor units; `_generate` builds Money for them.
+
+    With `calendar`, `first_due` is the contractual (unadjusted) first due date and each due date
+    is the calendar's adjustment of the contractual one (`_generate_adjusted`).
     """
+    if calendar is not None:
+        return _generate_adjusted(
+            principal,
+            annual_rate,
+            count,
+            method,
+            accrual_start,
+            first_due,
+            first_number,
+            rounding,
+            day_count,
+            calendar,
+            level=level,
+            bullet_interest_by_term=bullet_interest_by_term,
+        )
     if first_due <= accrual_start:
         raise InvalidDateError(
             f"the first due date {first_due.isoformat()} must be after the accrual start "
@@ -269,6 +289,7 @@ def generate_rows(
     *,
     level: Money | None = None,
     bullet_interest_by_term: bool = False,
+    calendar: BusinessCalendar | None = None,
 ) -> tuple[Installment, ...]:
     """`_generate_units`, as Installment rows."""
     currency = principal.currency
@@ -286,8 +307,125 @@ def generate_rows(
             day_count,
             level=level,
             bullet_interest_by_term=bullet_interest_by_term,
+            calendar=calendar,
         )
     )
+
+
+def _generate_adjusted(
+    principal: Money,
+    annual_rate: AnnualRate,
+    count: int,
+    method: RepaymentMethod,
+    accrual_start: date,
+    first_due: date,
+    first_number: int,
+    rounding: str,
+    day_count: DayCount,
+    calendar: BusinessCalendar,
+    *,
+    level: Money | None,
+    bullet_interest_by_term: bool,
+) -> list[UnitRow]:
+    """`_generate_units` with due dates moved by a holiday calendar (issue 19 item 6).
+
+    Each period runs from the previous adjusted due date (or `accrual_start`) to this one: a
+    period of exactly one month is charged annual / 12, any other by `day_count` days. So the
+    days a due date moves are charged once, in the period it ends, and the next period starts at
+    the moved date. An annuity row's principal is the regular portion (level payment − the
+    regular monthly interest), as for an irregular first period, so principal still sums exactly
+    and only the interest of a moved period differs. A bullet loan's interest by term (the
+    origination formula) adds (or, moved earlier, takes off) the days its maturity moved.
+    """
+    nominal = [add_months(first_due, k) for k in range(count)]
+    moved = [calendar.adjust(day) for day in nominal]
+    if moved[0] <= accrual_start:
+        raise InvalidDateError(
+            f"the first due date {moved[0].isoformat()} must be after the accrual start "
+            f"{accrual_start.isoformat()}"
+        )
+    currency = principal.currency
+    amount = principal.minor_units
+    monthly = annual_rate.monthly_exact
+
+    def period_rate(start: date, end: date) -> Fraction:
+        return _first_period_rate(annual_rate, start, end, day_count)
+
+    if method is RepaymentMethod.BULLET:
+        if bullet_interest_by_term:
+            rate_for_term = annual_rate.exact * Fraction(count, MONTHS_PER_YEAR)
+            if moved[-1] > nominal[-1]:
+                rate_for_term += annual_rate.exact * day_count.year_fraction_exact(
+                    nominal[-1], moved[-1]
+                )
+            elif moved[-1] < nominal[-1]:
+                rate_for_term -= annual_rate.exact * day_count.year_fraction_exact(
+                    moved[-1], nominal[-1]
+                )
+        else:
+            # Interest accrues to the moved maturity: the contractual months, then the days.
+            before = nominal[-2] if count > 1 else accrual_start
+            rate_for_term = (
+                (period_rate(accrual_start, nominal[0]) if count > 1 else Fraction(0))
+                + monthly * max(count - 2, 0)
+                + period_rate(before, moved[-1])
+            )
+        interest = _round_div(amount * rate_for_term.numerator, rate_for_term.denominator, rounding)
+        return [(first_number, moved[-1], amount, interest, 0)]
+
+    if method is RepaymentMethod.ANNUITY:
+        payment = (
+            level.minor_units
+            if level is not None
+            else annuity_payment(principal, annual_rate, count, rounding).minor_units
+        )
+    elif method is RepaymentMethod.EQUAL_PRINCIPAL:
+        payment = level.minor_units if level is not None else _round_div(amount, count, rounding)
+    else:
+        payment = 0
+
+    rows: list[UnitRow] = []
+    remaining = amount
+    paid_total = 0
+    start = accrual_start
+    for k in range(1, count + 1):
+        due = moved[k - 1]
+        rate = period_rate(start, due)
+        interest = _round_div(remaining * rate.numerator, rate.denominator, rounding)
+        if method is RepaymentMethod.ANNUITY:
+            regular_interest = (
+                interest
+                if rate == monthly
+                else _round_div(remaining * monthly.numerator, monthly.denominator, rounding)
+            )
+            portion = payment - regular_interest
+            if level is not None and k == 1 and portion <= 0:
+                raise InvalidAmountError(
+                    f"installment {Money.of_minor(payment, currency)} does not cover the "
+                    f"interest {Money.of_minor(regular_interest, currency)}, so the principal "
+                    "would never be repaid"
+                )
+        elif method is RepaymentMethod.EQUAL_PRINCIPAL:
+            portion = payment
+        else:
+            portion = 0
+        if k == count or (level is not None and portion >= remaining):
+            paid = remaining
+        else:
+            paid = min(max(portion, 0), remaining)
+        remaining -= paid
+        paid_total += paid
+        if paid < 0 or interest < 0:
+            raise InvalidAmountError(f"installment {first_number + k - 1} has a negative amount")
+        rows.append((first_number + k - 1, due, paid, interest, remaining))
+        start = due
+        if level is not None and remaining == 0:
+            break
+
+    # Invariants asserted in pairs: principal sums to the amount and nothing remains at the end.
+    assert paid_total == amount
+    assert remaining == 0
+    return rows
 
 
 # -- origination ----------------------------------------------------------------------------------
@@ -303,6 +441,7 @@ def build_schedule(
     *,
     rounding: str = ROUND_HALF_UP,
     day_count: DayCount = DayCount.ACT_360,
+    calendar: BusinessCalendar | None = None,
 ) -> tuple[Installment, ...]:
     """Build the contractual schedule of a loan disbursed on `disbursed_on` (DESIGN §7).
 
@@ -326,6 +465,7 @@ def build_schedule(
         repayment_day,
         rounding,
         day_count,
+        calendar,
     )
     currency = principal.currency
     return tuple(
@@ -344,6 +484,7 @@ def contract_amounts(
     *,
     rounding: str = ROUND_HALF_UP,
     day_count: DayCount = DayCount.ACT_360,
+    calendar: BusinessCalendar | None = None,
 ) -> tuple[tuple[int, date, Decimal, Decimal], ...]:
     """`build_schedule`'s rows as (number, due date, principal, interest), the amounts exact
     Decimals at the minor unit: what a servicing walk needs, without building Money and
@@ -357,6 +498,7 @@ def contract_amounts(
         repayment_day,
         rounding,
         day_count,
+        calendar,
     )
     places = principal.currency.minor_unit
     return tuple(
@@ -374,6 +516,7 @@ def _contract_units(
     repayment_day: int,
     rounding: str,
     day_count: DayCount,
+    calendar: BusinessCalendar | None = None,
 ) -> list[UnitRow]:
     """The contract schedule in whole minor units, after `build_schedule`'s checks."""
     validate_principal(principal)
@@ -396,9 +539,11 @@ def _contract_units(
         rounding,
         convention,
         bullet_interest_by_term=True,
+        calendar=calendar,
     )
     # The maturity date is the date installment n has, for every method.
-    assert rows[-1][1] == installment_due_date(start, day, term)
+    maturity = installment_due_date(start, day, term)
+    assert rows[-1][1] == (calendar.adjust(maturity) if calendar is not None else maturity)
     return rows
 
 

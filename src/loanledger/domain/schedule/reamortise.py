@@ -23,6 +23,7 @@ from loanledger.domain.money import (
     Money,
     validate_rounding,
 )
+from loanledger.domain.products.calendars import BusinessCalendar
 from loanledger.domain.rates import AnnualRate, DayCount
 from loanledger.domain.schedule.build import generate_rows
 from loanledger.domain.schedule.rows import (
@@ -49,6 +50,7 @@ def reamortise(
     first_number: int,
     rounding: str = ROUND_HALF_UP,
     day_count: DayCount = DayCount.ACT_360,
+    calendar: BusinessCalendar | None = None,
 ) -> tuple[Installment, ...]:
     """Re-amortise `principal` over `installments` monthly installments, keeping that term.
 
@@ -72,7 +74,16 @@ def reamortise(
     validate_rounding(rounding)
     convention = validate_day_count(day_count)
     return generate_rows(
-        principal, annual_rate, count, chosen, start, first_due, number, rounding, convention
+        principal,
+        annual_rate,
+        count,
+        chosen,
+        start,
+        first_due,
+        number,
+        rounding,
+        convention,
+        calendar=calendar,
     )
 
 
@@ -88,6 +99,7 @@ def shorten_term(
     first_number: int,
     rounding: str = ROUND_HALF_UP,
     day_count: DayCount = DayCount.ACT_360,
+    calendar: BusinessCalendar | None = None,
 ) -> tuple[Installment, ...]:
     """Re-amortise `principal` keeping the installment, so that the term shortens.
 
@@ -129,6 +141,7 @@ def shorten_term(
         rounding,
         convention,
         level=level,
+        calendar=calendar,
     )
 
 

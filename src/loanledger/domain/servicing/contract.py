@@ -10,6 +10,7 @@ from decimal import Decimal
 from functools import lru_cache
 
 from loanledger.domain.money import Money
+from loanledger.domain.products.calendars import BusinessCalendar
 from loanledger.domain.rates import AnnualRate, DayCount
 from loanledger.domain.schedule import (
     Installment,
@@ -31,6 +32,7 @@ def contract_schedule(
     repayment_day: int,
     rounding: str,
     day_count: DayCount,
+    calendar: BusinessCalendar | None = None,
 ) -> tuple[tuple[int, date, Decimal, Decimal], ...]:
     """The contract schedule as `contract_amounts` rows (number, due date, principal,
     interest), remembered: it is a pure function of its (hashable, frozen) arguments and every
@@ -46,6 +48,7 @@ def contract_schedule(
         repayment_day,
         rounding=rounding,
         day_count=day_count,
+        calendar=calendar,
     )
 
 

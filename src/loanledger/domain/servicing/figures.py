@@ -10,6 +10,7 @@ from decimal import Decimal
 from fractions import Fraction
 
 from loanledger.domain.money import Currency, Money, round_to_minor
+from loanledger.domain.products.calendars import BusinessCalendar
 from loanledger.domain.products.pricing import Pricing
 from loanledger.domain.rates import AnnualRate
 from loanledger.domain.rules import CN_2023
@@ -33,6 +34,8 @@ class Terms:
     repayment_day: int | None
     pricing: Pricing | None = None
     """The product terms pinned at approval (None: the default product, i.e. the rule set's)."""
+    calendar: BusinessCalendar | None = None
+    """The holiday calendar the due dates follow (None: no due date moves)."""
 
     def __hash__(self) -> int:
         # Every derivation looks its loan up by its terms (`Checkpoints`): hash the fields once.
@@ -46,6 +49,7 @@ class Terms:
                     self.method,
                     self.repayment_day,
                     self.pricing,
+                    self.calendar,
                 )
             )
             object.__setattr__(self, "_hash", found)

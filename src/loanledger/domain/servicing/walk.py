@@ -66,6 +66,12 @@ class Walk:
         self.last_reamortised_on: date | None = None
         self.carried: dict[int, Decimal] = {}
         """Interest carried into an installment by a re-amortisation within its period."""
+        self.calendar = terms.calendar
+        """The holiday calendar due dates follow (kept through a restructure's new terms)."""
+        self.anchor: tuple[int, date] | None = None
+        """An installment number and its contractual (unadjusted) due date, from which every
+        later installment's contractual date follows month by month (set when a calendar moves
+        due dates, so a re-amortised tail is built from contractual dates, not moved ones)."""
         self.trace: list[PenaltyWindow] | None = None
         """When set (`penalty_windows`), every stretch of penalty accrued is appended to it."""
 
@@ -268,7 +274,10 @@ class Walk:
                 repayment_day,
                 self.rules.rounding,
                 self.rules.irregular_period_day_count,
+                self.calendar,
             )
+            if self.calendar is not None:
+                self.anchor = (1, first_due_date(fact.on, repayment_day))
             position.installments = contract_dues(rows, fact.on)
             if self.books is not None:
                 self.books.disburse(fact.on, fact.amount.amount, fact.reference)
@@ -419,6 +428,8 @@ class Walk:
             return
         repayment_day = self.terms.repayment_day or default_repayment_day(day)
         first_number = (due_now[-1].number + 1) if due_now else 1
+        if self.calendar is not None:
+            self.anchor = (first_number, first_due_date(day, repayment_day))
         rows = reamortise(
             Money.of(new_principal, self.currency),
             self.terms.annual_rate,
@@ -429,6 +440,7 @@ class Walk:
             first_number=first_number,
             rounding=self.rules.rounding,
             day_count=self.rules.irregular_period_day_count,
+            calendar=self.calendar,
         )
         position.installments = due_now + installment_dues(rows, day)
         if self.books is not None:
@@ -522,6 +534,14 @@ class Walk:
         ).amount
         return earned + self.carried.get(next_due.number, ZERO)
 
+    def _contractual_date(self, due: InstallmentDue) -> date:
+        """The date `due` has by contract, before a holiday calendar moved it (its own date when
+        no calendar moves due dates)."""
+        if self.calendar is None or self.anchor is None:
+            return due.due_date
+        number, anchor = self.anchor
+        return add_months(anchor, due.number - number)
+
     def _reamortise_from(self, day: date, principal_change: Decimal, keep: str = "term") -> None:
         """Replace the installments due after `day` by a re-amortised schedule of the same count
         (or, with `keep="installment"`, of the same installment and fewer rows)."""
@@ -538,6 +558,7 @@ class Walk:
         level = (
             kept_level(self.terms.method, self.position.installments) if keep != "term" else None
         )
+        first_due = self._contractual_date(future[0])
         if level is not None and len(future) > 1:
             rows = shorten_term(
                 Money.of(new_principal, self.currency),
@@ -545,11 +566,12 @@ class Walk:
                 len(future),
                 self.terms.method,
                 day,
-                future[0].due_date,
+                first_due,
                 Money.of(level, self.currency),
                 first_number=future[0].number,
                 rounding=self.rules.rounding,
                 day_count=self.rules.irregular_period_day_count,
+                calendar=self.calendar,
             )
         else:
             rows = reamortise(
@@ -558,10 +580,11 @@ class Walk:
                 len(future),
                 self.terms.method,
                 day,
-                future[0].due_date,
+                first_due,
                 first_number=future[0].number,
                 rounding=self.rules.rounding,
                 day_count=self.rules.irregular_period_day_count,
+                calendar=self.calendar,
             )
         replaced = installment_dues(rows, day)
         replaced[0].interest += carried
