@@ -28,7 +28,7 @@ from loanledger.domain.errors import InvalidCommandError, InvalidProductError
 from loanledger.domain.horizon import DEFAULT_FUTURE_HORIZON_DAYS, DEFAULT_TIME_ZONE, FutureHorizon
 from loanledger.domain.money import currency, parse_decimal
 from loanledger.domain.policy import POLICY_FIELDS
-from loanledger.domain.products.calendars import MAX_CALENDAR_DATES, check_calendar
+from loanledger.domain.products.calendars import MAX_CALENDAR_DATES
 from loanledger.domain.text import Identifier, Name
 
 RoleName = Literal["investigator", "reviewer", "approver", "administrator"]
@@ -238,11 +238,8 @@ class DefineCalendar(BookCommand):
     holidays: Annotated[list[IsoDate], Field(max_length=MAX_CALENDAR_DATES + 1)]
     working_days: Annotated[list[IsoDate], Field(max_length=MAX_CALENDAR_DATES + 1)] = []
     defined_by: Identifier | None = None
-
-    @model_validator(mode="after")
-    def _consistent(self) -> DefineCalendar:
-        check_calendar(self.calendar_id, self.on, self.holidays, self.working_days)
-        return self
+    """Checked when recorded (`domain.products.calendars.check_calendar`): the dates' rules need
+    no store, but the refusal then names the calendar rather than a field."""
 
 
 BOOK_COMMANDS: dict[str, type[BookCommand]] = {

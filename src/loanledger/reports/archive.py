@@ -39,7 +39,13 @@ ACTOR_FIELDS = ("approver", "reviewer", "inspector", "appraiser")
 """Fields that name the person who decided or did a fact, in order of precedence."""
 
 SYSTEM_FACTS = frozenset(
-    {"NoticeIssued", "LegalRecoveryOpened", "ClassificationChanged", "AllocationRevised"}
+    {
+        "NoticeIssued",
+        "LegalRecoveryOpened",
+        "ClassificationChanged",
+        "AllocationRevised",
+        "CalendarApplied",
+    }
 )
 """Facts recorded by the ledger itself (close of day and compensating records)."""
 
