@@ -15,6 +15,7 @@ from loanledger.domain.errors import (
     InvalidCommandError,
     InvalidProductError,
     OutsideProductError,
+    UnknownCalendarError,
     UnknownProductError,
 )
 from tests.journal import disburse
@@ -85,7 +86,13 @@ def test_each_definition_is_the_next_version_of_its_own_chained_stream(
             "missing field 'fees.prepayment.within_months'",
         ),
         ({"rate": {"index": "LPR1Y"}}, InvalidCommandError, "unknown field 'rate'"),
-        ({"calendar": "CN"}, InvalidCommandError, "unknown field 'calendar'"),
+        ({"calendar": "CN"}, UnknownCalendarError, "calendar 'CN' is not defined"),
+        ({"business_day": "following"}, InvalidProductError, "business_day needs a calendar"),
+        (
+            {"calendar": "CN", "business_day": "next"},
+            InvalidCommandError,
+            "field 'business_day'",
+        ),
     ],
 )
 def test_an_inconsistent_definition_is_refused_naming_the_rule_and_records_nothing(
