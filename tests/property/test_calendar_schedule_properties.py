@@ -70,11 +70,12 @@ def test_a_calendar_moves_due_dates_by_its_rule_and_principal_still_sums(
         assume(False)
     version = CalendarVersion(START, 1, frozenset(holidays), frozenset(working))
     business = BusinessCalendar.of("CN", rule, [version])
-    amount = Money.of(loan["amount"], "CNY")
-    rate = AnnualRate.of(loan["rate"])
     term, method, day, disbursed = loan["term"], loan["method"], loan["day"], loan["disbursed"]
     assert isinstance(term, int) and isinstance(method, str) and isinstance(day, int)
     assert isinstance(disbursed, date)
+    assert isinstance(loan["amount"], Decimal) and isinstance(loan["rate"], Decimal)
+    amount = Money.of(loan["amount"], "CNY")
+    rate = AnnualRate.of(loan["rate"])
     rows = build_schedule(amount, rate, term, method, disbursed, day, calendar=business)
     plain = build_schedule(amount, rate, term, method, disbursed, day)
 
