@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Any
@@ -202,14 +202,18 @@ class BusinessCalendar:
     rule: BusinessDayRule
     versions: tuple[CalendarVersion, ...]
     """Sorted by (on, version): the one in force on a day is the last with on <= day."""
-    _hash: int = field(default=0, compare=False, repr=False)
-
-    def __post_init__(self) -> None:
-        # Every derivation hashes its terms (remembered schedules, positions): hash once.
-        object.__setattr__(self, "_hash", hash((self.calendar_id, self.rule, self.versions)))
 
     def __hash__(self) -> int:
-        return self._hash
+        # Every derivation hashes its terms (remembered schedules, positions): hash once.
+        found: int | None = self.__dict__.get("_hash")
+        if found is None:
+            found = hash((self.calendar_id, self.rule, self.versions))
+            object.__setattr__(self, "_hash", found)
+        return found
+
+    def __getstate__(self) -> dict[str, object]:
+        # The remembered hash is this process's (strings hash differently in another).
+        return {key: value for key, value in self.__dict__.items() if key != "_hash"}
 
     @classmethod
     def of(
