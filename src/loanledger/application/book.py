@@ -302,8 +302,12 @@ class BookRegister:
             command.working_days,
             command.defined_by,
         )
+        # The loans read to find the followers may be shared with readers: each one changed is a
+        # fresh copy, so a failed save leaves no pending fact on a loan anyone else holds.
         loans = [
-            loan for loan in self._ledger.stored_loans(None) if _follows(loan, command.calendar_id)
+            self._ledger.stored_loan(loan.loan_id)
+            for loan in self._ledger.stored_loans(None)
+            if _follows(loan, command.calendar_id)
         ]
         for loan in loans:
             _apply_calendar(loan, event, max(recorded_at, self._ledger.recorded_at_for(loan)))
