@@ -99,6 +99,40 @@ def test_a_12_month_annuity_moves_its_spring_festival_due_date_and_charges_it_by
     assert sum(Decimal(row["principal"]) for row in rows) == Decimal("120000.00")
 
 
+@pytest.mark.parametrize(
+    ("day_count", "moved_days", "basis", "moved_interest", "next_days", "next_interest"),
+    [
+        # 30/360 counts 16 January to 24 February as 30 + 8 = 38 days, 24 February to 16 March
+        # as 30 − 8 = 22: 110272.03 × 0.06 × 38 / 360 = 698.3895, 100495.42 × 0.06 × 22 / 360
+        # = 368.4832.
+        ("30/360", 38, 360, "698.39", 22, "368.48"),
+        # ACT/365F: 39 and 20 actual days over 365: 706.9495 and 330.3959.
+        ("ACT/365F", 39, 365, "706.95", 20, "330.40"),
+    ],
+)
+def test_a_moved_period_is_charged_by_the_products_day_count(
+    day_count: str,
+    moved_days: int,
+    basis: int,
+    moved_interest: str,
+    next_days: int,
+    next_interest: str,
+) -> None:
+    rows = _book(calendar_loan(day_count=day_count)).schedule("L-1")
+    assert _fen(Fraction("110272.03") * Fraction(6, 100) * moved_days / basis) == Decimal(
+        moved_interest
+    )
+    assert _fen(Fraction("100495.42") * Fraction(6, 100) * next_days / basis) == Decimal(
+        next_interest
+    )
+    assert (rows[1]["due_date"], rows[1]["interest"], rows[2]["interest"]) == (
+        "2026-02-24",
+        moved_interest,
+        next_interest,
+    )
+    assert rows[1]["principal"] == "9776.61"  # the regular portion, whatever the day count
+
+
 def test_a_due_date_on_a_weekend_working_day_does_not_move() -> None:
     """Saturday 2026-02-14 is worked (the Spring Festival swap): a due date there stays, while
     Saturday 2026-03-14 moves to Monday 03-16."""
@@ -115,10 +149,9 @@ def test_business_day_none_keeps_every_due_date_and_figure() -> None:
 
 
 def test_modified_following_moves_back_when_following_would_leave_the_month() -> None:
-    """Monday 2026-09-28 is a business day, but a due date on Sunday 2026-06-28 would move to
-    Monday 06-29 under both rules; 2026-02-28 is a worked Saturday. On the 27th, 2026-09-27
-    (Mid-Autumn, a Sunday) moves forward to 09-28 under both; so the test uses 2026-10-31's
-    neighbour: a loan due on the 28th with 2026-11-28 (Saturday) moves forward to 11-30."""
+    """Due on the 28th: Saturday 2026-11-28 moves forward to Monday 11-30 under both rules.
+    With 11-30 a holiday too, `following` would leave November (12-01); `modified_following`
+    takes the last business day before instead, Friday 11-27."""
     following = _book(calendar_loan(repayment_day=28, disbursed_on="2025-12-28"))
     dates = [row["due_date"] for row in following.schedule("L-1")]
     assert dates[10] == "2026-11-30"
