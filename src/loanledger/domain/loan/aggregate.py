@@ -76,6 +76,7 @@ from loanledger.domain.products.pricing import (
     DEFAULT_PRODUCT_VERSION,
     Pricing,
 )
+from loanledger.domain.rate_reset import RateReset
 from loanledger.domain.rates import AnnualRate
 from loanledger.domain.rules import CN_2023, RuleSet
 from loanledger.domain.schedule import parse_repayment_method
@@ -115,6 +116,7 @@ class LoanCore(EventSourcedAggregate):
         self.restructures: list[LoanRestructured] = []
         self.written_off: LoanWrittenOff | None = None
         self.closed: LoanClosed | None = None
+        self.rate_resets: list[RateReset] = []
         self._derived: Position | None = None
         self._money_facts: tuple[int, list[MoneyFact]] | None = None
         self._positions: dict[tuple[int, date, str], Position] = {}
@@ -332,6 +334,22 @@ class LoanCore(EventSourcedAggregate):
                     ),
                 )
             )
+        resets: dict[date, RateReset] = {}
+        for reset in self.rate_resets:
+            resets[reset.effective_date] = reset  # a correction supersedes what it corrects
+        for reset in resets.values():
+            # Sequence 0: a reset applies from the start of its date, before any payment that
+            # day, whenever it was recorded (recording it late walks exactly as on time).
+            facts.append(
+                MoneyFact(
+                    "rate_reset",
+                    reset.effective_date,
+                    zero,
+                    "",
+                    0,
+                    annual_rate=AnnualRate.of(reset.annual_rate),
+                )
+            )
         if self.misuse is not None:
             facts.append(
                 MoneyFact(
@@ -534,5 +552,6 @@ APPLIERS: dict[type[DomainEvent], Callable[[LoanCore, Any], None]] = {
     LegalRecoveryOpened: _ignore,
     ClassificationChanged: _ignore,
     ClassificationDowngraded: _ignore,
+    RateReset: lambda loan, event: loan.rate_resets.append(event),
 }
 """How each fact changes the aggregate's own bookkeeping (everything else is derived)."""

@@ -10,16 +10,18 @@ then pins (`ProductPinned`).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
 from loanledger.domain.aggregate import EventSourcedAggregate
-from loanledger.domain.errors import OutsideProductError, UnknownProductError
+from loanledger.domain.errors import FloatingRateError, OutsideProductError, UnknownProductError
 from loanledger.domain.policy import BookEvent
+from loanledger.domain.products.floating import FloatingRate
 from loanledger.domain.products.pricing import ROUNDINGS, AllocationStrategy, Pricing
+from loanledger.domain.rate_index import IndexValue
 from loanledger.domain.rates import DayCount
 
 
@@ -50,6 +52,8 @@ class ProductDefined(BookEvent):
     fees: dict[str, dict[str, str | int]] | None = None
     """{"origination": {"flat": "200.00"}} or {"origination": {"percent": "0.01"}}."""
     defined_by: str | None = None
+    rate: dict[str, str] | None = None
+    """A floating rate's terms (`FloatingRate.as_fields`); None: a fixed rate."""
 
     def create_aggregate(self) -> Any:
         return Product(self.originator_id)
@@ -60,6 +64,9 @@ class ProductVersion:
     """One recorded version of a product, as loans are checked against it."""
 
     fact: ProductDefined
+    index_value: IndexValue | None = None
+    """For a floating product: the index value in force on the date of the command checked
+    against this version (the application reads it from the index's stream)."""
 
     @property
     def product_id(self) -> str:
@@ -69,8 +76,18 @@ class ProductVersion:
     def version(self) -> int:
         return self.fact.originator_version
 
+    @property
+    def floating(self) -> FloatingRate | None:
+        """The product's floating-rate terms (None: a fixed-rate product)."""
+        if self.fact.rate is None:
+            return None
+        return FloatingRate.from_fields(self.fact.rate)
+
     def pricing(self) -> Pricing:
         fact = self.fact
+        floating = self.floating
+        if floating is not None and self.index_value is not None:
+            floating = replace(floating, index_rate_at_approval=self.index_value.rate)
         return Pricing(
             product_id=fact.product_id,
             version=self.version,
@@ -84,6 +101,7 @@ class ProductVersion:
             origination_percent=_origination(fact, "percent"),
             prepayment_percent=_prepayment(fact, "percent"),
             prepayment_within_months=int(_prepayment(fact, "within_months") or 0),
+            floating=floating,
         )
 
     def check(
@@ -117,6 +135,19 @@ class ProductVersion:
             if not low <= value <= high:
                 raise OutsideProductError(
                     f"{what}: {field} {value} is outside {name}'s range {low}..{high}"
+                )
+        floating = self.floating
+        if floating is not None and what == "approve":
+            # The contract states the rate it is signed at: the index in force on the approval
+            # date plus the spread (the caller found no index value: NoIndexRateError, earlier).
+            assert self.index_value is not None
+            expected = floating.rate_for(self.index_value.rate)
+            if annual_rate != expected:
+                raise FloatingRateError(
+                    f"approve: annual_rate {annual_rate} is not {name}'s floating rate "
+                    f"{floating.index} {self.index_value.rate} (published "
+                    f"{self.index_value.published_on.isoformat()}) + spread {floating.spread}"
+                    f" = {expected}"
                 )
 
 

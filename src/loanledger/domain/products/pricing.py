@@ -22,6 +22,7 @@ from typing import Any
 
 from loanledger.domain.calendar import add_months
 from loanledger.domain.money import Currency, round_to_minor
+from loanledger.domain.products.floating import FloatingRate
 from loanledger.domain.rates import DayCount
 from loanledger.domain.rules import CN_2023, RuleSet
 
@@ -96,6 +97,8 @@ class Pricing:
     count as past due: days past due and penalty count from the due date + grace_days (so DPD 1,
     the first dunning day, is the first day after the grace). The amount itself is overdue from
     the day after its due date, as for every loan."""
+    floating: FloatingRate | None = None
+    """Index, spread and reset rule of a floating-rate loan (None: a fixed rate)."""
 
     def applied_to(self, rules: RuleSet) -> RuleSet:
         """`rules` with this product's pricing in place of the rule set's own (the regulatory
@@ -157,6 +160,7 @@ class Pricing:
                 if self.prepayment_percent is not None
                 else {}
             ),
+            **({"rate": self.floating.as_fields()} if self.floating is not None else {}),
         }
 
     @classmethod
@@ -178,6 +182,7 @@ class Pricing:
             prepayment_within_months=(
                 int(fields["prepayment_fee"]["within_months"]) if "prepayment_fee" in fields else 0
             ),
+            floating=FloatingRate.from_fields(fields["rate"]) if "rate" in fields else None,
         )
 
 

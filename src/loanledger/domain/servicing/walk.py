@@ -5,6 +5,7 @@ conventions are in the `domain.servicing` package docstring).
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from datetime import date, timedelta
 from decimal import Decimal
 from fractions import Fraction
@@ -14,6 +15,7 @@ from loanledger.domain.calendar import add_months, default_repayment_day, first_
 from loanledger.domain.money import Money, round_to_minor
 from loanledger.domain.prepayment import kept_level
 from loanledger.domain.products.pricing import AllocationStrategy
+from loanledger.domain.rates import AnnualRate
 from loanledger.domain.rules import RuleSet
 from loanledger.domain.schedule import (
     accrued_interest,
@@ -362,6 +364,23 @@ class Walk:
         self.penalty_multiplier = self.rules.misuse_penalty_multiplier
         self.daily_penalty_rate = self._daily_penalty_rate()
 
+    def rate_reset(self, fact: MoneyFact) -> None:
+        """A floating rate resets from `fact.on`: interest and penalty run at the old rate
+        through the day before and at the new rate from it, and the installments due after
+        `fact.on` are re-amortised over the same count at the new rate (annuity: a new level
+        installment; equal principal, interest-only, bullet: their principal stays, interest
+        changes). Interest of the current period up to `fact.on` is carried into the next
+        installment at the old rate."""
+        assert fact.annual_rate is not None
+        if fact.annual_rate == self.terms.annual_rate:
+            return
+        self.accrue_all(fact.on - ONE_DAY)
+        if self.position.installments:
+            # Carried interest is counted at the rate before the reset.
+            self._reamortise_from(fact.on, principal_change=ZERO, new_rate=fact.annual_rate)
+        self.terms = replace(self.terms, annual_rate=fact.annual_rate)
+        self.daily_penalty_rate = self._daily_penalty_rate()
+
     def restructure(self, fact: MoneyFact) -> None:
         """Re-schedule the whole debt from `fact.on` on new terms, capitalising the arrears
         (overdue interest and penalty owed) and the interest accrued in the current period."""
@@ -522,9 +541,17 @@ class Walk:
         ).amount
         return earned + self.carried.get(next_due.number, ZERO)
 
-    def _reamortise_from(self, day: date, principal_change: Decimal, keep: str = "term") -> None:
+    def _reamortise_from(
+        self,
+        day: date,
+        principal_change: Decimal,
+        keep: str = "term",
+        new_rate: AnnualRate | None = None,
+    ) -> None:
         """Replace the installments due after `day` by a re-amortised schedule of the same count
-        (or, with `keep="installment"`, of the same installment and fewer rows)."""
+        (or, with `keep="installment"`, of the same installment and fewer rows); at `new_rate`
+        from `day` when given (a rate reset), else at the loan's rate."""
+        rate = new_rate if new_rate is not None else self.terms.annual_rate
         future = [due for due in self.position.installments if due.due_date > day]
         if not future:
             return
@@ -541,7 +568,7 @@ class Walk:
         if level is not None and len(future) > 1:
             rows = shorten_term(
                 Money.of(new_principal, self.currency),
-                self.terms.annual_rate,
+                rate,
                 len(future),
                 self.terms.method,
                 day,
@@ -554,7 +581,7 @@ class Walk:
         else:
             rows = reamortise(
                 Money.of(new_principal, self.currency),
-                self.terms.annual_rate,
+                rate,
                 len(future),
                 self.terms.method,
                 day,
