@@ -10,6 +10,7 @@ each stage of the loan's life live beside it (`preloan`, `money`, `security`, `l
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Self
@@ -237,13 +238,16 @@ class LoanCore(EventSourcedAggregate):
             return DEFAULT_PRODUCT_ID, None
         return DEFAULT_PRODUCT_ID, DEFAULT_PRODUCT_VERSION
 
-    def apr(self, rules: RuleSet = CN_2023) -> Decimal | None:
+    def apr(self, rules: RuleSet = CN_2023, annual_rate: Decimal | None = None) -> Decimal | None:
         """The annualised rate of the contract's cash flows (`domain.products.apr`): the
         approved amount received on the first disbursement date (the approval date before
-        money moves) and the contract schedule's installments; None before approval."""
+        money moves) and the contract schedule's installments; None before approval. With
+        `annual_rate` (a floating loan's rate in force), the contract's cash flows at that rate."""
         if self.approval is None:
             return None
         terms = self.terms()
+        if annual_rate is not None:
+            terms = replace(terms, annual_rate=AnnualRate.of(annual_rate))
         priced = terms.pricing.applied_to(rules) if terms.pricing is not None else rules
         start = (
             min(event.effective_date for event in self.disbursements)

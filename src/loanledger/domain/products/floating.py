@@ -52,7 +52,8 @@ class FloatingRate:
             rate = max(rate, self.floor)
         if self.cap is not None:
             rate = min(rate, self.cap)
-        return max(rate, Decimal(0))
+        # Normalised, so 0.0385 + 0.0035 reads 0.042 (as the rate is quoted), not 0.0420.
+        return max(rate, Decimal(0)).normalize()
 
     def reset_dates(self, first_disbursed_on: date, maturity: date) -> list[date]:
         """Every reset date after the first disbursement and before maturity, in order."""
