@@ -127,7 +127,8 @@ class CloseOfDay(Grading):
         contagion = self._contagion(loan, on)
         rules = self._closing_rules.get(on) or self.book.rules(on)
         events, next_on = loan.close_day(on, self.recorded_at_for(loan), rules, contagion=contagion)
-        next_reset = loan.next_reset_date(on)
+        ended = loan.closed is not None or loan.written_off is not None
+        next_reset = None if ended else loan.next_reset_date(on)
         if next_reset is not None and (next_on is None or next_reset < next_on):
             next_on = next_reset
         return resets + events, next_on

@@ -72,7 +72,9 @@ def reset_due_on(ledger: LoanLedger, loan: Loan, on: date) -> list[DomainEvent]:
     """Close of day's part: record (pending) the reset `on` owes a floating loan, with the index
     value in force on `on`; nothing for any other loan or date."""
     floating = loan.floating()
-    if floating is None or on in loan.recorded_resets() or on not in loan.reset_dates():
+    if floating is None or loan.closed is not None or loan.written_off is not None:
+        return []  # a closed or written-off loan's contract no longer runs
+    if on in loan.recorded_resets() or on not in loan.reset_dates():
         return []
     value = ledger.book.index_value(floating.index, on)
     return loan.reset_rate(on, value, ledger.recorded_at_for(loan))

@@ -365,18 +365,14 @@ class Walk:
         self.daily_penalty_rate = self._daily_penalty_rate()
 
     def rate_reset(self, fact: MoneyFact) -> None:
-        """A floating rate resets from `fact.on`: interest and penalty run at the old rate
-        through the day before and at the new rate from it, and the installments due after
-        `fact.on` are re-amortised over the same count at the new rate (annuity: a new level
-        installment; equal principal, interest-only, bullet: their principal stays, interest
-        changes). Interest of the current period up to `fact.on` is carried into the next
-        installment at the old rate."""
+        """A floating rate resets from `fact.on`: penalty runs at the old rate through the day
+        before, and the installments due after `fact.on` are re-amortised over the same count at
+        the new rate, the period's interest up to `fact.on` carried at the old one."""
         assert fact.annual_rate is not None
         if fact.annual_rate == self.terms.annual_rate:
             return
         self.accrue_all(fact.on - ONE_DAY)
         if self.position.installments:
-            # Carried interest is counted at the rate before the reset.
             self._reamortise_from(fact.on, principal_change=ZERO, new_rate=fact.annual_rate)
         self.terms = replace(self.terms, annual_rate=fact.annual_rate)
         self.daily_penalty_rate = self._daily_penalty_rate()
