@@ -25,6 +25,7 @@ from loanledger.domain.errors import (
     InvalidProductError,
     LoanNotFoundError,
     NoIndexRateError,
+    UnregisteredStaffError,
 )
 from tests.journal import disburse, repay
 from tests.products.floating import (
@@ -337,3 +338,39 @@ def test_a_correction_of_a_published_value_is_a_new_version_known_from_when_it_w
     assert stream.in_force(
         "LPR5Y", stream.facts[0].effective_date, known_at=stream.facts[0].timestamp
     ).rate == Decimal("0.042")
+
+
+def test_once_the_register_is_required_an_administrator_publishes_the_rate(
+    ledger: LoanLedger,
+) -> None:
+    ledger.execute(
+        {
+            "command": "grant_authority",
+            "staff_id": "admin-2",
+            "on": "2024-01-01",
+            "role": "administrator",
+            "granted_by": "admin-1",
+        }
+    )
+    ledger.execute({"command": "set_policy", "on": "2024-01-01", "require_staff_register": True})
+    with pytest.raises(
+        UnregisteredStaffError,
+        match="publish_rate: the book requires the staff register, so published_by must name",
+    ):
+        ledger.execute(publish("2024-01-22", "0.042"))
+    with pytest.raises(UnregisteredStaffError, match="'rev-1' holds no administrator authority"):
+        ledger.execute(publish("2024-01-22", "0.042") | {"published_by": "rev-1"})
+    result = ledger.execute(publish("2024-01-22", "0.042") | {"published_by": "admin-2"})
+    assert (result["index"], result["version"]) == ("LPR5Y", 1)
+
+
+def test_an_interest_only_loan_pays_interest_at_the_new_rate_after_a_reset(
+    ledger: LoanLedger,
+) -> None:
+    _book(ledger, method="interest_only")
+    _close_through(ledger, "2024-01-15", "2024-12-31", "2025-01-15")
+    rows = _rows(ledger, "2025-01-15")
+    # 1,000,000.00 × 0.0455 / 12 = 3791.666… → 3791.67; × 0.042 / 12 = 3500.00.
+    assert (rows[12]["interest"], rows[12]["principal"]) == ("3791.67", "0.00")
+    assert (rows[13]["interest"], rows[13]["principal"]) == ("3500.00", "0.00")
+    assert (rows[60]["interest"], rows[60]["principal"]) == ("3500.00", "1000000.00")
