@@ -374,3 +374,16 @@ def test_an_interest_only_loan_pays_interest_at_the_new_rate_after_a_reset(
     assert (rows[12]["interest"], rows[12]["principal"]) == ("3791.67", "0.00")
     assert (rows[13]["interest"], rows[13]["principal"]) == ("3500.00", "0.00")
     assert (rows[60]["interest"], rows[60]["principal"]) == ("3500.00", "1000000.00")
+
+
+def test_explain_of_overdue_interest_names_the_rate_periods_and_the_reset(
+    ledger: LoanLedger,
+) -> None:
+    _book(ledger)
+    _close_through(ledger, "2024-01-15", "2024-12-31", "2025-01-20")
+    why = ledger.explain("L-1", "overdue_interest", as_of="2025-01-20")
+    assert why["rule"].endswith(
+        "; interest at 0.0455 from 2024-01-10, 0.042 from 2025-01-15 (RateReset, LPR5Y 0.0385 "
+        "+ 0.0035)"
+    )
+    assert [fact["type"] for fact in why["facts"]][-1] == "RateReset"

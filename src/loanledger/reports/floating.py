@@ -30,3 +30,18 @@ def rate_view(loan: Loan, on: date, rules: RuleSet) -> dict[str, Any] | None:
         "next_reset_date": next_reset.isoformat() if next_reset is not None else None,
         "apr": f"{apr:.4f}" if apr is not None else None,
     }
+
+
+def rate_periods(loan: Loan, on: date) -> str:
+    """For `explain` of interest: the rate periods of a floating loan up to `on` ("" for a
+    fixed-rate loan), e.g. "; interest at 0.0455 from 2024-01-10, 0.042 from 2025-01-15"."""
+    if loan.floating() is None or loan.approval is None:
+        return ""
+    periods = [f"{format(loan.approval.annual_rate, 'f')} from {loan.approval.effective_date}"]
+    periods.extend(
+        f"{format(event.annual_rate, 'f')} from {day.isoformat()} (RateReset, {event.index} "
+        f"{format(event.index_rate, 'f')} + {format(event.spread, 'f')})"
+        for day, event in sorted(loan.recorded_resets().items())
+        if day <= on
+    )
+    return "; interest at " + ", ".join(periods)
