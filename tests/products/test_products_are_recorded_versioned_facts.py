@@ -85,7 +85,7 @@ def test_each_definition_is_the_next_version_of_its_own_chained_stream(
             InvalidCommandError,
             "missing field 'fees.prepayment.within_months'",
         ),
-        ({"rate": {"index": "LPR1Y"}}, InvalidCommandError, "unknown field 'rate'"),
+        ({"rate": {"index": "LPR1Y"}}, InvalidCommandError, "missing field 'rate.type'"),
         ({"calendar": "CN"}, UnknownCalendarError, "calendar 'CN' is not defined"),
         ({"business_day": "following"}, InvalidProductError, "business_day needs a calendar"),
         (

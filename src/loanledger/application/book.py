@@ -17,11 +17,13 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 from uuid import UUID, uuid5
 
+from loanledger.application.rates import publish_rate
 from loanledger.domain.book_commands import (
     BookCommand,
     DefineCalendar,
     DefineProduct,
     GrantAuthority,
+    PublishRate,
     RevokeAuthority,
     SetPolicy,
 )
@@ -50,6 +52,7 @@ from loanledger.domain.policy import BookPolicy, Policy
 from loanledger.domain.products.calendars import Calendar, CalendarDefined
 from loanledger.domain.products.catalogue import Product, ProductVersion
 from loanledger.domain.provisions import provision_rules
+from loanledger.domain.rate_index import IndexValue, RateIndex
 from loanledger.domain.rules import RULE_SETS, RuleSet
 from loanledger.domain.staff import Authority, StaffMember, normalised
 
@@ -77,6 +80,10 @@ def product_uuid(product_id: str) -> UUID:
 
 def calendar_uuid(calendar_id: str) -> UUID:
     return uuid5(BOOK_NAMESPACE, "calendar:" + calendar_id)
+
+
+def index_uuid(index: str) -> UUID:
+    return uuid5(BOOK_NAMESPACE, "index:" + index)
 
 
 @lru_cache(maxsize=10_000)
@@ -159,7 +166,36 @@ class BookRegister:
             cache[key] = calendar
         return calendar
 
+    def rate_index(self, index: str, *, cache: BookCache | None = None) -> RateIndex:
+        """An index's stream of published values as stored (read once per batch with `cache`)."""
+        key = ("index", index)
+        if cache is not None and key in cache:
+            found: RateIndex = cache[key]
+            return found
+        stream = RateIndex(index_uuid(index))
+        for event in self._events(stream.id, 0):
+            event.mutate(stream)
+        if cache is not None:
+            cache[key] = stream
+        return stream
+
+    def index_value(self, index: str, on: date, known_at: datetime | None = None) -> IndexValue:
+        """The index's value in force on `on` as known at `known_at` (NoIndexRateError: none)."""
+        return self.rate_index(index).in_force(index, on, known_at)
+
     def product_for(
+        self, command: Apply | Command, loan: Loan | None, *, cache: BookCache | None = None
+    ) -> ProductVersion | None:
+        version = self._product_for(command, loan, cache=cache)
+        floating = version.floating if version is not None else None
+        if version is None or floating is None:
+            return version
+        # A floating product's loan is priced from the index in force on the command's date;
+        # with none published by then it cannot be priced (NoIndexRateError).
+        value = self.rate_index(floating.index, cache=cache).in_force(floating.index, command.on)
+        return replace(version, index_value=value)
+
+    def _product_for(
         self, command: Apply | Command, loan: Loan | None, *, cache: BookCache | None = None
     ) -> ProductVersion | None:
         """The product version an `apply` naming a product, or an `approve` of a loan on one,
@@ -235,6 +271,8 @@ class BookRegister:
             return self._define_product(command, now)
         if isinstance(command, DefineCalendar):
             return self._define_calendar(command, now)
+        if isinstance(command, PublishRate):
+            return publish_rate(self._ledger, self, command, now)
         assert isinstance(command, GrantAuthority | RevokeAuthority)
         self._require(command.granted_by, "administrator", command.on, command.command)
         member = self.staff(command.staff_id)
@@ -267,7 +305,9 @@ class BookRegister:
             )
         product = self.product(command.product_id)
         recorded_at = _recorded_at(now, product)
-        fields = command.model_dump(mode="json", exclude={"command", "on", "title", "fees"})
+        fields = command.model_dump(mode="json", exclude={"command", "on", "title", "fees", "rate"})
+        if command.rate is not None and command.rate.type == "floating":
+            fields["rate"] = command.rate.model_dump(mode="json", exclude_none=True)
         fields["repayment_methods"] = tuple(command.repayment_methods)
         if command.calendar is not None and command.business_day is None:
             fields["business_day"] = "following"
@@ -318,6 +358,10 @@ class BookRegister:
             "version": event.originator_version,
             "loans": len(loans),
         }
+
+    def require_administrator(self, staff_id: str | None, field: str, on: date, what: str) -> None:
+        """See `_require_administrator` (what `publish_rate` asks of its `published_by`)."""
+        self._require_administrator(staff_id, field, on, what)
 
     def _require_administrator(self, staff_id: str | None, field: str, on: date, what: str) -> None:
         """A book fact (`set_policy`, `define_product`) names the administrator who made it once
@@ -421,7 +465,9 @@ def _apply_calendar(loan: Loan, event: CalendarDefined, recorded_at: datetime) -
     )
 
 
-def _recorded_at(now: datetime, stream: BookPolicy | StaffMember | Product | Calendar) -> datetime:
+def _recorded_at(
+    now: datetime, stream: BookPolicy | StaffMember | Product | Calendar | RateIndex
+) -> datetime:
     """When a new fact on a book stream is recorded: now, never before the stream's last fact
     (a recorded time never goes backwards within a stream)."""
     return max(now, stream.modified_on) if stream.modified_on else now

@@ -11,6 +11,7 @@ from typing import Any
 from loanledger.application.close_gap import close_through
 from loanledger.application.dates import parse_as_of
 from loanledger.application.grading import Grading
+from loanledger.application.rates import reset_due_on
 from loanledger.application.retries import MAX_COMMAND_ATTEMPTS
 from loanledger.application.store import _command, _query
 from loanledger.domain.errors import ConcurrencyError
@@ -121,9 +122,16 @@ class CloseOfDay(Grading):
         """Record on `loan` (pending, not stored) the notices and grade changes `on` owes it,
         graded with the borrower's other loans under the rule set in force that day; return them
         and the next date it needs looking at (a what-if branch closes its copies this way)."""
+        # A floating rate resets first: the day's grades see the new rate's figures.
+        resets = reset_due_on(self, loan, on)  # type: ignore[arg-type]
         contagion = self._contagion(loan, on)
         rules = self._closing_rules.get(on) or self.book.rules(on)
-        return loan.close_day(on, self.recorded_at_for(loan), rules, contagion=contagion)
+        events, next_on = loan.close_day(on, self.recorded_at_for(loan), rules, contagion=contagion)
+        ended = loan.closed is not None or loan.written_off is not None
+        next_reset = None if ended else loan.next_reset_date(on)
+        if next_reset is not None and (next_on is None or next_reset < next_on):
+            next_on = next_reset
+        return resets + events, next_on
 
     def _close_loan_day_alone(self, loan_id: str, on: date) -> tuple[int, Loan, date | None]:
         for attempt in range(1, MAX_COMMAND_ATTEMPTS + 1):

@@ -97,6 +97,8 @@ class Commands(CloseOfDay):
             if isinstance(parsed, BookCommand):
                 self._flush(batch)  # book facts are recorded in journal order
                 batch.book_cache.clear()
+                # A published index rate may record resets on loans: the copies would lag.
+                batch.forget_stored()
                 try:
                     self.book.execute(parsed)
                 except DomainError as error:
@@ -318,6 +320,7 @@ class CommandBatch:
         if isinstance(parsed, BookCommand):
             self.flush()
             self._batch.book_cache.clear()
+            self._batch.forget_stored()  # a published index rate may record on loans
             return self._ledger.book.execute(parsed)
         self._ledger._stage(parsed, self._batch)
         self._staged += 1

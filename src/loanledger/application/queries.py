@@ -24,6 +24,7 @@ from loanledger.projection.follow import ListenWaker, Waker
 from loanledger.projection.loan_state import moment_text, row_at, summary_view
 from loanledger.reports import ledger as ledger_reports
 from loanledger.reports import portfolio, regulator
+from loanledger.reports.floating import rate_view
 from loanledger.reports.portfolio import LoanRow
 from loanledger.reports.views import loan_row, loan_view, schedule_rows
 
@@ -329,7 +330,8 @@ class Queries(Grading):
         self.projections.catch_up()
         rules = self.book.rules(on, known_at)
         view = loan_view(loan, on, rules, contagion=self._contagion(loan, on, known_at))
-        return {**view, **balance_sheet_figures(view)}
+        rate = rate_view(loan, on, rules)
+        return {**view, **balance_sheet_figures(view), **({"rate": rate} if rate else {})}
 
     def catch_up(self) -> None:
         """Bring the read models up to the stored events (a borrower's loans, which grade each

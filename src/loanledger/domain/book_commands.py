@@ -4,7 +4,7 @@ They follow the loan commands' style (strict, unknown fields refused) but carry 
 `set_policy` (on, policy fields: each optional, at least one), `grant_authority` and
 `revoke_authority` (staff_id, on, role, limit?, granted_by), `define_product` (product_id, on,
 name, ranges and pricing: see `DefineProduct`), `define_calendar` (calendar_id, on, holidays,
-working_days?: see `DefineCalendar`).
+working_days?: see `DefineCalendar`), `publish_rate` (index, on, rate, published_by?).
 """
 
 from __future__ import annotations
@@ -29,6 +29,8 @@ from loanledger.domain.horizon import DEFAULT_FUTURE_HORIZON_DAYS, DEFAULT_TIME_
 from loanledger.domain.money import currency, parse_decimal
 from loanledger.domain.policy import POLICY_FIELDS
 from loanledger.domain.products.calendars import MAX_CALENDAR_DATES
+from loanledger.domain.products.floating import RESET_RULES, SPREAD_LIMIT, ResetRule
+from loanledger.domain.rate_index import INDEX_RATE_PLACES, index_rate
 from loanledger.domain.text import Identifier, Name
 
 RoleName = Literal["investigator", "reviewer", "approver", "administrator"]
@@ -143,6 +145,68 @@ class Fees(BaseModel):
     prepayment: PrepaymentFee | None = None
 
 
+INDEX_NAME = r"^[A-Z][A-Z0-9_]{1,23}$"
+"""An index name: capitals, digits and underscores (`LPR1Y`, `LPR5Y`, `SHIBOR_3M`)."""
+
+IndexName = Annotated[str, Field(strict=True, pattern=INDEX_NAME)]
+
+
+def _spread(value: object) -> Decimal:
+    parsed = parse_decimal(value, "spread", error=InvalidProductError)
+    exponent = parsed.as_tuple().exponent
+    assert isinstance(exponent, int)
+    if not -SPREAD_LIMIT <= parsed <= SPREAD_LIMIT or -exponent > INDEX_RATE_PLACES:
+        raise InvalidProductError(
+            f"a spread is a fraction between -{SPREAD_LIMIT} and {SPREAD_LIMIT} with at most "
+            f"{INDEX_RATE_PLACES} places (0.0035 = +35 bp), got {value}"
+        )
+    return parsed
+
+
+def _bound(value: object) -> Decimal:
+    return index_rate(value, "floor or cap")
+
+
+Spread = Annotated[Decimal, BeforeValidator(_spread), PlainSerializer(lambda v: format(v, "f"))]
+RateBound = Annotated[Decimal, BeforeValidator(_bound), PlainSerializer(lambda v: format(v, "f"))]
+
+
+class RateTerms(BaseModel):
+    """How a product's loans are priced: `{"type": "fixed"}` (the approved rate for life), or
+    `{"type": "floating", "index", "spread", "reset", "floor"?, "cap"?}` (see
+    `domain.products.floating`)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+    type: Literal["fixed", "floating"]
+    index: IndexName | None = None
+    spread: Spread | None = None
+    reset: ResetRule | None = None
+    floor: RateBound | None = None
+    cap: RateBound | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> RateTerms:
+        given = [
+            name
+            for name in ("index", "spread", "reset", "floor", "cap")
+            if getattr(self, name) is not None
+        ]
+        if self.type == "fixed" and given:
+            raise InvalidProductError(
+                f"a fixed rate takes no {', '.join(given)} (those are a floating rate's terms)"
+            )
+        if self.type == "floating":
+            missing = [name for name in ("index", "spread", "reset") if getattr(self, name) is None]
+            if missing:
+                rules = " or ".join(RESET_RULES)
+                raise InvalidProductError(
+                    f"a floating rate needs {', '.join(missing)} (reset: {rules})"
+                )
+            if self.floor is not None and self.cap is not None and self.floor > self.cap:
+                raise InvalidProductError(f"the floor {self.floor} is above the cap {self.cap}")
+        return self
+
+
 MAX_GRACE_DAYS = 30
 """A grace longer than a month would hide arrears from the monthly dunning cycle."""
 
@@ -184,6 +248,8 @@ class DefineProduct(BookCommand):
     """Where a due date on a day that is not a business day moves (`following` when a calendar
     is named and this is not)."""
     defined_by: Identifier | None = None
+    rate: RateTerms | None = None
+    """Fixed (the default) or floating: index, spread, reset rule, floor?, cap?."""
 
     @model_validator(mode="after")
     def _consistent(self) -> DefineProduct:
@@ -223,6 +289,11 @@ class DefineProduct(BookCommand):
             problems.append(f"the prepayment fee percent {prepayment.percent} is not below 1")
         if self.business_day is not None and self.calendar is None:
             problems.append("business_day needs a calendar")
+        rate = self.rate
+        if rate is not None and rate.floor is not None and rate.floor > self.rate_max:
+            problems.append(f"the rate floor {rate.floor} is above rate_max {self.rate_max}")
+        if rate is not None and rate.cap is not None and rate.cap < self.rate_min:
+            problems.append(f"the rate cap {rate.cap} is below rate_min {self.rate_min}")
         if problems:
             raise InvalidProductError(f"define_product {self.product_id!r}: " + "; ".join(problems))
         return self
@@ -242,7 +313,24 @@ class DefineCalendar(BookCommand):
     no store, but the refusal then names the calendar rather than a field."""
 
 
+class PublishRate(BookCommand):
+    """A published value of a rate index from `on` (issue 19 item 5; `domain.rate_index`)."""
+
+    name = "publish_rate"
+    command: Literal["publish_rate"]
+    index: IndexName
+    rate: Annotated[Decimal, BeforeValidator(index_rate), PlainSerializer(lambda v: format(v, "f"))]
+    published_by: Identifier | None = None
+
+
 BOOK_COMMANDS: dict[str, type[BookCommand]] = {
     cls.name: cls
-    for cls in (SetPolicy, GrantAuthority, RevokeAuthority, DefineProduct, DefineCalendar)
+    for cls in (
+        SetPolicy,
+        GrantAuthority,
+        RevokeAuthority,
+        DefineProduct,
+        DefineCalendar,
+        PublishRate,
+    )
 }

@@ -220,3 +220,16 @@ class UnknownCalendarError(DomainError):
 
 class ProvisionRuleError(DomainError):
     """A provision rule set or rate is unknown, or a rate is outside what the rule set allows."""
+
+
+class InvalidIndexRateError(DomainError):
+    """A published index rate is outside the sane range, over-precise, or not a number."""
+
+
+class NoIndexRateError(DomainError):
+    """A floating-rate loan needs an index value in force on a date, and none was published
+    on or before it."""
+
+
+class FloatingRateError(DomainError):
+    """A floating-rate loan's stated rate is not the index in force plus the product's spread."""

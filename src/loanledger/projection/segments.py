@@ -457,6 +457,7 @@ def _apply(walk: Walk, fact: MoneyFact) -> None:
         "repay": walk.repay,
         "restructure": walk.restructure,
         "misuse": walk.misuse,
+        "rate_reset": walk.rate_reset,
         "write_off": walk.write_off,
         "close": walk.close,
         "refund": walk.refund,

@@ -36,6 +36,7 @@ from loanledger.domain.rules import (
 )
 from loanledger.domain.servicing import InstallmentDue, PenaltyWindow, Position, penalty_windows
 from loanledger.reports.amounts import amount_text
+from loanledger.reports.floating import rate_periods
 from loanledger.reports.views import derive, loan_view
 
 EXACT_PLACES = Decimal("0.000001")
@@ -50,6 +51,7 @@ MONEY_EVENTS = frozenset(
         "LoanWrittenOff",
         "LoanClosed",
         "LoanApproved",
+        "RateReset",
         "OverpaymentRefunded",
     }
 )
@@ -174,7 +176,7 @@ def _overdue(kind: str) -> Explainer:
             f"overdue {kind} = the sum over installments due before {context.as_of.isoformat()} "
             f"of scheduled {kind} less {kind} paid (an amount is overdue once its due date is "
             "before the date asked)"
-        )
+        ) + (rate_periods(context.loan, context.as_of) if kind == "interest" else "")
         return rule, parts, MONEY_EVENTS
 
     return explain_overdue

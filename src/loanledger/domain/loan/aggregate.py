@@ -79,6 +79,7 @@ from loanledger.domain.products.pricing import (
     DEFAULT_PRODUCT_VERSION,
     Pricing,
 )
+from loanledger.domain.rate_reset import RateReset
 from loanledger.domain.rates import AnnualRate
 from loanledger.domain.rules import CN_2023, RuleSet
 from loanledger.domain.schedule import parse_repayment_method
@@ -120,6 +121,7 @@ class LoanCore(EventSourcedAggregate):
         self.restructures: list[LoanRestructured] = []
         self.written_off: LoanWrittenOff | None = None
         self.closed: LoanClosed | None = None
+        self.rate_resets: list[RateReset] = []
         self._derived: Position | None = None
         self._money_facts: tuple[int, list[MoneyFact]] | None = None
         self._positions: dict[tuple[int, date, str], Position] = {}
@@ -270,13 +272,16 @@ class LoanCore(EventSourcedAggregate):
             return DEFAULT_PRODUCT_ID, None
         return DEFAULT_PRODUCT_ID, DEFAULT_PRODUCT_VERSION
 
-    def apr(self, rules: RuleSet = CN_2023) -> Decimal | None:
+    def apr(self, rules: RuleSet = CN_2023, annual_rate: Decimal | None = None) -> Decimal | None:
         """The annualised rate of the contract's cash flows (`domain.products.apr`): the
         approved amount received on the first disbursement date (the approval date before
-        money moves) and the contract schedule's installments; None before approval."""
+        money moves) and the contract schedule's installments; None before approval. With
+        `annual_rate` (a floating loan's rate in force), the contract's cash flows at that rate."""
         if self.approval is None:
             return None
         terms = self.terms()
+        if annual_rate is not None:
+            terms = replace(terms, annual_rate=AnnualRate.of(annual_rate))
         priced = terms.pricing.applied_to(rules) if terms.pricing is not None else rules
         start = (
             min(event.effective_date for event in self.disbursements)
@@ -374,6 +379,22 @@ class LoanCore(EventSourcedAggregate):
                         method=parse_repayment_method(event.repayment_method),
                         repayment_day=event.repayment_day,
                     ),
+                )
+            )
+        resets: dict[date, RateReset] = {}
+        for reset in self.rate_resets:
+            resets[reset.effective_date] = reset  # a correction supersedes what it corrects
+        for reset in resets.values():
+            # Sequence 0: a reset applies from the start of its date, before any payment that
+            # day, whenever it was recorded (recording it late walks exactly as on time).
+            facts.append(
+                MoneyFact(
+                    "rate_reset",
+                    reset.effective_date,
+                    zero,
+                    "",
+                    0,
+                    annual_rate=AnnualRate.of(reset.annual_rate),
                 )
             )
         if self.misuse is not None:
@@ -579,5 +600,6 @@ APPLIERS: dict[type[DomainEvent], Callable[[LoanCore, Any], None]] = {
     LegalRecoveryOpened: _ignore,
     ClassificationChanged: _ignore,
     ClassificationDowngraded: _ignore,
+    RateReset: lambda loan, event: loan.rate_resets.append(event),
 }
 """How each fact changes the aggregate's own bookkeeping (everything else is derived)."""

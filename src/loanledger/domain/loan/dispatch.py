@@ -43,6 +43,7 @@ from loanledger.domain.loan.endings import EndingHandlers
 from loanledger.domain.loan.legal import LegalHandlers
 from loanledger.domain.loan.money import MoneyHandlers
 from loanledger.domain.loan.preloan import PreLoanHandlers
+from loanledger.domain.loan.rate_resets import RateResets
 from loanledger.domain.loan.results import Outcome
 from loanledger.domain.loan.security import SecurityHandlers
 from loanledger.domain.loan_events import (
@@ -56,7 +57,13 @@ from loanledger.domain.products.catalogue import ProductVersion
 
 
 class Loan(
-    PreLoanHandlers, MoneyHandlers, SecurityHandlers, LegalHandlers, EndingHandlers, CloseOfDay
+    PreLoanHandlers,
+    RateResets,
+    MoneyHandlers,
+    SecurityHandlers,
+    LegalHandlers,
+    EndingHandlers,
+    CloseOfDay,
 ):
     """One loan, from application to its last repayment."""
 

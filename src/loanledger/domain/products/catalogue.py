@@ -10,17 +10,19 @@ then pins (`ProductPinned`).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
 from loanledger.domain.aggregate import EventSourcedAggregate
-from loanledger.domain.errors import OutsideProductError, UnknownProductError
+from loanledger.domain.errors import FloatingRateError, OutsideProductError, UnknownProductError
 from loanledger.domain.policy import BookEvent
 from loanledger.domain.products.calendars import CalendarDefined
+from loanledger.domain.products.floating import FloatingRate
 from loanledger.domain.products.pricing import ROUNDINGS, AllocationStrategy, Pricing
+from loanledger.domain.rate_index import IndexValue
 from loanledger.domain.rates import DayCount
 
 
@@ -55,6 +57,8 @@ class ProductDefined(BookEvent):
     """The holiday calendar the due dates follow (None: none, no date moves)."""
     business_day: str | None = None
     """`following`, `modified_following` or `none` (set when `calendar` is)."""
+    rate: dict[str, str] | None = None
+    """A floating rate's terms (`FloatingRate.as_fields`); None: a fixed rate."""
 
     def create_aggregate(self) -> Any:
         return Product(self.originator_id)
@@ -68,6 +72,9 @@ class ProductVersion:
     calendar_versions: tuple[CalendarDefined, ...] = ()
     """The versions of the product's calendar known when an approval pins the product: the loan
     records each (`CalendarApplied`); empty for a product without a calendar."""
+    index_value: IndexValue | None = None
+    """For a floating product: the index value in force on the date of the command checked
+    against this version (the application reads it from the index's stream)."""
 
     @property
     def product_id(self) -> str:
@@ -77,8 +84,18 @@ class ProductVersion:
     def version(self) -> int:
         return self.fact.originator_version
 
+    @property
+    def floating(self) -> FloatingRate | None:
+        """The product's floating-rate terms (None: a fixed-rate product)."""
+        if self.fact.rate is None:
+            return None
+        return FloatingRate.from_fields(self.fact.rate)
+
     def pricing(self) -> Pricing:
         fact = self.fact
+        floating = self.floating
+        if floating is not None and self.index_value is not None:
+            floating = replace(floating, index_rate_at_approval=self.index_value.rate)
         return Pricing(
             product_id=fact.product_id,
             version=self.version,
@@ -94,6 +111,7 @@ class ProductVersion:
             prepayment_within_months=int(_prepayment(fact, "within_months") or 0),
             calendar_id=fact.calendar,
             business_day=fact.business_day,
+            floating=floating,
         )
 
     def check(
@@ -127,6 +145,19 @@ class ProductVersion:
             if not low <= value <= high:
                 raise OutsideProductError(
                     f"{what}: {field} {value} is outside {name}'s range {low}..{high}"
+                )
+        floating = self.floating
+        if floating is not None and what == "approve":
+            # The contract states the rate it is signed at: the index in force on the approval
+            # date plus the spread (the caller found no index value: NoIndexRateError, earlier).
+            assert self.index_value is not None
+            expected = floating.rate_for(self.index_value.rate)
+            if annual_rate != expected:
+                raise FloatingRateError(
+                    f"approve: annual_rate {annual_rate} is not {name}'s floating rate "
+                    f"{floating.index} {self.index_value.rate} (published "
+                    f"{self.index_value.published_on.isoformat()}) + spread {floating.spread}"
+                    f" = {expected}"
                 )
 
 

@@ -22,6 +22,7 @@ from typing import Any
 
 from loanledger.domain.calendar import add_months
 from loanledger.domain.money import Currency, round_to_minor
+from loanledger.domain.products.floating import FloatingRate
 from loanledger.domain.rates import DayCount
 from loanledger.domain.rules import CN_2023, RuleSet
 
@@ -102,6 +103,8 @@ class Pricing:
     business_day: str | None = None
     """Where a due date that is not a business day moves: `following`, `modified_following`,
     `none` (set when `calendar_id` is)."""
+    floating: FloatingRate | None = None
+    """Index, spread and reset rule of a floating-rate loan (None: a fixed rate)."""
 
     def applied_to(self, rules: RuleSet) -> RuleSet:
         """`rules` with this product's pricing in place of the rule set's own (the regulatory
@@ -168,6 +171,7 @@ class Pricing:
                 if self.calendar_id is not None
                 else {}
             ),
+            **({"rate": self.floating.as_fields()} if self.floating is not None else {}),
         }
 
     @classmethod
@@ -191,6 +195,7 @@ class Pricing:
             ),
             calendar_id=fields.get("calendar"),
             business_day=fields.get("business_day"),
+            floating=FloatingRate.from_fields(fields["rate"]) if "rate" in fields else None,
         )
 
 

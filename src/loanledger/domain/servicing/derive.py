@@ -86,6 +86,8 @@ def _walk_facts(walk: Walk, ordered: Iterable[MoneyFact]) -> None:
             walk.restructure(fact)
         elif fact.kind == "misuse":
             walk.misuse(fact)
+        elif fact.kind == "rate_reset":
+            walk.rate_reset(fact)
         elif fact.kind == "write_off":
             walk.write_off(fact)
         elif fact.kind == "close":

@@ -70,7 +70,8 @@ class MoneyFact:
 
     Kinds: "disburse" and "repay" (with `amount`), "restructure" (with `new_terms`: the whole
     outstanding debt, arrears and accrued interest included, is re-scheduled from `on`) and
-    "misuse" (funds used against the agreed purpose: the penalty multiplier switches from `on`).
+    "misuse" (funds used against the agreed purpose: the penalty multiplier switches from `on`)
+    and "rate_reset" (with `annual_rate`: a floating rate's new value from `on`).
     """
 
     kind: str
@@ -83,6 +84,8 @@ class MoneyFact:
     new_terms: Terms | None = None
     keep: str = "term"
     """What a prepayment keeps when the rest is re-amortised: "term" or "installment"."""
+    annual_rate: AnnualRate | None = None
+    """A "rate_reset" fact's new contract rate (a floating-rate loan's reset)."""
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ conventions are in the `domain.servicing` package docstring).
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from datetime import date, timedelta
 from decimal import Decimal
 from fractions import Fraction
@@ -14,6 +15,7 @@ from loanledger.domain.calendar import add_months, default_repayment_day, first_
 from loanledger.domain.money import Money, round_to_minor
 from loanledger.domain.prepayment import kept_level
 from loanledger.domain.products.pricing import AllocationStrategy
+from loanledger.domain.rates import AnnualRate
 from loanledger.domain.rules import RuleSet
 from loanledger.domain.schedule import (
     accrued_interest,
@@ -371,6 +373,19 @@ class Walk:
         self.penalty_multiplier = self.rules.misuse_penalty_multiplier
         self.daily_penalty_rate = self._daily_penalty_rate()
 
+    def rate_reset(self, fact: MoneyFact) -> None:
+        """A floating rate resets from `fact.on`: penalty runs at the old rate through the day
+        before, and the installments due after `fact.on` are re-amortised over the same count at
+        the new rate, the period's interest up to `fact.on` carried at the old one."""
+        assert fact.annual_rate is not None
+        if fact.annual_rate == self.terms.annual_rate:
+            return
+        self.accrue_all(fact.on - ONE_DAY)
+        if self.position.installments:
+            self._reamortise_from(fact.on, principal_change=ZERO, new_rate=fact.annual_rate)
+        self.terms = replace(self.terms, annual_rate=fact.annual_rate)
+        self.daily_penalty_rate = self._daily_penalty_rate()
+
     def restructure(self, fact: MoneyFact) -> None:
         """Re-schedule the whole debt from `fact.on` on new terms, capitalising the arrears
         (overdue interest and penalty owed) and the interest accrued in the current period."""
@@ -542,9 +557,17 @@ class Walk:
         number, anchor = self.anchor
         return add_months(anchor, due.number - number)
 
-    def _reamortise_from(self, day: date, principal_change: Decimal, keep: str = "term") -> None:
+    def _reamortise_from(
+        self,
+        day: date,
+        principal_change: Decimal,
+        keep: str = "term",
+        new_rate: AnnualRate | None = None,
+    ) -> None:
         """Replace the installments due after `day` by a re-amortised schedule of the same count
-        (or, with `keep="installment"`, of the same installment and fewer rows)."""
+        (or, with `keep="installment"`, of the same installment and fewer rows); at `new_rate`
+        from `day` when given (a rate reset), else at the loan's rate."""
+        rate = new_rate if new_rate is not None else self.terms.annual_rate
         future = [due for due in self.position.installments if due.due_date > day]
         if not future:
             return
@@ -562,7 +585,7 @@ class Walk:
         if level is not None and len(future) > 1:
             rows = shorten_term(
                 Money.of(new_principal, self.currency),
-                self.terms.annual_rate,
+                rate,
                 len(future),
                 self.terms.method,
                 day,
@@ -576,7 +599,7 @@ class Walk:
         else:
             rows = reamortise(
                 Money.of(new_principal, self.currency),
-                self.terms.annual_rate,
+                rate,
                 len(future),
                 self.terms.method,
                 day,
