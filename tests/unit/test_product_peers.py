@@ -15,7 +15,7 @@ between them; docs/products.md ("How this compares with other systems") says why
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
 import pytest
@@ -39,11 +39,13 @@ def _ledger(
     day_count: str,
     rounding: str = "HALF_EVEN",
     method: str = "annuity",
+    repayment_day: int | None = None,
 ) -> LoanLedger:
     """A EUR product with the scenario's conventions and one loan on it, disbursed in full.
 
     The loan is applied for, approved and disbursed on the same day, as in the Fineract scenarios,
-    and its repayment day is the disbursement day, so installment k is due k months later.
+    and its repayment day is the disbursement day unless `repayment_day` says otherwise, so
+    installment k is due k months later.
     """
     ledger = LoanLedger.open("memory://")
     ledger.execute(
@@ -71,7 +73,7 @@ def _ledger(
         method=method,
         applied_on=disbursed_on,
         approved_on=disbursed_on,
-        repayment_day=int(disbursed_on[-2:]),
+        repayment_day=repayment_day or int(disbursed_on[-2:]),
     )
     lines[0]["currency"] = "EUR"
     for line in lines:
@@ -371,8 +373,11 @@ def test_act_act_charges_a_whole_month_a_twelfth_where_fineract_counts_its_days(
     payment 1725.56 comes from those day-counted period rates. Our ACT/ACT product charges each
     whole month 1 % (100.00), so its payment is the textbook annuity 10000 × 0.01 /
     (1 − 1.01^−6) = 1725.4837 → 1725.48, and the loan costs 0.48 less (352.91 against 353.39).
-    Where we do count days under ACT/ACT (a broken first period), the split at the year end is
-    the same ISDA rule: see the last assertion.
+    Where we do count days under ACT/ACT (an irregular first period) the year-end split differs
+    by one day too: ISDA (ours) counts 31 December in its own year, 20 / 365 + 11 / 366 for the
+    first period here (101.82), while Fineract's splitter (`calculatePeriodFractions` in
+    fineract-progressive-loan's ProgressiveEMICalculator.java) counts the days to 31 December in
+    the old year and from 31 December in the new one, 19 / 365 + 12 / 366 (101.81).
     """
     ledger = _ledger(
         amount="10000.00",
@@ -388,42 +393,21 @@ def test_act_act_charges_a_whole_month_a_twelfth_where_fineract_counts_its_days(
         Decimal("353.39"),
     )
     # A loan disbursed on 12 December with a repayment day of 13 has an irregular first period
-    # of 32 days (12 December to 13 January): 20 / 365 + 12 / 366 of a year, the same
-    # straddling rule Fineract applies to its 31-day period.
-    straddling = LoanLedger.open("memory://")
-    for line in _straddling_loan():
-        straddling.execute(line)
+    # of 32 days (12 December to 13 January), charged by ISDA ACT/ACT: 20 days of 2023 over 365
+    # and 12 of 2024 over 366. Fineract's split (19 / 365 + 13 / 366) would charge a cent less.
+    straddling = _ledger(
+        amount="10000.00",
+        annual_rate="0.12",
+        term_months=6,
+        disbursed_on="2023-12-12",
+        day_count="ACT/ACT",
+        repayment_day=13,
+    )
     first = straddling.schedule("L-1")[0]
     # 10000 × 0.12 × (20 / 365 + 12 / 366) = 65.7534 + 39.3443 = 105.0977 → 105.10.
     assert (first["due_date"], first["interest"]) == ("2024-01-13", "105.10")
-
-
-def _straddling_loan() -> list[dict[str, Any]]:
-    lines: list[dict[str, Any]] = [
-        product(
-            "PEER",
-            on="2020-01-01",
-            currency="EUR",
-            repayment_methods=["annuity"],
-            amount_min="1.00",
-            amount_max="100000.00",
-            rate_min="0",
-            rate_max="0.5",
-            day_count="ACT/ACT",
-        ),
-        *loan_on(
-            "PEER",
-            amount="10000.00",
-            term_months=6,
-            annual_rate="0.12",
-            applied_on="2023-12-12",
-            approved_on="2023-12-12",
-            repayment_day=13,
-        ),
-        disburse("L-1", "2023-12-12", "10000.00"),
-    ]
-    lines[1]["currency"] = "EUR"
-    return lines
+    fineract_split = Decimal(10000) * Decimal("0.12") * (Decimal(19) / 365 + Decimal(13) / 366)
+    assert fineract_split.quantize(Decimal("0.01"), rounding=ROUND_HALF_EVEN) == Decimal("105.09")
 
 
 def test_paying_off_mid_period_charges_our_day_count_where_fineract_prorates_the_period() -> None:
@@ -477,3 +461,52 @@ def test_installments_are_rounded_to_the_cent_where_fineract_can_round_them_to_w
     ]
     fineract = ["313", "313", "312"]
     assert sum(Decimal(amount) for amount in fineract) == Decimal("938")
+
+
+# EMICalculation.feature, "EMI calculation with 360/30 setup - decimal - reschedule" (C3156): the
+# loan of C3155 after a reschedule moved its first due date from 1 to 18 February 2024, so its
+# first period runs 48 days and every later installment falls on the 18th.
+FINERACT_C3156: list[Row] = [
+    ("2024-02-18", "15.88", "1.25", "17.13", "84.12"),
+    ("2024-03-18", "16.47", "0.66", "17.13", "67.65"),
+    ("2024-04-18", "16.60", "0.53", "17.13", "51.05"),
+    ("2024-05-18", "16.73", "0.40", "17.13", "34.32"),
+    ("2024-06-18", "16.86", "0.27", "17.13", "17.46"),
+    ("2024-07-18", "17.46", "0.14", "17.60", "0.00"),
+]
+OURS_C3156: list[Row] = [
+    ("2024-02-18", "16.34", "1.24", "17.58", "83.66"),
+    ("2024-03-18", "16.47", "0.66", "17.13", "67.19"),
+    ("2024-04-18", "16.60", "0.53", "17.13", "50.59"),
+    ("2024-05-18", "16.73", "0.40", "17.13", "33.86"),
+    ("2024-06-18", "16.86", "0.27", "17.13", "17.00"),
+    ("2024-07-18", "17.00", "0.13", "17.13", "0.00"),
+]
+
+
+def test_a_long_first_period_adds_its_extra_interest_to_the_first_installment_only() -> None:
+    """Fineract EMICalculation.feature, "EMI calculation with 360/30 setup - decimal -
+    reschedule" (C3156): a 48-day first period (1 January to 18 February 2024).
+
+    Fineract keeps the level payment 17.13 in the first installment, so the first period's
+    larger interest (one month plus 17 of February's 29 days: 100 × 9.4822 % / 12 × 46 / 29 =
+    1.2534 → 1.25) leaves less for principal, and the last installment grows to 17.60. We charge
+    the irregular first period by its day count (30/360: 47 days, 100 × 9.4822 % × 47 / 360 =
+    1.2380 → 1.24) on top of the regular principal portion (DESIGN §7), so only the first
+    installment is larger (17.58) and installments 2 to 6 are the regular schedule's (C3155's).
+    """
+    ledger = _ledger(
+        amount="100.00",
+        annual_rate="0.094822",
+        term_months=6,
+        disbursed_on="2024-01-01",
+        day_count="30/360",
+        repayment_day=18,
+    )
+    ours = _rows(ledger)
+    assert ours == OURS_C3156
+    assert ours[-1][3] == "17.13"
+    assert (_total_interest(ours), _total_interest(FINERACT_C3156)) == (
+        Decimal("3.23"),
+        Decimal("3.25"),
+    )
