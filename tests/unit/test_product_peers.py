@@ -15,12 +15,16 @@ between them; docs/products.md ("How this compares with other systems") says why
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
 import pytest
 
 from loanledger import LoanLedger
+from loanledger.domain.money import Money
+from loanledger.domain.rates import AnnualRate, DayCount
+from loanledger.domain.schedule import accrued_interest
 from tests.journal import disburse, repay
 from tests.products.builders import loan_on, product
 
@@ -406,6 +410,17 @@ def test_act_act_charges_a_whole_month_a_twelfth_where_fineract_counts_its_days(
     first = straddling.schedule("L-1")[0]
     # 10000 × 0.12 × (20 / 365 + 12 / 366) = 65.7534 + 39.3443 = 105.0977 → 105.10.
     assert (first["due_date"], first["interest"]) == ("2024-01-13", "105.10")
+    # The scenario's own period by ISDA: 10000 × 0.12 × (20 / 365 + 11 / 366) = 101.8191 → 101.82,
+    # a cent over Fineract's 101.81.
+    isda = accrued_interest(
+        Money.of("10000.00", "EUR"),
+        AnnualRate.of("0.12"),
+        date(2023, 12, 12),
+        date(2024, 1, 12),
+        day_count=DayCount.ACT_ACT,
+        rounding=ROUND_HALF_EVEN,
+    )
+    assert isda == Money.of("101.82", "EUR")
     fineract_split = Decimal(10000) * Decimal("0.12") * (Decimal(19) / 365 + Decimal(13) / 366)
     assert fineract_split.quantize(Decimal("0.01"), rounding=ROUND_HALF_EVEN) == Decimal("105.09")
 
