@@ -5,7 +5,11 @@ test suite (repository `apache/fineract`, the path and scenario name in each tes
 A Fineract scenario states its loan product's conventions in the scenario's table and the
 product's name (`..._EMI_360_30`: days in year 360, days in month 30; `..._EMI_365_ACTUAL`: days in
 year 365, actual days in month; `..._ACTUAL_ACTUAL`: actual both), its currency is EUR with two
-places, and every installment is due on the disbursement day of the following months.
+places, and every installment is due on the disbursement day of the following months. Amounts
+are written here to two places (Fineract prints 16.6 for 16.60). The tables were read at commit
+0258af6872d8b87c3e8049504387d91394622a32 (EMICalculation.feature) and
+4198b0bcf9a94e1c7aa0f386317ba71f40ceb1d9 (Loan.feature, LoanRepayment.feature,
+LoanDownPayment.feature, and the progressive loans' ProgressiveEMICalculator.java).
 
 Where our product can express the scenario's conventions the test defines that product, records
 the loan on the ledger and asserts our schedule equals the published one row by row, to the cent.
@@ -233,8 +237,8 @@ def test_an_equal_principal_loan_equals_fineract_s_published_schedule(rounding: 
     payments".
 
     5000 / 18 = 277.777... rounds to 277.78 a month; the 18th installment takes the 277.74 left.
-    Interest is 1 % of the balance each month (41.67 is 3888.88 × 1 % = 38.8888 → 38.89 a month
-    later; 3888.88 itself was reached after 4166.66 × 1 % = 41.6666 → 41.67).
+    Interest is 1 % of the balance each month, rounded row by row: 4166.66 × 1 % = 41.6666 →
+    41.67, 3888.88 × 1 % = 38.8888 → 38.89.
     """
     ledger = _ledger(
         amount="5000.00",
@@ -289,7 +293,6 @@ def test_fineract_re_levels_the_payment_when_the_last_installment_is_off_and_we_
     )
     ours = _rows(ledger)
     assert ours == OURS_C3165
-    assert [row[3] for row in ours][:4] == ["15.46"] * 4
     assert Decimal(ours[-1][3]) - Decimal(ours[0][3]) == Decimal("0.03")
     assert Decimal(FINERACT_C3165[0][3]) - Decimal(ours[0][3]) == Decimal("0.01")
     assert [row[2] for row in ours] == [row[2] for row in FINERACT_C3165]
@@ -350,7 +353,7 @@ def test_a_regular_month_is_a_twelfth_of_the_rate_under_act_365f_where_fineract_
 
 # EMICalculation.feature, "EMI calculation with Actual/Actual setup - integer" (C3152):
 # 10000 EUR at 12 % for 6 months, disbursed 12 December 2023 (the first period straddles the
-# year end: 19 days of 2023 over 365 and 12 days of 2024 over 366).
+# year end, and Fineract charges it 19 days over 365 and 12 days over 366).
 FINERACT_C3152: list[Row] = [
     ("2024-01-12", "1623.75", "101.81", "1725.56", "8376.25"),
     ("2024-02-12", "1640.42", "85.14", "1725.56", "6735.83"),
@@ -469,13 +472,14 @@ def test_installments_are_rounded_to_the_cent_where_fineract_can_round_them_to_w
         disbursed_on="2022-01-01",
         day_count="ACT/360",
     )
-    assert _rows(ledger) == [
+    ours = _rows(ledger)
+    assert ours == [
         ("2022-02-01", "312.67", "0.00", "312.67", "625.33"),
         ("2022-03-01", "312.67", "0.00", "312.67", "312.66"),
         ("2022-04-01", "312.66", "0.00", "312.66", "0.00"),
     ]
-    fineract = ["313", "313", "312"]
-    assert sum(Decimal(amount) for amount in fineract) == Decimal("938")
+    fineract_installments = [Decimal("313"), Decimal("313"), Decimal("312")]
+    assert sum(Decimal(row[3]) for row in ours) == sum(fineract_installments)
 
 
 # EMICalculation.feature, "EMI calculation with 360/30 setup - decimal - reschedule" (C3156): the
