@@ -173,12 +173,13 @@ class RiskReports:
         for loan_id, state in self.states(day).items():
             if not risk.in_portfolio(state):
                 continue
-            rate, months = Decimal(0), 1
+            rate, months, product = Decimal(0), 1, None
             term = terms.get(loan_id)
             if term is not None:
                 rate = Decimal(term["annual_rate"])
                 if term["maturity_date"]:
                     months = months_between(day, date.fromisoformat(term["maturity_date"]))
+                product = term.get("product")
             exposure = Exposure(
                 loan_id=loan_id,
                 classification=state["classification"],
@@ -187,6 +188,7 @@ class RiskReports:
                 overdue_interest=Decimal(state["overdue_interest"]),
                 annual_rate=rate,
                 months_remaining=months,
+                product=product,
             )
             result.append(loan_provision(exposure, rules))
         return sorted(result, key=lambda provision: provision.loan_id)

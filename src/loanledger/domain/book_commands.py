@@ -27,6 +27,7 @@ from loanledger.domain.errors import InvalidCommandError, InvalidProductError
 from loanledger.domain.horizon import DEFAULT_FUTURE_HORIZON_DAYS, DEFAULT_TIME_ZONE, FutureHorizon
 from loanledger.domain.money import currency, parse_decimal
 from loanledger.domain.policy import POLICY_FIELDS
+from loanledger.domain.provisions import ProvisioningObject
 from loanledger.domain.text import Identifier, Name
 
 RoleName = Literal["investigator", "reviewer", "approver", "administrator"]
@@ -56,9 +57,11 @@ class SetPolicy(BookCommand):
     set_by: Identifier | None = None
     future_horizon_days: int | None = None
     time_zone: Identifier | None = None
-    provisioning: dict[str, str] | None = None
+    provisioning: ProvisioningObject | None = None
     """The provision rule set and its rates from `on`, e.g. `{"rule_set": "CN-PROV-2002",
-    "general": "0.01"}` (checked by `domain.provisions.provision_rules` when executed)."""
+    "general": "0.01"}` or `{"rule_set": "IFRS9-ECL-2026", "products": {"mortgage": {"pd_1":
+    "0.005"}}}` (checked by `domain.provisions.provision_rules`, and its product ids against the
+    book's products, when executed)."""
 
     @model_validator(mode="after")
     def _names_a_setting(self) -> SetPolicy:

@@ -100,6 +100,8 @@ class ProvisionLine(NamedTuple):
     pd: str | None
     lgd: str | None
     allowance: int
+    pd_lgd_table: str | None = None
+    """IFRS 9: `book` or the product whose PD and LGD table the loan took (None under CN)."""
 
     @classmethod
     def of(cls, provision: LoanProvision) -> ProvisionLine:
@@ -113,6 +115,7 @@ class ProvisionLine(NamedTuple):
             None if provision.pd is None else f"{provision.pd}",
             None if provision.lgd is None else f"{provision.lgd}",
             fen(amount_text(provision.allowance)),
+            provision.table,
         )
 
 
@@ -122,7 +125,8 @@ def _total_row(level: str, group: str, total: list[int]) -> dict[str, Any]:
         "level": level, "group": group, "loan_id": None, "loans": loans,
         "classification": None, "ifrs9_stage": None, "rule_set": None,
         "exposure": fen_text(exposure), "rate": None, "pd": None, "lgd": None,
-        "allowance": fen_text(allowance), "previous_allowance": fen_text(before),
+        "pd_lgd_table": None, "allowance": fen_text(allowance),
+        "previous_allowance": fen_text(before),
         "change": fen_text(allowance - before),
     }  # fmt: skip
 
@@ -130,9 +134,9 @@ def _total_row(level: str, group: str, total: list[int]) -> dict[str, Any]:
 def provisions(lines: Sequence[ProvisionLine], previous: Mapping[str, int]) -> list[dict[str, Any]]:
     """Per loan in the portfolio (sorted by loan id; a loan that left it since the previous
     month end with its release), then totals by classification, by IFRS 9 stage and overall:
-    exposure, rate (CN) or PD/LGD (IFRS 9), allowance, the previous month end's allowance
-    (`previous`, loan id -> fen) and the change. A loan that left the portfolio has no class or
-    stage now: it counts in the overall total only."""
+    exposure, rate (CN) or PD/LGD and whose table they are (IFRS 9), allowance, the previous
+    month end's allowance (`previous`, loan id -> fen) and the change. A loan that left the
+    portfolio has no class or stage now: it counts in the overall total only."""
     # Summed by (class, stage) pair first: a handful of pairs, folded into the totals below.
     pairs: dict[tuple[str, int], list[int]] = {}
     left = 0
@@ -146,7 +150,8 @@ def provisions(lines: Sequence[ProvisionLine], previous: Mapping[str, int]) -> l
                 {
                     "level": "loan", "group": None, "loan_id": loan_id, "loans": 0,
                     "classification": None, "ifrs9_stage": None, "rule_set": None,
-                    "exposure": None, "rate": None, "pd": None, "lgd": None, "allowance": None,
+                    "exposure": None, "rate": None, "pd": None, "lgd": None,
+                    "pd_lgd_table": None, "allowance": None,
                     "previous_allowance": fen_text(before), "change": fen_text(-before),
                 }
             )  # fmt: skip
@@ -165,7 +170,8 @@ def provisions(lines: Sequence[ProvisionLine], previous: Mapping[str, int]) -> l
                 "classification": line.classification, "ifrs9_stage": line.ifrs9_stage,
                 "rule_set": line.rule_set, "exposure": fen_text(line.exposure),
                 "rate": line.rate, "pd": line.pd, "lgd": line.lgd,
-                "allowance": fen_text(line.allowance), "previous_allowance": fen_text(before),
+                "pd_lgd_table": line.pd_lgd_table, "allowance": fen_text(line.allowance),
+                "previous_allowance": fen_text(before),
                 "change": fen_text(line.allowance - before),
             }
         )  # fmt: skip
