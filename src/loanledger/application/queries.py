@@ -155,6 +155,8 @@ class Queries(Grading):
         else:
             rows = self.read_store.query(sql[key], (on, on, moment, moment))
         covered = {row[0] for row in rows}
+        if self.read_store.query(sql["known_loans_count"], (on, moment))[0][0] == len(covered):
+            return rows, set()  # every known loan is covered (see the query)
         expected = self.read_store.query(sql["known_loans"], (on, moment))
         replayed = {borrower for loan_id, borrower in expected if loan_id not in covered}
         return [row for row in rows if row[1] not in replayed], replayed

@@ -371,16 +371,20 @@ def cn_rates(rules: ProvisionRules) -> dict[str, Decimal]:
 def fen(text: str) -> int:
     """An amount's text in whole fen, exactly ("1234.56" -> 123456; the read models and reports
     write every amount with two decimals; other text goes through Decimal, HALF_UP)."""
-    if len(text) > 3 and text[-3] == "." and text[-2:].isdigit() and text[-4].isdigit():
-        return int(text[:-3] + text[-2:])
+    if text[-3:-2] == "." and text[-2:].isdigit() and text[-4:-3].isdigit():
+        return int(text.replace(".", "", 1))
     return int((Decimal(text) * 100).to_integral_value(rounding=ROUND_HALF_UP))
 
 
 def fen_text(amount: int) -> str:
-    """Whole fen as an amount's text with exactly two decimals (123456 -> "1234.56")."""
+    """Whole fen as an amount's text with exactly two decimals (123456 -> "1234.56"; the digits
+    cut, not divided: a report writes 400,000 of them)."""
+    if amount >= 100:
+        digits = str(amount)
+        return digits[:-2] + "." + digits[-2:]
     if amount >= 0:
-        return f"{amount // 100}.{amount % 100:02d}"
-    return f"-{-amount // 100}.{-amount % 100:02d}"
+        return f"0.{amount:02d}"
+    return "-" + fen_text(-amount)
 
 
 def fen_decimal(amount: int) -> Decimal:
