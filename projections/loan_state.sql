@@ -229,6 +229,21 @@ SELECT loan_id, borrower_id, status, classification, contagion_classification, i
 FROM loanledger_loan_state
 WHERE valid_to > ? AND valid_from <= ? AND recorded_to = '9999-12-31T23:59:59.999999'
 
+-- name: grades_at
+-- What a provision by grade needs of each loan as known at a moment (`summary_at`'s columns but
+-- the bucket and overdue amounts: `provisions` reads two dates of a 100,000-loan book).
+SELECT loan_id, borrower_id, status, classification, contagion_classification, ifrs9_stage,
+       disbursed, principal_outstanding
+FROM loanledger_loan_state
+WHERE valid_to > ? AND valid_from <= ? AND recorded_to > ? AND recorded_from <= ?
+
+-- name: grades_now
+-- `grades_at` as known now, from the current index alone (as `summary_now`).
+SELECT loan_id, borrower_id, status, classification, contagion_classification, ifrs9_stage,
+       disbursed, principal_outstanding
+FROM loanledger_loan_state
+WHERE valid_to > ? AND valid_from <= ? AND recorded_to = '9999-12-31T23:59:59.999999'
+
 -- name: rows_at
 -- The loan_ledger rows: the summary columns plus the row at the segment's start, in no
 -- particular order (the report sorts them with the loans it replays).

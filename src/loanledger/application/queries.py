@@ -43,7 +43,7 @@ REPORTS: dict[str, Callable[[Iterable[LoanRow]], list[dict[str, Any]]]] = {
 STATE_SUMMARIES = SUMMARY_REPORTS - {"loan_ledger"}
 """Summaries served by the bitemporal `loan_state` read model (with `loan_ledger`)."""
 
-AS_KNOWN_NOW = {"summary_at": "summary_now", "rows_at": "rows_now"}
+AS_KNOWN_NOW = {"summary_at": "summary_now", "rows_at": "rows_now", "grades_at": "grades_now"}
 """The `loan_state` queries as known now, for each query as known at a moment."""
 
 

@@ -33,6 +33,7 @@ from loanledger.domain.provisions import (
     months_between,
 )
 from loanledger.domain.rules import RuleSet
+from loanledger.projection.loan_state import StateRow, contagious_borrowers
 from loanledger.reports import portfolio, risk
 from loanledger.reports.portfolio import IN_PORTFOLIO, LoanRow
 from loanledger.reports.risk import ProvisionLine, month_ends, previous_month_end
@@ -107,12 +108,23 @@ class StateSource:
         return states
 
     def grades(self, day: date, known_at: datetime | None) -> list[Grade]:
-        """`states` cut down to a `Grade` a loan, from the same rows."""
+        """`states` cut down to a `Grade` a loan, from `loan_state` rows of only the columns a
+        grade needs (`grades_at`), graded with the borrower as `states` are."""
         host = self.host
-        stored, replayed = host._state_query("summary_at", day, known_at)
-        spread = host._contagious(stored)
+        stored, replayed = host._state_query("grades_at", day, known_at)
+        several = host._several_loans()
+        spread = contagious_borrowers(
+            (
+                StateRow(
+                    row[0], row[1], row[2], row[3], row[4], row[5], "", bool(row[6]), row[7], "", ""
+                )
+                for row in stored
+                if row[1] in several
+            ),
+            host.rules.contagion_non_performing_share,
+        )
         grades = [
-            (row[0], row[2], row[4] if row[1] in spread else row[3], row[5], row[8])
+            (row[0], row[2], row[4] if row[1] in spread else row[3], row[5], row[7])
             for row in stored
         ]
         grades += [grade_of(row.view) for row in host._replayed_rows(replayed, day, known_at)]
