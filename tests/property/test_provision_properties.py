@@ -59,6 +59,8 @@ def _ties(ledger: LoanLedger, day: date) -> None:
         Decimal(row["allowance"]) for row in provisions if row["level"] == "classification"
     )
     assert by_class == per_loan
+    by_stage = sum(Decimal(row["allowance"]) for row in provisions if row["level"] == "stage")
+    assert by_stage == per_loan
     assert ledger.report("kpi", as_of=day)[0]["allowance"] == f"{per_loan:.2f}"
 
 
