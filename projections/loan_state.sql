@@ -203,6 +203,15 @@ JOIN loanledger_loan_state_cover c ON c.loan_id = i.loan_id
 WHERE i.applied_on <= ? AND c.known_from <= ?
 ORDER BY i.loan_id
 
+-- name: known_loans_count
+-- How many loans `known_loans` lists. A report whose rows cover that many loans covers them
+-- all (a loan's segments start at its application and are recorded once it is known, so every
+-- loan with a row is a known one) and need not fetch the list: 100,000 rows fetched to find
+-- none missing.
+SELECT COUNT(*) FROM loanledger_loan_index i
+JOIN loanledger_loan_state_cover c ON c.loan_id = i.loan_id
+WHERE i.applied_on <= ? AND c.known_from <= ?
+
 -- name: summary_at
 -- What the portfolio summaries (five_category, aging, ifrs9_stages) need of each loan as known
 -- at a moment, in no particular order (they add up groups).
@@ -217,6 +226,21 @@ WHERE valid_to > ? AND valid_from <= ? AND recorded_to > ? AND recorded_from <= 
 -- key order and visit every row of the table instead).
 SELECT loan_id, borrower_id, status, classification, contagion_classification, ifrs9_stage,
        bucket, disbursed, principal_outstanding, overdue_principal, overdue_interest
+FROM loanledger_loan_state
+WHERE valid_to > ? AND valid_from <= ? AND recorded_to = '9999-12-31T23:59:59.999999'
+
+-- name: grades_at
+-- What a provision by grade needs of each loan as known at a moment (`summary_at`'s columns but
+-- the bucket and overdue amounts: `provisions` reads two dates of a 100,000-loan book).
+SELECT loan_id, borrower_id, status, classification, contagion_classification, ifrs9_stage,
+       disbursed, principal_outstanding
+FROM loanledger_loan_state
+WHERE valid_to > ? AND valid_from <= ? AND recorded_to > ? AND recorded_from <= ?
+
+-- name: grades_now
+-- `grades_at` as known now, from the current index alone (as `summary_now`).
+SELECT loan_id, borrower_id, status, classification, contagion_classification, ifrs9_stage,
+       disbursed, principal_outstanding
 FROM loanledger_loan_state
 WHERE valid_to > ? AND valid_from <= ? AND recorded_to = '9999-12-31T23:59:59.999999'
 

@@ -99,3 +99,24 @@ def test_an_unknown_chart_or_suffix_is_refused(book: str, tmp_path: Path) -> Non
         2,
         "error: --output must end in .png or .svg, got 'x.pdf'\n",
     )
+
+
+def test_the_aging_buckets_are_filled_with_the_okabe_ito_palette_in_order(
+    book: str, tmp_path: Path
+) -> None:
+    """Okabe & Ito's eight colours stay distinguishable with every common colour-vision
+    deficiency: each bucket's bars take the next one, so neighbouring buckets never share it."""
+    from loanledger.reports.charts import OKABE_ITO
+
+    path = tmp_path / "aging.svg"
+    runner.invoke(app, ["chart", "aging", "--as-of", AS_OF, "--output", str(path), "--db", book])
+
+    assert OKABE_ITO == (
+        "#0072B2", "#E69F00", "#009E73", "#D55E00", "#56B4E9", "#CC79A7", "#F0E442", "#000000",
+    )  # fmt: skip
+    text = path.read_text(encoding="utf-8").lower()
+    # M0 to M6; M7+ is black, SVG's default fill, which matplotlib leaves unwritten.
+    fills = [f"fill: {colour.lower()}" for colour in OKABE_ITO[:7]]
+    positions = [text.find(fill) for fill in fills]
+    assert all(position >= 0 for position in positions), positions
+    assert positions == sorted(positions)  # drawn bucket by bucket, M0 first

@@ -167,3 +167,10 @@ def test_the_whole_fen_allowance_is_exactly_the_decimal_one(principal: int, rate
 
 def test_fen_reads_negative_and_irregular_amount_texts() -> None:
     assert (fen("-0.50"), fen("12.5"), fen("0.005"), fen_text(-50)) == (-50, 1250, 1, "-0.50")
+
+
+@given(amount=st.integers(-(10**13), 10**13))
+def test_whole_fen_are_written_and_read_back_as_decimal_text_would_be(amount: int) -> None:
+    text = fen_text(amount)
+    assert text == f"{Decimal(amount).scaleb(-2):.2f}"
+    assert fen(text) == amount

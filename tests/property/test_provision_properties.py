@@ -59,6 +59,8 @@ def _ties(ledger: LoanLedger, day: date) -> None:
         Decimal(row["allowance"]) for row in provisions if row["level"] == "classification"
     )
     assert by_class == per_loan
+    by_stage = sum(Decimal(row["allowance"]) for row in provisions if row["level"] == "stage")
+    assert by_stage == per_loan
     assert ledger.report("kpi", as_of=day)[0]["allowance"] == f"{per_loan:.2f}"
 
 
@@ -181,4 +183,101 @@ def test_vintage_curves_never_decrease(commands: list[dict[str, Any]], offset: i
             assert Decimal(later["dpd30_amount"]) >= Decimal(earlier["dpd30_amount"])
             assert Decimal(later["dpd90_amount"]) >= Decimal(earlier["dpd90_amount"])
             assert Decimal(later["dpd30_amount"]) >= Decimal(later["dpd90_amount"])
+    ledger.close()
+
+
+PRODUCT_IDS = ("retail", "sme")
+TABLE_RATES = st.sampled_from(["0", "0.003", "0.05", "0.2", "0.45", "0.7", "1"])
+
+
+@st.composite
+def product_tables(draw: st.DrawFn) -> dict[str, Any]:
+    """An IFRS 9 `provisioning` object with random book rates and a table for some products,
+    each setting some stages."""
+    names = [f"{kind}_{stage}" for kind in ("pd", "lgd") for stage in (1, 2, 3)]
+    settings: dict[str, Any] = {"rule_set": "IFRS9-ECL-2026"}
+    for name in draw(st.lists(st.sampled_from(names), unique=True, max_size=3)):
+        settings[name] = draw(TABLE_RATES)
+    tables = {}
+    for product_id in draw(st.lists(st.sampled_from(PRODUCT_IDS), unique=True, max_size=2)):
+        chosen = draw(st.lists(st.sampled_from(names), unique=True, min_size=1, max_size=4))
+        tables[product_id] = {name: draw(TABLE_RATES) for name in chosen}
+    if tables:
+        settings["products"] = tables
+    return settings
+
+
+def _on_products(commands: list[dict[str, Any]], products: list[str | None]) -> None:
+    """Pin loan L-000n on `products[n]` (None: no product) by naming it in its `apply`."""
+    for command in commands:
+        if command["command"] == "apply":
+            named = products[int(command["loan_id"][2:])]
+            if named is not None:
+                command["product"] = named
+
+
+def _define_products() -> list[dict[str, Any]]:
+    """Products wide enough for every loan `books()` draws."""
+    return [
+        {
+            "command": "define_product",
+            "product_id": product_id,
+            "on": "2024-01-01",
+            "name": product_id,
+            "repayment_methods": ["annuity", "equal_principal", "interest_only", "bullet"],
+            "amount_min": "1.00",
+            "amount_max": "100000.00",
+            "term_min": 1,
+            "term_max": 36,
+            "rate_min": "0",
+            "rate_max": "0.30",
+        }
+        for product_id in PRODUCT_IDS
+    ]
+
+
+@given(
+    commands=books(),
+    products=st.lists(st.sampled_from([None, *PRODUCT_IDS]), min_size=3, max_size=3),
+    provisioning=product_tables(),
+    adopted=st.integers(0, 400),
+    report_days=st.lists(st.integers(0, 800), min_size=1, max_size=2),
+)
+def test_per_product_tables_give_each_loan_its_products_rates_and_the_allowance_still_ties(
+    commands: list[dict[str, Any]],
+    products: list[str | None],
+    provisioning: dict[str, Any],
+    adopted: int,
+    report_days: list[int],
+) -> None:
+    """Random books mixing products, then an IFRS 9 adoption with per-product tables recorded
+    last, backdated: every loan's PD and LGD are its product's table (the book's for a stage
+    the product does not set, or for loans on no product), and the allowance ties."""
+    _on_products(commands, products)
+    ledger = _book(_define_products() + commands)
+    adoption = START + timedelta(days=adopted)
+    ledger.execute(
+        {"command": "set_policy", "on": adoption.isoformat(), "provisioning": provisioning}
+    )
+    book_table = {
+        "pd_1": "0.01",
+        "pd_2": "0.20",
+        "pd_3": "1.00",
+        **{name: value for name, value in provisioning.items() if name[:3] in ("pd_", "lgd")},
+    }
+    book_table = {"lgd_1": "0.45", "lgd_2": "0.45", "lgd_3": "0.45", **book_table}
+    tables = provisioning.get("products", {})
+    for day in (START + timedelta(days=offset) for offset in report_days):
+        _ties(ledger, day)
+        if day < adoption:
+            continue
+        pinned = {row["loan_id"]: row["product"] for row in ledger.report("loan_ledger", as_of=day)}
+        for row in ledger.report("provisions", as_of=day):
+            if row["level"] != "loan" or row["allowance"] is None:
+                continue
+            product_id = pinned[row["loan_id"]]
+            table = {**book_table, **tables.get(product_id, {})}
+            stage = row["ifrs9_stage"]
+            assert (row["pd"], row["lgd"]) == (table[f"pd_{stage}"], table[f"lgd_{stage}"])
+            assert row["pd_lgd_table"] == (product_id if product_id in tables else "book")
     ledger.close()

@@ -43,6 +43,7 @@ from loanledger.domain.errors import (
     AuthorityLimitError,
     ConcurrencyError,
     InvalidDateError,
+    ProvisionRuleError,
     UnknownRuleSetError,
     UnregisteredStaffError,
 )
@@ -51,7 +52,7 @@ from loanledger.domain.loan_events import CalendarApplied
 from loanledger.domain.policy import BookPolicy, Policy
 from loanledger.domain.products.calendars import Calendar, CalendarDefined
 from loanledger.domain.products.catalogue import Product, ProductVersion
-from loanledger.domain.provisions import provision_rules
+from loanledger.domain.provisions import named_products, provision_rules
 from loanledger.domain.rate_index import IndexValue, RateIndex
 from loanledger.domain.rules import RULE_SETS, RuleSet
 from loanledger.domain.staff import Authority, StaffMember, normalised
@@ -238,6 +239,12 @@ class BookRegister:
                 )
             if command.provisioning is not None:
                 provision_rules(command.provisioning)  # refuses an unknown set or a bad rate
+                for product_id in named_products(command.provisioning):
+                    if not self.product(product_id).facts:
+                        raise ProvisionRuleError(
+                            f"provisioning: products: unknown product {product_id!r} (a "
+                            "product's PD and LGD table needs its define_product first)"
+                        )
             last_closed = self._ledger.last_closed_day()
             if command.rule_set is not None and last_closed and command.on <= last_closed:
                 raise InvalidDateError(

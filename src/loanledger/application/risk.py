@@ -33,6 +33,7 @@ from loanledger.domain.provisions import (
     months_between,
 )
 from loanledger.domain.rules import RuleSet
+from loanledger.projection.loan_state import StateRow, contagious_borrowers
 from loanledger.reports import portfolio, risk
 from loanledger.reports.portfolio import IN_PORTFOLIO, LoanRow
 from loanledger.reports.risk import ProvisionLine, month_ends, previous_month_end
@@ -43,6 +44,20 @@ if TYPE_CHECKING:
 RISK_REPORTS = ("provisions", "kpi", "roll_rates", "vintage")
 
 State = dict[str, Any]
+Grade = tuple[str, str, str, int, str]
+"""What a CN provision needs of one loan on a date: loan id, status, classification (graded with
+its borrower), IFRS 9 stage and principal outstanding (text with two decimals) — a tuple, not
+a `State` dict: a 100,000-loan book's `provisions` reads two dates of them."""
+
+
+def grade_of(state: State) -> Grade:
+    return (
+        state["loan_id"],
+        state["status"],
+        state["classification"],
+        state["ifrs9_stage"],
+        state["principal_outstanding"],
+    )
 
 
 class RiskSource(Protocol):
@@ -50,6 +65,8 @@ class RiskSource(Protocol):
     of loans (`ReplaySource`, e.g. a what-if branch)."""
 
     def states(self, day: date, known_at: datetime | None) -> dict[str, State]: ...
+
+    def grades(self, day: date, known_at: datetime | None) -> list[Grade]: ...
 
     def terms(self, day: date, known_at: datetime | None) -> dict[str, State]: ...
 
@@ -90,6 +107,29 @@ class StateSource:
             states[row.view["loan_id"]] = row.view
         return states
 
+    def grades(self, day: date, known_at: datetime | None) -> list[Grade]:
+        """`states` cut down to a `Grade` a loan, from `loan_state` rows of only the columns a
+        grade needs (`grades_at`), graded with the borrower as `states` are."""
+        host = self.host
+        stored, replayed = host._state_query("grades_at", day, known_at)
+        several = host._several_loans()
+        spread = contagious_borrowers(
+            (
+                StateRow(
+                    row[0], row[1], row[2], row[3], row[4], row[5], "", bool(row[6]), row[7], "", ""
+                )
+                for row in stored
+                if row[1] in several
+            ),
+            host.rules.contagion_non_performing_share,
+        )
+        grades = [
+            (row[0], row[2], row[4] if row[1] in spread else row[3], row[5], row[7])
+            for row in stored
+        ]
+        grades += [grade_of(row.view) for row in host._replayed_rows(replayed, day, known_at)]
+        return grades
+
     def terms(self, day: date, known_at: datetime | None) -> dict[str, State]:
         rows = self.host._loan_ledger_from_state(day, known_at)
         return {row["loan_id"]: row for row in rows}
@@ -124,6 +164,9 @@ class ReplaySource:
     def states(self, day: date, known_at: datetime | None) -> dict[str, State]:
         return {row.view["loan_id"]: row.view for row in self._rows(day, known_at)}
 
+    def grades(self, day: date, known_at: datetime | None) -> list[Grade]:
+        return [grade_of(row.view) for row in self._rows(day, known_at)]
+
     def terms(self, day: date, known_at: datetime | None) -> dict[str, State]:
         rows = portfolio.loan_ledger(self._rows(day, known_at))
         return {row["loan_id"]: row for row in rows}
@@ -146,6 +189,7 @@ class RiskReports:
         self.known_at = known_at
         self._states: dict[date, dict[str, State]] = {}
         self._terms: dict[date, dict[str, State]] = {}
+        self._grades: dict[date, list[Grade]] = {}
         self._target_dates: list[date] = []
         """The dates of the last `allowance_targets` (month ends and the report date)."""
 
@@ -156,6 +200,19 @@ class RiskReports:
         cached = self._states.get(day)
         if cached is None:
             cached = self._states[day] = self.source.states(day, self.known_at)
+        return cached
+
+    def grades(self, day: date) -> list[Grade]:
+        """Every loan known on `day` as a `Grade` (from its states if they were read already,
+        else from the source's leaner rows)."""
+        cached = self._grades.get(day)
+        if cached is None:
+            states = self._states.get(day)
+            if states is not None:
+                cached = [grade_of(state) for state in states.values()]
+            else:
+                cached = self.source.grades(day, self.known_at)
+            self._grades[day] = cached
         return cached
 
     def terms(self, day: date) -> dict[str, State]:
@@ -173,12 +230,13 @@ class RiskReports:
         for loan_id, state in self.states(day).items():
             if not risk.in_portfolio(state):
                 continue
-            rate, months = Decimal(0), 1
+            rate, months, product = Decimal(0), 1, None
             term = terms.get(loan_id)
             if term is not None:
                 rate = Decimal(term["annual_rate"])
                 if term["maturity_date"]:
                     months = months_between(day, date.fromisoformat(term["maturity_date"]))
+                product = term.get("product")
             exposure = Exposure(
                 loan_id=loan_id,
                 classification=state["classification"],
@@ -187,6 +245,7 @@ class RiskReports:
                 overdue_interest=Decimal(state["overdue_interest"]),
                 annual_rate=rate,
                 months_remaining=months,
+                product=product,
             )
             result.append(loan_provision(exposure, rules))
         return sorted(result, key=lambda provision: provision.loan_id)
@@ -200,16 +259,16 @@ class RiskReports:
         rates = cn_rates(rules)
         ratios = {grade: rate.as_integer_ratio() for grade, rate in rates.items()}
         texts = {grade: f"{rate}" for grade, rate in rates.items()}
+        version = rules.version
         lines = []
-        for loan_id, state in self.states(day).items():
-            if state["status"] not in IN_PORTFOLIO:
+        for loan_id, status, grade, stage, principal_text in self.grades(day):
+            if status not in IN_PORTFOLIO:
                 continue
-            grade = state["classification"]
-            principal = fen(state["principal_outstanding"])
+            principal = fen(principal_text)
             lines.append(
                 ProvisionLine(
-                    loan_id, grade, int(state["ifrs9_stage"]), rules.version, principal,
-                    texts[grade], None, None, cn_allowance_fen(principal, ratios[grade]),
+                    loan_id, grade, int(stage), version, principal, texts[grade], None, None,
+                    cn_allowance_fen(principal, ratios[grade]),
                 )
             )  # fmt: skip
         return lines
@@ -222,11 +281,9 @@ class RiskReports:
             return {line.loan_id: line.allowance for line in self.provision_lines(day)}
         ratios = {grade: rate.as_integer_ratio() for grade, rate in cn_rates(rules).items()}
         return {
-            loan_id: cn_allowance_fen(
-                fen(state["principal_outstanding"]), ratios[state["classification"]]
-            )
-            for loan_id, state in self.states(day).items()
-            if state["status"] in IN_PORTFOLIO
+            loan_id: cn_allowance_fen(fen(principal), ratios[grade])
+            for loan_id, status, grade, _, principal in self.grades(day)
+            if status in IN_PORTFOLIO
         }
 
     def allowances(self, day: date) -> dict[str, Decimal]:

@@ -30,6 +30,7 @@ from loanledger.domain.money import currency, parse_decimal
 from loanledger.domain.policy import POLICY_FIELDS
 from loanledger.domain.products.calendars import MAX_CALENDAR_DATES
 from loanledger.domain.products.floating import RESET_RULES, SPREAD_LIMIT, ResetRule
+from loanledger.domain.provisions import ProvisioningObject
 from loanledger.domain.rate_index import INDEX_RATE_PLACES, index_rate
 from loanledger.domain.text import Identifier, Name
 
@@ -60,9 +61,11 @@ class SetPolicy(BookCommand):
     set_by: Identifier | None = None
     future_horizon_days: int | None = None
     time_zone: Identifier | None = None
-    provisioning: dict[str, str] | None = None
+    provisioning: ProvisioningObject | None = None
     """The provision rule set and its rates from `on`, e.g. `{"rule_set": "CN-PROV-2002",
-    "general": "0.01"}` (checked by `domain.provisions.provision_rules` when executed)."""
+    "general": "0.01"}` or `{"rule_set": "IFRS9-ECL-2026", "products": {"mortgage": {"pd_1":
+    "0.005"}}}` (checked by `domain.provisions.provision_rules`, and its product ids against the
+    book's products, when executed)."""
 
     @model_validator(mode="after")
     def _names_a_setting(self) -> SetPolicy:

@@ -16,7 +16,12 @@ from uuid import UUID
 
 from loanledger.domain.aggregate import EventSourcedAggregate
 from loanledger.domain.event import DomainEvent
-from loanledger.domain.provisions import CN_PROVISIONS, ProvisionRules, provision_rules
+from loanledger.domain.provisions import (
+    CN_PROVISIONS,
+    ProvisioningObject,
+    ProvisionRules,
+    provision_rules,
+)
 from loanledger.domain.rules import CN_2023, RULE_SETS, RuleSet
 
 POLICY_STREAM = "book:policy"
@@ -39,8 +44,9 @@ class PolicySet(BookEvent):
     set_by: str | None = None
     future_horizon_days: int | None = None
     time_zone: str | None = None
-    provisioning: dict[str, str] | None = None
-    """The provision rule set and its rates (`domain.provisions.provision_rules`)."""
+    provisioning: ProvisioningObject | None = None
+    """The provision rule set and its rates (`domain.provisions.provision_rules`); IFRS 9 may
+    carry per-product PD and LGD tables under `products`."""
 
     def create_aggregate(self) -> Any:
         return BookPolicy(self.originator_id)

@@ -13,19 +13,23 @@ fact (`provisioning`) from a business date on, book-wide, like a servicing rule 
   overdue interest. Stage 1 takes the twelve-month PD; stages 2 and 3 the lifetime PD, spread
   evenly over the months left to maturity and discounted month by month at the loan's
   effective (contract) rate — a mean discount factor (1 − v^n) / (n · m), m = rate / 12,
-  v = 1 / (1 + m).
+  v = 1 / (1 + m). PD and LGD come from a table by stage: the book's (`pd_1` … `lgd_3`), or the
+  table of the product the loan is pinned on (`products`: product id -> the stages it sets,
+  each overriding the book's table for that stage; `LossTable`). Loans on no product (the
+  built-in default product) take the book's table.
 
 Each loan's allowance is rounded HALF_UP to the fen once (`FEN`); the book's allowance is the sum
 of the loans' rounded allowances, so the control account ties to the per-loan figures exactly.
-One PD and LGD table serves every product: tables per product are not built yet.
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import Any
 
 from loanledger.domain.books import (
     IMPAIRMENT_EXPENSE,
@@ -34,6 +38,7 @@ from loanledger.domain.books import (
     Posting,
 )
 from loanledger.domain.errors import ProvisionRuleError
+from loanledger.domain.products.pricing import DEFAULT_PRODUCT_ID as DEFAULT_PRODUCT
 from loanledger.domain.rules import CLASSIFICATIONS, IFRS9_STAGES
 
 FEN = Decimal("0.01")
@@ -42,6 +47,32 @@ ONE = Decimal(1)
 
 CN = "CN"
 IFRS9 = "IFRS9"
+
+
+ProvisioningObject = dict[str, str | dict[str, dict[str, str]]]
+"""The type `set_policy` and its recorded fact give `provisioning` (checked for shape by the
+command's model, for names and ranges by `provision_rules`)."""
+
+ProvisioningSettings = Mapping[str, Any]
+"""A `set_policy` `provisioning` object as recorded: rate names -> decimal text, and (IFRS 9)
+`products`: product id -> {rate name -> decimal text}."""
+
+PRODUCTS = "products"
+"""The `provisioning` key of the per-product PD and LGD tables (IFRS 9)."""
+
+BOOK_TABLE = "book"
+"""What `LossTable.source` says for the book's own table (loans on no product, or on a product
+without a table of its own)."""
+
+
+@dataclass(frozen=True)
+class LossTable:
+    """The IFRS 9 PD and LGD by stage one loan is provided with, and whose table it is."""
+
+    pd: Mapping[int, Decimal]
+    lgd: Mapping[int, Decimal]
+    source: str = BOOK_TABLE
+    """`book`, or the product id whose table this is."""
 
 
 @dataclass(frozen=True)
@@ -58,19 +89,40 @@ class ProvisionRules:
     pd: Mapping[int, Decimal] = field(default_factory=dict)
     """IFRS 9 probability of default per stage: twelve-month for stage 1, lifetime for 2 and 3."""
     lgd: Mapping[int, Decimal] = field(default_factory=dict)
-    """IFRS 9 loss given default per stage."""
-    product: str = "default"
+    """IFRS 9 loss given default per stage (the book's table)."""
+    products: Mapping[str, LossTable] = field(default_factory=dict)
+    """IFRS 9 tables per product id: the book's table with the stages the product sets
+    replaced (complete, so a loan's table is one look-up)."""
 
-    def settings(self) -> dict[str, str]:
-        """The rates by the names `set_policy` takes (what a report or an audit shows)."""
+    def table(self, product: str | None) -> LossTable:
+        """The PD and LGD table of a loan pinned on `product` (None or a product without a
+        table of its own: the book's)."""
+        if product is not None:
+            found = self.products.get(product)
+            if found is not None:
+                return found
+        return LossTable(self.pd, self.lgd)
+
+    def settings(self) -> dict[str, Any]:
+        """The rates by the names `set_policy` takes (what a report or an audit shows); under
+        IFRS 9 with per-product tables, `products` holds each product's complete table."""
         if self.regime == CN:
             rates = {"general": self.general_rate, **self.grade_rates}
-        else:
-            rates = {
-                **{f"pd_{stage}": value for stage, value in self.pd.items()},
-                **{f"lgd_{stage}": value for stage, value in self.lgd.items()},
+            return {"rule_set": self.version, **{name: f"{v}" for name, v in rates.items()}}
+        result: dict[str, Any] = {"rule_set": self.version, **_table_settings(self.pd, self.lgd)}
+        if self.products:
+            result[PRODUCTS] = {
+                product: _table_settings(table.pd, table.lgd)
+                for product, table in sorted(self.products.items())
             }
-        return {"rule_set": self.version, **{name: f"{value}" for name, value in rates.items()}}
+        return result
+
+
+def _table_settings(pd: Mapping[int, Decimal], lgd: Mapping[int, Decimal]) -> dict[str, str]:
+    return {
+        **{f"pd_{stage}": f"{value}" for stage, value in sorted(pd.items())},
+        **{f"lgd_{stage}": f"{value}" for stage, value in sorted(lgd.items())},
+    }
 
 
 CN_PROVISIONS = ProvisionRules(
@@ -102,11 +154,11 @@ ADJUSTABLE = {
 """Grades whose rate may move 20 % either way from the guideline's (25 %, 50 %)."""
 
 
-def _rate(name: str, text: str) -> Decimal:
-    try:
-        value = Decimal(text)
-    except (InvalidOperation, TypeError):
-        value = Decimal("NaN")
+def _rate(name: str, text: object) -> Decimal:
+    value = Decimal("NaN")
+    if isinstance(text, str):
+        with contextlib.suppress(InvalidOperation):
+            value = Decimal(text)
     if not value.is_finite() or value < 0 or value > 1:
         raise ProvisionRuleError(
             f"provisioning: rate {name} must be a decimal from 0 to 1, not {text!r}"
@@ -114,13 +166,16 @@ def _rate(name: str, text: str) -> Decimal:
     return value
 
 
-def provision_rules(settings: Mapping[str, str]) -> ProvisionRules:
+def provision_rules(settings: ProvisioningSettings) -> ProvisionRules:
     """The rule set a `set_policy` `provisioning` object names, with its rates changed: e.g.
     `{"rule_set": "CN-PROV-2002", "general": "0.01", "substandard": "0.30"}` or
-    `{"rule_set": "IFRS9-ECL-2026", "pd_2": "0.25", "lgd_3": "0.6"}`. Refused (nothing
-    recorded) when the rule set or a rate is unknown or a rate is out of range."""
+    `{"rule_set": "IFRS9-ECL-2026", "pd_2": "0.25", "lgd_3": "0.6", "products": {"mortgage":
+    {"pd_1": "0.005", "lgd_1": "0.20"}}}`. Refused (nothing recorded) when the rule set, a rate
+    or a stage is unknown, a rate is out of range, or per-product tables are given to the CN
+    rules (regulatory rates by grade, book-wide). Whether each product id is defined is the
+    book's to check (`named_products`)."""
     name = settings.get("rule_set", CN_PROVISIONS.version)
-    base = PROVISION_RULE_SETS.get(name)
+    base = PROVISION_RULE_SETS.get(name) if isinstance(name, str) else None
     if base is None:
         known = ", ".join(sorted(PROVISION_RULE_SETS))
         raise ProvisionRuleError(
@@ -129,10 +184,23 @@ def provision_rules(settings: Mapping[str, str]) -> ProvisionRules:
     grade_rates = dict(base.grade_rates)
     pd, lgd = dict(base.pd), dict(base.lgd)
     general = base.general_rate
+    tables: Mapping[str, Any] = {}
     for key, text in sorted(settings.items()):
         if key == "rule_set":
             continue
-        if base.regime == CN and key == "general":
+        if base.regime == IFRS9 and key == PRODUCTS:
+            if not isinstance(text, Mapping) or not text:
+                raise ProvisionRuleError(
+                    "provisioning: products must map each product id to its PD and LGD rates, "
+                    f'e.g. {{"mortgage": {{"pd_1": "0.005"}}}}, not {text!r}'
+                )
+            tables = text
+        elif base.regime == CN and key == PRODUCTS:
+            raise ProvisionRuleError(
+                f"provisioning: per-product tables are an {IFRS9_ECL.version} setting; the "
+                f"{name} rates are by grade and book-wide (银发〔2002〕98号)"
+            )
+        elif base.regime == CN and key == "general":
             general = _rate(key, text)
         elif base.regime == CN and key in ADJUSTABLE:
             value = _rate(key, text)
@@ -148,16 +216,61 @@ def provision_rules(settings: Mapping[str, str]) -> ProvisionRules:
                 f"provisioning: the {key} rate is fixed at {base.grade_rates[key]} "
                 "(银发〔2002〕98号: only substandard and doubtful may move, 20 % either way)"
             )
-        elif base.regime == IFRS9 and key[:3] in ("pd_", "lgd") and _stage_of(key) is not None:
-            stage = _stage_of(key)
-            assert stage is not None
-            (pd if key.startswith("pd_") else lgd)[stage] = _rate(key, text)
+        elif base.regime == IFRS9 and _stage_of(key) is not None:
+            _set_stage_rate(pd, lgd, key, _rate(key, text))
         else:
+            names = sorted(base.settings()) + ([PRODUCTS] if base.regime == IFRS9 else [])
             raise ProvisionRuleError(
                 f"provisioning: unknown provision rate {key!r} for {name}; "
-                f"known: {', '.join(sorted(base.settings()))}"
+                f"known: {', '.join(names)}"
             )
-    return replace(base, grade_rates=grade_rates, general_rate=general, pd=pd, lgd=lgd)
+    products = {
+        product: _product_table(product, rates, pd, lgd)
+        for product, rates in sorted(tables.items())
+    }
+    return replace(
+        base, grade_rates=grade_rates, general_rate=general, pd=pd, lgd=lgd, products=products
+    )
+
+
+def _product_table(
+    product: object, rates: object, pd: Mapping[int, Decimal], lgd: Mapping[int, Decimal]
+) -> LossTable:
+    """A product's table: the book's (`pd`, `lgd`) with the stages `rates` sets replaced."""
+    if not isinstance(product, str) or product in ("", DEFAULT_PRODUCT):
+        raise ProvisionRuleError(
+            f"provisioning: products: {product!r} is not a product id (loans on no product, "
+            "the built-in default product, take the book's table: set pd_N / lgd_N at the top "
+            "level)"
+        )
+    if not isinstance(rates, Mapping) or not rates:
+        raise ProvisionRuleError(
+            f"provisioning: products: {product!r} must give at least one rate of pd_1 … pd_3, "
+            f"lgd_1 … lgd_3, not {rates!r}"
+        )
+    product_pd, product_lgd = dict(pd), dict(lgd)
+    for key, text in sorted(rates.items()):
+        if not isinstance(key, str) or _stage_of(key) is None:
+            raise ProvisionRuleError(
+                f"provisioning: unknown provision rate {key!r} for product {product!r}; "
+                f"known: {', '.join(sorted(_table_settings(pd, lgd)))}"
+            )
+        _set_stage_rate(product_pd, product_lgd, key, _rate(f"{key} of product {product}", text))
+    return LossTable(product_pd, product_lgd, product)
+
+
+def _set_stage_rate(
+    pd: dict[int, Decimal], lgd: dict[int, Decimal], key: str, value: Decimal
+) -> None:
+    stage = _stage_of(key)
+    assert stage is not None
+    (pd if key.startswith("pd_") else lgd)[stage] = value
+
+
+def named_products(settings: ProvisioningSettings) -> list[str]:
+    """The product ids a `provisioning` object gives tables for (sorted)."""
+    tables = settings.get(PRODUCTS)
+    return sorted(str(key) for key in tables) if isinstance(tables, Mapping) else []
 
 
 def _stage_of(key: str) -> int | None:
@@ -178,6 +291,8 @@ class Exposure:
     overdue_interest: Decimal
     annual_rate: Decimal
     months_remaining: int
+    product: str | None = None
+    """The product the loan is pinned on (None or `default`: the book's PD and LGD table)."""
 
 
 @dataclass(frozen=True)
@@ -194,6 +309,8 @@ class LoanProvision:
     pd: Decimal | None
     lgd: Decimal | None
     allowance: Decimal
+    table: str | None = None
+    """IFRS 9: whose PD and LGD table (`book` or the product id; None under CN)."""
 
 
 def loan_provision(exposure: Exposure, rules: ProvisionRules) -> LoanProvision:
@@ -217,7 +334,8 @@ def loan_provision(exposure: Exposure, rules: ProvisionRules) -> LoanProvision:
         )
     stage = exposure.ifrs9_stage
     ead = exposure.principal + exposure.overdue_interest
-    pd, lgd = rules.pd[stage], rules.lgd[stage]
+    table = rules.table(exposure.product)
+    pd, lgd = table.pd[stage], table.lgd[stage]
     loss = pd * lgd * ead
     if stage > 1:
         loss *= discount_factor(exposure.annual_rate, exposure.months_remaining)
@@ -232,6 +350,7 @@ def loan_provision(exposure: Exposure, rules: ProvisionRules) -> LoanProvision:
         pd,
         lgd,
         allowance,
+        table.source,
     )
 
 
@@ -252,16 +371,20 @@ def cn_rates(rules: ProvisionRules) -> dict[str, Decimal]:
 def fen(text: str) -> int:
     """An amount's text in whole fen, exactly ("1234.56" -> 123456; the read models and reports
     write every amount with two decimals; other text goes through Decimal, HALF_UP)."""
-    if len(text) > 3 and text[-3] == "." and text[-2:].isdigit() and text[-4].isdigit():
-        return int(text[:-3] + text[-2:])
+    if text[-3:-2] == "." and text[-2:].isdigit() and text[-4:-3].isdigit():
+        return int(text.replace(".", "", 1))
     return int((Decimal(text) * 100).to_integral_value(rounding=ROUND_HALF_UP))
 
 
 def fen_text(amount: int) -> str:
-    """Whole fen as an amount's text with exactly two decimals (123456 -> "1234.56")."""
+    """Whole fen as an amount's text with exactly two decimals (123456 -> "1234.56"; the digits
+    cut, not divided: a report writes 400,000 of them)."""
+    if amount >= 100:
+        digits = str(amount)
+        return digits[:-2] + "." + digits[-2:]
     if amount >= 0:
-        return f"{amount // 100}.{amount % 100:02d}"
-    return f"-{-amount // 100}.{-amount % 100:02d}"
+        return f"0.{amount:02d}"
+    return "-" + fen_text(-amount)
 
 
 def fen_decimal(amount: int) -> Decimal:

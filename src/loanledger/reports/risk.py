@@ -25,6 +25,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
+from operator import itemgetter
 from typing import Any, NamedTuple
 
 from loanledger.domain.provisions import LoanProvision, fen, fen_decimal, fen_text
@@ -100,6 +101,8 @@ class ProvisionLine(NamedTuple):
     pd: str | None
     lgd: str | None
     allowance: int
+    pd_lgd_table: str | None = None
+    """IFRS 9: `book` or the product whose PD and LGD table the loan took (None under CN)."""
 
     @classmethod
     def of(cls, provision: LoanProvision) -> ProvisionLine:
@@ -113,6 +116,7 @@ class ProvisionLine(NamedTuple):
             None if provision.pd is None else f"{provision.pd}",
             None if provision.lgd is None else f"{provision.lgd}",
             fen(amount_text(provision.allowance)),
+            provision.table,
         )
 
 
@@ -122,51 +126,66 @@ def _total_row(level: str, group: str, total: list[int]) -> dict[str, Any]:
         "level": level, "group": group, "loan_id": None, "loans": loans,
         "classification": None, "ifrs9_stage": None, "rule_set": None,
         "exposure": fen_text(exposure), "rate": None, "pd": None, "lgd": None,
-        "allowance": fen_text(allowance), "previous_allowance": fen_text(before),
+        "pd_lgd_table": None, "allowance": fen_text(allowance),
+        "previous_allowance": fen_text(before),
         "change": fen_text(allowance - before),
     }  # fmt: skip
+
+
+def merged_by_loan_id(
+    lines: Iterable[ProvisionLine], gone: Iterable[str]
+) -> list[ProvisionLine | str]:
+    """The lines and the ids of loans gone from the portfolio, in loan id order."""
+    ordered: list[ProvisionLine | str] = sorted(lines, key=itemgetter(0))
+    if gone:
+        ordered = sorted(
+            [*ordered, *gone], key=lambda item: item if isinstance(item, str) else item[0]
+        )
+    return ordered
 
 
 def provisions(lines: Sequence[ProvisionLine], previous: Mapping[str, int]) -> list[dict[str, Any]]:
     """Per loan in the portfolio (sorted by loan id; a loan that left it since the previous
     month end with its release), then totals by classification, by IFRS 9 stage and overall:
-    exposure, rate (CN) or PD/LGD (IFRS 9), allowance, the previous month end's allowance
-    (`previous`, loan id -> fen) and the change. A loan that left the portfolio has no class or
-    stage now: it counts in the overall total only."""
+    exposure, rate (CN) or PD/LGD and whose table they are (IFRS 9), allowance, the previous
+    month end's allowance (`previous`, loan id -> fen) and the change. A loan that left the
+    portfolio has no class or stage now: it counts in the overall total only."""
     # Summed by (class, stage) pair first: a handful of pairs, folded into the totals below.
     pairs: dict[tuple[str, int], list[int]] = {}
-    left = 0
     rows: list[dict[str, Any]] = []
-    by_id = {line.loan_id: line for line in lines}
-    for loan_id in sorted(by_id.keys() | {key for key, value in previous.items() if value}):
-        line = by_id.get(loan_id)
-        before = previous.get(loan_id, 0)
-        if line is None:
+    in_portfolio = {line.loan_id for line in lines}
+    gone = {key: value for key, value in previous.items() if value and key not in in_portfolio}
+    left = sum(gone.values())
+    text = fen_text
+    for line in merged_by_loan_id(lines, gone):
+        if isinstance(line, str):  # a loan that left the portfolio: its release
+            before = gone[line]
             rows.append(
                 {
-                    "level": "loan", "group": None, "loan_id": loan_id, "loans": 0,
+                    "level": "loan", "group": None, "loan_id": line, "loans": 0,
                     "classification": None, "ifrs9_stage": None, "rule_set": None,
-                    "exposure": None, "rate": None, "pd": None, "lgd": None, "allowance": None,
-                    "previous_allowance": fen_text(before), "change": fen_text(-before),
+                    "exposure": None, "rate": None, "pd": None, "lgd": None,
+                    "pd_lgd_table": None, "allowance": None,
+                    "previous_allowance": text(before), "change": text(-before),
                 }
             )  # fmt: skip
-            left += before
             continue
-        pair = pairs.get((line.classification, line.ifrs9_stage))
+        loan_id, grade, stage, rule_set, exposure, rate, pd, lgd, allowance, table = line
+        before = previous.get(loan_id, 0)
+        pair = pairs.get((grade, stage))
         if pair is None:
-            pair = pairs[(line.classification, line.ifrs9_stage)] = [0, 0, 0, 0]
+            pair = pairs[(grade, stage)] = [0, 0, 0, 0]
         pair[0] += 1
-        pair[1] += line.exposure
-        pair[2] += line.allowance
+        pair[1] += exposure
+        pair[2] += allowance
         pair[3] += before
         rows.append(
             {
                 "level": "loan", "group": None, "loan_id": loan_id, "loans": 1,
-                "classification": line.classification, "ifrs9_stage": line.ifrs9_stage,
-                "rule_set": line.rule_set, "exposure": fen_text(line.exposure),
-                "rate": line.rate, "pd": line.pd, "lgd": line.lgd,
-                "allowance": fen_text(line.allowance), "previous_allowance": fen_text(before),
-                "change": fen_text(line.allowance - before),
+                "classification": grade, "ifrs9_stage": stage, "rule_set": rule_set,
+                "exposure": text(exposure), "rate": rate, "pd": pd, "lgd": lgd,
+                "pd_lgd_table": table, "allowance": text(allowance),
+                "previous_allowance": text(before), "change": text(allowance - before),
             }
         )  # fmt: skip
     totals = {group: [0, 0, 0, 0] for group in PROVISION_GROUPS}
