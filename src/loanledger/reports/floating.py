@@ -19,7 +19,7 @@ def rate_view(loan: Loan, on: date, rules: RuleSet) -> dict[str, Any] | None:
     annual_rate = resets[-1].annual_rate if resets else loan.rate_on(on)
     index_rate = resets[-1].index_rate if resets else floating.index_rate_at_approval
     next_reset = loan.next_reset_date(on)
-    apr = loan.apr(rules, annual_rate=annual_rate)
+    apr = loan.apr(rules, annual_rate=annual_rate, as_of=on)
     return {
         "type": "floating",
         "index": floating.index,

@@ -96,16 +96,17 @@ def loan_view(
         "guarantee_expires_on": day(risk.guarantee_expires_on),
         "observation_until": day(risk.observation_until),
         "next_check_due": day(risk.next_check_due),
-        **product_fields(loan, rules),
+        **product_fields(loan, rules, as_of),
         "fees_charged": amount_text(figures.fees_charged if figures else zero),
     }
 
 
-def product_fields(loan: Loan, rules: RuleSet) -> dict[str, Any]:
+def product_fields(loan: Loan, rules: RuleSet, as_of: date) -> dict[str, Any]:
     """The loan's product, the version pinned at approval (None before; 0 for the built-in
-    default product) and the APR of its contract (a 4-decimal string, None before approval)."""
-    product, version = loan.product()
-    rate = loan.apr(rules)
+    default product) and the APR of its contract (a 4-decimal string, None before approval), as
+    of `as_of` (`Loan.product`, `Loan.apr`)."""
+    product, version = loan.product(as_of)
+    rate = loan.apr(rules, as_of=as_of)
     return {
         "product": product,
         "product_version": version,

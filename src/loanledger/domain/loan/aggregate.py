@@ -261,33 +261,52 @@ class LoanCore(EventSourcedAggregate):
             return None
         return Pricing.from_fields(pinned.product_id, pinned.product_version, pinned.pricing)
 
-    def product(self) -> tuple[str, int | None]:
+    def product(self, as_of: date | None = None) -> tuple[str, int | None]:
         """The loan's product and version: pinned at approval, named at application (version
-        None until approved), else the built-in default product."""
-        if self.product_pinned is not None:
-            return self.product_pinned.product_id, self.product_pinned.product_version
-        if self.product_named is not None:
-            return self.product_named.product_id, None
-        if self.approval is None:
+        None until approved), else the built-in default product. With `as_of`, from the facts
+        effective by then (no version before the approval's date)."""
+
+        def effective(event: DomainEvent | None) -> bool:
+            return event is not None and (as_of is None or event.effective_date <= as_of)
+
+        pinned, named = self.product_pinned, self.product_named
+        if pinned is not None and effective(pinned):
+            return pinned.product_id, pinned.product_version
+        if named is not None and effective(named):
+            return named.product_id, None
+        if pinned is not None:
+            return pinned.product_id, None
+        if not effective(self.approval):
             return DEFAULT_PRODUCT_ID, None
         return DEFAULT_PRODUCT_ID, DEFAULT_PRODUCT_VERSION
 
-    def apr(self, rules: RuleSet = CN_2023, annual_rate: Decimal | None = None) -> Decimal | None:
+    def apr(
+        self,
+        rules: RuleSet = CN_2023,
+        annual_rate: Decimal | None = None,
+        as_of: date | None = None,
+    ) -> Decimal | None:
         """The annualised rate of the contract's cash flows (`domain.products.apr`): the
         approved amount received on the first disbursement date (the approval date before
         money moves) and the contract schedule's installments; None before approval. With
-        `annual_rate` (a floating loan's rate in force), the contract's cash flows at that rate."""
-        if self.approval is None:
+        `annual_rate` (a floating loan's rate in force), the contract's cash flows at that rate.
+        With `as_of`, from the facts effective by then: None before the approval's date, and the
+        approval date as the start until the first disbursement's date is reached."""
+        approval = self.approval
+        if approval is None or (as_of is not None and approval.effective_date > as_of):
             return None
+        start = min(
+            (
+                event.effective_date
+                for event in self.disbursements
+                if as_of is None or event.effective_date <= as_of
+            ),
+            default=approval.effective_date,
+        )
         terms = self.terms()
         if annual_rate is not None:
             terms = replace(terms, annual_rate=AnnualRate.of(annual_rate))
         priced = terms.pricing.applied_to(rules) if terms.pricing is not None else rules
-        start = (
-            min(event.effective_date for event in self.disbursements)
-            if self.disbursements
-            else self.approval.effective_date
-        )
         rows = contract_schedule(
             terms.amount,
             terms.annual_rate,
