@@ -3,8 +3,10 @@
 The loans are split into partitions as the partitioned rebuild splits them (a stable hash of
 the aggregate id, `projection/partitions.py`). Each task reads its own loans' events (by the
 primary key's index, `persistence.pages.LoanEvents`, not the whole log) up to the head noted
-when the verify began, walks their chains (`ChainWalk`) and checks their snapshots; it returns its counts, its first chain break with that event's log position, and its
-first snapshot break. The coordinator, meanwhile, reads the whole log once for the Merkle tree
+when the verify began, walks their chains (`ChainWalk`) and checks their snapshots; it returns
+its counts, its first chain break with that event's log position, and its first snapshot
+break. The coordinator, meanwhile, reads the log for the Merkle tree as far as the largest
+checkpoint reaches (not at all without one; never in the partitions)
 (the transparency log's checkpoints are the whole book's: `persistence/book_audit.py` holds
 the events against them exactly as the single-process verify does), then merges: the chains'
 first break is the one at the lowest position, a snapshot break counts only when no chain
@@ -37,6 +39,12 @@ from loanledger.projection.partitions import CappedPages, partition_of
 
 if TYPE_CHECKING:
     from loanledger.application.ledger import LoanLedger
+
+
+LOAN_ROWS_PER_READ = 5000
+"""Rows a statement of a partition's read returns at most (its batch of loans holds ~10 events
+a loan on the benchmark books: one statement a batch, where each statement sorts its batch's
+rows again)."""
 
 
 @dataclass(frozen=True)
@@ -108,7 +116,9 @@ def _chains(ledger: LoanLedger, task: VerifyTask) -> tuple[VerifyResult, int | N
     for begin in range(0, len(mine), LOANS_PER_READ):
         walk = ChainWalk()  # the batch's loans have no event in another batch
         position: int | None = None
-        for notification in events.read(mine[begin : begin + LOANS_PER_READ], task.until):
+        for notification in events.read(
+            mine[begin : begin + LOANS_PER_READ], task.until, LOAN_ROWS_PER_READ
+        ):
             if walk.add(notification):
                 position = notification.id
         result = walk.result()
