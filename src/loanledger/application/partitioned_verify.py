@@ -1,10 +1,12 @@
 """`verify(workers=N)`: every loan's hash chain and snapshot checked by N Dask workers.
 
 The loans are split into partitions as the partitioned rebuild splits them (a stable hash of
-the aggregate id, `projection/partitions.py`). Each task reads the log up to the head noted when
-the verify began, walks the chains of its partition's loans (`ChainWalk`) and checks their
-snapshots; it returns its counts, its first chain break with that event's log position, and its
-first snapshot break. The coordinator, meanwhile, reads the whole log once for the Merkle tree
+the aggregate id, `projection/partitions.py`). Each task reads its own loans' events (by the
+primary key's index, `persistence.pages.LoanEvents`, not the whole log) up to the head noted
+when the verify began, walks their chains (`ChainWalk`) and checks their snapshots; it returns
+its counts, its first chain break with that event's log position, and its first snapshot
+break. The coordinator, meanwhile, reads the log for the Merkle tree as far as the largest
+checkpoint reaches (not at all without one; never in the partitions)
 (the transparency log's checkpoints are the whole book's: `persistence/book_audit.py` holds
 the events against them exactly as the single-process verify does), then merges: the chains'
 first break is the one at the lowest position, a snapshot break counts only when no chain
@@ -25,7 +27,7 @@ from loanledger.application.partitioned import check_workers, dask_client, open_
 from loanledger.persistence.book_audit import _stored_checkpoints, verify_book
 from loanledger.persistence.checkpoints import load_checkpoint
 from loanledger.persistence.ids import loan_uuid
-from loanledger.persistence.pages import page_reader
+from loanledger.persistence.pages import LOANS_PER_READ, loan_events, page_reader, uuid_or_raw
 from loanledger.persistence.verify import (
     ChainBreak,
     ChainWalk,
@@ -37,6 +39,12 @@ from loanledger.projection.partitions import CappedPages, partition_of
 
 if TYPE_CHECKING:
     from loanledger.application.ledger import LoanLedger
+
+
+LOAN_ROWS_PER_READ = 5000
+"""Rows a statement of a partition's read returns at most (its batch of loans holds ~10 events
+a loan on the benchmark books: one statement a batch, where each statement sorts its batch's
+rows again)."""
 
 
 @dataclass(frozen=True)
@@ -64,17 +72,7 @@ def verify_partition(task: VerifyTask) -> PartitionVerdict:
     """Walk one partition's chains and check its loans' snapshots."""
     ledger = open_in_worker(task.url, withhold_personal_data=True)
     try:
-        walk = ChainWalk()
-        position: int | None = None
-        pages = CappedPages(page_reader(ledger.recorder), task.until)
-        with pages.session():
-            for notification in read_notifications(pages):
-                key = chain_key(notification.originator_id)
-                if partition_of(str(key), task.partitions) != task.index:
-                    continue
-                if walk.add(notification):
-                    position = notification.id
-        chains = walk.result()
+        chains, position = _chains(ledger, task)
         checked, snapshot_break = _snapshots(ledger, task)
         return PartitionVerdict(
             chains.loans_checked,
@@ -86,6 +84,55 @@ def verify_partition(task: VerifyTask) -> PartitionVerdict:
         )
     finally:
         ledger.close()
+
+
+def _chains(ledger: LoanLedger, task: VerifyTask) -> tuple[VerifyResult, int | None]:
+    """Walk the partition's chains; the result and the log position of its first break.
+    On a store with SQL the partition reads only its own loans' events, by their key (the
+    primary key's index), a batch of loans at a time in log order: a chain's check needs only
+    its own events in log order, and the first break is the one at the lowest position of the
+    batches' first breaks, which is the walk of the whole log's first break among these loans.
+    Every stored key, a tampered one too, falls in exactly one partition."""
+    events = loan_events(ledger.recorder)
+    if events is None:
+        walk = ChainWalk()
+        found: int | None = None
+        pages = CappedPages(page_reader(ledger.recorder), task.until)
+        with pages.session():
+            for notification in read_notifications(pages):
+                key = chain_key(notification.originator_id)
+                if partition_of(str(key), task.partitions) != task.index:
+                    continue
+                if walk.add(notification):
+                    found = notification.id
+        return walk.result(), found
+    mine = [
+        stored
+        for stored in events.stored_keys()
+        if partition_of(str(chain_key(uuid_or_raw(stored))), task.partitions) == task.index
+    ]
+    loans = checked = 0
+    first: tuple[int, ChainBreak] | None = None
+    for begin in range(0, len(mine), LOANS_PER_READ):
+        walk = ChainWalk()  # the batch's loans have no event in another batch
+        position: int | None = None
+        for notification in events.read(
+            mine[begin : begin + LOANS_PER_READ], task.until, LOAN_ROWS_PER_READ
+        ):
+            if walk.add(notification):
+                position = notification.id
+        result = walk.result()
+        loans += result.loans_checked
+        checked += result.events_checked
+        broken = result.first_break
+        if broken is not None and position is not None and (first is None or position < first[0]):
+            first = (position, broken)
+    return VerifyResult(
+        ok=first is None,
+        loans_checked=loans,
+        events_checked=checked,
+        first_break=first[1] if first is not None else None,
+    ), (first[0] if first is not None else None)
 
 
 def _snapshots(ledger: LoanLedger, task: VerifyTask) -> tuple[int, ChainBreak | None]:

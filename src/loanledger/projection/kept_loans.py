@@ -88,6 +88,9 @@ class KeptLoans:
     def __iter__(self) -> Iterator[str]:
         return iter(self._kept)
 
+    def __contains__(self, loan_id: object) -> bool:
+        return loan_id in self._kept
+
     @property
     def events(self) -> int:
         """Events held by the kept loans."""

@@ -25,6 +25,7 @@ from loanledger.projection.engine import Projection, Recorded
 from loanledger.projection.kept_loans import KeptLoans
 from loanledger.projection.segments import (
     FOREVER,
+    ProductMemo,
     Segment,
     Timeline,
     complete_row,
@@ -61,6 +62,8 @@ class LoanStateProjection(Projection):
         """Loans carried from page to page (bounded, see `kept_loans`): each one's events
         projected so far, timeline, the moment it was known at and where its walk stood, to go
         on from there instead of loading the loan and walking its life again."""
+        self.products = ProductMemo()
+        """Each loan's product fields, from one of its timelines to the next."""
         self._position = 0
         """The last log position of the batch being projected."""
         self._tail: dict[str, DomainEvent] = {}
@@ -70,6 +73,7 @@ class LoanStateProjection(Projection):
     def release(self) -> None:
         """Forget the kept loans (the ledger closes: what they hold is freed at once)."""
         self.kept.clear()
+        self.products.clear()
 
     def _load(self, loan_id: str, versions: int) -> Loan:
         """The loan with at least its first `versions` events: the kept one (see
@@ -115,7 +119,7 @@ class LoanStateProjection(Projection):
             if not cursor.resumes(loan, start):
                 cursor = None
         if timeline is None:
-            timeline = Timeline(loan, self.rules)
+            timeline = Timeline(loan, self.rules, self.products)
         yield from timeline.segments(start, through, resume=cursor)
         if timeline.checkpoint is not None:
             kept = self.kept.use(loan.loan_id, self._position)
@@ -195,6 +199,7 @@ class LoanStateProjection(Projection):
             self._extend(writes, loan_id, recorded_from, date.fromisoformat(covered_to), horizon)
         writes.flush(txn, sql)
         self.kept.forget_idle(self._position)
+        self.products.keep_only(self.kept)
 
     def _stored_open(
         self,

@@ -22,7 +22,8 @@ walk does, and takes the row at each boundary. The row at any date inside a segm
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections import OrderedDict
+from collections.abc import Container, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from decimal import Decimal
@@ -59,7 +60,7 @@ from loanledger.domain.rules import (
 from loanledger.domain.servicing import ONE_DAY, ZERO, InstallmentDue, MoneyFact, Position, Walk
 from loanledger.reports.amounts import amount_text
 from loanledger.reports.portfolio import loan_ledger as loan_ledger_rows
-from loanledger.reports.views import Derived, loan_row
+from loanledger.reports.views import Derived, loan_row, product_fields
 
 FOREVER = date(9999, 12, 31)
 """`valid_to` of a segment nothing will end (no due date or threshold is left)."""
@@ -205,10 +206,11 @@ class Cursor:
 class Timeline:
     """Walks one loan (as known at one moment) through effective time, boundary by boundary."""
 
-    def __init__(self, loan: Loan, rules: RuleSet) -> None:
+    def __init__(self, loan: Loan, rules: RuleSet, products: ProductMemo | None = None) -> None:
         assert loan.application is not None
         self.loan = loan
         self.rules = rules
+        self.products = products
         self.events = sorted(
             loan.history, key=lambda event: (event.effective_date, event.originator_version)
         )
@@ -222,6 +224,8 @@ class Timeline:
         )
         self.checkpoint: Cursor | None = None
         """The cursor at the last boundary on or before `through` of the latest `segments`."""
+        pricing = loan.pricing()
+        self._rounding = pricing.rounding if pricing is not None else None
 
     @property
     def starts_on(self) -> date:
@@ -298,7 +302,14 @@ class Timeline:
             position = Summed.of(position)
         figures = position if position is not None and position.disbursed > 0 else None
         risk = assess(state, figures, rules)
-        derived = Derived(position, figures, state, risk, loan.status_on(day, position, risk))
+        product = (
+            self.products.fields(loan, rules, day)
+            if self.products is not None
+            else product_fields(loan, rules, day)
+        )
+        derived = Derived(
+            position, figures, state, risk, loan.status_on(day, position, risk), product
+        )
         (row,) = loan_ledger_rows([loan_row(loan, day, rules, details=False, derived=derived)])
         overdue_since = None
         penalties: list[tuple[Fraction, Fraction]] = []
@@ -317,7 +328,7 @@ class Timeline:
             "overdue_since": overdue_since,
             "penalties": tuple(penalties),
             "counts": figures is not None,
-            "rounding": pricing.rounding if (pricing := loan.pricing()) is not None else None,
+            "rounding": self._rounding,
         }
 
     def _contagion_grade(
@@ -379,6 +390,70 @@ class Timeline:
         for clock in (limitation_expires_on(state, figures), guarantee_expires_on(state, figures)):
             candidates += [when for when in window_boundaries(clock) if when > day]
         return min(candidates) if candidates else None
+
+
+PRODUCTS_KEPT = 8192
+"""Loans whose product fields `ProductMemo` keeps (the least recently used is dropped first)."""
+
+
+class ProductMemo:
+    """Each loan's product fields (`reports.views.product_fields`: its product, the version it
+    pinned and the APR of its contract), kept from one of its timelines to the next. A rebuild
+    walks a loan once for each moment it was recorded at, and solving its APR (an IRR over the
+    contract schedule) for each of them cost as much as the rest of the walk. The fields are
+    reused only while everything they are derived from is the same: the approval, the product
+    named and pinned, the first disbursement date (each as of the row's date), the calendar
+    versions and the rule set."""
+
+    def __init__(self, loans: int = PRODUCTS_KEPT) -> None:
+        self.loans_kept = loans
+        self._kept: OrderedDict[str, tuple[tuple[object, ...], dict[str, Any]]] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._kept)
+
+    def fields(self, loan: Loan, rules: RuleSet, as_of: date) -> dict[str, Any]:
+        """The loan's product fields as of `as_of` (shared: a caller copies them into its row)."""
+
+        def effective(event: DomainEvent | None) -> DomainEvent | None:
+            return event if event is not None and event.effective_date <= as_of else None
+
+        basis: tuple[object, ...] = (
+            effective(loan.approval),
+            effective(loan.product_pinned),
+            effective(loan.product_named),
+            min(
+                (
+                    event.effective_date
+                    for event in loan.disbursements
+                    if event.effective_date <= as_of
+                ),
+                default=None,
+            ),
+            loan.calendar_versions[-1] if loan.calendar_versions else None,
+            rules,
+        )
+        found = self._kept.get(loan.loan_id)
+        if found is not None and all(
+            old is new or old == new for old, new in zip(found[0], basis, strict=True)
+        ):
+            self._kept.move_to_end(loan.loan_id)
+            return found[1]
+        fields = product_fields(loan, rules, as_of)
+        self._kept[loan.loan_id] = (basis, fields)
+        self._kept.move_to_end(loan.loan_id)
+        while len(self._kept) > self.loans_kept:
+            self._kept.popitem(last=False)
+        return fields
+
+    def keep_only(self, loan_ids: Container[str]) -> None:
+        """Forget the loans not in `loan_ids` (those no longer carried from page to page: what is
+        kept must not grow with the book)."""
+        for loan_id in [loan_id for loan_id in self._kept if loan_id not in loan_ids]:
+            del self._kept[loan_id]
+
+    def clear(self) -> None:
+        self._kept.clear()
 
 
 class Summed(Position):

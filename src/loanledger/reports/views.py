@@ -40,6 +40,10 @@ class Derived:
     state: PostLoanState
     risk: RiskView
     status: str
+    product: dict[str, Any] | None = None
+    """The loan's `product_fields` on the date, when the caller has them already: a caller
+    rendering one loan on many dates (the read model's walk) reuses them while what they depend
+    on is the same instead of solving the APR again for each row (`segments.ProductMemo`)."""
 
 
 def derive(loan: Loan, as_of: date, rules: RuleSet, *, contagion: bool) -> Derived:
@@ -96,7 +100,7 @@ def loan_view(
         "guarantee_expires_on": day(risk.guarantee_expires_on),
         "observation_until": day(risk.observation_until),
         "next_check_due": day(risk.next_check_due),
-        **product_fields(loan, rules, as_of),
+        **(derived.product if derived.product is not None else product_fields(loan, rules, as_of)),
         "fees_charged": amount_text(figures.fees_charged if figures else zero),
     }
 
