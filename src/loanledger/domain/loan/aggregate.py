@@ -75,6 +75,7 @@ from loanledger.domain.products.pricing import (
     DEFAULT_PRODUCT_ID,
     DEFAULT_PRODUCT_VERSION,
     Pricing,
+    spread_fee,
 )
 from loanledger.domain.rates import AnnualRate
 from loanledger.domain.rules import CN_2023, RuleSet
@@ -237,8 +238,9 @@ class LoanCore(EventSourcedAggregate):
 
     def apr(self, rules: RuleSet = CN_2023) -> Decimal | None:
         """The annualised rate of the contract's cash flows (`domain.products.apr`): the
-        approved amount received on the first disbursement date (the approval date before
-        money moves) and the contract schedule's installments; None before approval."""
+        approved amount (less a withheld origination fee) received on the first disbursement
+        date (the approval date before money moves) and the contract schedule's installments
+        with their shares of a scheduled origination fee; None before approval."""
         if self.approval is None:
             return None
         terms = self.terms()
@@ -260,14 +262,18 @@ class LoanCore(EventSourcedAggregate):
         )
         # A bullet loan's one installment falls due term_months after the disbursement month.
         first_period = terms.term_months if len(rows) == 1 else 1
-        fee = (
-            terms.pricing.origination_fee(terms.amount.amount, terms.currency, first=True)
-            if terms.pricing is not None
-            else Decimal(0)
-        )
+        pricing = terms.pricing
+        amount, currency = terms.amount.amount, terms.currency
+        fee = pricing.withheld_fee(amount, currency, first=True) if pricing else Decimal(0)
+        # An origination fee spread over the schedule is paid with the installments.
+        scheduled = pricing.scheduled_fee(amount, currency, first=True) if pricing else Decimal(0)
+        shares = spread_fee(scheduled, len(rows), currency)
         return apr(
-            terms.amount.amount - fee,  # what the borrower receives
-            [(due, principal + interest) for _, due, principal, interest in rows],
+            amount - fee,  # what the borrower receives
+            [
+                (due, principal + interest + share)
+                for (_, due, principal, interest), share in zip(rows, shares, strict=True)
+            ],
             first_period=first_period,
         )
 

@@ -19,7 +19,12 @@ from uuid import UUID
 from loanledger.domain.aggregate import EventSourcedAggregate
 from loanledger.domain.errors import OutsideProductError, UnknownProductError
 from loanledger.domain.policy import BookEvent
-from loanledger.domain.products.pricing import ROUNDINGS, AllocationStrategy, Pricing
+from loanledger.domain.products.pricing import (
+    ROUNDINGS,
+    AllocationStrategy,
+    LateFeeTerms,
+    Pricing,
+)
 from loanledger.domain.rates import DayCount
 
 
@@ -48,7 +53,8 @@ class ProductDefined(BookEvent):
     allocation: str
     grace_days: int = 0
     fees: dict[str, dict[str, str | int]] | None = None
-    """{"origination": {"flat": "200.00"}} or {"origination": {"percent": "0.01"}}."""
+    """{"origination": {"flat": "200.00"}} or {"origination": {"percent": "0.01"}} (with
+    `"collect": "schedule"` when spread over the installments), "prepayment" and "late"."""
     defined_by: str | None = None
 
     def create_aggregate(self) -> Any:
@@ -82,6 +88,13 @@ class ProductVersion:
             grace_days=fact.grace_days,
             origination_flat=_origination(fact, "flat"),
             origination_percent=_origination(fact, "percent"),
+            origination_on_schedule=(fact.fees or {}).get("origination", {}).get("collect")
+            == "schedule",
+            late_fee=(
+                LateFeeTerms.from_fields(dict((fact.fees or {})["late"]))
+                if "late" in (fact.fees or {})
+                else None
+            ),
             prepayment_percent=_prepayment(fact, "percent"),
             prepayment_within_months=int(_prepayment(fact, "within_months") or 0),
         )

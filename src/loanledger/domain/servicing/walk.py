@@ -13,7 +13,7 @@ from loanledger.domain.books import CASH_CLEARING, OVERPAYMENTS, Books
 from loanledger.domain.calendar import add_months, default_repayment_day, first_due_date
 from loanledger.domain.money import Money, round_to_minor
 from loanledger.domain.prepayment import kept_level
-from loanledger.domain.products.pricing import AllocationStrategy
+from loanledger.domain.products.pricing import AllocationStrategy, spread_fee
 from loanledger.domain.rules import RuleSet
 from loanledger.domain.schedule import (
     accrued_interest,
@@ -59,6 +59,7 @@ class Walk:
         )
         self.grace = timedelta(days=self.position.grace_days)
         """Penalty accrues only for days after a due date + the product's grace."""
+        self.late_fee = pricing.late_fee if pricing is not None else None
         self.penalty_multiplier = rules.penalty_multiplier
         self.daily_penalty_rate = self._daily_penalty_rate()
         self.reached: date | None = None
@@ -99,6 +100,7 @@ class Walk:
     def finish(self, as_of: date) -> None:
         """Bring the walk to the end of `as_of`."""
         self.advance_to(as_of)
+        self.charge_late_fees(as_of)
         self.accrue_all(as_of)
         self.end_of_day(as_of)
 
@@ -122,6 +124,39 @@ class Walk:
                 month_end = _month_end(month_end + ONE_DAY)
         self._due_through(day)
         self.reached = day
+        self.charge_late_fees(day - ONE_DAY)
+
+    def charge_late_fees(self, through: date) -> None:
+        """Charge the product's late fee on each installment whose late-fee day (due date +
+        grace + `after_days`) is on or before `through` and that was still unpaid at its end
+        (nothing has moved since: the walk is brought here before each fact and at the end)."""
+        late = self.late_fee
+        if late is None:
+            return
+        after = self.grace + timedelta(days=late.after_days)
+        position = self.position
+        for due in position.installments:
+            day = due.due_date + after
+            if day > through:
+                break
+            if due.late_fee_decided or due.overdue_base <= 0:
+                continue  # decided, or paid in time (it never falls unpaid again)
+            fee = late.charge(
+                due.principal_unpaid + due.interest_unpaid,
+                position.late_fees_charged,
+                self.currency,
+                self.rules.rounding,
+            )
+            due.late_fee_decided = True  # unpaid, so this walk's own copy (see `resumed`)
+            if not fee:
+                continue
+            due.late_fee = fee
+            position.late_fees_charged += fee
+            position.fees_charged += fee
+            if self.books is not None:
+                self.books.charge_fee(
+                    day, "late_fee", str(due.number), fee, off=self._non_accrual(day)
+                )
 
     def _due_through(self, day: date) -> None:
         """Installments due after the last point reached and on or before `day` fall due."""
@@ -182,14 +217,18 @@ class Walk:
         to_principal = min(held, due.principal_unpaid)
         due.principal_paid += to_principal
         held -= to_principal
+        to_fee = min(held, due.scheduled_fee_unpaid)  # its share of a scheduled fee, last
+        due.fee_paid += to_fee
+        held -= to_fee
         if self.books is not None:
             self.books.settle(
                 due.due_date,
                 "overpayment_applied",
                 str(due.number),
                 OVERPAYMENTS,
-                to_interest + to_principal,
+                to_interest + to_principal + to_fee,
                 [(due.number, ZERO, to_interest, to_principal)],
+                fees_met=to_fee,
             )
         self.position.overpayment = held
 
@@ -246,7 +285,12 @@ class Walk:
         first = position.first_disbursed_on is None
         pricing = self.pricing
         fee = (
-            pricing.origination_fee(fact.amount.amount, self.currency, first=first)
+            pricing.withheld_fee(fact.amount.amount, self.currency, first=first)
+            if pricing is not None
+            else ZERO
+        )
+        scheduled = (
+            pricing.scheduled_fee(fact.amount.amount, self.currency, first=first)
             if pricing is not None
             else ZERO
         )
@@ -272,15 +316,30 @@ class Walk:
             position.installments = contract_dues(rows, fact.on)
             if self.books is not None:
                 self.books.disburse(fact.on, fact.amount.amount, fact.reference)
+            self._schedule_fee(fact, scheduled)
             return
         if self.books is not None:
             self.books.disburse(fact.on, fact.amount.amount, fact.reference)
         self._reamortise_from(fact.on, principal_change=fact.amount.amount)
+        self._schedule_fee(fact, scheduled)
+
+    def _schedule_fee(self, fact: MoneyFact, fee: Decimal) -> None:
+        """Spread an origination fee over the installments due after the disbursement (all of
+        them for the first; the rest of the schedule for a later tranche), charged in full
+        now: the borrower owes it and pays it with the installments."""
+        if not fee:
+            return
+        future = [due for due in self.position.installments if due.due_date > fact.on]
+        for due, share in zip(future, spread_fee(fee, len(future), self.currency), strict=True):
+            due.fee += share  # built by this disbursement: the walk's own rows
+        self.position.fees_charged += fee
+        if self.books is not None:
+            self.books.charge_fee(fact.on, "origination_fee", fact.reference, fee, off=False)
 
     def repay(self, fact: MoneyFact) -> None:
         day = fact.on
         remaining = fact.amount.amount
-        allocation = {"penalty": ZERO, "interest": ZERO, "principal": ZERO}
+        allocation = {"penalty": ZERO, "fee": ZERO, "interest": ZERO, "principal": ZERO}
         parts: list[tuple[int, Decimal, Decimal, Decimal]] = []
         # Only the books ask whether the loan is in non-accrual (before this payment).
         off = self._non_accrual(day) if self.books is not None else False
@@ -291,8 +350,11 @@ class Walk:
         held = self.position.overpayment
         if fact.prepay and (remaining > 0 or held > 0):
             # The money already held for the loan prepays with this remainder (issue 23).
-            prepaid, interest, number, fee = self._prepay(day, remaining + held, fact.keep)
-            used = prepaid + interest + fee
+            prepaid, interest, number, fee, fees_paid = self._prepay(
+                day, remaining + held, fact.keep
+            )
+            allocation["fee"] += fees_paid
+            used = prepaid + interest + fee + fees_paid
             held_used = max(used - remaining, ZERO)
             remaining = max(remaining - used, ZERO)
             allocation["interest"] += interest
@@ -312,6 +374,7 @@ class Walk:
                 to_overpayment=remaining,
                 from_overpayment=held_used,
                 fee=fee,
+                fees_met=allocation["fee"],
             )
         self.position.overpayment += remaining - held_used
         self.position.fees_charged += fee
@@ -324,7 +387,7 @@ class Walk:
             prepaid_principal=prepaid,
             overpayment=remaining,
             overpayment_applied=held_used,
-            fee=fee,
+            fee=fee + allocation["fee"],
         )
 
     def write_off(self, fact: MoneyFact) -> None:
@@ -387,7 +450,10 @@ class Walk:
         if future:
             # Interest a prepayment paid ahead this period is paid, not capitalised.
             accrued = max(accrued - future[0].interest_paid, ZERO)
-        capitalised = arrears + penalty + accrued
+        # Fees charged and unpaid (scheduled shares, due or not, and late fees) are capitalised
+        # too: the new schedule carries no fee of the old one.
+        fees = position.fees_outstanding
+        capitalised = arrears + penalty + accrued + fees
         if self.books is not None:
             off = self._non_accrual(day)
             for due in due_now:
@@ -397,12 +463,15 @@ class Walk:
                 recognised = self.books.bucket(number).interest_recognised
                 self.books.recognise_interest(day, number, recognised + accrued, off=off)
             moved = [due.number for due in due_now] + ([future[0].number] if accrued else [])
-            self.books.capitalise(day, moved, capitalised)
+            self.books.capitalise(day, moved, capitalised, fees=bool(fees))
         for due in due_now:
             # What was unpaid is not forgiven: it moves into the new principal.
             due.principal = due.principal_paid
             due.interest = due.interest_paid
             due.penalty_unpaid = Fraction(0)
+            due.fee = min(due.fee, due.fee_paid)
+            due.late_fee = due.fee_paid - due.fee
+            due.late_fee_decided = True
             if self.books is not None:
                 bucket = self.books.bucket(due.number)
                 bucket.interest_recognised = due.interest
@@ -437,15 +506,17 @@ class Walk:
 
     def _prepay(
         self, day: date, amount: Decimal, keep: str
-    ) -> tuple[Decimal, Decimal, int, Decimal]:
+    ) -> tuple[Decimal, Decimal, int, Decimal, Decimal]:
         """Prepay up to `amount` now: first the interest accrued in the current period, then
         principal with the product's prepayment fee on it. Return (principal prepaid, interest
-        paid, number of the installment that carries that interest, fee); what is not used is
-        left to the caller to hold."""
+        paid, number of the installment that carries that interest, prepayment fee, scheduled
+        fees paid); what is not used is left to the caller to hold. Paying the loan off pays
+        the shares of a scheduled fee not yet due too; a partial prepayment leaves them
+        scheduled."""
         future = [due for due in self.position.installments if due.due_date > day]
         outstanding = sum((due.principal_unpaid for due in future), start=ZERO)
         if outstanding == 0:
-            return ZERO, ZERO, 0, ZERO
+            return ZERO, ZERO, 0, ZERO, ZERO
         rate = Fraction(0)
         if self.pricing is not None and self.position.first_disbursed_on is not None:
             rate = self.pricing.prepayment_fee_rate(self.position.first_disbursed_on, day)
@@ -454,16 +525,19 @@ class Walk:
         # Interest of the next installment paid ahead by an earlier prepayment this period.
         paid_ahead = first.interest_paid
         owed = max(carried - paid_ahead, ZERO)
-        if amount >= outstanding + owed + self._fee_on(outstanding, rate):
-            # Pays the loan off: the carried interest and all principal in the next installment,
-            # paid today; the installments after it are no longer owed and leave the schedule.
+        fees = sum((due.fee_unpaid for due in future), start=ZERO)
+        if amount >= outstanding + owed + fees + self._fee_on(outstanding, rate):
+            # Pays the loan off: the carried interest, all principal and the fees scheduled in
+            # the next installment, paid today; the installments after it are no longer owed
+            # and leave the schedule.
             first = first.copy()  # not yet due: it may be shared with a remembered walk
             first.principal = first.principal_paid = outstanding
             first.interest = first.interest_paid = paid_ahead + owed
+            first.fee = first.fee_paid = first.fee_paid + fees
             self.position.installments = [
                 due for due in self.position.installments if due.due_date <= day
             ] + [first]
-            return outstanding, owed, first.number, self._fee_on(outstanding, rate)
+            return outstanding, owed, first.number, self._fee_on(outstanding, rate), fees
         interest = min(amount, owed)
         principal = self._principal_with_fee(amount - interest, rate)
         if principal > 0:
@@ -476,7 +550,7 @@ class Walk:
             ]
             first = replaced
         first.interest_paid = paid_ahead + interest
-        return principal, interest, first.number, self._fee_on(principal, rate)
+        return principal, interest, first.number, self._fee_on(principal, rate), ZERO
 
     def _fee_on(self, principal: Decimal, rate: Fraction) -> Decimal:
         """The prepayment fee on `principal` prepaid: rounded with the product's rounding."""
@@ -564,6 +638,13 @@ class Walk:
                 day_count=self.rules.irregular_period_day_count,
             )
         replaced = installment_dues(rows, day)
+        # A scheduled fee's shares stay with the installments (re-spread if their count
+        # changes): a prepayment or a tranche moves principal, not fees.
+        shares = [due.scheduled_fee_unpaid for due in future]
+        if len(shares) != len(replaced):
+            shares = spread_fee(sum(shares, start=ZERO), len(replaced), self.currency)
+        for due, share in zip(replaced, shares, strict=True):
+            due.fee = share
         replaced[0].interest += carried
         self.carried = {replaced[0].number: carried}
         self.last_reamortised_on = day
