@@ -13,9 +13,10 @@ today's, byte for byte.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 from datetime import date
-from decimal import ROUND_DOWN, ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal
 from enum import StrEnum
 from fractions import Fraction
 from typing import Any
@@ -273,7 +274,8 @@ def spread_fee(fee: Decimal, count: int, currency: Currency) -> list[Decimal]:
     12: eleven of 8.33 and a last of 8.37."""
     if count <= 0 or not fee:
         return [Decimal(0)] * max(count, 0)
-    share = round_to_minor(Fraction(fee) / count, currency, ROUND_DOWN)
+    unit = currency.quantum
+    share = Decimal(math.floor(Fraction(fee) / count / Fraction(unit))) * unit  # ROUND_DOWN
     return [share] * (count - 1) + [fee - share * (count - 1)]
 
 
