@@ -4,7 +4,6 @@ conventions are in the `domain.servicing` package docstring).
 
 from __future__ import annotations
 
-import math
 from datetime import date, timedelta
 from decimal import Decimal
 from fractions import Fraction
@@ -13,7 +12,7 @@ from loanledger.domain.books import CASH_CLEARING, OVERPAYMENTS, Books
 from loanledger.domain.calendar import add_months, default_repayment_day, first_due_date
 from loanledger.domain.money import Money, round_to_minor
 from loanledger.domain.prepayment import kept_level
-from loanledger.domain.products.pricing import AllocationStrategy, spread_fee
+from loanledger.domain.products.pricing import AllocationStrategy
 from loanledger.domain.rules import RuleSet
 from loanledger.domain.schedule import (
     accrued_interest,
@@ -22,6 +21,13 @@ from loanledger.domain.schedule import (
 )
 from loanledger.domain.servicing.allocation import allocate_due
 from loanledger.domain.servicing.contract import contract_dues, contract_schedule, installment_dues
+from loanledger.domain.servicing.fees import (
+    charge_late_fees,
+    keep_fee_shares,
+    prepayment_fee,
+    principal_with_fee,
+    schedule_fee,
+)
 from loanledger.domain.servicing.figures import (
     ONE_DAY,
     ZERO,
@@ -127,36 +133,17 @@ class Walk:
         self.charge_late_fees(day - ONE_DAY)
 
     def charge_late_fees(self, through: date) -> None:
-        """Charge the product's late fee on each installment whose late-fee day (due date +
-        grace + `after_days`) is on or before `through` and that was still unpaid at its end
-        (nothing has moved since: the walk is brought here before each fact and at the end)."""
-        late = self.late_fee
-        if late is None:
-            return
-        after = self.grace + timedelta(days=late.after_days)
-        position = self.position
-        for due in position.installments:
-            day = due.due_date + after
-            if day > through:
-                break
-            if due.late_fee_decided or due.overdue_base <= 0:
-                continue  # decided, or paid in time (it never falls unpaid again)
-            fee = late.charge(
-                due.principal_unpaid + due.interest_unpaid,
-                position.late_fees_charged,
-                self.currency,
+        """Charge the product's late fees that arose by the end of `through` (`fees`)."""
+        if self.late_fee is not None:
+            charge_late_fees(
+                self.position,
+                self.late_fee,
+                self.grace,
                 self.rules.rounding,
+                self.books,
+                self._non_accrual,
+                through,
             )
-            due.late_fee_decided = True  # unpaid, so this walk's own copy (see `resumed`)
-            if not fee:
-                continue
-            due.late_fee = fee
-            position.late_fees_charged += fee
-            position.fees_charged += fee
-            if self.books is not None:
-                self.books.charge_fee(
-                    day, "late_fee", str(due.number), fee, off=self._non_accrual(day)
-                )
 
     def _due_through(self, day: date) -> None:
         """Installments due after the last point reached and on or before `day` fall due."""
@@ -284,16 +271,10 @@ class Walk:
         position = self.position
         first = position.first_disbursed_on is None
         pricing = self.pricing
-        fee = (
-            pricing.withheld_fee(fact.amount.amount, self.currency, first=first)
-            if pricing is not None
-            else ZERO
-        )
-        scheduled = (
-            pricing.scheduled_fee(fact.amount.amount, self.currency, first=first)
-            if pricing is not None
-            else ZERO
-        )
+        fee = scheduled = ZERO
+        if pricing is not None:
+            fee = pricing.withheld_fee(fact.amount.amount, self.currency, first=first)
+            scheduled = pricing.scheduled_fee(fact.amount.amount, self.currency, first=first)
         if fee:
             # Withheld from the proceeds: the borrower receives the amount less the fee.
             position.fees_charged += fee
@@ -316,25 +297,12 @@ class Walk:
             position.installments = contract_dues(rows, fact.on)
             if self.books is not None:
                 self.books.disburse(fact.on, fact.amount.amount, fact.reference)
-            self._schedule_fee(fact, scheduled)
+            schedule_fee(self.position, fact.on, fact.reference, scheduled, self.books)
             return
         if self.books is not None:
             self.books.disburse(fact.on, fact.amount.amount, fact.reference)
         self._reamortise_from(fact.on, principal_change=fact.amount.amount)
-        self._schedule_fee(fact, scheduled)
-
-    def _schedule_fee(self, fact: MoneyFact, fee: Decimal) -> None:
-        """Spread an origination fee over the installments due after the disbursement (all of
-        them for the first; the rest of the schedule for a later tranche), charged in full
-        now: the borrower owes it and pays it with the installments."""
-        if not fee:
-            return
-        future = [due for due in self.position.installments if due.due_date > fact.on]
-        for due, share in zip(future, spread_fee(fee, len(future), self.currency), strict=True):
-            due.fee += share  # built by this disbursement: the walk's own rows
-        self.position.fees_charged += fee
-        if self.books is not None:
-            self.books.charge_fee(fact.on, "origination_fee", fact.reference, fee, off=False)
+        schedule_fee(self.position, fact.on, fact.reference, scheduled, self.books)
 
     def repay(self, fact: MoneyFact) -> None:
         day = fact.on
@@ -510,9 +478,7 @@ class Walk:
         """Prepay up to `amount` now: first the interest accrued in the current period, then
         principal with the product's prepayment fee on it. Return (principal prepaid, interest
         paid, number of the installment that carries that interest, prepayment fee, scheduled
-        fees paid); what is not used is left to the caller to hold. Paying the loan off pays
-        the shares of a scheduled fee not yet due too; a partial prepayment leaves them
-        scheduled."""
+        fees paid off: `fees`); what is not used is left to the caller to hold."""
         future = [due for due in self.position.installments if due.due_date > day]
         outstanding = sum((due.principal_unpaid for due in future), start=ZERO)
         if outstanding == 0:
@@ -526,7 +492,8 @@ class Walk:
         paid_ahead = first.interest_paid
         owed = max(carried - paid_ahead, ZERO)
         fees = sum((due.fee_unpaid for due in future), start=ZERO)
-        if amount >= outstanding + owed + fees + self._fee_on(outstanding, rate):
+        payoff_fee = prepayment_fee(outstanding, rate, self.currency, self.rules.rounding)
+        if amount >= outstanding + owed + fees + payoff_fee:
             # Pays the loan off: the carried interest, all principal and the fees scheduled in
             # the next installment, paid today; the installments after it are no longer owed
             # and leave the schedule.
@@ -537,9 +504,9 @@ class Walk:
             self.position.installments = [
                 due for due in self.position.installments if due.due_date <= day
             ] + [first]
-            return outstanding, owed, first.number, self._fee_on(outstanding, rate), fees
+            return outstanding, owed, first.number, payoff_fee, fees
         interest = min(amount, owed)
-        principal = self._principal_with_fee(amount - interest, rate)
+        principal = principal_with_fee(amount - interest, rate, self.currency, self.rules.rounding)
         if principal > 0:
             self._reamortise_from(day, principal_change=-principal, keep=keep)
             first = next(due for due in self.position.installments if due.due_date > day)
@@ -550,26 +517,8 @@ class Walk:
             ]
             first = replaced
         first.interest_paid = paid_ahead + interest
-        return principal, interest, first.number, self._fee_on(principal, rate), ZERO
-
-    def _fee_on(self, principal: Decimal, rate: Fraction) -> Decimal:
-        """The prepayment fee on `principal` prepaid: rounded with the product's rounding."""
-        if not rate:
-            return ZERO
-        return round_to_minor(Fraction(principal) * rate, self.currency, self.rules.rounding)
-
-    def _principal_with_fee(self, available: Decimal, rate: Fraction) -> Decimal:
-        """The most principal that `available` prepays with its fee on top, to the minor unit
-        (what is left over, less than a unit and its fee, is held)."""
-        if not rate or available <= 0:
-            return available
-        unit = self.currency.quantum
-        principal = Decimal(math.floor(Fraction(available) / (1 + rate) / Fraction(unit))) * unit
-        while principal > 0 and principal + self._fee_on(principal, rate) > available:
-            principal -= unit
-        while principal + unit + self._fee_on(principal + unit, rate) <= available:
-            principal += unit  # rounding the fee down may let one more unit fit
-        return principal
+        fee = prepayment_fee(principal, rate, self.currency, self.rules.rounding)
+        return principal, interest, first.number, fee, ZERO
 
     def _period_start(self, day: date) -> date:
         """Where interest of the current period started: the last due date, re-amortisation or
@@ -638,13 +587,7 @@ class Walk:
                 day_count=self.rules.irregular_period_day_count,
             )
         replaced = installment_dues(rows, day)
-        # A scheduled fee's shares stay with the installments (re-spread if their count
-        # changes): a prepayment or a tranche moves principal, not fees.
-        shares = [due.scheduled_fee_unpaid for due in future]
-        if len(shares) != len(replaced):
-            shares = spread_fee(sum(shares, start=ZERO), len(replaced), self.currency)
-        for due, share in zip(replaced, shares, strict=True):
-            due.fee = share
+        keep_fee_shares(future, replaced, self.currency)
         replaced[0].interest += carried
         self.carried = {replaced[0].number: carried}
         self.last_reamortised_on = day
