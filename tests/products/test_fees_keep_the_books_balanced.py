@@ -99,9 +99,7 @@ def test_fees_keep_the_trial_balance_balanced_and_recording_late_changes_nothing
     late = _ledger(book, list(reversed(in_order)))
     view = on_time.loan("L-1", as_of=as_of)
     rows = on_time.report("trial_balance", as_of=as_of)
-    assert sum(Decimal(row["debit"]) for row in rows) == sum(
-        Decimal(row["credit"]) for row in rows
-    )
+    assert sum(Decimal(row["debit"]) for row in rows) == sum(Decimal(row["credit"]) for row in rows)
     assert _net(rows, "fee_receivable") == Decimal(view["fees_outstanding"])
     assert -_net(rows, "fee_income") == Decimal(view["fees_charged"])
     installments = on_time.installments("L-1", as_of=as_of)

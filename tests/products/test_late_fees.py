@@ -195,3 +195,61 @@ def test_each_allocation_strategy_pays_the_fee_beside_the_penalty(strategy: str)
     assert ledger.loan("L-1", as_of="2024-03-17")["fees_outstanding"] == f"{20 - paid:.2f}"
     balances = _balances(ledger, "2024-03-17")
     assert balances.get("fee_receivable", "0.00") == f"{20 - paid:.2f}"
+
+
+def _restructured(late: dict[str, Any] | None) -> LoanLedger:
+    ledger = _book(late) if late is not None else _plain_book()
+    ledger.execute(
+        {
+            "command": "restructure",
+            "loan_id": "L-1",
+            "on": "2024-03-20",
+            "approver": "approver-1",
+            "term_months": 12,
+            "annual_rate": "0.06",
+            "repayment_method": "annuity",
+            "reason": "cash-flow strain",
+        }
+    )
+    return ledger
+
+
+def _plain_book() -> LoanLedger:
+    ledger = LoanLedger.open("memory://")
+    ledger.execute(product())
+    for line in loan_on("SME"):
+        ledger.execute(line)
+    ledger.execute(disburse("L-1", "2024-01-15", "12000.00"))
+    return ledger
+
+
+def test_a_restructure_capitalises_the_unpaid_late_fee() -> None:
+    # By 03-20 one fee is charged (03-01); the second installment's day is 03-30.
+    with_fee = _restructured({"flat": "30.00", "after_days": 15})
+    without = _restructured(None)
+    view = with_fee.loan("L-1", as_of="2024-03-20")
+    assert view["fees_outstanding"] == "0.00"
+    assert Decimal(view["principal_outstanding"]) - Decimal(
+        without.loan("L-1", as_of="2024-03-20")["principal_outstanding"]
+    ) == Decimal("30.00")
+    balances = _balances(with_fee, "2024-03-20")
+    assert (balances.get("fee_receivable"), balances["fee_income"]) == (None, "-30.00")
+
+
+def test_a_write_off_takes_the_fee_receivable_off_the_books() -> None:
+    ledger = _book({"flat": "30.00", "after_days": 15})
+    # Charged on balance sheet 03-01, 03-30, 04-30 (days past due 15, 44, 75); 05-30, 06-30,
+    # 07-30 past 90 days: in the memo pair.
+    assert _balances(ledger, "2024-07-31")["fee_receivable"] == "90.00"
+    ledger.execute(
+        {
+            "command": "write_off",
+            "loan_id": "L-1",
+            "on": "2024-08-01",
+            "approver": "approver-1",
+            "reason": "uncollectable",
+        }
+    )
+    balances = _balances(ledger, "2024-08-01")
+    assert ("fee_receivable" in balances, balances["fee_income"]) == (False, "-90.00")
+    assert ledger.loan("L-1", as_of="2024-08-01")["fees_outstanding"] == "180.00"
