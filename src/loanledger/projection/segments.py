@@ -368,7 +368,7 @@ class Timeline:
                 # day (due date + grace + after_days): the row of that day shows it.
                 for due in position.installments:
                     charged_on = due.due_date + grace + timedelta(days=late.after_days)
-                    if charged_on >= day and not due.late_fee_decided and due.overdue_base > 0:
+                    if charged_on > day and not due.late_fee_decided and due.overdue_base > 0:
                         candidates.append(charged_on)
                         break
             first_unpaid = next(
