@@ -318,6 +318,7 @@ def test_schedule_prints_the_rows_in_force(loaded: str) -> None:
         "interest": rows[0]["interest"],
         "installment": "1032.80",
         "principal_remaining": rows[0]["principal_remaining"],
+        "fee": "0.00",
     }
 
 

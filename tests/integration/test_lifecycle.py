@@ -55,6 +55,7 @@ def test_an_approved_loan_has_the_contract_schedule_from_its_disbursement_date(
         "interest": "60.00",
         "installment": "1032.80",
         "principal_remaining": "11027.20",
+        "fee": "0.00",
     }
     assert rows[1]["interest"] == "55.14" and rows[1]["principal"] == "977.66"
     assert rows[-1]["due_date"] == "2025-01-15" and rows[-1]["principal_remaining"] == "0.00"
@@ -115,6 +116,7 @@ def test_penalty_runs_over_a_month_boundary_on_two_overdue_installments(
         "product_version": 0,
         "apr": "0.0600",
         "fees_charged": "0.00",
+        "fees_outstanding": "0.00",
         "balance_sheet": "on",
         "on_balance_outstanding": "12125.21",
         "off_balance_outstanding": "0.00",

@@ -291,6 +291,7 @@ def test_the_new_schedule_runs_from_the_restructure_date(restructured: LoanLedge
         "interest": "50.59",
         "installment": "532.72",
         "principal_remaining": "11660.61",
+        "fee": "0.00",
     }
     assert (rows[1]["due_date"], rows[1]["interest"], rows[1]["principal"]) == (
         "2024-05-26",

@@ -57,6 +57,9 @@ def test_installments_show_what_was_paid_of_each_and_whether_it_is_paid_overdue_
         "penalty_due": "0.00",
         "penalty_paid": "0.00",
         "penalty_outstanding": "0.00",
+        "fee_due": "0.00",
+        "fee_paid": "0.00",
+        "fee_outstanding": "0.00",
         "paid_on": "2024-02-15",
     }
     assert rows[1] == {
@@ -72,6 +75,9 @@ def test_installments_show_what_was_paid_of_each_and_whether_it_is_paid_overdue_
         "penalty_due": "5.30",
         "penalty_paid": "1.03",
         "penalty_outstanding": "4.27",
+        "fee_due": "0.00",
+        "fee_paid": "0.00",
+        "fee_outstanding": "0.00",
         "paid_on": None,
     }
     assert _money_fields(rows[3], "principal_due", "interest_due", "principal_paid") == (
@@ -137,6 +143,7 @@ def test_a_statement_lists_each_movement_with_its_allocation_and_closes_at_the_l
         "overdue_interest": "0.00",
         "penalty_outstanding": "0.00",
         "overpayment": "0.00",
+        "fees_outstanding": "0.00",
     }
     assert [(m["on"], m["kind"], m["reference"], m["amount"]) for m in result["movements"]] == [
         ("2024-02-15", "repayment", "R-1", "1032.80"),

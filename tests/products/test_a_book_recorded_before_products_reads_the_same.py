@@ -19,8 +19,8 @@ from tests.fixtures.main_book.make import DATES, snapshot
 FIXTURE = Path(__file__).parent.parent / "fixtures" / "main_book"
 
 ADDED = {
-    "loan_view": {"product", "product_version", "apr", "fees_charged"},
-    "schedule": set(),
+    "loan_view": {"product", "product_version", "apr", "fees_charged", "fees_outstanding"},
+    "schedule": {"fee"},
 }
 """Fields products add to the loan view (and `loan_ledger` rows) and to schedule rows."""
 
@@ -91,8 +91,11 @@ def test_the_book_recorded_before_products_gives_main_s_reports_exactly() -> Non
             assert shown == rows, name
         for loan_id, view in want["loans"].items():
             assert _without_added(got["loans"][loan_id], ADDED["loan_view"]) == view, loan_id
+            # A loan on the default product has no fees: the fee fields it gains are zero.
+            assert got["loans"][loan_id]["fees_outstanding"] == "0.00", loan_id
         for loan_id, rows in want["schedules"].items():
             shown = got["schedules"][loan_id]
             if isinstance(rows, list):
+                assert {row["fee"] for row in shown} <= {"0.00"}, loan_id
                 shown = [_without_added(row, ADDED["schedule"]) for row in shown]
             assert shown == rows, loan_id

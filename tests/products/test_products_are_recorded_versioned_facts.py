@@ -74,7 +74,45 @@ def test_each_definition_is_the_next_version_of_its_own_chained_stream(
             InvalidCommandError,
             "collect",
         ),
-        ({"fees": {"late": {"flat": "50.00"}}}, InvalidCommandError, "unknown field 'fees.late'"),
+        (
+            {"fees": {"late": {"flat": "50.00"}}},
+            InvalidCommandError,
+            "missing field 'fees.late.after_days'",
+        ),
+        (
+            {"fees": {"late": {"flat": "50.00", "percent": "0.05", "after_days": 15}}},
+            InvalidProductError,
+            "a late fee is either flat or percent",
+        ),
+        (
+            {"fees": {"late": {"percent": "1.0", "after_days": 15}}},
+            InvalidProductError,
+            "the late fee percent 1.0 is not below 1",
+        ),
+        (
+            {"fees": {"late": {"flat": "50.00", "after_days": 0}}},
+            InvalidCommandError,
+            "after_days",
+        ),
+        (
+            {
+                "fees": {
+                    "late": {
+                        "percent": "0.05",
+                        "after_days": 15,
+                        "cap": "80.00",
+                        "cap_per_loan": "60.00",
+                    }
+                }
+            },
+            InvalidProductError,
+            "the late fee cap 80.00 is above its cap_per_loan 60.00",
+        ),
+        (
+            {"currency": "JPY", "fees": {"late": {"flat": "50.5", "after_days": 15}}},
+            InvalidProductError,
+            "the late fee flat has more places than JPY allows",
+        ),
         (
             {"fees": {"prepayment": {"percent": "1", "within_months": 12}}},
             InvalidProductError,

@@ -320,11 +320,18 @@ class BookRegister:
             fields["business_day"] = "following"
         if command.fees is not None and command.fees.origination is not None:
             fee = command.fees.origination.model_dump(mode="json", exclude_none=True)
-            fee.pop("collect")  # the only way built: withheld at disbursement
+            if fee["collect"] == "disbursement":
+                # Withheld at disbursement is what a fee without `collect` has always meant, so
+                # versions recorded before `collect: "schedule"` existed read the same.
+                fee.pop("collect")
             fields["fees"] = {"origination": fee}
         if command.fees is not None and command.fees.prepayment is not None:
             fields.setdefault("fees", {})["prepayment"] = command.fees.prepayment.model_dump(
                 mode="json"
+            )
+        if command.fees is not None and command.fees.late is not None:
+            fields.setdefault("fees", {})["late"] = command.fees.late.model_dump(
+                mode="json", exclude_none=True
             )
         event = product.define(command.on, recorded_at, name=command.title, **fields)
         self._ledger.save(product)

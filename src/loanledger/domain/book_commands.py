@@ -26,7 +26,7 @@ from loanledger.domain.command_fields import (
 )
 from loanledger.domain.errors import InvalidCommandError, InvalidProductError
 from loanledger.domain.horizon import DEFAULT_FUTURE_HORIZON_DAYS, DEFAULT_TIME_ZONE, FutureHorizon
-from loanledger.domain.money import currency, parse_decimal
+from loanledger.domain.money import Currency, currency, parse_decimal
 from loanledger.domain.policy import POLICY_FIELDS
 from loanledger.domain.products.calendars import MAX_CALENDAR_DATES
 from loanledger.domain.products.floating import RESET_RULES, SPREAD_LIMIT, ResetRule
@@ -117,12 +117,13 @@ Multiplier = Annotated[
 
 class OriginationFee(BaseModel):
     """An origination fee: `flat` (an amount) or `percent` (a fraction of each disbursement),
-    withheld from the proceeds when the money is paid out (`collect: "disbursement"`)."""
+    withheld from the proceeds when the money is paid out (`collect: "disbursement"`) or spread
+    over the installments of the schedule and paid with them (`collect: "schedule"`)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
     flat: Amount | None = None
     percent: Rate | None = None
-    collect: Literal["disbursement"] = "disbursement"
+    collect: Literal["disbursement", "schedule"] = "disbursement"
 
     @model_validator(mode="after")
     def _one_kind(self) -> OriginationFee:
@@ -140,12 +141,36 @@ class PrepaymentFee(BaseModel):
     within_months: Annotated[WholeNumber, Field(ge=1, le=600)]
 
 
+MAX_LATE_FEE_AFTER_DAYS = 360
+"""A late fee charged later than a year past due would come after the loan is graded doubtful."""
+
+
+class LateFee(BaseModel):
+    """A late fee: `flat` (an amount) or `percent` (a fraction of the installment's principal and
+    interest still unpaid), charged once per installment on the day it is `after_days` days past
+    due, at most `cap` per installment and `cap_per_loan` over the loan's life."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+    flat: Amount | None = None
+    percent: Rate | None = None
+    after_days: Annotated[WholeNumber, Field(ge=1, le=MAX_LATE_FEE_AFTER_DAYS)]
+    cap: Amount | None = None
+    cap_per_loan: Amount | None = None
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> LateFee:
+        if (self.flat is None) == (self.percent is None):
+            raise InvalidProductError("a late fee is either flat or percent, not both")
+        return self
+
+
 class Fees(BaseModel):
-    """The fees a product charges (origination and prepayment fees are built so far)."""
+    """The fees a product charges: origination, prepayment and late fees."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
     origination: OriginationFee | None = None
     prepayment: PrepaymentFee | None = None
+    late: LateFee | None = None
 
 
 INDEX_NAME = r"^[A-Z][A-Z0-9_]{1,23}$"
@@ -297,6 +322,7 @@ class DefineProduct(BookCommand):
             problems.append(f"the rate floor {rate.floor} is above rate_max {self.rate_max}")
         if rate is not None and rate.cap is not None and rate.cap < self.rate_min:
             problems.append(f"the rate cap {rate.cap} is below rate_min {self.rate_min}")
+        problems += _late_fee_problems(self.fees.late if self.fees is not None else None, unit)
         if problems:
             raise InvalidProductError(f"define_product {self.product_id!r}: " + "; ".join(problems))
         return self
@@ -324,6 +350,29 @@ class PublishRate(BookCommand):
     index: IndexName
     rate: Annotated[Decimal, BeforeValidator(index_rate), PlainSerializer(lambda v: format(v, "f"))]
     published_by: Identifier | None = None
+
+
+def _late_fee_problems(late: LateFee | None, unit: Currency) -> list[str]:
+    """What is inconsistent in a late fee: a percentage not below 1, an amount with more places
+    than the currency allows, a per-installment cap above the per-loan cap (amounts are above
+    zero already: `Amount`)."""
+    if late is None:
+        return []
+    problems = []
+    if late.percent is not None and late.percent >= 1:
+        problems.append(f"the late fee percent {late.percent} is not below 1")
+    for field in ("flat", "cap", "cap_per_loan"):
+        value = getattr(late, field)
+        if value is None:
+            continue
+        exponent = value.as_tuple().exponent
+        if isinstance(exponent, int) and -exponent > unit.minor_unit:
+            problems.append(f"the late fee {field} has more places than {unit.code} allows")
+    if late.cap is not None and late.cap_per_loan is not None and late.cap > late.cap_per_loan:
+        problems.append(
+            f"the late fee cap {late.cap} is above its cap_per_loan {late.cap_per_loan}"
+        )
+    return problems
 
 
 BOOK_COMMANDS: dict[str, type[BookCommand]] = {

@@ -18,6 +18,12 @@ Conventions:
   are recognised as income and the memo is reversed. Income recognised before is not reversed.
 * Write-off moves principal and on-balance receivables to `write_off_expense`, with a memo in
   `offbs_written_off`; later recoveries reduce the expense and reverse the memo.
+* Fees: an origination fee spread over the schedule is charged in full at the disbursement
+  (`fee_receivable` / `fee_income`, like a withheld one) and met by the installments as they are
+  paid; a late fee is charged on the day it arises, on balance sheet — or, while days past due
+  exceed the non-accrual threshold, to the memo pair like interest, recognised when paid. Fees
+  are kept per loan, not per installment (a re-amortisation moves shares between installments;
+  the receivable is the same).
 * Off-balance-sheet memo accounts always post against `offbs_contra`, so the trial balance
   balances with them included and each memo pair nets to zero across the two accounts.
 """
@@ -68,6 +74,13 @@ impairment expense the allowance is charged to: `domain.provisions`; then the fe
 products brought: added last, so no account's row moves)."""
 
 ZERO = Decimal(0)
+
+_ACCOUNTS = {
+    "interest": (INTEREST_RECEIVABLE, INTEREST_INCOME),
+    "penalty": (PENALTY_RECEIVABLE, PENALTY_INCOME),
+    "fee": (FEE_RECEIVABLE, FEE_INCOME),
+}
+"""Each charge's receivable and the income it is recognised as."""
 
 
 @dataclass(frozen=True)
@@ -123,6 +136,9 @@ class Books:
         self.buckets: dict[int, Buckets] = {}
         self.written_off = False
         self.principal_written_off = ZERO
+        self.fees = Buckets()
+        """The loan's fees charged and unpaid: on balance sheet (`interest_on`), in the memo
+        pair (`interest_off`) or written off (`interest_written_off`)."""
 
     def _post(self, entry: _Entry) -> None:
         if entry.lines:
@@ -150,6 +166,24 @@ class Books:
         collected.debit(CASH_CLEARING, amount)
         collected.credit(FEE_RECEIVABLE, amount)
         self._post(collected)
+
+    def charge_fee(
+        self, on: date, kind: str, reference: str, amount: Decimal, *, off: bool
+    ) -> None:
+        """A fee charged and not yet paid (an origination fee spread over the schedule, a late
+        fee): a receivable and income, or while in non-accrual a memo recognised when paid."""
+        if amount == 0:
+            return
+        entry = _Entry(on, kind, reference)
+        if off or self.written_off:
+            entry.debit(OFFBS_INTEREST, amount)
+            entry.credit(OFFBS_CONTRA, amount)
+            self.fees.interest_off += amount
+        else:
+            entry.debit(FEE_RECEIVABLE, amount)
+            entry.credit(FEE_INCOME, amount)
+            self.fees.interest_on += amount
+        self._post(entry)
 
     def recognise_interest(self, on: date, number: int, total: Decimal, *, off: bool) -> None:
         """Recognise an installment's interest up to `total` (what is already recognised stays)."""
@@ -225,10 +259,12 @@ class Books:
         to_overpayment: Decimal = ZERO,
         from_overpayment: Decimal = ZERO,
         fee: Decimal = ZERO,
+        fees_met: Decimal = ZERO,
     ) -> None:
         """Money from `source` (cash or held overpayment) meets installments' penalty, interest
-        and principal (`parts`: number, penalty, interest, principal); any rest is held. A
-        prepayment also uses `from_overpayment` of what was held before."""
+        and principal (`parts`: number, penalty, interest, principal) and `fees_met` of the fees
+        charged before; any rest is held. A prepayment also uses `from_overpayment` of what was
+        held before, and pays a prepayment `fee` charged now."""
         entry = _Entry(on, kind, reference)
         entry.debit(source, amount)
         entry.debit(OVERPAYMENTS, from_overpayment)
@@ -244,6 +280,8 @@ class Books:
                     self.principal_written_off -= principal
                 else:
                     entry.credit(LOANS_PRINCIPAL, principal)
+        if fees_met:
+            self._meet(entry, fees_met, self.fees, "fee")
         if fee:
             # A prepayment fee: charged (receivable and income) and met by this money.
             charge = _Entry(on, "prepayment_fee", reference)
@@ -255,9 +293,10 @@ class Books:
         self._post(entry)
 
     def _meet(self, entry: _Entry, amount: Decimal, bucket: Buckets, what: str) -> None:
-        receivable = INTEREST_RECEIVABLE if what == "interest" else PENALTY_RECEIVABLE
-        income = INTEREST_INCOME if what == "interest" else PENALTY_INCOME
-        on_name, off_name, wo_name = f"{what}_on", f"{what}_off", f"{what}_written_off"
+        receivable, income = _ACCOUNTS[what]
+        # The loan's fees are kept in a bucket of their own, in its interest fields.
+        kept = "interest" if what == "fee" else what
+        on_name, off_name, wo_name = f"{kept}_on", f"{kept}_off", f"{kept}_written_off"
         rest = amount
         part = min(rest, getattr(bucket, on_name))
         setattr(bucket, on_name, getattr(bucket, on_name) - part)
@@ -277,25 +316,32 @@ class Books:
         rest -= part
         assert rest == 0, f"{what} paid beyond what was recognised: {rest}"
 
-    def capitalise(self, on: date, numbers: list[int], principal_added: Decimal) -> None:
-        """A restructure turns recognised unpaid interest and penalty into principal."""
+    def capitalise(
+        self, on: date, numbers: list[int], principal_added: Decimal, *, fees: bool = False
+    ) -> None:
+        """A restructure turns recognised unpaid interest and penalty (and, with `fees`, the
+        loan's unpaid fees) into principal."""
         entry = _Entry(on, "restructure", "")
         entry.debit(LOANS_PRINCIPAL, principal_added)
         moved = ZERO
-        for number in numbers:
-            bucket = self.bucket(number)
-            for what in ("interest", "penalty"):
-                on_name, off_name = f"{what}_on", f"{what}_off"
-                receivable = INTEREST_RECEIVABLE if what == "interest" else PENALTY_RECEIVABLE
-                income = INTEREST_INCOME if what == "interest" else PENALTY_INCOME
-                entry.credit(receivable, getattr(bucket, on_name))
-                off = getattr(bucket, off_name)
-                entry.credit(income, off)
-                entry.debit(OFFBS_CONTRA, off)
-                entry.credit(OFFBS_INTEREST, off)
-                moved += getattr(bucket, on_name) + off
-                setattr(bucket, on_name, ZERO)
-                setattr(bucket, off_name, ZERO)
+        kept: list[tuple[Buckets, str, str]] = [
+            (self.bucket(number), what, what)
+            for number in numbers
+            for what in ("interest", "penalty")
+        ]
+        if fees:
+            kept.append((self.fees, "interest", "fee"))
+        for bucket, what, account in kept:
+            on_name, off_name = f"{what}_on", f"{what}_off"
+            receivable, income = _ACCOUNTS[account]
+            entry.credit(receivable, getattr(bucket, on_name))
+            off = getattr(bucket, off_name)
+            entry.credit(income, off)
+            entry.debit(OFFBS_CONTRA, off)
+            entry.credit(OFFBS_INTEREST, off)
+            moved += getattr(bucket, on_name) + off
+            setattr(bucket, on_name, ZERO)
+            setattr(bucket, off_name, ZERO)
         assert moved == principal_added, f"capitalised {principal_added} but moved {moved}"
         self._post(entry)
 
@@ -304,6 +350,10 @@ class Books:
         entry = _Entry(on, "write_off", "")
         total = principal
         entry.credit(LOANS_PRINCIPAL, principal)
+        entry.credit(FEE_RECEIVABLE, self.fees.interest_on)
+        total += self.fees.interest_on
+        self.fees.interest_written_off += self.fees.interest_on
+        self.fees.interest_on = ZERO
         for bucket in self.buckets.values():
             entry.credit(INTEREST_RECEIVABLE, bucket.interest_on)
             entry.credit(PENALTY_RECEIVABLE, bucket.penalty_on)

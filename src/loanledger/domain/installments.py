@@ -5,9 +5,9 @@ It is a pure function of the loan's money facts and a date, like every other fig
 and what was allocated to each installment come from the same money walk (`derive_position`) that
 gives the loan view its balances, so the outstanding amounts here sum to the view's figures.
 
-`paid_on` is the business date on which an installment was met in full (principal, interest and
-penalty). Money is applied to installments only by a repayment or, for money held as overpayment,
-on a due date, so the walk is asked about those dates only, earliest first.
+`paid_on` is the business date on which an installment was met in full (principal, interest,
+penalty and fees). Money is applied to installments only by a repayment or, for money held as
+overpayment, on a due date, so the walk is asked about those dates only, earliest first.
 """
 
 from __future__ import annotations
@@ -41,6 +41,9 @@ class InstallmentStatus:
     penalty_paid: Decimal
     paid_on: date | None
     status: str
+    fee_due: Decimal = Decimal(0)
+    """Its share of a scheduled origination fee plus the late fee charged on it."""
+    fee_paid: Decimal = Decimal(0)
 
     @property
     def principal_outstanding(self) -> Decimal:
@@ -53,6 +56,10 @@ class InstallmentStatus:
     @property
     def penalty_outstanding(self) -> Decimal:
         return self.penalty_due - self.penalty_paid
+
+    @property
+    def fee_outstanding(self) -> Decimal:
+        return self.fee_due - self.fee_paid
 
 
 def installment_statuses(
@@ -71,7 +78,12 @@ def installment_statuses(
     for due in position.installments:
         penalty_owed = due.penalty_owed(position.currency, position.rounding)
         settled = due.settled
-        paid_something = due.principal_paid > 0 or due.interest_paid > 0 or due.penalty_paid > 0
+        paid_something = (
+            due.principal_paid > 0
+            or due.interest_paid > 0
+            or due.penalty_paid > 0
+            or due.fee_paid > 0
+        )
         if settled:
             status = "paid"
         elif due.due_date < as_of:
@@ -94,6 +106,8 @@ def installment_statuses(
                 penalty_paid=due.penalty_paid,
                 paid_on=_paid_on(due, as_of, money_dates, position_on) if settled else None,
                 status=status,
+                fee_due=due.fee + due.late_fee,
+                fee_paid=due.fee_paid,
             )
         )
     return rows

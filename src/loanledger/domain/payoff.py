@@ -73,6 +73,7 @@ def payoff(terms: Terms, facts: Sequence[MoneyFact], on: date, rules: RuleSet = 
         before.principal_outstanding
         + sum((due.interest_unpaid for due in before.installments), start=ZERO)
         + before.penalty_outstanding
+        + before.fees_outstanding
     )
     # Larger than anything the loan could owe on `on`: the carried interest of a broken period
     # is at most a few days' more than a scheduled installment's interest.

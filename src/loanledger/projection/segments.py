@@ -257,6 +257,7 @@ class Timeline:
                     _apply(walk, self.facts[cursor.fact_index])
                     cursor.fact_index += 1
                 walk.advance_to(day)
+                walk.charge_late_fees(day)  # at the end of the day, as `Walk.finish` does
             events = self.events
             while (
                 cursor.event_index < len(events)
@@ -372,6 +373,15 @@ class Timeline:
                     if due.due_date + grace > day and due.overdue_base > 0:
                         candidates.append(due.due_date + grace)
                         break
+            late = pricing.late_fee if (pricing := self.loan.pricing()) is not None else None
+            if late is not None:
+                # A product's late fee is charged at the end of an unpaid installment's late-fee
+                # day (due date + grace + after_days): the row of that day shows it.
+                for due in position.installments:
+                    charged_on = due.due_date + grace + timedelta(days=late.after_days)
+                    if charged_on > day and not due.late_fee_decided and due.overdue_base > 0:
+                        candidates.append(charged_on)
+                        break
             first_unpaid = next(
                 (due for due in position.installments if due.overdue_base > 0), None
             )
@@ -486,7 +496,7 @@ class Summed(Position):
                 overdue_interest += interest_unpaid
             if due.penalty_unpaid:  # `penalty_owed` (adding its zero changes nothing)
                 penalty += round_to_minor(due.penalty_unpaid, money, rounding)
-            if principal_unpaid + interest_unpaid > 0:  # `overdue_base`
+            if principal_unpaid + interest_unpaid + due.scheduled_fee_unpaid > 0:  # `overdue_base`
                 if days_past_due is None:
                     days_past_due = max((as_of - due.due_date).days - position.grace_days, 0)
                 if next_due is None and due.due_date >= as_of:

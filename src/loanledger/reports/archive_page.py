@@ -212,6 +212,8 @@ INSTALLMENT_AMOUNTS = (
     "interest_paid",
     "penalty_due",
     "penalty_paid",
+    "fee_due",
+    "fee_paid",
 )
 
 
@@ -219,7 +221,7 @@ def installment_totals(rows: Sequence[Mapping[str, Any]]) -> dict[str, str]:
     """The schedule's totals row: each due and paid column summed exactly (two-decimal amounts
     add up without rounding)."""
     return {
-        name: amount_display(sum((Decimal(row[name]) for row in rows), start=Decimal(0)))
+        name: amount_display(sum((Decimal(row.get(name, 0)) for row in rows), start=Decimal(0)))
         for name in INSTALLMENT_AMOUNTS
     }
 
@@ -262,4 +264,7 @@ def render_html(archive: Mapping[str, Any]) -> str:
         archive=archive,
         rows=page_rows(archive),
         totals=installment_totals(archive.get("installments") or []),
+        # The fee column only for a loan that was charged a fee (every other archive reads as
+        # it did before fees existed).
+        fees_shown=any(Decimal(row.get("fee_due", 0)) for row in archive.get("installments") or []),
     )

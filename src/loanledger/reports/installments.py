@@ -41,5 +41,8 @@ def _row(status: InstallmentStatus) -> dict[str, Any]:
         "penalty_due": amount_text(status.penalty_due),
         "penalty_paid": amount_text(status.penalty_paid),
         "penalty_outstanding": amount_text(status.penalty_outstanding),
+        "fee_due": amount_text(status.fee_due),
+        "fee_paid": amount_text(status.fee_paid),
+        "fee_outstanding": amount_text(status.fee_outstanding),
         "paid_on": status.paid_on.isoformat() if status.paid_on is not None else None,
     }

@@ -38,6 +38,7 @@ BALANCE_FIELDS = (
     "overdue_interest",
     "penalty_outstanding",
     "overpayment",
+    "fees_outstanding",
 )
 """The balances a statement carries: the money fields of the loan view."""
 
@@ -52,6 +53,7 @@ def balances(position: Position | None) -> dict[str, str]:
         "overdue_interest": amount_text(position.overdue_interest),
         "penalty_outstanding": amount_text(position.penalty_outstanding),
         "overpayment": amount_text(position.overpayment),
+        "fees_outstanding": amount_text(position.fees_outstanding),
     }
 
 

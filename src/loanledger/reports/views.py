@@ -23,6 +23,7 @@ from loanledger.domain.postloan import (
     assess,
     post_loan_state,
 )
+from loanledger.domain.products.pricing import spread_fee
 from loanledger.domain.rules import CN_2023, RuleSet, bucket
 from loanledger.domain.schedule import build_schedule
 from loanledger.domain.servicing import Position
@@ -102,6 +103,7 @@ def loan_view(
         "next_check_due": day(risk.next_check_due),
         **(derived.product if derived.product is not None else product_fields(loan, rules, as_of)),
         "fees_charged": amount_text(figures.fees_charged if figures else zero),
+        "fees_outstanding": amount_text(figures.fees_outstanding if figures else zero),
     }
 
 
@@ -119,14 +121,18 @@ def product_fields(loan: Loan, rules: RuleSet, as_of: date) -> dict[str, Any]:
 
 
 def schedule_rows(loan: Loan, as_of: date, rules: RuleSet = CN_2023) -> list[dict[str, Any]]:
-    """The schedule in force on `as_of`. Approved but not yet disbursed: the provisional schedule
-    for the approved amount as if disbursed on the approval date (it is rebuilt from the actual
-    disbursement date once money moves)."""
+    """The schedule in force on `as_of`, each row with its `fee` (its share of an origination
+    fee spread over the schedule; "0.00" for every other loan). Approved but not yet disbursed:
+    the provisional schedule for the approved amount as if disbursed on the approval date (it
+    is rebuilt from the actual disbursement date once money moves)."""
     position = loan.position(as_of, rules)
     if position is None:
         return []
     if position.disbursed > 0:
-        return [row.as_row() for row in position.schedule()]
+        return [
+            {**row.as_row(), "fee": amount_text(due.fee)}
+            for row, due in zip(position.schedule(), position.installments, strict=True)
+        ]
     terms = loan.terms()
     if terms.pricing is not None:
         rules = terms.pricing.applied_to(rules)
@@ -143,7 +149,16 @@ def schedule_rows(loan: Loan, as_of: date, rules: RuleSet = CN_2023) -> list[dic
         day_count=rules.irregular_period_day_count,
         calendar=terms.calendar,
     )
-    return [row.as_row() for row in rows]
+    pricing = terms.pricing
+    fee = (
+        pricing.scheduled_fee(terms.amount.amount, terms.currency, first=True)
+        if pricing is not None
+        else Decimal(0)
+    )
+    shares = spread_fee(fee, len(rows), terms.currency)
+    return [
+        {**row.as_row(), "fee": amount_text(share)} for row, share in zip(rows, shares, strict=True)
+    ]
 
 
 def loan_row(

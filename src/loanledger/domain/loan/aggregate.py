@@ -78,6 +78,7 @@ from loanledger.domain.products.pricing import (
     DEFAULT_PRODUCT_ID,
     DEFAULT_PRODUCT_VERSION,
     Pricing,
+    spread_fee,
 )
 from loanledger.domain.rate_reset import RateReset
 from loanledger.domain.rates import AnnualRate
@@ -287,8 +288,9 @@ class LoanCore(EventSourcedAggregate):
         as_of: date | None = None,
     ) -> Decimal | None:
         """The annualised rate of the contract's cash flows (`domain.products.apr`): the
-        approved amount received on the first disbursement date (the approval date before
-        money moves) and the contract schedule's installments; None before approval. With
+        approved amount (less a withheld origination fee) received on the first disbursement
+        date (the approval date before money moves) and the contract schedule's installments
+        with their shares of a scheduled origination fee; None before approval. With
         `annual_rate` (a floating loan's rate in force), the contract's cash flows at that rate.
         With `as_of`, from the facts effective by then: None before the approval's date, and the
         approval date as the start until the first disbursement's date is reached."""
@@ -320,11 +322,12 @@ class LoanCore(EventSourcedAggregate):
         )
         # A bullet loan's one installment falls due term_months after the disbursement month.
         first_period = terms.term_months if len(rows) == 1 else 1
-        fee = (
-            terms.pricing.origination_fee(terms.amount.amount, terms.currency, first=True)
-            if terms.pricing is not None
-            else Decimal(0)
-        )
+        pricing = terms.pricing
+        amount, currency = terms.amount.amount, terms.currency
+        fee = pricing.withheld_fee(amount, currency, first=True) if pricing else Decimal(0)
+        # An origination fee spread over the schedule is paid with the installments.
+        scheduled = pricing.scheduled_fee(amount, currency, first=True) if pricing else Decimal(0)
+        shares = spread_fee(scheduled, len(rows), currency)
         if terms.calendar is not None:
             # Periods are months by contract: a due date a holiday moved into the next month
             # (28 September to 8 October) is still its own month's installment.
@@ -334,8 +337,11 @@ class LoanCore(EventSourcedAggregate):
                 for number, _, principal, interest in rows
             )
         return apr(
-            terms.amount.amount - fee,  # what the borrower receives
-            [(due, principal + interest) for _, due, principal, interest in rows],
+            amount - fee,  # what the borrower receives
+            [
+                (due, principal + interest + share)
+                for (_, due, principal, interest), share in zip(rows, shares, strict=True)
+            ],
             first_period=first_period,
         )
 

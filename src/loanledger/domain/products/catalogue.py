@@ -21,7 +21,12 @@ from loanledger.domain.errors import FloatingRateError, OutsideProductError, Unk
 from loanledger.domain.policy import BookEvent
 from loanledger.domain.products.calendars import CalendarDefined
 from loanledger.domain.products.floating import FloatingRate
-from loanledger.domain.products.pricing import ROUNDINGS, AllocationStrategy, Pricing
+from loanledger.domain.products.pricing import (
+    ROUNDINGS,
+    AllocationStrategy,
+    LateFeeTerms,
+    Pricing,
+)
 from loanledger.domain.rate_index import IndexValue
 from loanledger.domain.rates import DayCount
 
@@ -51,7 +56,8 @@ class ProductDefined(BookEvent):
     allocation: str
     grace_days: int = 0
     fees: dict[str, dict[str, str | int]] | None = None
-    """{"origination": {"flat": "200.00"}} or {"origination": {"percent": "0.01"}}."""
+    """{"origination": {"flat": "200.00"}} or {"origination": {"percent": "0.01"}} (with
+    `"collect": "schedule"` when spread over the installments), "prepayment" and "late"."""
     defined_by: str | None = None
     calendar: str | None = None
     """The holiday calendar the due dates follow (None: none, no date moves)."""
@@ -107,6 +113,13 @@ class ProductVersion:
             grace_days=fact.grace_days,
             origination_flat=_origination(fact, "flat"),
             origination_percent=_origination(fact, "percent"),
+            origination_on_schedule=(fact.fees or {}).get("origination", {}).get("collect")
+            == "schedule",
+            late_fee=(
+                LateFeeTerms.from_fields(dict((fact.fees or {})["late"]))
+                if "late" in (fact.fees or {})
+                else None
+            ),
             prepayment_percent=_prepayment(fact, "percent"),
             prepayment_within_months=int(_prepayment(fact, "within_months") or 0),
             calendar_id=fact.calendar,

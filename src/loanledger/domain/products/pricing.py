@@ -13,6 +13,7 @@ today's, byte for byte.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 from datetime import date
 from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal
@@ -63,13 +64,73 @@ class AllocationStrategy(StrEnum):
     HORIZONTAL = "horizontal"
 
     @property
-    def order(self) -> tuple[str, str, str]:
-        """The kinds paid, in order, within one installment (or across them: `horizontal`)."""
+    def order(self) -> tuple[str, str, str, str]:
+        """The kinds paid, in order, within one installment (or across them: `horizontal`).
+
+        A fee (an installment's share of an origination fee spread over the schedule, and its
+        late fee) sits beside penalty, the other charge: right after it where penalty comes
+        first, right before it where penalty comes last."""
         if self is AllocationStrategy.INTEREST_PRINCIPAL_PENALTY:
-            return ("interest", "principal", "penalty")
+            return ("interest", "principal", "fee", "penalty")
         if self is AllocationStrategy.PRINCIPAL_INTEREST_PENALTY:
-            return ("principal", "interest", "penalty")
-        return ("penalty", "interest", "principal")
+            return ("principal", "interest", "fee", "penalty")
+        return ("penalty", "fee", "interest", "principal")
+
+
+@dataclass(frozen=True)
+class LateFeeTerms:
+    """A product's late fee (滞纳金): charged once per installment, at the end of the day the
+    installment is `after_days` days past due (counted like days past due: from the due date +
+    the product's grace) if any of its principal, interest or scheduled fee is unpaid then.
+
+    The fee is `flat`, or `percent` of the installment's principal and interest unpaid at that
+    moment rounded to the minor unit with the product's rounding; it is at most `cap` per
+    installment and, over the loan's life, at most `cap_per_loan` in all (the fee that would
+    pass it is cut to what is left under it, later ones are 0)."""
+
+    after_days: int
+    flat: Decimal | None = None
+    percent: Decimal | None = None
+    cap: Decimal | None = None
+    cap_per_loan: Decimal | None = None
+
+    def charge(
+        self, unpaid: Decimal, charged_before: Decimal, currency: Currency, rounding: str
+    ) -> Decimal:
+        """The fee on an installment whose principal and interest unpaid are `unpaid`, when the
+        loan's late fees charged before come to `charged_before`."""
+        if self.percent is not None:
+            fee = round_to_minor(Fraction(unpaid) * Fraction(self.percent), currency, rounding)
+        else:
+            assert self.flat is not None
+            fee = self.flat
+        if self.cap is not None:
+            fee = min(fee, self.cap)
+        if self.cap_per_loan is not None:
+            fee = min(fee, max(self.cap_per_loan - charged_before, Decimal(0)))
+        return fee
+
+    def as_fields(self) -> dict[str, Any]:
+        fields: dict[str, Any] = {"after_days": self.after_days}
+        for name in ("flat", "percent", "cap", "cap_per_loan"):
+            value = getattr(self, name)
+            if value is not None:
+                fields[name] = format(value, "f")
+        return fields
+
+    @classmethod
+    def from_fields(cls, fields: dict[str, Any]) -> LateFeeTerms:
+        def value(name: str) -> Decimal | None:
+            found = fields.get(name)
+            return Decimal(found) if found is not None else None
+
+        return cls(
+            after_days=int(fields["after_days"]),
+            flat=value("flat"),
+            percent=value("percent"),
+            cap=value("cap"),
+            cap_per_loan=value("cap_per_loan"),
+        )
 
 
 @dataclass(frozen=True)
@@ -88,10 +149,15 @@ class Pricing:
     """An origination fee of this amount, withheld from the first disbursement."""
     origination_percent: Decimal | None = None
     """An origination fee of this fraction of each disbursement, withheld from it."""
+    origination_on_schedule: bool = False
+    """The origination fee is not withheld but spread over the installments (`collect:
+    "schedule"`): see `spread_fee`."""
     prepayment_percent: Decimal | None = None
     """A prepayment fee of this fraction of the principal prepaid ..."""
     prepayment_within_months: int = 0
     """... on prepayments dated before the first disbursement date + this many months."""
+    late_fee: LateFeeTerms | None = None
+    """A late fee per overdue installment (None: the product charges none)."""
     grace_days: int = 0
     """Days after a due date inside which an unpaid installment bears no penalty and does not
     count as past due: days past due and penalty count from the due date + grace_days (so DPD 1,
@@ -129,6 +195,20 @@ class Pricing:
             return self.origination_flat
         return Decimal(0)
 
+    def withheld_fee(self, amount: Decimal, currency: Currency, *, first: bool) -> Decimal:
+        """The origination fee withheld from a disbursement's proceeds (0 when the product
+        spreads it over the schedule instead)."""
+        if self.origination_on_schedule:
+            return Decimal(0)
+        return self.origination_fee(amount, currency, first=first)
+
+    def scheduled_fee(self, amount: Decimal, currency: Currency, *, first: bool) -> Decimal:
+        """The origination fee a disbursement adds to the installments (0 unless the product
+        spreads it over the schedule)."""
+        if not self.origination_on_schedule:
+            return Decimal(0)
+        return self.origination_fee(amount, currency, first=first)
+
     def prepayment_fee_rate(self, first_disbursed_on: date, on: date) -> Fraction:
         """The fee rate on principal prepaid on `on` (0 outside the product's window)."""
         if self.prepayment_percent is None:
@@ -156,6 +236,8 @@ class Pricing:
                 if self.origination_percent is not None
                 else {}
             ),
+            **({"origination_fee_collect": "schedule"} if self.origination_on_schedule else {}),
+            **({"late_fee": self.late_fee.as_fields()} if self.late_fee is not None else {}),
             **(
                 {
                     "prepayment_fee": {
@@ -187,6 +269,10 @@ class Pricing:
             grace_days=int(fields.get("grace_days", 0)),
             origination_flat=_fee(fields, "flat"),
             origination_percent=_fee(fields, "percent"),
+            origination_on_schedule=fields.get("origination_fee_collect") == "schedule",
+            late_fee=(
+                LateFeeTerms.from_fields(fields["late_fee"]) if "late_fee" in fields else None
+            ),
             prepayment_percent=(
                 Decimal(fields["prepayment_fee"]["percent"]) if "prepayment_fee" in fields else None
             ),
@@ -197,6 +283,18 @@ class Pricing:
             business_day=fields.get("business_day"),
             floating=FloatingRate.from_fields(fields["rate"]) if "rate" in fields else None,
         )
+
+
+def spread_fee(fee: Decimal, count: int, currency: Currency) -> list[Decimal]:
+    """An origination fee spread evenly over `count` installments: each share is fee / count
+    rounded DOWN to the minor unit (ROUND_DOWN, so the shares before the last never pass the
+    fee) and the last takes the remainder, so the shares sum to the fee exactly. 100.00 over
+    12: eleven of 8.33 and a last of 8.37."""
+    if count <= 0 or not fee:
+        return [Decimal(0)] * max(count, 0)
+    unit = currency.quantum
+    share = Decimal(math.floor(Fraction(fee) / count / Fraction(unit))) * unit  # ROUND_DOWN
+    return [share] * (count - 1) + [fee - share * (count - 1)]
 
 
 def _fee(fields: dict[str, Any], kind: str) -> Decimal | None:

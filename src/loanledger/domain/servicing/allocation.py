@@ -40,7 +40,8 @@ def allocate_due(
 ) -> Decimal:
     """Spread `remaining` over the installments due on or before `day` by the loan's
     allocation strategy (`AllocationStrategy`); return what is left. Each installment's
-    penalty is first accrued through the day before (算头不算尾)."""
+    penalty is first accrued through the day before (算头不算尾). Fees paid are added to
+    `allocation["fee"]` (they are kept per loan in the books, so `parts` leaves them out)."""
     order = walk.allocation.order
     horizontal = walk.allocation is AllocationStrategy.HORIZONTAL
     reached: list[tuple[InstallmentDue, tuple[Decimal, Decimal, Decimal]]] = []
@@ -88,7 +89,7 @@ def allocate_due(
 def pay(
     due: InstallmentDue, kind: str, remaining: Decimal, currency: Currency, rounding: str
 ) -> Decimal:
-    """Pay up to `remaining` of one kind (penalty, interest, principal) of `due`."""
+    """Pay up to `remaining` of one kind (penalty, fee, interest, principal) of `due`."""
     if kind == "penalty":
         owed = due.penalty_owed(currency, rounding)
         paid = min(remaining, owed)
@@ -100,6 +101,9 @@ def pay(
     elif kind == "interest":
         paid = min(remaining, due.interest_unpaid)
         due.interest_paid += paid
+    elif kind == "fee":
+        paid = min(remaining, due.fee_unpaid)
+        due.fee_paid += paid
     else:
         paid = min(remaining, due.principal_unpaid)
         due.principal_paid += paid

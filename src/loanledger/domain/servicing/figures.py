@@ -103,7 +103,8 @@ class Allocation:
     overpayment_applied: Decimal = ZERO
     """Overpayment held before this repayment that its prepayment used."""
     fee: Decimal = ZERO
-    """A product's prepayment fee this prepayment paid."""
+    """Fees this repayment paid: installments' scheduled and late fees, and a product's
+    prepayment fee."""
 
     def as_dict(self) -> dict[str, str]:
         parts = {
@@ -135,6 +136,15 @@ class InstallmentDue:
     accrued_through: date | None = None
     start: date | None = None
     """Where this installment's interest period started (for month-end accruals)."""
+    fee: Decimal = ZERO
+    """This installment's share of an origination fee spread over the schedule: part of what
+    falls due with it (`overdue_base`)."""
+    late_fee: Decimal = ZERO
+    """The late fee charged on it (a charge, like penalty: it alone never makes it past due)."""
+    fee_paid: Decimal = ZERO
+    """Paid of `fee` and `late_fee` (the scheduled share first)."""
+    late_fee_decided: bool = False
+    """Its late-fee day has passed (the fee was charged, or nothing was unpaid then)."""
 
     def copy(self) -> InstallmentDue:
         """A copy to walk on (every field is an immutable value)."""
@@ -151,8 +161,22 @@ class InstallmentDue:
         return self.interest - self.interest_paid
 
     @property
+    def scheduled_fee_unpaid(self) -> Decimal:
+        return self.fee - self.fee_paid if self.fee > self.fee_paid else ZERO
+
+    @property
+    def fee_unpaid(self) -> Decimal:
+        """Scheduled share and late fee not yet paid."""
+        return self.fee + self.late_fee - self.fee_paid
+
+    @property
     def overdue_base(self) -> Decimal:
-        return self.principal_unpaid + self.interest_unpaid
+        """What falls due with the installment and is unpaid: principal, interest and its share
+        of a scheduled fee (what days past due and penalty look at)."""
+        base = self.principal - self.principal_paid + self.interest - self.interest_paid
+        if self.fee:
+            return base + self.scheduled_fee_unpaid
+        return base
 
     def penalty_owed(self, currency: Currency, rounding: str) -> Decimal:
         if not self.penalty_unpaid:
@@ -166,6 +190,7 @@ class InstallmentDue:
             self.principal == self.principal_paid
             and self.interest == self.interest_paid
             and (not self.penalty_unpaid)
+            and self.fee + self.late_fee == self.fee_paid
         )
 
 
@@ -188,7 +213,9 @@ class Position:
     refunds: dict[str, Decimal] = field(default_factory=dict)
     """Per refund reference, what it paid back (at most what was held on its date)."""
     fees_charged: Decimal = ZERO
-    """Fees charged so far (an origination fee withheld from the proceeds)."""
+    """Fees charged so far (origination, prepayment and late fees)."""
+    late_fees_charged: Decimal = ZERO
+    """Late fees charged so far (what a product's `cap_per_loan` bounds)."""
     grace_days: int = 0
     """The pinned product's grace: days past due count from each due date + grace_days."""
     arrears_cleared_on: date | None = None
@@ -217,6 +244,11 @@ class Position:
             (due.penalty_owed(self.currency, self.rounding) for due in self.installments),
             start=ZERO,
         )
+
+    @property
+    def fees_outstanding(self) -> Decimal:
+        """Fees charged and not yet paid: scheduled shares (due or not) and late fees."""
+        return sum((due.fee_unpaid for due in self.installments), start=ZERO)
 
     @property
     def days_past_due(self) -> int:
@@ -254,6 +286,7 @@ class Position:
             and self.principal_outstanding == 0
             and all(due.interest_unpaid == 0 for due in self.installments)
             and self.penalty_outstanding == 0
+            and self.fees_outstanding == 0
         )
 
     def schedule(self) -> list[Installment]:

@@ -4,7 +4,6 @@ conventions are in the `domain.servicing` package docstring).
 
 from __future__ import annotations
 
-import math
 from dataclasses import replace
 from datetime import date, timedelta
 from decimal import Decimal
@@ -24,6 +23,13 @@ from loanledger.domain.schedule import (
 )
 from loanledger.domain.servicing.allocation import allocate_due
 from loanledger.domain.servicing.contract import contract_dues, contract_schedule, installment_dues
+from loanledger.domain.servicing.fees import (
+    charge_late_fees,
+    keep_fee_shares,
+    prepayment_fee,
+    principal_with_fee,
+    schedule_fee,
+)
 from loanledger.domain.servicing.figures import (
     ONE_DAY,
     ZERO,
@@ -61,6 +67,7 @@ class Walk:
         )
         self.grace = timedelta(days=self.position.grace_days)
         """Penalty accrues only for days after a due date + the product's grace."""
+        self.late_fee = pricing.late_fee if pricing is not None else None
         self.penalty_multiplier = rules.penalty_multiplier
         self.daily_penalty_rate = self._daily_penalty_rate()
         self.reached: date | None = None
@@ -107,6 +114,7 @@ class Walk:
     def finish(self, as_of: date) -> None:
         """Bring the walk to the end of `as_of`."""
         self.advance_to(as_of)
+        self.charge_late_fees(as_of)
         self.accrue_all(as_of)
         self.end_of_day(as_of)
 
@@ -130,6 +138,20 @@ class Walk:
                 month_end = _month_end(month_end + ONE_DAY)
         self._due_through(day)
         self.reached = day
+        self.charge_late_fees(day - ONE_DAY)
+
+    def charge_late_fees(self, through: date) -> None:
+        """Charge the product's late fees that arose by the end of `through` (`fees`)."""
+        if self.late_fee is not None:
+            charge_late_fees(
+                self.position,
+                self.late_fee,
+                self.grace,
+                self.rules.rounding,
+                self.books,
+                self._non_accrual,
+                through,
+            )
 
     def _due_through(self, day: date) -> None:
         """Installments due after the last point reached and on or before `day` fall due."""
@@ -190,14 +212,18 @@ class Walk:
         to_principal = min(held, due.principal_unpaid)
         due.principal_paid += to_principal
         held -= to_principal
+        to_fee = min(held, due.scheduled_fee_unpaid)  # its share of a scheduled fee, last
+        due.fee_paid += to_fee
+        held -= to_fee
         if self.books is not None:
             self.books.settle(
                 due.due_date,
                 "overpayment_applied",
                 str(due.number),
                 OVERPAYMENTS,
-                to_interest + to_principal,
+                to_interest + to_principal + to_fee,
                 [(due.number, ZERO, to_interest, to_principal)],
+                fees_met=to_fee,
             )
         self.position.overpayment = held
 
@@ -253,11 +279,10 @@ class Walk:
         position = self.position
         first = position.first_disbursed_on is None
         pricing = self.pricing
-        fee = (
-            pricing.origination_fee(fact.amount.amount, self.currency, first=first)
-            if pricing is not None
-            else ZERO
-        )
+        fee = scheduled = ZERO
+        if pricing is not None:
+            fee = pricing.withheld_fee(fact.amount.amount, self.currency, first=first)
+            scheduled = pricing.scheduled_fee(fact.amount.amount, self.currency, first=first)
         if fee:
             # Withheld from the proceeds: the borrower receives the amount less the fee.
             position.fees_charged += fee
@@ -283,15 +308,17 @@ class Walk:
             position.installments = contract_dues(rows, fact.on)
             if self.books is not None:
                 self.books.disburse(fact.on, fact.amount.amount, fact.reference)
+            schedule_fee(self.position, fact.on, fact.reference, scheduled, self.books)
             return
         if self.books is not None:
             self.books.disburse(fact.on, fact.amount.amount, fact.reference)
         self._reamortise_from(fact.on, principal_change=fact.amount.amount)
+        schedule_fee(self.position, fact.on, fact.reference, scheduled, self.books)
 
     def repay(self, fact: MoneyFact) -> None:
         day = fact.on
         remaining = fact.amount.amount
-        allocation = {"penalty": ZERO, "interest": ZERO, "principal": ZERO}
+        allocation = {"penalty": ZERO, "fee": ZERO, "interest": ZERO, "principal": ZERO}
         parts: list[tuple[int, Decimal, Decimal, Decimal]] = []
         # Only the books ask whether the loan is in non-accrual (before this payment).
         off = self._non_accrual(day) if self.books is not None else False
@@ -302,8 +329,11 @@ class Walk:
         held = self.position.overpayment
         if fact.prepay and (remaining > 0 or held > 0):
             # The money already held for the loan prepays with this remainder (issue 23).
-            prepaid, interest, number, fee = self._prepay(day, remaining + held, fact.keep)
-            used = prepaid + interest + fee
+            prepaid, interest, number, fee, fees_paid = self._prepay(
+                day, remaining + held, fact.keep
+            )
+            allocation["fee"] += fees_paid
+            used = prepaid + interest + fee + fees_paid
             held_used = max(used - remaining, ZERO)
             remaining = max(remaining - used, ZERO)
             allocation["interest"] += interest
@@ -323,6 +353,7 @@ class Walk:
                 to_overpayment=remaining,
                 from_overpayment=held_used,
                 fee=fee,
+                fees_met=allocation["fee"],
             )
         self.position.overpayment += remaining - held_used
         self.position.fees_charged += fee
@@ -335,7 +366,7 @@ class Walk:
             prepaid_principal=prepaid,
             overpayment=remaining,
             overpayment_applied=held_used,
-            fee=fee,
+            fee=fee + allocation["fee"],
         )
 
     def write_off(self, fact: MoneyFact) -> None:
@@ -411,7 +442,10 @@ class Walk:
         if future:
             # Interest a prepayment paid ahead this period is paid, not capitalised.
             accrued = max(accrued - future[0].interest_paid, ZERO)
-        capitalised = arrears + penalty + accrued
+        # Fees charged and unpaid (scheduled shares, due or not, and late fees) are capitalised
+        # too: the new schedule carries no fee of the old one.
+        fees = position.fees_outstanding
+        capitalised = arrears + penalty + accrued + fees
         if self.books is not None:
             off = self._non_accrual(day)
             for due in due_now:
@@ -421,12 +455,15 @@ class Walk:
                 recognised = self.books.bucket(number).interest_recognised
                 self.books.recognise_interest(day, number, recognised + accrued, off=off)
             moved = [due.number for due in due_now] + ([future[0].number] if accrued else [])
-            self.books.capitalise(day, moved, capitalised)
+            self.books.capitalise(day, moved, capitalised, fees=bool(fees))
         for due in due_now:
             # What was unpaid is not forgiven: it moves into the new principal.
             due.principal = due.principal_paid
             due.interest = due.interest_paid
             due.penalty_unpaid = Fraction(0)
+            due.fee = min(due.fee, due.fee_paid)
+            due.late_fee = due.fee_paid - due.fee
+            due.late_fee_decided = True
             if self.books is not None:
                 bucket = self.books.bucket(due.number)
                 bucket.interest_recognised = due.interest
@@ -464,15 +501,15 @@ class Walk:
 
     def _prepay(
         self, day: date, amount: Decimal, keep: str
-    ) -> tuple[Decimal, Decimal, int, Decimal]:
+    ) -> tuple[Decimal, Decimal, int, Decimal, Decimal]:
         """Prepay up to `amount` now: first the interest accrued in the current period, then
         principal with the product's prepayment fee on it. Return (principal prepaid, interest
-        paid, number of the installment that carries that interest, fee); what is not used is
-        left to the caller to hold."""
+        paid, number of the installment that carries that interest, prepayment fee, scheduled
+        fees paid off: `fees`); what is not used is left to the caller to hold."""
         future = [due for due in self.position.installments if due.due_date > day]
         outstanding = sum((due.principal_unpaid for due in future), start=ZERO)
         if outstanding == 0:
-            return ZERO, ZERO, 0, ZERO
+            return ZERO, ZERO, 0, ZERO, ZERO
         rate = Fraction(0)
         if self.pricing is not None and self.position.first_disbursed_on is not None:
             rate = self.pricing.prepayment_fee_rate(self.position.first_disbursed_on, day)
@@ -481,18 +518,22 @@ class Walk:
         # Interest of the next installment paid ahead by an earlier prepayment this period.
         paid_ahead = first.interest_paid
         owed = max(carried - paid_ahead, ZERO)
-        if amount >= outstanding + owed + self._fee_on(outstanding, rate):
-            # Pays the loan off: the carried interest and all principal in the next installment,
-            # paid today; the installments after it are no longer owed and leave the schedule.
+        fees = sum((due.fee_unpaid for due in future), start=ZERO)
+        payoff_fee = prepayment_fee(outstanding, rate, self.currency, self.rules.rounding)
+        if amount >= outstanding + owed + fees + payoff_fee:
+            # Pays the loan off: the carried interest, all principal and the fees scheduled in
+            # the next installment, paid today; the installments after it are no longer owed
+            # and leave the schedule.
             first = first.copy()  # not yet due: it may be shared with a remembered walk
             first.principal = first.principal_paid = outstanding
             first.interest = first.interest_paid = paid_ahead + owed
+            first.fee = first.fee_paid = first.fee_paid + fees
             self.position.installments = [
                 due for due in self.position.installments if due.due_date <= day
             ] + [first]
-            return outstanding, owed, first.number, self._fee_on(outstanding, rate)
+            return outstanding, owed, first.number, payoff_fee, fees
         interest = min(amount, owed)
-        principal = self._principal_with_fee(amount - interest, rate)
+        principal = principal_with_fee(amount - interest, rate, self.currency, self.rules.rounding)
         if principal > 0:
             self._reamortise_from(day, principal_change=-principal, keep=keep)
             first = next(due for due in self.position.installments if due.due_date > day)
@@ -503,26 +544,8 @@ class Walk:
             ]
             first = replaced
         first.interest_paid = paid_ahead + interest
-        return principal, interest, first.number, self._fee_on(principal, rate)
-
-    def _fee_on(self, principal: Decimal, rate: Fraction) -> Decimal:
-        """The prepayment fee on `principal` prepaid: rounded with the product's rounding."""
-        if not rate:
-            return ZERO
-        return round_to_minor(Fraction(principal) * rate, self.currency, self.rules.rounding)
-
-    def _principal_with_fee(self, available: Decimal, rate: Fraction) -> Decimal:
-        """The most principal that `available` prepays with its fee on top, to the minor unit
-        (what is left over, less than a unit and its fee, is held)."""
-        if not rate or available <= 0:
-            return available
-        unit = self.currency.quantum
-        principal = Decimal(math.floor(Fraction(available) / (1 + rate) / Fraction(unit))) * unit
-        while principal > 0 and principal + self._fee_on(principal, rate) > available:
-            principal -= unit
-        while principal + unit + self._fee_on(principal + unit, rate) <= available:
-            principal += unit  # rounding the fee down may let one more unit fit
-        return principal
+        fee = prepayment_fee(principal, rate, self.currency, self.rules.rounding)
+        return principal, interest, first.number, fee, ZERO
 
     def _period_start(self, day: date) -> date:
         """Where interest of the current period started: the last due date, re-amortisation or
@@ -610,6 +633,7 @@ class Walk:
                 calendar=self.calendar,
             )
         replaced = installment_dues(rows, day)
+        keep_fee_shares(future, replaced, self.currency)
         replaced[0].interest += carried
         self.carried = {replaced[0].number: carried}
         self.last_reamortised_on = day
