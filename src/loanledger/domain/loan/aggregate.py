@@ -18,7 +18,6 @@ from uuid import UUID
 
 from loanledger.domain.aggregate import EventSourcedAggregate
 from loanledger.domain.books import Books, Posting
-from loanledger.domain.calendar import default_repayment_day, installment_due_date
 from loanledger.domain.duties import among, same_person
 from loanledger.domain.errors import (
     InvalidDateError,
@@ -28,6 +27,7 @@ from loanledger.domain.errors import (
 )
 from loanledger.domain.event import DomainEvent
 from loanledger.domain.lifecycle import recorded_stage
+from loanledger.domain.loan.contract_apr import contract_apr
 from loanledger.domain.loan.limits import (
     MAX_REMEMBERED_POSITIONS,
 )
@@ -72,20 +72,17 @@ from loanledger.domain.postloan import (
     assess,
     post_loan_state,
 )
-from loanledger.domain.products.apr import apr
 from loanledger.domain.products.calendars import BusinessCalendar, CalendarVersion
 from loanledger.domain.products.pricing import (
     DEFAULT_PRODUCT_ID,
     DEFAULT_PRODUCT_VERSION,
     Pricing,
-    spread_fee,
 )
 from loanledger.domain.rate_reset import RateReset
 from loanledger.domain.rates import AnnualRate
 from loanledger.domain.rules import CN_2023, RuleSet
 from loanledger.domain.schedule import parse_repayment_method
 from loanledger.domain.servicing import MoneyFact, Position, Terms, derive_position
-from loanledger.domain.servicing.contract import contract_schedule
 
 
 class LoanCore(EventSourcedAggregate):
@@ -305,45 +302,7 @@ class LoanCore(EventSourcedAggregate):
             ),
             default=approval.effective_date,
         )
-        terms = self.terms()
-        if annual_rate is not None:
-            terms = replace(terms, annual_rate=AnnualRate.of(annual_rate))
-        priced = terms.pricing.applied_to(rules) if terms.pricing is not None else rules
-        rows = contract_schedule(
-            terms.amount,
-            terms.annual_rate,
-            terms.term_months,
-            terms.method,
-            start,
-            terms.repayment_day or default_repayment_day(start),
-            priced.rounding,
-            priced.irregular_period_day_count,
-            terms.calendar,
-        )
-        # A bullet loan's one installment falls due term_months after the disbursement month.
-        first_period = terms.term_months if len(rows) == 1 else 1
-        pricing = terms.pricing
-        amount, currency = terms.amount.amount, terms.currency
-        fee = pricing.withheld_fee(amount, currency, first=True) if pricing else Decimal(0)
-        # An origination fee spread over the schedule is paid with the installments.
-        scheduled = pricing.scheduled_fee(amount, currency, first=True) if pricing else Decimal(0)
-        shares = spread_fee(scheduled, len(rows), currency)
-        if terms.calendar is not None:
-            # Periods are months by contract: a due date a holiday moved into the next month
-            # (28 September to 8 October) is still its own month's installment.
-            day = terms.repayment_day or default_repayment_day(start)
-            rows = tuple(
-                (number, installment_due_date(start, day, number), principal, interest)
-                for number, _, principal, interest in rows
-            )
-        return apr(
-            amount - fee,  # what the borrower receives
-            [
-                (due, principal + interest + share)
-                for (_, due, principal, interest), share in zip(rows, shares, strict=True)
-            ],
-            first_period=first_period,
-        )
+        return contract_apr(self.terms(), rules, start, annual_rate)
 
     def money_facts(self) -> list[MoneyFact]:
         """The facts of the money walk; built once per version of the loan (they are derived
