@@ -10,11 +10,12 @@ the loans (so `verify` checks their chains), under aggregate ids of their own na
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import date, datetime
 from decimal import Decimal
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 from uuid import UUID, uuid5
 
 from loanledger.application.rates import publish_rate
@@ -73,6 +74,9 @@ MAX_ATTEMPTS = 10
 BookCache = dict[object, Any]
 """Policy and staff streams as read once for a batch of loan commands (a bulk load reads them
 once, not line by line); whoever holds one empties it when the batch records a book fact."""
+
+Stream = TypeVar("Stream", Product, Calendar, RateIndex)
+"""A book stream read by `_stream`: a product's versions, a calendar's, an index's values."""
 
 
 def product_uuid(product_id: str) -> UUID:
@@ -141,44 +145,36 @@ class BookRegister:
             event.mutate(member)
         return member
 
-    def product(self, product_id: str, *, cache: BookCache | None = None) -> Product:
-        """A product's stream of versions as stored (read once per batch with `cache`)."""
-        key = ("product", product_id)
+    def _stream(
+        self, key: tuple[str, str], make: Callable[[], Stream], cache: BookCache | None
+    ) -> Stream:
+        """A book stream (a product's versions, a calendar's, an index's values) as stored, read
+        once per batch with `cache`: `make` gives the empty aggregate its events are applied to."""
         if cache is not None and key in cache:
-            found: Product = cache[key]
+            found: Stream = cache[key]
             return found
-        product = Product(product_uuid(product_id))
-        for event in self._events(product.id, 0):
-            event.mutate(product)
-        if cache is not None:
-            cache[key] = product
-        return product
-
-    def calendar(self, calendar_id: str, *, cache: BookCache | None = None) -> Calendar:
-        """A holiday calendar's stream of versions as stored (read once per batch with `cache`)."""
-        key = ("calendar", calendar_id)
-        if cache is not None and key in cache:
-            found: Calendar = cache[key]
-            return found
-        calendar = Calendar(calendar_uuid(calendar_id))
-        for event in self._events(calendar.id, 0):
-            event.mutate(calendar)
-        if cache is not None:
-            cache[key] = calendar
-        return calendar
-
-    def rate_index(self, index: str, *, cache: BookCache | None = None) -> RateIndex:
-        """An index's stream of published values as stored (read once per batch with `cache`)."""
-        key = ("index", index)
-        if cache is not None and key in cache:
-            found: RateIndex = cache[key]
-            return found
-        stream = RateIndex(index_uuid(index))
+        stream = make()
         for event in self._events(stream.id, 0):
             event.mutate(stream)
         if cache is not None:
             cache[key] = stream
         return stream
+
+    def product(self, product_id: str, *, cache: BookCache | None = None) -> Product:
+        """A product's stream of versions as stored (read once per batch with `cache`)."""
+        return self._stream(
+            ("product", product_id), lambda: Product(product_uuid(product_id)), cache
+        )
+
+    def calendar(self, calendar_id: str, *, cache: BookCache | None = None) -> Calendar:
+        """A holiday calendar's stream of versions as stored (read once per batch with `cache`)."""
+        return self._stream(
+            ("calendar", calendar_id), lambda: Calendar(calendar_uuid(calendar_id)), cache
+        )
+
+    def rate_index(self, index: str, *, cache: BookCache | None = None) -> RateIndex:
+        """An index's stream of published values as stored (read once per batch with `cache`)."""
+        return self._stream(("index", index), lambda: RateIndex(index_uuid(index)), cache)
 
     def index_value(self, index: str, on: date, known_at: datetime | None = None) -> IndexValue:
         """The index's value in force on `on` as known at `known_at` (NoIndexRateError: none)."""

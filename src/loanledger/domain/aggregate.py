@@ -11,7 +11,7 @@ repository and `Application.save` work with it unchanged.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any, ClassVar, Generic, TypeVar
 from uuid import UUID
 
 from loanledger.domain.event import DomainEvent
@@ -63,3 +63,22 @@ class EventSourcedAggregate:
     @property
     def has_pending_events(self) -> bool:
         return bool(self._pending)
+
+
+class FactStream(EventSourcedAggregate, Generic[E]):
+    """A book stream of one kind of fact, each version kept in `facts` in order (a product's
+    versions, a holiday calendar's, an index's published values); `fact_type` is that kind and
+    `what` names the stream in the error for any other event."""
+
+    fact_type: ClassVar[type[DomainEvent]]
+    what: ClassVar[str]
+
+    def __init__(self, aggregate_id: UUID) -> None:
+        super().__init__(aggregate_id)
+        self.facts: list[E] = []
+
+    def apply(self, event: Any) -> None:
+        if not isinstance(event, self.fact_type):
+            raise TypeError(f"{self.what} cannot apply {type(event).__name__}")
+        super().apply(event)
+        self.facts.append(event)  # type: ignore[arg-type]  # checked above: it is a fact_type

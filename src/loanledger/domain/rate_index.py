@@ -17,9 +17,8 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
-from uuid import UUID
 
-from loanledger.domain.aggregate import EventSourcedAggregate
+from loanledger.domain.aggregate import FactStream
 from loanledger.domain.errors import InvalidIndexRateError, NoIndexRateError
 from loanledger.domain.money import parse_decimal
 from loanledger.domain.policy import BookEvent
@@ -75,18 +74,11 @@ class IndexValue:
     version: int
 
 
-class RateIndex(EventSourcedAggregate):
+class RateIndex(FactStream[RatePublished]):
     """The stream of one index's published values."""
 
-    def __init__(self, aggregate_id: UUID) -> None:
-        super().__init__(aggregate_id)
-        self.facts: list[RatePublished] = []
-
-    def apply(self, event: Any) -> None:
-        if not isinstance(event, RatePublished):
-            raise TypeError(f"a rate index cannot apply {type(event).__name__}")
-        super().apply(event)
-        self.facts.append(event)
+    fact_type = RatePublished
+    what = "a rate index"
 
     def published(self, on: date, known_at: datetime | None = None) -> RatePublished | None:
         """The fact publishing the value for exactly `on`, as known at `known_at` (the latest

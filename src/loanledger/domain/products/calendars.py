@@ -24,9 +24,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Any
-from uuid import UUID
 
-from loanledger.domain.aggregate import EventSourcedAggregate
+from loanledger.domain.aggregate import FactStream
 from loanledger.domain.errors import InvalidCalendarError, UnknownCalendarError
 from loanledger.domain.policy import BookEvent
 
@@ -131,18 +130,11 @@ class CalendarDefined(BookEvent):
         return Calendar(self.originator_id)
 
 
-class Calendar(EventSourcedAggregate):
+class Calendar(FactStream[CalendarDefined]):
     """The stream of one calendar's versions."""
 
-    def __init__(self, aggregate_id: UUID) -> None:
-        super().__init__(aggregate_id)
-        self.facts: list[CalendarDefined] = []
-
-    def apply(self, event: Any) -> None:
-        if not isinstance(event, CalendarDefined):
-            raise TypeError(f"a calendar cannot apply {type(event).__name__}")
-        super().apply(event)
-        self.facts.append(event)
+    fact_type = CalendarDefined
+    what = "a calendar"
 
     def define(
         self,

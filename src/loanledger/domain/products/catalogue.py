@@ -14,9 +14,8 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
-from uuid import UUID
 
-from loanledger.domain.aggregate import EventSourcedAggregate
+from loanledger.domain.aggregate import FactStream
 from loanledger.domain.errors import FloatingRateError, OutsideProductError, UnknownProductError
 from loanledger.domain.policy import BookEvent
 from loanledger.domain.products.calendars import CalendarDefined
@@ -186,18 +185,11 @@ def _prepayment(fact: ProductDefined, field: str) -> Decimal | None:
     return Decimal(value) if value is not None else None
 
 
-class Product(EventSourcedAggregate):
+class Product(FactStream[ProductDefined]):
     """The stream of one product's versions."""
 
-    def __init__(self, aggregate_id: UUID) -> None:
-        super().__init__(aggregate_id)
-        self.facts: list[ProductDefined] = []
-
-    def apply(self, event: Any) -> None:
-        if not isinstance(event, ProductDefined):
-            raise TypeError(f"a product cannot apply {type(event).__name__}")
-        super().apply(event)
-        self.facts.append(event)
+    fact_type = ProductDefined
+    what = "a product"
 
     def define(self, on: date, recorded_at: datetime, **fields: Any) -> ProductDefined:
         """Record the next version, effective from `on`."""
