@@ -4,6 +4,7 @@ reports, titled with the book and the date, the same bytes for the same book (SV
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -120,3 +121,46 @@ def test_the_aging_buckets_are_filled_with_the_okabe_ito_palette_in_order(
     positions = [text.find(fill) for fill in fills]
     assert all(position >= 0 for position in positions), positions
     assert positions == sorted(positions)  # drawn bucket by bucket, M0 first
+
+
+def test_the_vintage_chart_draws_a_dashed_90_plus_curve_beside_each_30_plus_curve(
+    book: str, tmp_path: Path
+) -> None:
+    """Issue 21: the `vintage` report has DPD 30+ and 90+ shares; the chart draws both, one
+    colour per disbursement month, solid for 30+ and dashed for 90+, the legend saying which."""
+    from loanledger.reports.charts import DRAWERS, OKABE_ITO
+
+    path = tmp_path / "vintage.svg"
+    result = runner.invoke(
+        app, ["chart", "vintage", "--as-of", AS_OF, "--output", str(path), "--db", book]
+    )
+    assert result.exit_code == 0, result.stderr
+    text = path.read_text(encoding="utf-8")
+    assert '<g id="dpd30-2024-01">' in text and '<g id="dpd90-2024-01">' in text
+    for label in ("disbursed in", "threshold", "30+ days past due", "90+ days past due"):
+        assert label in text, label
+    assert "share of amount ever more than 30 / 90 days past due" in text
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = [
+        {"cohort": "2024-01", "months_on_book": m, "dpd30_share": s30, "dpd90_share": s90}
+        for m, s30, s90 in ((0, "0", "0"), (1, "0.5", "0"), (4, "1", "0.5"))
+    ] + [{"cohort": "2024-02", "months_on_book": 0, "dpd30_share": "0", "dpd90_share": None}]
+    figure, axes = plt.subplots()
+    DRAWERS["vintage"](figure, axes, {"rows": rows})
+    lines = {str(line.get_gid()): line for line in axes.get_lines()}
+    plt.close(figure)
+
+    assert sorted(lines) == ["dpd30-2024-01", "dpd30-2024-02", "dpd90-2024-01", "dpd90-2024-02"]
+    shares: dict[str, Any] = {gid: line.get_ydata() for gid, line in lines.items()}
+    assert [float(y) for y in shares["dpd90-2024-01"]] == [0.0, 0.0, 50.0]
+    assert [float(y) for y in shares["dpd30-2024-01"]] == [0.0, 50.0, 100.0]
+    assert (lines["dpd30-2024-01"].get_linestyle(), lines["dpd90-2024-01"].get_linestyle()) == (
+        "-",
+        "--",
+    )
+    assert lines["dpd30-2024-02"].get_color() == lines["dpd90-2024-02"].get_color() == OKABE_ITO[1]

@@ -12,7 +12,7 @@ from typing import Any
 
 from loanledger.application.dates import parse_as_of, parse_known_at
 from loanledger.application.grading import Grading
-from loanledger.application.off_balance import balance_sheet_figures
+from loanledger.application.off_balance import balance_sheet_figures, fee_receivable_of
 from loanledger.application.risk import RISK_REPORTS, RiskReports, StateSource, with_allowance
 from loanledger.application.store import _query
 from loanledger.domain.errors import LoanNotFoundError, UnknownReportError, WrongStateError
@@ -333,7 +333,11 @@ class Queries(Grading):
         rules = self.book.rules(on, known_at)
         view = loan_view(loan, on, rules, contagion=self._contagion(loan, on, known_at))
         rate = rate_view(loan, on, rules)
-        return {**view, **balance_sheet_figures(view), **({"rate": rate} if rate else {})}
+        fees = Decimal(0)
+        if view["fees_outstanding"] != "0.00":  # only a loan owing fees replays its postings
+            fees = fee_receivable_of(loan.postings(on, rules))
+        sheet = balance_sheet_figures(view, fees)
+        return {**view, **sheet, **({"rate": rate} if rate else {})}
 
     def catch_up(self) -> None:
         """Bring the read models up to the stored events (a borrower's loans, which grade each

@@ -5,7 +5,7 @@
 * `npl_par`: NPL ratio and PAR30 (and PAR90) at each month end;
 * `roll_rates`: the month-end to month-end roll-rate matrix as a heat map (share of loans);
 * `vintage`: the cumulative share of each disbursement month's amount ever more than 30 days
-  past due, by months on book.
+  (solid) and 90 days (dashed, same colour) past due, by months on book.
 
 Every chart is titled with the book and the as-of date, its axes say their units, the bucket
 definitions are in the legend, and the colours are the Okabe-Ito palette (distinguishable with
@@ -85,7 +85,7 @@ def draw(name: str, data: dict[str, Any], path: Path, *, book: str, as_of: date)
             "aging": "Aging by principal, loans past due on the right",
             "npl_par": "NPL ratio and portfolio at risk",
             "roll_rates": "Roll rates between month ends (share of loans)",
-            "vintage": "Vintage: share of amount ever more than 30 days past due",
+            "vintage": "Vintage: share of amount ever more than 30 / 90 days past due",
         }[name]
         DRAWERS[name](figure, axes, data)
         axes.set_title(f"{title}\n{book}, as of {as_of.isoformat()}")
@@ -176,20 +176,34 @@ def _roll_rates(figure: Any, axes: Any, data: dict[str, Any]) -> None:
 
 
 def _vintage(figure: Any, axes: Any, data: dict[str, Any]) -> None:
-    curves: dict[str, tuple[list[int], list[float]]] = {}
+    from matplotlib.lines import Line2D
+
+    curves: dict[str, tuple[list[int], list[float], list[float]]] = {}
     for row in data["rows"]:
-        months, shares = curves.setdefault(row["cohort"], ([], []))
+        months, dpd30, dpd90 = curves.setdefault(row["cohort"], ([], [], []))
         months.append(row["months_on_book"])
-        shares.append(float(row["dpd30_share"] or 0) * 100)
-    for index, (cohort, (months, shares)) in enumerate(sorted(curves.items())):
-        style = ("-", "--", ":", "-.")[index // len(OKABE_ITO) % 4]
-        axes.plot(
-            months, shares, linestyle=style, color=OKABE_ITO[index % len(OKABE_ITO)], label=cohort
-        )
+        dpd30.append(float(row["dpd30_share"] or 0) * 100)
+        dpd90.append(float(row["dpd90_share"] or 0) * 100)
+    cohorts = []
+    for index, (cohort, (months, dpd30, dpd90)) in enumerate(sorted(curves.items())):
+        colour = OKABE_ITO[index % len(OKABE_ITO)]
+        marker = (None, "o", "s", "^")[index // len(OKABE_ITO) % 4]  # colours repeat after 8
+        for key, share, style in (("dpd30", dpd30, "-"), ("dpd90", dpd90, "--")):
+            axes.plot(
+                months, share, linestyle=style, color=colour, marker=marker, markersize=4,
+                gid=f"{key}-{cohort}",
+            )  # fmt: skip
+        cohorts.append(Line2D([], [], color=colour, marker=marker, markersize=4, label=cohort))
+    thresholds = [
+        Line2D([], [], color="#000000", linestyle="-", label="30+ days past due"),
+        Line2D([], [], color="#000000", linestyle="--", label="90+ days past due"),
+    ]
     axes.set_xlabel("months on book")
-    axes.set_ylabel("cumulative share of amount ever more than 30 days past due (%)")
+    axes.set_ylabel("cumulative share of amount ever past due beyond the threshold (%)")
     axes.set_ylim(0, 110)
-    axes.legend(title="disbursed in", loc="upper left", fontsize="small", ncols=4)
+    kinds = axes.legend(handles=thresholds, title="threshold", loc="upper right", fontsize="small")
+    axes.add_artist(kinds)
+    axes.legend(handles=cohorts, title="disbursed in", loc="upper left", fontsize="small", ncols=4)
 
 
 DRAWERS: dict[str, Callable[[Any, Any, dict[str, Any]], None]] = {
