@@ -319,6 +319,7 @@ def test_schedule_prints_the_rows_in_force(loaded: str) -> None:
         "installment": "1032.80",
         "principal_remaining": rows[0]["principal_remaining"],
         "fee": "0.00",
+        "annual_rate": "0.06",
     }
 
 

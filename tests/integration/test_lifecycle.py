@@ -56,9 +56,24 @@ def test_an_approved_loan_has_the_contract_schedule_from_its_disbursement_date(
         "installment": "1032.80",
         "principal_remaining": "11027.20",
         "fee": "0.00",
+        "annual_rate": "0.06",
     }
     assert rows[1]["interest"] == "55.14" and rows[1]["principal"] == "977.66"
     assert rows[-1]["due_date"] == "2025-01-15" and rows[-1]["principal_remaining"] == "0.00"
+
+
+def test_every_row_of_a_fixed_rate_loan_carries_the_approved_rate(ledger: LoanLedger) -> None:
+    """Approved at 0.0435 and not yet disbursed (the provisional schedule), then disbursed and
+    part-prepaid (the re-amortised schedule): every row shows the approved rate as written."""
+    for command in pre_loan("L-0003", annual_rate="0.0435"):
+        ledger.execute(command)
+    assert [row["annual_rate"] for row in ledger.schedule("L-0003", as_of="2024-01-10")] == [
+        "0.0435"
+    ] * 12
+    ledger.execute(disburse("L-0003", "2024-01-15", "12000.00"))
+    ledger.execute(repay("L-0003", "2024-02-15", "5000.00", "R-1", prepay=True))
+    rows = ledger.schedule("L-0003", as_of="2024-02-15")
+    assert [row["annual_rate"] for row in rows] == ["0.0435"] * 12
 
 
 def test_an_irregular_first_period_charges_actual_days_over_360(ledger: LoanLedger) -> None:

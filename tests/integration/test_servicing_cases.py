@@ -292,7 +292,12 @@ def test_the_new_schedule_runs_from_the_restructure_date(restructured: LoanLedge
         "installment": "532.72",
         "principal_remaining": "11660.61",
         "fee": "0.00",
+        "annual_rate": "0.05",
     }
+    # Rows due on or before the restructure keep the approved rate; the new ones carry 5%.
+    before = [row for row in restructured.schedule("L-0001") if row["due_date"] <= "2024-03-26"]
+    assert [row["annual_rate"] for row in before] == ["0.06", "0.06"]
+    assert {row["annual_rate"] for row in rows} == {"0.05"}
     assert (rows[1]["due_date"], rows[1]["interest"], rows[1]["principal"]) == (
         "2024-05-26",
         "48.59",

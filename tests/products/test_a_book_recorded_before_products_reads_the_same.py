@@ -20,7 +20,7 @@ FIXTURE = Path(__file__).parent.parent / "fixtures" / "main_book"
 
 ADDED = {
     "loan_view": {"product", "product_version", "apr", "fees_charged", "fees_outstanding"},
-    "schedule": {"fee"},
+    "schedule": {"fee", "annual_rate"},
 }
 """Fields products add to the loan view (and `loan_ledger` rows) and to schedule rows."""
 

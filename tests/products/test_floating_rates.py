@@ -387,3 +387,36 @@ def test_explain_of_overdue_interest_names_the_rate_periods_and_the_reset(
         "+ 0.0035)"
     )
     assert [fact["type"] for fact in why["facts"]][-1] == "RateReset"
+
+
+def test_each_schedule_row_carries_the_rate_its_interest_is_charged_at(
+    ledger: LoanLedger,
+) -> None:
+    # Before the reset is recorded every row shows the approved rate; after it, rows due up to
+    # the anniversary keep 0.0455 and every row from 2025-02-15 (the first period starting on
+    # 2025-01-15) carries the new 0.042.
+    _book(ledger)
+    _close_through(ledger, "2024-01-15")
+    assert {row["annual_rate"] for row in ledger.schedule("L-1", as_of="2024-01-15")} == {"0.0455"}
+    _close_through(ledger, "2024-12-31", "2025-01-15")
+    rows = ledger.schedule("L-1", as_of="2025-01-15")
+    assert [row["annual_rate"] for row in rows] == ["0.0455"] * 12 + ["0.042"] * 48
+    assert (rows[11]["due_date"], rows[12]["due_date"]) == ("2025-01-15", "2025-02-15")
+    # Known as of the day before the reset, the schedule is the approved one throughout.
+    assert {row["annual_rate"] for row in ledger.schedule("L-1", as_of="2025-01-14")} == {"0.0455"}
+
+
+def test_a_row_straddling_a_reset_carries_the_rate_in_force_on_its_last_interest_day(
+    ledger: LoanLedger,
+) -> None:
+    # Row 12 (2024-12-15 .. 2025-01-15) is charged 17 days at 0.0455 and 14 at 0.042: it shows
+    # 0.042, the rate in force on 2025-01-14, the last day of its period.
+    _book(ledger, reset="january_first")
+    _close_through(ledger, "2024-01-15", "2024-12-31", "2025-01-15")
+    rows = _rows(ledger, "2025-01-15")
+    assert [rows[number]["annual_rate"] for number in (11, 12, 13, 60)] == [
+        "0.0455",
+        "0.042",
+        "0.042",
+        "0.042",
+    ]

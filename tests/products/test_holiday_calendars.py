@@ -85,6 +85,7 @@ def test_a_12_month_annuity_moves_its_spring_festival_due_date_and_charges_it_by
                 "installment": str(principal + interest),
                 "principal_remaining": str(remaining),
                 "fee": "0.00",  # a product without fees: every row's fee share is nil
+                "annual_rate": "0.06",
             }
         )
         start = due

@@ -7,7 +7,7 @@ Amounts are strings with exactly two decimals, dates ISO strings, counts integer
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -25,7 +25,7 @@ from loanledger.domain.postloan import (
 )
 from loanledger.domain.products.pricing import spread_fee
 from loanledger.domain.rules import CN_2023, RuleSet, bucket
-from loanledger.domain.schedule import build_schedule
+from loanledger.domain.schedule import Installment, build_schedule
 from loanledger.domain.servicing import Position
 from loanledger.reports.amounts import amount_text
 from loanledger.reports.portfolio import IN_PORTFOLIO, LoanRow
@@ -130,7 +130,11 @@ def schedule_rows(loan: Loan, as_of: date, rules: RuleSet = CN_2023) -> list[dic
         return []
     if position.disbursed > 0:
         return [
-            {**row.as_row(), "fee": amount_text(due.fee)}
+            {
+                **row.as_row(),
+                "fee": amount_text(due.fee),
+                "annual_rate": _row_rate(loan, row, as_of),
+            }
             for row, due in zip(position.schedule(), position.installments, strict=True)
         ]
     terms = loan.terms()
@@ -156,9 +160,18 @@ def schedule_rows(loan: Loan, as_of: date, rules: RuleSet = CN_2023) -> list[dic
         else Decimal(0)
     )
     shares = spread_fee(fee, len(rows), terms.currency)
+    rate = format(loan.approval.annual_rate, "f")
     return [
-        {**row.as_row(), "fee": amount_text(share)} for row, share in zip(rows, shares, strict=True)
+        {**row.as_row(), "fee": amount_text(share), "annual_rate": rate}
+        for row, share in zip(rows, shares, strict=True)
     ]
+
+
+def _row_rate(loan: Loan, row: Installment, as_of: date) -> str:
+    """A row's `annual_rate`: the contract rate in force on the last day of its interest period
+    (the day before its due date). A row whose period straddles a rate reset is charged part at
+    the old rate and part at the new one; it shows the new one (`explain` gives the split)."""
+    return format(loan.contract_rate_on(row.due_date - timedelta(days=1), as_of), "f")
 
 
 def loan_row(

@@ -84,6 +84,23 @@ class RateResets(MoneyHandlers):
                 rate = event.annual_rate
         return rate
 
+    def contract_rate_on(self, day: date, as_of: date) -> Decimal:
+        """The contract rate interest is charged at on `day` by the schedule in force on `as_of`:
+        the approved rate, replaced by a restructure's rate and by a reset's from their effective
+        dates (a reset applies from the start of its date, before a restructure the same day, as
+        the money walk has it); changes effective after `as_of` are not in that schedule yet."""
+        assert self.approval is not None
+        changes = [
+            (event.effective_date, 0, event.annual_rate)
+            for event in self.recorded_resets().values()
+        ]
+        changes.extend((event.effective_date, 1, event.annual_rate) for event in self.restructures)
+        rate = self.approval.annual_rate
+        for on, _, changed in sorted(changes, key=lambda change: change[:2]):
+            if on <= min(day, as_of):
+                rate = changed
+        return rate
+
     def reset_rate(self, on: date, value: IndexValue, recorded_at: datetime) -> list[DomainEvent]:
         """Record the reset `on` owes the loan with `value`, the index in force on `on`: the
         first time `on` is reached, or again when `value` differs from the value used. Nothing
