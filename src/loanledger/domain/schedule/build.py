@@ -218,16 +218,7 @@ def _generate_units(
         due = add_months(first_due, count - 1)
         return [(first_number, due, amount, interest, 0)]
 
-    if method is RepaymentMethod.ANNUITY:
-        payment = (
-            level.minor_units
-            if level is not None
-            else annuity_payment(principal, annual_rate, count, rounding).minor_units
-        )
-    elif method is RepaymentMethod.EQUAL_PRINCIPAL:
-        payment = level.minor_units if level is not None else _round_div(amount, count, rounding)
-    else:
-        payment = 0
+    payment = _level_payment(method, principal, annual_rate, count, rounding, level)
 
     rows: list[UnitRow] = []
     remaining = amount
@@ -373,16 +364,7 @@ def _generate_adjusted(
         interest = _round_div(amount * rate_for_term.numerator, rate_for_term.denominator, rounding)
         return [(first_number, moved[-1], amount, interest, 0)]
 
-    if method is RepaymentMethod.ANNUITY:
-        payment = (
-            level.minor_units
-            if level is not None
-            else annuity_payment(principal, annual_rate, count, rounding).minor_units
-        )
-    elif method is RepaymentMethod.EQUAL_PRINCIPAL:
-        payment = level.minor_units if level is not None else _round_div(amount, count, rounding)
-    else:
-        payment = 0
+    payment = _level_payment(method, principal, annual_rate, count, rounding, level)
 
     rows: list[UnitRow] = []
     remaining = amount
@@ -548,3 +530,24 @@ def _contract_units(
 
 
 # -- re-amortisation ------------------------------------------------------------------------------
+
+
+def _level_payment(
+    method: RepaymentMethod,
+    principal: Money,
+    annual_rate: AnnualRate,
+    count: int,
+    rounding: str,
+    level: Money | None,
+) -> int:
+    """The level amount each row repays, in minor units: the annuity's installment or the equal
+    principal share (`level` when a re-amortisation keeps it), 0 for interest-only rows."""
+    if method is RepaymentMethod.ANNUITY:
+        if level is not None:
+            return level.minor_units
+        return annuity_payment(principal, annual_rate, count, rounding).minor_units
+    if method is RepaymentMethod.EQUAL_PRINCIPAL:
+        if level is not None:
+            return level.minor_units
+        return _round_div(principal.minor_units, count, rounding)
+    return 0
