@@ -79,22 +79,7 @@ class _SQLitePages:
         with self._datastore.transaction(commit=False) as cursor:
             cursor.execute(self._statement, (start, limit))
             rows: list[Any] = cursor.fetchall()
-        ids: dict[str, UUID] = {}
-        page = []
-        for notification_id, originator_id, version, topic, state in rows:
-            uuid = ids.get(originator_id)
-            if uuid is None:
-                uuid = ids[originator_id] = uuid_or_raw(originator_id)
-            page.append(
-                Notification(
-                    originator_id=uuid,
-                    originator_version=version,
-                    topic=topic,
-                    state=state,
-                    id=notification_id,
-                )
-            )
-        return page
+        return sqlite_notifications(rows)
 
     def session(self) -> AbstractContextManager[None]:
         return nullcontext()
@@ -239,22 +224,7 @@ class LoanEvents:
         with self._sqlite.transaction(commit=False) as sqlite_cursor:
             sqlite_cursor.execute(statement, (*keys, start, until, limit))
             rows = sqlite_cursor.fetchall()
-        ids: dict[Any, Any] = {}
-        page = []
-        for notification_id, originator_id, version, topic, state in rows:
-            uuid = ids.get(originator_id)
-            if uuid is None:
-                uuid = ids[originator_id] = uuid_or_raw(originator_id)
-            page.append(
-                Notification(
-                    originator_id=uuid,
-                    originator_version=version,
-                    topic=topic,
-                    state=state,
-                    id=notification_id,
-                )
-            )
-        return page
+        return sqlite_notifications(rows)
 
 
 def loan_events(recorder: ApplicationRecorder) -> LoanEvents | None:
@@ -262,3 +232,24 @@ def loan_events(recorder: ApplicationRecorder) -> LoanEvents | None:
     if isinstance(recorder, SQLiteApplicationRecorder | PostgresApplicationRecorder):
         return LoanEvents(recorder)
     return None
+
+
+def sqlite_notifications(rows: list[Any]) -> list[Notification]:
+    """SQLite's (id, originator_id, version, topic, state) rows as notifications, each
+    originator's text id turned into a UUID once per page."""
+    ids: dict[str, UUID] = {}
+    page = []
+    for notification_id, originator_id, version, topic, state in rows:
+        uuid = ids.get(originator_id)
+        if uuid is None:
+            uuid = ids[originator_id] = uuid_or_raw(originator_id)
+        page.append(
+            Notification(
+                originator_id=uuid,
+                originator_version=version,
+                topic=topic,
+                state=state,
+                id=notification_id,
+            )
+        )
+    return page
