@@ -10,7 +10,7 @@ repository and `Application.save` work with it unchanged.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any, ClassVar, Generic, TypeVar
 from uuid import UUID
 
@@ -82,3 +82,17 @@ class FactStream(EventSourcedAggregate, Generic[E]):
             raise TypeError(f"{self.what} cannot apply {type(event).__name__}")
         super().apply(event)
         self.facts.append(event)  # type: ignore[arg-type]  # checked above: it is a fact_type
+
+    def latest_in_force(self, on: date, known_at: datetime | None = None) -> E | None:
+        """The fact in force on business date `on` as known at `known_at`: the latest effective
+        on or before `on`, and of those for one date the latest recorded (None: none yet)."""
+        found: E | None = None
+        for fact in self.facts:
+            if fact.effective_date > on or (known_at is not None and fact.timestamp > known_at):
+                continue
+            if found is None or (fact.effective_date, fact.originator_version) > (
+                found.effective_date,
+                found.originator_version,
+            ):
+                found = fact
+        return found

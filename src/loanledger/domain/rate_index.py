@@ -110,15 +110,7 @@ class RateIndex(FactStream[RatePublished]):
     def in_force(self, index: str, on: date, known_at: datetime | None = None) -> IndexValue:
         """The value in force on `on` (the latest published on or before it; for one date, the
         latest recorded), as known at `known_at`; NoIndexRateError when none is."""
-        found: RatePublished | None = None
-        for fact in self.facts:
-            if fact.effective_date > on or (known_at is not None and fact.timestamp > known_at):
-                continue
-            if found is None or (fact.effective_date, fact.originator_version) > (
-                found.effective_date,
-                found.originator_version,
-            ):
-                found = fact
+        found = self.latest_in_force(on, known_at)
         if found is None:
             raise NoIndexRateError(
                 f"index {index!r} has no value published on or before {on.isoformat()}"

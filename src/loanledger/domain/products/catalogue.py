@@ -206,15 +206,7 @@ class Product(FactStream[ProductDefined]):
     ) -> ProductVersion:
         """The version in force on business date `on` (the latest effective on or before it),
         as known at `known_at`; UnknownProductError when none is."""
-        found: ProductDefined | None = None
-        for fact in self.facts:
-            if fact.effective_date > on or (known_at is not None and fact.timestamp > known_at):
-                continue
-            if found is None or (fact.effective_date, fact.originator_version) > (
-                found.effective_date,
-                found.originator_version,
-            ):
-                found = fact
+        found = self.latest_in_force(on, known_at)
         if found is None:
             raise UnknownProductError(
                 f"product {product_id!r} is not defined on {on.isoformat()}"
