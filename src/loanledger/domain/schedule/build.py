@@ -230,29 +230,16 @@ def _generate_units(
         else:
             interest = _round_div(remaining * monthly_p, monthly_q, rounding)
         last_allowed = k == count
-        if method is RepaymentMethod.ANNUITY:
-            # The first installment's principal is the regular portion even when its period is
-            # irregular (DESIGN §7), so it is computed from the regular monthly interest.
-            regular_interest = (
-                interest
-                if k > 1 or first_is_regular
-                else _round_div(remaining * monthly_p, monthly_q, rounding)
-            )
-            portion = payment - regular_interest
-            if level is not None and k == 1 and portion <= 0:
-                raise InvalidAmountError(
-                    f"installment {Money.of_minor(payment, currency)} does not cover the "
-                    f"interest {Money.of_minor(regular_interest, currency)}, so the principal "
-                    "would never be repaid"
-                )
-        elif method is RepaymentMethod.EQUAL_PRINCIPAL:
-            portion = payment
-        else:
-            portion = 0
-        if last_allowed or (level is not None and portion >= remaining):
-            paid = remaining
-        else:
-            paid = min(max(portion, 0), remaining)
+        # The first installment's principal is the regular portion even when its period is
+        # irregular (DESIGN §7), so it is computed from the regular monthly interest.
+        regular_interest = (
+            interest
+            if k > 1 or first_is_regular
+            else _round_div(remaining * monthly_p, monthly_q, rounding)
+        )
+        paid = _principal_paid(
+            method, payment, regular_interest, remaining, k, last_allowed, level, currency
+        )
         remaining -= paid
         paid_total += paid
         if paid < 0 or interest < 0:
@@ -374,27 +361,14 @@ def _generate_adjusted(
         due = moved[k - 1]
         rate = period_rate(start, due)
         interest = _round_div(remaining * rate.numerator, rate.denominator, rounding)
-        if method is RepaymentMethod.ANNUITY:
-            regular_interest = (
-                interest
-                if rate == monthly
-                else _round_div(remaining * monthly.numerator, monthly.denominator, rounding)
-            )
-            portion = payment - regular_interest
-            if level is not None and k == 1 and portion <= 0:
-                raise InvalidAmountError(
-                    f"installment {Money.of_minor(payment, currency)} does not cover the "
-                    f"interest {Money.of_minor(regular_interest, currency)}, so the principal "
-                    "would never be repaid"
-                )
-        elif method is RepaymentMethod.EQUAL_PRINCIPAL:
-            portion = payment
-        else:
-            portion = 0
-        if k == count or (level is not None and portion >= remaining):
-            paid = remaining
-        else:
-            paid = min(max(portion, 0), remaining)
+        regular_interest = (
+            interest
+            if rate == monthly
+            else _round_div(remaining * monthly.numerator, monthly.denominator, rounding)
+        )
+        paid = _principal_paid(
+            method, payment, regular_interest, remaining, k, k == count, level, currency
+        )
         remaining -= paid
         paid_total += paid
         if paid < 0 or interest < 0:
@@ -551,3 +525,34 @@ def _level_payment(
             return level.minor_units
         return _round_div(principal.minor_units, count, rounding)
     return 0
+
+
+def _principal_paid(
+    method: RepaymentMethod,
+    payment: int,
+    regular_interest: int,
+    remaining: int,
+    k: int,
+    last: bool,
+    level: Money | None,
+    currency: Currency,
+) -> int:
+    """The principal row `k` repays, in minor units: an annuity's level payment less the regular
+    month's interest, the equal-principal share, nothing for interest-only rows; all that remains
+    on the last row (or once a kept `level` covers it). A kept installment that does not cover
+    the first row's interest is refused: the principal would never be repaid."""
+    if method is RepaymentMethod.ANNUITY:
+        portion = payment - regular_interest
+        if level is not None and k == 1 and portion <= 0:
+            raise InvalidAmountError(
+                f"installment {Money.of_minor(payment, currency)} does not cover the "
+                f"interest {Money.of_minor(regular_interest, currency)}, so the principal "
+                "would never be repaid"
+            )
+    elif method is RepaymentMethod.EQUAL_PRINCIPAL:
+        portion = payment
+    else:
+        portion = 0
+    if last or (level is not None and portion >= remaining):
+        return remaining
+    return min(max(portion, 0), remaining)
