@@ -36,7 +36,8 @@ from loanledger.domain.errors import (
 from loanledger.persistence.ids import loan_uuid
 from loanledger.persistence.keys import DATA_KEY_CACHE_SIZE, MASTER_KEY_ENV, MasterKey
 from loanledger.persistence.read_store import ReadStore
-from loanledger.projection.engine import BATCH_SIZE
+from loanledger.projection import engine
+from loanledger.projection.engine import DECODE_BATCH
 from tests.conftest import TEST_MASTER_KEY
 from tests.html import TagBalance
 from tests.integration.tampering import flip_bit, overwrite_state, stored_states
@@ -719,7 +720,29 @@ def test_a_rebuild_reads_a_pages_data_keys_in_one_query_and_gives_the_same_repor
     cold.close()
 
 
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
+def test_a_page_larger_than_a_decoding_chunk_reads_the_keys_a_chunk_at_a_time(
+    ledger: LoanLedger, clock: Callable[[], datetime], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A page is decoded `DECODE_BATCH` events at a time, each chunk's keys in one query (so
+    that they fit the key cache whatever the page's size); the names read back are the same."""
+    for number in range(1, 41):
+        for command in pre_loan(f"L-{number:04d}", borrower_id=f"B-{number}"):
+            ledger.execute(command)
+    before = [ledger.archive(f"L-{number:04d}", unmasked=True) for number in (1, 40)]
+    cold = _reopen(ledger, clock)
+    monkeypatch.setattr(engine, "DECODE_BATCH", 40)
+    with _statements_of(cold.read_store) as reads:
+        cold.rebuild()
+
+    key_reads = [statement for statement in reads if "loanledger_data_keys" in statement]
+    assert len(key_reads) == 4  # 160 events in one page, decoded in 4 chunks of 40
+    assert [cold.archive(f"L-{number:04d}", unmasked=True) for number in (1, 40)] == before
+    cold.close()
+
+
 def test_the_data_key_cache_holds_every_key_of_a_page_until_the_page_is_decoded() -> None:
-    """A page's keys are fetched together before its events are decoded; were the cache smaller
-    than a page, the first of them would be dropped again and read one query a person."""
-    assert DATA_KEY_CACHE_SIZE >= BATCH_SIZE
+    """A page's keys are fetched together before its events are decoded (`DECODE_BATCH` of
+    them at a time); were the cache smaller than that, the first of them would be dropped again
+    and read one query a person."""
+    assert DATA_KEY_CACHE_SIZE >= DECODE_BATCH

@@ -15,6 +15,7 @@ from loanledger.domain.loan import Loan
 from loanledger.domain.rules import CN_2023
 from loanledger.entrypoints.synthetic import SyntheticBook
 from loanledger.projection.kept_loans import IDLE_GAPS, IDLE_MIN, KeptLoans, fork
+from loanledger.projection.loan_state import _KnownAt
 from loanledger.projection.segments import Timeline
 
 CACHES = ("_positions", "_money_facts", "_derived")
@@ -158,3 +159,33 @@ def test_a_loan_unused_for_a_while_keeps_its_events_but_not_its_walk(
     assert entry.walk is None
     assert entry.loan is not None and entry.loan.version == len(events)
     assert kept.forget_idle(last + IDLE_GAPS * IDLE_MIN + 1) == 1
+
+
+def test_loans_named_to_keep_are_not_dropped_however_idle() -> None:
+    kept = KeptLoans()
+    kept.use("L-carried-on", 1)
+    kept.use("L-idle", 2)
+    assert kept.forget_idle(3 + IDLE_MIN, keep={"L-carried-on"}) == 1
+    assert list(kept) == ["L-carried-on"]
+    assert kept.forget_idle(3 + IDLE_MIN) == 1
+    assert len(kept) == 0
+
+
+def test_the_loan_as_known_at_each_moment_goes_forward_as_a_replay_does(
+    histories: dict[str, list[DomainEvent]],
+) -> None:
+    """`loan_state` builds a loan as known at each of a batch's moments from the one before
+    (`_KnownAt`): at every moment it equals `Loan.as_known_at`, which replays from the first
+    fact; a moment earlier than the last one asked is refused, not answered wrongly."""
+    checked = 0
+    for events in histories.values():
+        loan = replay(events)
+        knowing = _KnownAt(loan)
+        for moment in sorted({event.timestamp for event in events}):
+            known = knowing.at(moment)
+            assert state(known) == state(loan.as_known_at(moment))
+            checked += 1
+        assert knowing.at(events[-1].timestamp) is loan  # everything known: the loan itself
+        with pytest.raises(ValueError, match="moments must go forward"):
+            knowing.at(events[0].timestamp)
+    assert checked > 200

@@ -61,9 +61,10 @@ DATA_KEY_CACHE_SIZE = 1_024
 """Unwrapped data keys kept per process. Each costs ~2.6 KiB with its AES-GCM object (measured),
 so the bound is what keeps a rebuild's memory flat as the number of people grows: a rebuild of
 10x the events with a borrower per loan peaked at 1.18x the RSS with 4,096 keys and 1.09x with
-1,024 (B6). It holds at least a page of the projection engine's events (`BATCH_SIZE`, one person
-an event at most): a page fetches the keys it lacks in one query, and each stays cached until the
-page is decoded, so a smaller cache costs a query a page, not one a person."""
+1,024 (B6). It holds at least a chunk of the projection engine's events as it decodes them
+(`DECODE_BATCH`, one person an event at most): a chunk fetches the keys it lacks in one query,
+and each stays cached until the chunk is decoded, so a smaller cache costs a query a chunk, not one
+a person."""
 
 SUBJECTS_PER_QUERY = 500
 """Subjects whose keys one query reads (`ensure`): a bulk load's batch of new borrowers costs a

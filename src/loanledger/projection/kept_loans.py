@@ -22,7 +22,7 @@ only speed depends on these bounds.
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Iterator, Sequence
+from collections.abc import Container, Iterator, Sequence
 from dataclasses import dataclass
 
 from loanledger.domain.event import DomainEvent
@@ -150,15 +150,17 @@ class KeptLoans:
             event.mutate(loan)
         self.hold(kept, loan)
 
-    def forget_idle(self, position: int) -> int:
+    def forget_idle(self, position: int, *, keep: Container[str] = ()) -> int:
         """Drop the loans unused for longer than they may be (`Kept.idle_after`) at log
-        `position`; return how many. Least recently used first, so the scan stops at the first
-        loan used within `IDLE_MIN`."""
+        `position`, but those in `keep`; return how many. Least recently used first, so the
+        scan stops at the first loan used within `IDLE_MIN`."""
         idle = []
         for loan_id, kept in self._kept.items():
             unused = position - kept.last
             if unused <= IDLE_MIN:
                 break
+            if loan_id in keep:
+                continue
             if unused > kept.idle_after():
                 idle.append(loan_id)
             else:

@@ -17,7 +17,7 @@ from pydantic_core import from_json, to_json
 
 from loanledger.domain.contagion import contagion_spreads
 from loanledger.domain.event import DomainEvent
-from loanledger.domain.loan import Loan, event_values_not_remembered
+from loanledger.domain.loan import Loan, event_values_scoped
 from loanledger.domain.loan_events import LoanApproved
 from loanledger.domain.rules import RuleSet
 from loanledger.persistence.read_store import ReadStore, Row, Transaction
@@ -138,8 +138,9 @@ class LoanStateProjection(Projection):
     def process(self, txn: Transaction, store: ReadStore, batch: Sequence[Recorded]) -> None:
         # Loans are loaded here without filling the application's caches (see the loader), and
         # the domain's per-event memo is left alone too: a rebuild reads every loan once, and
-        # remembering would keep the whole book's events alive (B6 memory).
-        with event_values_not_remembered():
+        # remembering would keep the whole book's events alive (B6 memory). A page's values go
+        # to a small memo of its own instead, for the loan's next moments, which ask again.
+        with event_values_scoped():
             self._process(txn, store, batch)
 
     def _process(self, txn: Transaction, store: ReadStore, batch: Sequence[Recorded]) -> None:
@@ -170,6 +171,13 @@ class LoanStateProjection(Projection):
             for loan_id, events in arrived.items()
             if loan_id and last is not None and events[-1].timestamp == last.timestamp
         }
+        # What the batch's end would drop as idle (see `kept_loans`) is dropped before its work
+        # instead, so that it is not held beside the batch's loans: all but the batch's own loans
+        # and those the end of the batch carries on to the horizon (`_extend`: their covers
+        # stop short of it, and nothing but that extension changes the cover of a loan with no
+        # event in the batch).
+        carried_on = {row[0] for row in txn.execute(sql["stale"], (horizon.isoformat(),))}
+        self.kept.forget_idle(self._position, keep=arrived.keys() | carried_on)
         for loan_id, events in arrived.items():
             if loan_id in touched or self.kept.get(loan_id) is not None:
                 self.kept.carry(loan_id, events, self._position)
@@ -189,9 +197,9 @@ class LoanStateProjection(Projection):
             for loan_id in loan_ids:
                 writer = _LoanWrites(loan_id, covers.get(loan_id), writes)
                 writer.stored_open = stored_open.pop(loan_id, [])
-                loan = loans.pop(loan_id)
+                knowing = _KnownAt(loans.pop(loan_id))
                 for moment, reached in moments[loan_id]:
-                    self._version(writer, loan, moment, reached)
+                    self._version(writer, knowing, moment, reached)
                 if len(writes.inserts) >= FLUSH_ROWS:
                     writes.flush(txn, sql)  # the loan's rows are final: nothing revisits them
             writes.flush(txn, sql)
@@ -254,13 +262,17 @@ class LoanStateProjection(Projection):
                 lowest = min(lowest, day)
         return lowest
 
-    def _version(self, writer: _LoanWrites, loan: Loan, moment: datetime, horizon: date) -> None:
-        """Write what became known about `loan` at `moment`."""
+    def _version(
+        self, writer: _LoanWrites, knowing: _KnownAt, moment: datetime, horizon: date
+    ) -> None:
+        """Write what became known about the loan at `moment` (after the batch's earlier
+        moments of it: `knowing` goes forward)."""
         recorded = moment_text(moment)
         cover = writer.cover
         if cover is not None and cover.recorded_from >= recorded:
             return  # this moment was written already (its events spanned two batches)
-        known = loan.as_known_at(moment)
+        loan = knowing.loan
+        known = knowing.at(moment)
         arrived = self._arrived(known, moment)
         start = min(event.effective_date for event in arrived)
         assert known.application is not None
@@ -288,6 +300,41 @@ class LoanStateProjection(Projection):
         rows = [_stored(loan_id, recorded, segment) for segment in segments]
         writes.inserts.extend(rows)
         writes.extended.append((rows[-1][3], loan_id))
+
+
+class _KnownAt:
+    """A loan as known at each of a batch's moments of it, in time order: what
+    `Loan.as_known_at` gives, each built from the one before by applying the facts recorded
+    since, instead of from the loan's first fact again at every moment. (A moment's loan is
+    changed in place for the next one: nothing reads it after its moment's segments are written;
+    the walk kept from them holds the loan's terms and its own state, and a later moment that
+    resumes it builds a new timeline.)"""
+
+    def __init__(self, loan: Loan) -> None:
+        self.loan = loan
+        self._known: Loan | None = None
+        self._applied = 0
+        """How many of the loan's events (in recorded order) `_known` holds."""
+        self._moment: datetime | None = None
+
+    def at(self, moment: datetime) -> Loan:
+        if self._moment is not None and moment < self._moment:
+            raise ValueError(f"moments must go forward: {moment} after {self._moment}")
+        self._moment = moment
+        loan = self.loan
+        history = loan.history
+        if not history or history[-1].timestamp <= moment:
+            return loan  # every fact was recorded by then (`as_known_at` gives the loan)
+        known = self._known
+        if known is None:
+            known = self._known = type(loan)(loan.id)
+        applied = self._applied
+        # A loan's facts are recorded in time order: those known at `moment` are a prefix.
+        while applied < len(history) and history[applied].timestamp <= moment:
+            history[applied].mutate(known)
+            applied += 1
+        self._applied = applied
+        return known
 
 
 @dataclass

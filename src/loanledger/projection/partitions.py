@@ -128,7 +128,7 @@ class PartitionEngine(ProjectionEngine):
             if day is not None and (self._seen is None or day > self._seen):
                 self._seen = day
                 marks.append(Recorded(notification.id, date_mark(day)))
-        events = self._decode(own)
+        events = self._decoded(own)
         batch = [
             Recorded(n.id, e)
             for n, e in zip(own, events, strict=True)

@@ -32,7 +32,7 @@ from loanledger.domain.loan.limits import (
     MAX_RESTRUCTURES,
     MAX_TRANCHES,
 )
-from loanledger.domain.loan.memo import event_values_not_remembered
+from loanledger.domain.loan.memo import event_values_scoped
 from loanledger.domain.loan.results import Outcome
 
 __all__ = [
@@ -47,5 +47,5 @@ __all__ = [
     "Loan",
     "LoanCore",
     "Outcome",
-    "event_values_not_remembered",
+    "event_values_scoped",
 ]
