@@ -1,11 +1,12 @@
 """The loans the `loan_state` projection carries from one page of the log to the next.
 
-A rebuild meets each loan in page after page: a 2,000-loan book of 18 months spreads each loan's
-~30 events over ~30 pages of 1,000 events. Loading the loan from the store at each of them
-decoded every event of the log ~17 times over (issue 20). Instead the projection keeps, per loan,
-the loan built from the events it has projected so far and goes on from it with each page's
-events (`KeptLoans.carry`), plus the walk it can resume (`segments.Cursor`), so a rebuild decodes
-each event about once (a loan dropped while idle, below, is loaded again when it comes back).
+A rebuild meets each loan in page after page: a 2,000-loan book of 18 months spread each loan's ~30
+events over ~30 pages of 1,000 events (~12 of today's pages of 5,000). Loading the loan from the
+store at each of them decoded every event of the log ~17 times over (issue 20). Instead the
+projection keeps, per loan, the loan built from the events it has projected so far and goes on from
+it with each page's events (`KeptLoans.carry`), plus the walk it can resume (`segments.Cursor`), so
+a rebuild decodes each event about once (a loan dropped while idle, below, is loaded again when it
+comes back).
 
 What is kept is bounded, the way a database sizes its caches: at most `LOANS_KEPT` loans and
 `EVENTS_KEPT` of their events (a decoded event with its share of the walk is ~1.5 KB: the bounds
