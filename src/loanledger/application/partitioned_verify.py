@@ -1,17 +1,26 @@
 """`verify(workers=N)`: every loan's hash chain and snapshot checked by N Dask workers.
 
-The loans are split into partitions as the partitioned rebuild splits them (a stable hash of
-the aggregate id, `projection/partitions.py`). Each task reads its own loans' events (by the
-primary key's index, `persistence.pages.LoanEvents`, not the whole log) up to the head noted
-when the verify began, walks their chains (`ChainWalk`) and checks their snapshots; it returns
-its counts, its first chain break with that event's log position, and its first snapshot
-break. The coordinator, meanwhile, reads the log for the Merkle tree as far as the largest
-checkpoint reaches (not at all without one; never in the partitions)
-(the transparency log's checkpoints are the whole book's: `persistence/book_audit.py` holds
-the events against them exactly as the single-process verify does), then merges: the chains'
-first break is the one at the lowest position, a snapshot break counts only when no chain
-broke and is the first in the snapshots' own order. So `ok`, the counts and `first_break` are
-what the single-process verify gives.
+The chains are checked by ranges of the log, not by loans: task k walks the contiguous range
+of positions `(lo_k, hi_k]` (the log up to the head noted when the verify began, split into N
+nearly equal ranges) with the same sequential page read as the single-process verify. A loan's
+chain crosses ranges, so a task checks each loan's events from the loan's first event in its
+range on (`persistence.verify.RangeWalk`): from the genesis link when that event is version 1,
+else from the event's own stored version and link, keeping the event unchecked as the loan's
+opening. It returns its events walked, per loan its opening, last version and link, and its
+first break with that event's log position. The snapshots are checked per partition of loans,
+as the partitioned rebuild splits them (a stable hash of the aggregate id,
+`projection/partitions.py`): task k checks partition k's.
+
+The coordinator, meanwhile, reads the log for the Merkle tree as far as the largest checkpoint
+reaches (not at all without one; never in the tasks) (the transparency log's checkpoints are
+the whole book's: `persistence/book_audit.py` holds the events against them exactly as the
+single-process verify does), then merges (`persistence.verify.merge_ranges`): it carries each
+loan's version and link through the ranges in order and checks every opening against them with
+the single walk's check, so a break on a range's first event of a loan has the single walk's
+reason; the chains' first break is the one at the lowest position among the ranges' and the
+openings' breaks; a snapshot break counts only when no chain broke and is the first in the
+snapshots' own order. So `ok`, the counts and `first_break` are what the single-process verify
+gives.
 """
 
 from __future__ import annotations
@@ -27,24 +36,19 @@ from loanledger.application.partitioned import check_workers, dask_client, open_
 from loanledger.persistence.book_audit import _stored_checkpoints, verify_book
 from loanledger.persistence.checkpoints import load_checkpoint
 from loanledger.persistence.ids import loan_uuid
-from loanledger.persistence.pages import LOANS_PER_READ, loan_events, page_reader, uuid_or_raw
+from loanledger.persistence.pages import page_reader
 from loanledger.persistence.verify import (
     ChainBreak,
-    ChainWalk,
+    RangeVerdict,
+    RangeWalk,
     VerifyResult,
-    chain_key,
+    merge_ranges,
     read_notifications,
 )
 from loanledger.projection.partitions import CappedPages, partition_of
 
 if TYPE_CHECKING:
     from loanledger.application.ledger import LoanLedger
-
-
-LOAN_ROWS_PER_READ = 5000
-"""Rows a statement of a partition's read returns at most (its batch of loans holds ~10 events
-a loan on the benchmark books: one statement a batch, where each statement sorts its batch's
-rows again)."""
 
 
 @dataclass(frozen=True)
@@ -57,82 +61,40 @@ class VerifyTask:
 
 @dataclass(frozen=True)
 class PartitionVerdict:
-    """One partition's verify (plain values: sent back from a worker)."""
+    """One task's verify (plain values: sent back from a worker)."""
 
-    loans_checked: int
-    events_checked: int
-    first_break: ChainBreak | None
-    position: int | None
-    """The log position of the event `first_break` was found at."""
+    chains: RangeVerdict
+    """The walk of the task's range of the log."""
     snapshots_checked: int
     snapshot_break: ChainBreak | None
 
 
+def log_range(until: int, index: int, partitions: int) -> tuple[int, int]:
+    """Range `index` of `partitions` nearly equal ranges of the log up to `until`: the
+    positions `lo` < position <= `hi`, as (lo, hi)."""
+    return until * index // partitions, until * (index + 1) // partitions
+
+
+def walk_range(ledger: LoanLedger, lo: int, hi: int) -> RangeVerdict:
+    """Walk the chains through the log's positions `lo` < position <= `hi` (`RangeWalk`), read
+    page by page as the single-process verify reads the whole log."""
+    walk = RangeWalk()
+    pages = CappedPages(page_reader(ledger.recorder), hi)
+    with pages.session():
+        for notification in read_notifications(pages, start=lo + 1):
+            walk.add(notification)
+    return walk.verdict()
+
+
 def verify_partition(task: VerifyTask) -> PartitionVerdict:
-    """Walk one partition's chains and check its loans' snapshots."""
+    """Walk the task's range of the log and check its partition's loans' snapshots."""
     ledger = open_in_worker(task.url, withhold_personal_data=True)
     try:
-        chains, position = _chains(ledger, task)
+        chains = walk_range(ledger, *log_range(task.until, task.index, task.partitions))
         checked, snapshot_break = _snapshots(ledger, task)
-        return PartitionVerdict(
-            chains.loans_checked,
-            chains.events_checked,
-            chains.first_break,
-            position,
-            checked,
-            snapshot_break,
-        )
+        return PartitionVerdict(chains, checked, snapshot_break)
     finally:
         ledger.close()
-
-
-def _chains(ledger: LoanLedger, task: VerifyTask) -> tuple[VerifyResult, int | None]:
-    """Walk the partition's chains; the result and the log position of its first break.
-    On a store with SQL the partition reads only its own loans' events, by their key (the
-    primary key's index), a batch of loans at a time in log order: a chain's check needs only
-    its own events in log order, and the first break is the one at the lowest position of the
-    batches' first breaks, which is the walk of the whole log's first break among these loans.
-    Every stored key, a tampered one too, falls in exactly one partition."""
-    events = loan_events(ledger.recorder)
-    if events is None:
-        walk = ChainWalk()
-        found: int | None = None
-        pages = CappedPages(page_reader(ledger.recorder), task.until)
-        with pages.session():
-            for notification in read_notifications(pages):
-                key = chain_key(notification.originator_id)
-                if partition_of(str(key), task.partitions) != task.index:
-                    continue
-                if walk.add(notification):
-                    found = notification.id
-        return walk.result(), found
-    mine = [
-        stored
-        for stored in events.stored_keys()
-        if partition_of(str(chain_key(uuid_or_raw(stored))), task.partitions) == task.index
-    ]
-    loans = checked = 0
-    first: tuple[int, ChainBreak] | None = None
-    for begin in range(0, len(mine), LOANS_PER_READ):
-        walk = ChainWalk()  # the batch's loans have no event in another batch
-        position: int | None = None
-        for notification in events.read(
-            mine[begin : begin + LOANS_PER_READ], task.until, LOAN_ROWS_PER_READ
-        ):
-            if walk.add(notification):
-                position = notification.id
-        result = walk.result()
-        loans += result.loans_checked
-        checked += result.events_checked
-        broken = result.first_break
-        if broken is not None and position is not None and (first is None or position < first[0]):
-            first = (position, broken)
-    return VerifyResult(
-        ok=first is None,
-        loans_checked=loans,
-        events_checked=checked,
-        first_break=first[1] if first is not None else None,
-    ), (first[0] if first is not None else None)
 
 
 def _snapshots(ledger: LoanLedger, task: VerifyTask) -> tuple[int, ChainBreak | None]:
@@ -181,7 +143,7 @@ def verify_partitioned(
             # event more: the tee adds an event's leaf when asked for the next one).
             for _ in islice(notifications, need + 1 if need else 0):
                 pass
-            return _merge(ledger, client.gather(futures))
+            return _merge(ledger, client.gather(futures), until)
 
         return verify_book(
             lambda: read_notifications(pages), ledger.transparency, against, _same, chains
@@ -202,9 +164,10 @@ def _same(result: VerifyResult) -> VerifyResult:
     return result  # the snapshots were checked by the partitions
 
 
-def _merge(ledger: LoanLedger, verdicts: Sequence[PartitionVerdict]) -> VerifyResult:
-    broken = [v for v in verdicts if v.first_break is not None and v.position is not None]
-    first = min(broken, key=lambda v: v.position or 0).first_break if broken else None
+def _merge(ledger: LoanLedger, verdicts: Sequence[PartitionVerdict], until: int) -> VerifyResult:
+    pages = CappedPages(page_reader(ledger.recorder), until)
+    chains = merge_ranges([v.chains for v in verdicts], lambda position: pages(position, 1)[0])
+    first = chains.first_break
     if first is None:
         found = {v.snapshot_break.loan_id: v.snapshot_break for v in verdicts if v.snapshot_break}
         if found:
@@ -215,8 +178,8 @@ def _merge(ledger: LoanLedger, verdicts: Sequence[PartitionVerdict]) -> VerifyRe
                     break
     return VerifyResult(
         ok=first is None,
-        loans_checked=sum(v.loans_checked for v in verdicts),
-        events_checked=sum(v.events_checked for v in verdicts),
+        loans_checked=chains.loans_checked,
+        events_checked=chains.events_checked,
         first_break=first,
         snapshots_checked=sum(v.snapshots_checked for v in verdicts),
     )

@@ -17,14 +17,14 @@ times.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from contextlib import AbstractContextManager, nullcontext
 from typing import Any, Protocol
 from uuid import UUID
 
 from eventsourcing.persistence import ApplicationRecorder, Notification
-from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
-from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteDatastore
+from eventsourcing.postgres import PostgresApplicationRecorder
+from eventsourcing.sqlite import SQLiteApplicationRecorder
 from psycopg import Connection
 from psycopg.rows import tuple_row
 from psycopg.sql import SQL, Identifier
@@ -132,106 +132,6 @@ class _PostgresPages:
             )
             for notification_id, originator_id, version, topic, state in rows
         ]
-
-
-LOANS_PER_READ = 500
-"""Loans whose events one statement of `LoanEvents` asks for (a bounded parameter list)."""
-
-
-class LoanEvents:
-    """Some loans' events, in log order, read by the loans' key instead of scanning the whole
-    log: a partitioned `verify()` reads only its partition's loans (issue 20: each partition
-    read every page of the log and dropped the other partitions' events in Python). The rows
-    are what `page_reader` gives, with the same types (a tampered value passed on as stored)."""
-
-    def __init__(self, recorder: SQLiteApplicationRecorder | PostgresApplicationRecorder) -> None:
-        table = recorder.events_table_name
-        self._postgres: PostgresDatastore | None = None
-        self._sqlite: SQLiteDatastore | None = None
-        if isinstance(recorder, PostgresApplicationRecorder):
-            self._postgres = recorder.datastore
-            name = SQL("{schema}.{table}").format(
-                schema=Identifier(recorder.datastore.schema), table=Identifier(table)
-            )
-            self._keys_sql: Any = SQL("SELECT DISTINCT originator_id FROM {name}").format(name=name)
-            self._events_sql: Any = SQL(
-                "SELECT notification_id, originator_id, originator_version, topic, state "
-                "FROM {name} WHERE originator_id = ANY(%s) AND notification_id >= %s "
-                "AND notification_id <= %s ORDER BY notification_id LIMIT %s"
-            ).format(name=name)
-        else:
-            self._sqlite = recorder.datastore
-            self._keys_sql = f"SELECT DISTINCT originator_id FROM {table}"
-            self._events_sql = (
-                "SELECT rowid, originator_id, originator_version, topic, state "
-                f"FROM {table} WHERE originator_id IN ({{keys}}) AND rowid >= ? AND rowid <= ? "
-                "ORDER BY rowid LIMIT ?"
-            )
-
-    def stored_keys(self) -> list[Any]:
-        """Every loan's key as stored (a distinct scan of the primary key's index)."""
-        rows: list[Any]
-        if self._postgres is not None:
-            with (
-                self._postgres.get_connection() as connection,
-                connection.cursor(row_factory=tuple_row) as cursor,
-            ):
-                cursor.execute(self._keys_sql)
-                rows = cursor.fetchall()
-        else:
-            assert self._sqlite is not None
-            with self._sqlite.transaction(commit=False) as sqlite_cursor:
-                sqlite_cursor.execute(self._keys_sql)
-                rows = sqlite_cursor.fetchall()
-        return [row[0] for row in rows]
-
-    def read(
-        self, keys: Sequence[Any], until: int, page_size: int = 1000
-    ) -> Iterator[Notification]:
-        """The events of the loans with these stored `keys` (at most `LOANS_PER_READ`) up to log
-        position `until`, in log order, `page_size` rows a statement."""
-        assert len(keys) <= LOANS_PER_READ, len(keys)
-        chunk = list(keys)
-        start = 1
-        while chunk:
-            page = self._page(chunk, start, until, page_size)
-            yield from page
-            if len(page) < page_size:
-                return
-            start = page[-1].id + 1
-
-    def _page(self, keys: list[Any], start: int, until: int, limit: int) -> list[Notification]:
-        rows: list[Any]
-        if self._postgres is not None:
-            with (
-                self._postgres.get_connection() as connection,
-                connection.cursor(row_factory=tuple_row) as cursor,
-            ):
-                cursor.execute(self._events_sql, (keys, start, until, limit), binary=True)
-                rows = cursor.fetchall()
-            return [
-                Notification(
-                    originator_id=originator_id,
-                    originator_version=version,
-                    topic=topic,
-                    state=state if state is None else bytes(state),  # type: ignore[arg-type]
-                    id=notification_id,
-                )
-                for notification_id, originator_id, version, topic, state in rows
-            ]
-        assert self._sqlite is not None
-        statement = self._events_sql.format(keys=",".join("?" * len(keys)))
-        with self._sqlite.transaction(commit=False) as sqlite_cursor:
-            sqlite_cursor.execute(statement, (*keys, start, until, limit))
-            rows = sqlite_cursor.fetchall()
-        return sqlite_notifications(rows)
-
-
-def loan_events(recorder: ApplicationRecorder) -> LoanEvents | None:
-    """A `LoanEvents` of `recorder`'s table (None for a store without SQL: the in-memory one)."""
-    if isinstance(recorder, SQLiteApplicationRecorder | PostgresApplicationRecorder):
-        return LoanEvents(recorder)
-    return None
 
 
 def sqlite_notifications(rows: list[Any]) -> list[Notification]:

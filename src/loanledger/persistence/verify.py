@@ -70,10 +70,11 @@ class _LoanChain:
 
 
 def read_notifications(
-    select: Callable[[int, int], Sequence[Notification]], page_size: int = VERIFY_PAGE_SIZE
+    select: Callable[[int, int], Sequence[Notification]],
+    page_size: int = VERIFY_PAGE_SIZE,
+    start: int = 1,
 ) -> Iterator[Notification]:
-    """Every notification in log order, a bounded page at a time."""
-    start = 1
+    """Every notification from position `start` on, in log order, a bounded page at a time."""
     while True:
         page = select(start, page_size)
         yield from page
@@ -92,17 +93,16 @@ def verify_chains(notifications: Iterator[StoredEvent]) -> VerifyResult:
 
 
 class ChainWalk:
-    """`verify_chains` one stored event at a time, so that a caller may walk some loans' events
-    and know which event was the first break (a partitioned verify merges walks by it)."""
+    """`verify_chains` one stored event at a time, over the whole log or one loan's events
+    (`RangeWalk` is its counterpart for one range of the log)."""
 
     def __init__(self) -> None:
         self.chains: dict[UUID | str, _LoanChain] = {}
         self.events_checked = 0
         self.first_break: tuple[UUID | str, int, str] | None = None
 
-    def add(self, notification: StoredEvent) -> bool:
-        """Check the next stored event (of the walked loans, in log order); True when it is the
-        first break found."""
+    def add(self, notification: StoredEvent) -> None:
+        """Check the next stored event (of the walked loans, in log order)."""
         self.events_checked += 1
         originator_id = chain_key(notification.originator_id)
         chain = self.chains.get(originator_id)
@@ -112,18 +112,16 @@ class ChainWalk:
             # The first event was unreadable: learn the journal's loan id from a later one.
             chain.loan_id = loan_id_of(notification)
         if chain.broken:
-            return False
+            return
         if isinstance(originator_id, UUID):
             reason = _check(chain, originator_id, notification)
         else:
             reason = f"unreadable stored row: {originator_id}"
         if reason is None:
-            return False
+            return
         chain.broken = True
-        if self.first_break is not None:
-            return False
-        self.first_break = (originator_id, chain.version + 1, reason)
-        return True
+        if self.first_break is None:
+            self.first_break = (originator_id, chain.version + 1, reason)
 
     def result(self) -> VerifyResult:
         first_break = self.first_break
@@ -135,6 +133,178 @@ class ChainWalk:
             if first_break is None
             else ChainBreak(self.chains[first_break[0]].loan_id, first_break[1], first_break[2]),
         )
+
+
+Break = tuple[int, "UUID | str", int, str]
+"""A chain break found at a log position: (position, loan key, version, reason)."""
+
+
+@dataclass(frozen=True)
+class LoanInRange:
+    """One loan's events in one range of the log, as `RangeWalk` found them."""
+
+    position: int
+    """The log position of the loan's first event in the range."""
+    opening: Notification | None
+    """That event as stored, when the walk could not check it (its version is not 1, or the
+    loan's key is unreadable); None when it was checked from the genesis link (version 1)."""
+    version: int
+    link: str
+    """The last version and link the walk reached (the opening's own stored ones taken on
+    trust; frozen at a break)."""
+    broken: bool
+    """A break was found after the opening (or the opening is unreadable whatever came
+    before it): the loan's later events are counted, not checked."""
+    loan_id: str | None
+    """The first journal loan id read from the loan's events in the range (`loan_id_of`);
+    None when no event here names it."""
+
+
+@dataclass(frozen=True)
+class RangeVerdict:
+    """One contiguous range of the log walked (plain values: sent back from a worker)."""
+
+    events_checked: int
+    loans: dict[UUID | str, LoanInRange]
+    """The loans with events in the range, in the order of their first event there."""
+    first_break: Break | None
+    """The lowest-position break the walk found after a loan's opening."""
+
+
+class RangeWalk:
+    """`ChainWalk` over one contiguous range of the log, which may begin in the middle of a
+    loan's chain: a loan whose first event in the range is version 1 is checked from the genesis
+    link; any other first event is kept as the loan's opening, unchecked, and the walk goes on
+    from its stored version and link. `merge_ranges` checks the openings against the earlier
+    ranges, so that the merged verdict is the single walk's."""
+
+    def __init__(self) -> None:
+        self.chains: dict[UUID | str, _LoanChain] = {}
+        self.openings: dict[UUID | str, tuple[int, Notification | None]] = {}
+        self.named: dict[UUID | str, str] = {}
+        self.events_checked = 0
+        self.first_break: Break | None = None
+
+    def add(self, notification: Notification) -> None:
+        self.events_checked += 1
+        key = chain_key(notification.originator_id)
+        chain = self.chains.get(key)
+        if chain is None:
+            chain = self.chains[key] = _LoanChain(loan_id="")
+            self._name(key, notification)
+            version = notification.originator_version
+            if isinstance(key, UUID) and type(version) is int and version == 1:
+                self.openings[key] = (notification.id, None)
+            else:
+                self.openings[key] = (notification.id, notification)
+                head = _stored_head(notification) if isinstance(key, UUID) else None
+                if head is None:
+                    chain.broken = True  # the opening breaks whatever came before it
+                else:
+                    chain.version, chain.link = head
+                return
+        elif key not in self.named:
+            self._name(key, notification)
+        if chain.broken or not isinstance(key, UUID):
+            return  # an unreadable key's opening broke its chain
+        reason = _check(chain, key, notification)
+        if reason is None:
+            return
+        chain.broken = True
+        if self.first_break is None:
+            self.first_break = (notification.id, key, chain.version + 1, reason)
+
+    def _name(self, key: UUID | str, notification: StoredEvent) -> None:
+        loan_id = loan_id_of(notification)
+        if loan_id != str(key):
+            self.named[key] = loan_id
+
+    def verdict(self) -> RangeVerdict:
+        return RangeVerdict(
+            self.events_checked,
+            {
+                key: LoanInRange(
+                    *self.openings[key],
+                    chain.version,
+                    chain.link,
+                    chain.broken,
+                    self.named.get(key),
+                )
+                for key, chain in self.chains.items()
+            },
+            self.first_break,
+        )
+
+
+def _stored_head(notification: StoredEvent) -> tuple[int, str] | None:
+    """The version and link an opening claims, when its row is readable whatever came before
+    it (a version above 1, a sealed JSON body); None when `_check` fails it in any case."""
+    version = notification.originator_version
+    if not (
+        type(version) is int
+        and version > 1
+        and type(notification.topic) is str
+        and type(notification.state) is bytes
+    ):
+        return None
+    try:
+        link, body = unseal(notification.state)
+        json.loads(body)
+    except (MalformedSealError, ValueError, RecursionError):
+        return None
+    return version, link
+
+
+def merge_ranges(
+    verdicts: Sequence[RangeVerdict], read_one: Callable[[int], StoredEvent]
+) -> VerifyResult:
+    """The single walk's verdict from the verdicts of consecutive ranges of the log, in order.
+    Each loan's version and link are carried from range to range and each opening is checked
+    against them with `_check`, so a break at a range's boundary has the single walk's reason.
+    The first break is the one at the lowest position among the ranges' first breaks and the
+    openings' breaks: a range's break found from a wrong starting point (its loan's opening
+    broke) lies after that loan's true first break. `read_one(position)` reads the event at a
+    position again: a version 1 after its loan's events in an earlier range (a tampered store)
+    was checked by its range from the genesis link, and is checked here as the single walk
+    checks it."""
+    chains: dict[UUID | str, _LoanChain] = {}
+    named: dict[UUID | str, str] = {}
+    breaks: list[tuple[int, int, UUID | str, int, str]] = []
+    for verdict in verdicts:
+        if verdict.first_break is not None:
+            position, broken_key, version, why = verdict.first_break
+            breaks.append((position, 1, broken_key, version, why))
+        for key, loan in verdict.loans.items():
+            if loan.loan_id is not None:
+                named.setdefault(key, loan.loan_id)
+            chain = chains.get(key)
+            opening: StoredEvent | None = loan.opening
+            if chain is None:
+                chain = chains[key] = _LoanChain(loan_id="")
+            elif chain.broken:
+                continue
+            elif opening is None:
+                opening = read_one(loan.position)
+            if opening is not None:
+                reason = (
+                    _check(chain, key, opening)
+                    if isinstance(key, UUID)
+                    else f"unreadable stored row: {key}"
+                )
+                if reason is not None:
+                    chain.broken = True
+                    breaks.append((loan.position, 0, key, chain.version + 1, reason))
+                    continue
+            chain.version, chain.link, chain.broken = loan.version, loan.link, loan.broken
+    first = min(breaks, key=lambda found: found[:2], default=None)
+    return VerifyResult(
+        ok=first is None,
+        loans_checked=len(chains),
+        events_checked=sum(verdict.events_checked for verdict in verdicts),
+        first_break=None
+        if first is None
+        else ChainBreak(named.get(first[2], str(first[2])), first[3], first[4]),
+    )
 
 
 def _check(chain: _LoanChain, originator_id: UUID, notification: StoredEvent) -> str | None:
