@@ -36,6 +36,9 @@ FLUSH_ROWS = 500
 """Segments buffered before they are written (after a whole loan's moments: no later moment of
 the batch changes them): few statements a batch, and a batch's rows are not all held at once."""
 
+EARLY_FORGET_EVENTS = 1000
+"""A batch longer than this drops idle loans before its work as well as after it."""
+
 OPEN = "9999-12-31T23:59:59.999999"
 """`recorded_to` of a segment nothing has superseded yet."""
 
@@ -171,13 +174,15 @@ class LoanStateProjection(Projection):
             for loan_id, events in arrived.items()
             if loan_id and last is not None and events[-1].timestamp == last.timestamp
         }
-        # What the batch's end would drop as idle (see `kept_loans`) is dropped before its work
-        # instead, so that it is not held beside the batch's loans: all but the batch's own loans
-        # and those the end of the batch carries on to the horizon (`_extend`: their covers
-        # stop short of it, and nothing but that extension changes the cover of a loan with no
-        # event in the batch).
-        carried_on = {row[0] for row in txn.execute(sql["stale"], (horizon.isoformat(),))}
-        self.kept.forget_idle(self._position, keep=arrived.keys() | carried_on)
+        # In a long batch (a rebuild's page), what its end would drop as idle (see `kept_loans`)
+        # is dropped before its work instead, so that it is not held beside the batch's loans:
+        # all but the batch's own loans and those the end of the batch carries on to the horizon
+        # (`_extend`: their covers stop short of it, and nothing but that extension changes the
+        # cover of a loan with no event in the batch). A short batch (a catch-up after a
+        # command) holds little: it is left to the end, without the extra query.
+        if len(batch) > EARLY_FORGET_EVENTS:
+            carried_on = {row[0] for row in txn.execute(sql["stale"], (horizon.isoformat(),))}
+            self.kept.forget_idle(self._position, keep=arrived.keys() | carried_on)
         for loan_id, events in arrived.items():
             if loan_id in touched or self.kept.get(loan_id) is not None:
                 self.kept.carry(loan_id, events, self._position)
