@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -35,18 +36,24 @@ def cluster() -> Iterator[Any]:
         yield local
 
 
-@pytest.fixture
-def book(postgres_url: str) -> Iterator[LoanLedger]:
-    ledger = LoanLedger.open(
-        f"{postgres_url}?schema=pv_{uuid.uuid4().hex[:12]}", clock=SteppingClock()
-    )
-    ledger.loan_snapshots.every = 4  # snapshots of most loans, to be verified too
+@contextmanager
+def nine_loans(url: str) -> Iterator[LoanLedger]:
+    """A book of nine loans at `url`, closed and its notices acknowledged, with snapshots of
+    most loans (to be verified too)."""
+    ledger = LoanLedger.open(url, clock=SteppingClock())
+    ledger.loan_snapshots.every = 4
     try:
         record(ledger, many_loans(9))
         close_and_acknowledge(ledger)
         yield ledger
     finally:
         ledger.close()
+
+
+@pytest.fixture
+def book(postgres_url: str) -> Iterator[LoanLedger]:
+    with nine_loans(f"{postgres_url}?schema=pv_{uuid.uuid4().hex[:12]}") as ledger:
+        yield ledger
 
 
 def alter(loan_id: str, version: int) -> Callable[[LoanLedger], None]:

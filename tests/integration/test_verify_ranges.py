@@ -31,13 +31,7 @@ from loanledger.persistence.verify import (
 )
 from tests.integration import book_tampering
 from tests.integration.tampering import delete_event, flip_bit, overwrite_state, stored_states
-from tests.integration.test_partitioned_rebuild import (
-    SteppingClock,
-    close_and_acknowledge,
-    many_loans,
-    record,
-)
-from tests.integration.test_partitioned_verify import TAMPERINGS
+from tests.integration.test_partitioned_verify import TAMPERINGS, nine_loans
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
@@ -46,14 +40,8 @@ def book(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[LoanLedger]
         url = f"sqlite:///{tmp_path / 'book.db'}"
     else:
         url = f"{request.getfixturevalue('postgres_url')}?schema=vr_{uuid.uuid4().hex[:12]}"
-    ledger = LoanLedger.open(url, clock=SteppingClock())
-    ledger.loan_snapshots.every = 4
-    try:
-        record(ledger, many_loans(9))
-        close_and_acknowledge(ledger)
+    with nine_loans(url) as ledger:
         yield ledger
-    finally:
-        ledger.close()
 
 
 def single_walk(book: LoanLedger) -> VerifyResult:
