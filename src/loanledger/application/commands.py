@@ -230,8 +230,14 @@ LOAD_BATCH_EVENTS = 2000
 """Events `load` stores in one transaction at most (bounds memory and the size of a retry)."""
 
 
-LOAD_KEPT_LOANS = 4096
-"""Loans a load keeps in memory after storing them (the most recently used)."""
+LOAD_KEPT_LOANS = 65_536
+LOAD_KEPT_EVENTS = 262_144
+"""Loans a load keeps in memory after storing them (the most recently used), at most this many
+loans and this many of their events. A journal interleaves its loans' lines by date, so a bound
+below its number of loans drops every loan before its next line: with 4,096 loans kept, a
+5,000-loan journal loaded at half the events/s of a 1,000-loan one, each repayment reading its
+loan again and walking its money from the first fact. The events bound is the rebuild's
+(`projection.kept_loans.EVENTS_KEPT`): what a decoded event and its share of the loan weigh."""
 
 
 class _LoadBatch:
@@ -261,6 +267,8 @@ class _LoadBatch:
         self.events = 0
         self.for_load = for_load
         self._kept: OrderedDict[str, Loan] = OrderedDict()
+        self._kept_events = 0
+        """Events of the loans in `_kept` (each loan's version when it was kept)."""
         self.book_cache: BookCache = {}
         """The policy and staff register as read for this batch's lines (see `book.check`);
         emptied whenever the batch records a book command."""
@@ -271,6 +279,7 @@ class _LoadBatch:
         if loan is None:
             loan = self._kept.pop(loan_id, None)
             if loan is not None:
+                self._kept_events -= loan.version
                 self.loans[loan_id] = loan
         return loan
 
@@ -279,15 +288,26 @@ class _LoadBatch:
         afresh."""
         for loan_id, loan in self.loans.items() if self.for_load else ():
             if not loan.has_pending_events:
+                replaced = self._kept.pop(loan_id, None)
+                if replaced is not None:
+                    self._kept_events -= replaced.version
                 self._kept[loan_id] = loan
-                self._kept.move_to_end(loan_id)
-        while len(self._kept) > LOAD_KEPT_LOANS:
-            self._kept.popitem(last=False)
+                self._kept_events += loan.version
+        while self._kept and (
+            len(self._kept) > LOAD_KEPT_LOANS or self._kept_events > LOAD_KEPT_EVENTS
+        ):
+            _, dropped = self._kept.popitem(last=False)
+            self._kept_events -= dropped.version
         self.clear()
+
+    def kept(self) -> tuple[int, int]:
+        """How many loans are kept, and their events."""
+        return len(self._kept), self._kept_events
 
     def forget_stored(self) -> None:
         """Drop the kept copies (the store's loans may have moved on)."""
         self._kept.clear()
+        self._kept_events = 0
 
     def clear(self) -> None:
         self.loans.clear()
