@@ -19,7 +19,12 @@ Each job of the ledger has its own module:
 """
 
 from loanledger.application.close_of_day import CLOSE_DAY_LOANS_PER_PAUSE
-from loanledger.application.commands import LOAD_BATCH_EVENTS, LOAD_KEPT_LOANS, CommandBatch
+from loanledger.application.commands import (
+    LOAD_BATCH_EVENTS,
+    LOAD_KEPT_EVENTS,
+    LOAD_KEPT_LOANS,
+    CommandBatch,
+)
 from loanledger.application.dates import Clock, parse_as_of, parse_known_at, system_clock
 from loanledger.application.ledger import LoanLedger
 from loanledger.application.loans import LoanEvents
@@ -36,6 +41,7 @@ from loanledger.application.store import SCHEMA_LOCK_KEY, UNKNOWN_OUTCOME
 __all__ = [
     "CLOSE_DAY_LOANS_PER_PAUSE",
     "LOAD_BATCH_EVENTS",
+    "LOAD_KEPT_EVENTS",
     "LOAD_KEPT_LOANS",
     "MAX_COMMAND_ATTEMPTS",
     "REPORTS",
