@@ -40,14 +40,12 @@ def _seconds(action: Any) -> float:
 
 
 def run(space: Workspace, *, loans: int, runs: int, workers: int) -> list[Report]:
-    from distributed import LocalCluster
+    from loanledger.application.partitioned import local_cluster
 
     book = generate(loans)
     journal = book.write(space.dir / "bp-journal.jsonl")
     began = time.perf_counter()
-    with LocalCluster(
-        n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0"
-    ) as cluster:
+    with local_cluster(workers) as cluster:
         startup = time.perf_counter() - began
         address = cluster.scheduler_address
         b1p, store = _load(space, journal, runs, workers, address)

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from loanledger import LoanLedger
+from loanledger.application.partitioned import local_cluster
 from loanledger.domain.errors import DomainError, OverDisbursementError
 from loanledger.persistence.chain import unseal
 from tests.integration.test_partitioned_rebuild import many_loans
@@ -28,9 +29,7 @@ REPORTS = ("loan_ledger", "five_category", "aging", "notices", "trial_balance")
 
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[Any]:
-    with distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
-    ) as local:
+    with local_cluster(2) as local:
         yield local
 
 

@@ -22,7 +22,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from loanledger import DomainError, LoanLedger
-from loanledger.application.partitioned import partition_place, partition_store
+from loanledger.application.partitioned import local_cluster, partition_place, partition_store
 from loanledger.domain.errors import InvalidCommandError
 from loanledger.persistence.ids import loan_uuid
 from loanledger.projection.partitions import partition_of
@@ -54,9 +54,7 @@ class SteppingClock:
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[Any]:
     """Two worker processes (one thread each), shared by this module's tests."""
-    with distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
-    ) as local:
+    with local_cluster(2) as local:
         yield local
 
 

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from loanledger import LoanLedger
+from loanledger.application.partitioned import local_cluster
 from loanledger.persistence.ids import loan_uuid
 from tests.integration import book_tampering
 from tests.integration.tampering import flip_bit, overwrite_state, stored_states
@@ -30,9 +31,7 @@ pytestmark = pytest.mark.postgres
 
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[Any]:
-    with distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
-    ) as local:
+    with local_cluster(2) as local:
         yield local
 
 
@@ -116,3 +115,16 @@ def test_a_partitioned_verify_against_a_checkpoint_names_the_same_break(
     serial = book.verify(against=checkpoint)
     assert not serial.ok
     assert book.verify(against=checkpoint, workers=2) == serial
+
+
+def test_the_workers_run_without_dask_s_profiler(cluster: Any) -> None:
+    """`local_cluster` turns the workers' statistical profiler off: on CPython 3.11 before
+    3.11.9 its reading of every thread's frame can deadlock with a thread being started, and a
+    verify's task hung opening its store (`partitioned.WORKER_CONFIG`)."""
+    import dask
+
+    def profiling() -> object:
+        return dask.config.get("distributed.worker.profile.enabled")
+
+    with distributed.Client(cluster) as client:
+        assert set(client.run(profiling).values()) == {False}

@@ -52,7 +52,7 @@ from loanledger.projection.notices import NoticesProjection
 from loanledger.projection.partitions import CappedPages, PartitionEngine
 
 if TYPE_CHECKING:
-    from distributed import Client
+    from distributed import Client, LocalCluster
 
     from loanledger.application.ledger import LoanLedger
 
@@ -157,12 +157,40 @@ def run_partition(task: PartitionTask) -> int:
 # --- the coordinator ---------------------------------------------------------------------------
 
 
+WORKER_CONFIG = {"distributed.worker.profile.enabled": False}
+"""Dask configuration of the worker processes a `local_cluster` starts. Dask's statistical
+profiler reads every thread's frame (`sys._current_frames`) every 10 ms, and on CPython 3.11
+before 3.11.9 that can deadlock with a thread being started (CPython issue 116969): a verify's
+task hung for good opening its store (psycopg's pool starts its threads). The profile is a
+dashboard's, which a rebuild, verify or load does not use."""
+
+
+@contextlib.contextmanager
+def local_cluster(workers: int, **options: Any) -> Iterator[LocalCluster]:
+    """A `LocalCluster` of `workers` processes with one thread each, their profiler off (see
+    `WORKER_CONFIG`: each worker takes the configuration in force when it is started)."""
+    import dask
+    from distributed import LocalCluster
+
+    with (
+        dask.config.set(WORKER_CONFIG),
+        LocalCluster(
+            n_workers=workers,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=":0",
+            **options,
+        ) as cluster,
+    ):
+        yield cluster
+
+
 @contextlib.contextmanager
 def dask_client(workers: int, scheduler: str | None) -> Iterator[Client]:
-    """A client of the cluster at `scheduler`, else of a new `LocalCluster` of `workers`
-    processes with one thread each (closed at the end)."""
+    """A client of the cluster at `scheduler`, else of a new `local_cluster` of `workers`
+    processes (closed at the end)."""
     try:
-        from distributed import Client, LocalCluster
+        from distributed import Client
     except ImportError as error:  # pragma: no cover - the `scale` extra is in `dev`
         raise InvalidCommandError(
             "workers > 1 runs on dask.distributed: install loanledger[scale]"
@@ -172,13 +200,7 @@ def dask_client(workers: int, scheduler: str | None) -> Iterator[Client]:
             yield client
         return
     with (
-        LocalCluster(
-            n_workers=workers,
-            threads_per_worker=1,
-            processes=True,
-            dashboard_address=":0",
-            silence_logs=logging.ERROR,
-        ) as cluster,
+        local_cluster(workers, silence_logs=logging.ERROR) as cluster,
         Client(cluster) as client,
     ):
         yield client
