@@ -83,6 +83,18 @@ def disburse(loan_id: str, on: str, amount: str, reference: str = "D-1") -> dict
     }
 
 
+def write_off(
+    loan_id: str, on: str, *, approver: str = "approver-1", reason: str = "uncollectable"
+) -> dict[str, Any]:
+    return {
+        "command": "write_off",
+        "loan_id": loan_id,
+        "on": on,
+        "approver": approver,
+        "reason": reason,
+    }
+
+
 def repay(
     loan_id: str, on: str, amount: str, reference: str, *, prepay: bool = False
 ) -> dict[str, Any]:

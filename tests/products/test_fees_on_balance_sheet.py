@@ -14,19 +14,14 @@ from decimal import Decimal
 from typing import Any
 
 from loanledger import LoanLedger
-from tests.journal import disburse
-from tests.products.builders import loan_on, product
+from tests.journal import write_off
+from tests.products.builders import disbursed_with_fees
 
 LOAN_ASSETS = ("loans_principal", "interest_receivable", "penalty_receivable", "fee_receivable")
 
 
 def _book() -> LoanLedger:
-    ledger = LoanLedger.open("memory://")
-    ledger.execute(product(fees={"late": {"flat": "30.00", "after_days": 15}}))
-    for line in loan_on("SME"):
-        ledger.execute(line)
-    ledger.execute(disburse("L-1", "2024-01-15", "12000.00"))
-    return ledger
+    return disbursed_with_fees({"late": {"flat": "30.00", "after_days": 15}})
 
 
 def _balances(ledger: LoanLedger, as_of: str) -> dict[str, Decimal]:
@@ -84,14 +79,6 @@ def test_a_late_fee_charged_past_90_days_is_off_balance_as_in_the_ledger() -> No
 
 def test_after_a_write_off_every_unpaid_fee_is_off_balance() -> None:
     ledger = _book()
-    ledger.execute(
-        {
-            "command": "write_off",
-            "loan_id": "L-1",
-            "on": "2024-08-01",
-            "approver": "approver-1",
-            "reason": "uncollectable",
-        }
-    )
+    ledger.execute(write_off("L-1", "2024-08-01"))
 
     assert _figures(ledger, "2024-08-01") == (168, "180.00", "off", "0.00", "12610.39")

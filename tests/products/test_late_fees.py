@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 
 from loanledger import LoanLedger
-from tests.journal import disburse, repay
-from tests.products.builders import loan_on, product
+from tests.journal import disburse, repay, write_off
+from tests.products.builders import disbursed_with_fees, loan_on, product
 
 ALLOCATIONS = (
     "penalty_interest_principal",
@@ -27,12 +27,7 @@ ALLOCATIONS = (
 
 
 def _book(late: dict[str, Any], **fields: Any) -> LoanLedger:
-    ledger = LoanLedger.open("memory://")
-    ledger.execute(product(fees={"late": late}, **fields))
-    for line in loan_on("SME"):
-        ledger.execute(line)
-    ledger.execute(disburse("L-1", "2024-01-15", "12000.00"))
-    return ledger
+    return disbursed_with_fees({"late": late}, **fields)
 
 
 def _balances(ledger: LoanLedger, as_of: str) -> dict[str, str]:
@@ -241,15 +236,7 @@ def test_a_write_off_takes_the_fee_receivable_off_the_books() -> None:
     # Charged on balance sheet 03-01, 03-30, 04-30 (days past due 15, 44, 75); 05-30, 06-30,
     # 07-30 past 90 days: in the memo pair.
     assert _balances(ledger, "2024-07-31")["fee_receivable"] == "90.00"
-    ledger.execute(
-        {
-            "command": "write_off",
-            "loan_id": "L-1",
-            "on": "2024-08-01",
-            "approver": "approver-1",
-            "reason": "uncollectable",
-        }
-    )
+    ledger.execute(write_off("L-1", "2024-08-01"))
     balances = _balances(ledger, "2024-08-01")
     assert ("fee_receivable" in balances, balances["fee_income"]) == (False, "-90.00")
     assert ledger.loan("L-1", as_of="2024-08-01")["fees_outstanding"] == "180.00"

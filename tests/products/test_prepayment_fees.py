@@ -7,17 +7,12 @@ from __future__ import annotations
 from decimal import Decimal
 
 from loanledger import LoanLedger
-from tests.journal import disburse, repay
-from tests.products.builders import loan_on, product
+from tests.journal import repay
+from tests.products.builders import disbursed_with_fees
 
 
 def _book() -> LoanLedger:
-    ledger = LoanLedger.open("memory://")
-    ledger.execute(product(fees={"prepayment": {"percent": "0.02", "within_months": 6}}))
-    for line in loan_on("SME"):
-        ledger.execute(line)
-    ledger.execute(disburse("L-1", "2024-01-15", "12000.00"))
-    return ledger
+    return disbursed_with_fees({"prepayment": {"percent": "0.02", "within_months": 6}})
 
 
 def test_a_prepayment_inside_the_window_pays_the_fee_on_the_principal_it_prepays() -> None:
