@@ -58,6 +58,12 @@ def _close_through(ledger: LoanLedger, *days: str) -> None:
         ledger.close_day(day)
 
 
+def _close_past_the_reset(ledger: LoanLedger, last: str = "2025-01-15") -> None:
+    """Close the disbursement date, the year's end and `last` (the first reset is 2025-01-15
+    on the anniversary, 2025-01-01 on January first)."""
+    _close_through(ledger, "2024-01-15", "2024-12-31", last)
+
+
 def _rows(ledger: LoanLedger, as_of: str) -> dict[int, dict[str, str]]:
     return {row["number"]: row for row in ledger.schedule("L-1", as_of=as_of)}
 
@@ -77,7 +83,7 @@ def test_a_5_year_lpr5y_plus_35_bp_annuity_resets_on_its_first_anniversary(
                 f"R-{number}",
             )
         )
-    _close_through(ledger, "2024-01-15", "2024-12-31", "2025-01-15")
+    _close_past_the_reset(ledger)
 
     # Year one at 4.55%: the textbook annuity (1,000,000 × 0.0455/12 / (1 − (1 + 0.0455/12)^−60)).
     rows = _rows(ledger, "2025-01-15")
@@ -146,7 +152,7 @@ def test_an_equal_principal_loan_keeps_its_principal_and_changes_its_interest_at
     ledger: LoanLedger,
 ) -> None:
     _book(ledger, method="equal_principal")
-    _close_through(ledger, "2024-01-15", "2024-12-31", "2025-01-15")
+    _close_past_the_reset(ledger)
     rows = _rows(ledger, "2025-01-15")
     # 1,000,000 / 60 = 16666.67 a month; after 12 rows 800,000.00 - 0.04 of rounding remains.
     assert rows[12]["principal"] == rows[13]["principal"] == "16666.67"
@@ -164,7 +170,7 @@ def test_a_january_first_reset_splits_the_period_at_the_old_and_the_new_rate(
     ledger: LoanLedger,
 ) -> None:
     _book(ledger, reset="january_first")
-    _close_through(ledger, "2024-01-15", "2024-12-31", "2025-01-15")
+    _close_past_the_reset(ledger)
     rows = _rows(ledger, "2025-01-15")
     first_year = annuity_rows(PRINCIPAL, "0.0455", 60, 11)
     remaining = first_year[10][2]  # after row 11, due 2024-12-15
@@ -187,7 +193,7 @@ def test_a_january_first_reset_splits_the_period_at_the_old_and_the_new_rate(
 
 def test_an_anniversary_loan_does_not_reset_on_the_first_of_january(ledger: LoanLedger) -> None:
     _book(ledger)
-    _close_through(ledger, "2024-01-15", "2024-12-31", "2025-01-02")
+    _close_past_the_reset(ledger, "2025-01-02")
     assert ledger.loan("L-1", as_of="2025-01-02")["rate"]["annual_rate"] == "0.0455"
 
 
@@ -201,7 +207,7 @@ def test_a_backdated_publication_corrects_the_reset_and_leaves_what_was_known_be
         disburse("L-1", "2024-01-15", "1000000.00"),
     ]:
         ledger.execute(line)
-    _close_through(ledger, "2024-01-15", "2024-12-31", "2025-01-20")
+    _close_past_the_reset(ledger, "2025-01-20")
     as_known = ledger.loan("L-1", as_of="2025-01-20")
     assert as_known["rate"]["annual_rate"] == "0.0455"
     rows_before = ledger.schedule("L-1", as_of="2025-01-20")
@@ -261,7 +267,7 @@ def test_a_floor_and_a_cap_bound_the_rate(ledger: LoanLedger) -> None:
         disburse("L-1", "2024-01-15", "1000000.00"),
     ]:
         ledger.execute(line)
-    _close_through(ledger, "2024-01-15", "2024-12-31", "2025-01-15")
+    _close_past_the_reset(ledger)
     assert ledger.loan("L-1", as_of="2025-01-15")["rate"]["annual_rate"] == "0.046"
 
 
@@ -368,7 +374,7 @@ def test_an_interest_only_loan_pays_interest_at_the_new_rate_after_a_reset(
     ledger: LoanLedger,
 ) -> None:
     _book(ledger, method="interest_only")
-    _close_through(ledger, "2024-01-15", "2024-12-31", "2025-01-15")
+    _close_past_the_reset(ledger)
     rows = _rows(ledger, "2025-01-15")
     # 1,000,000.00 × 0.0455 / 12 = 3791.666… → 3791.67; × 0.042 / 12 = 3500.00.
     assert (rows[12]["interest"], rows[12]["principal"]) == ("3791.67", "0.00")
@@ -380,7 +386,7 @@ def test_explain_of_overdue_interest_names_the_rate_periods_and_the_reset(
     ledger: LoanLedger,
 ) -> None:
     _book(ledger)
-    _close_through(ledger, "2024-01-15", "2024-12-31", "2025-01-20")
+    _close_past_the_reset(ledger, "2025-01-20")
     why = ledger.explain("L-1", "overdue_interest", as_of="2025-01-20")
     assert why["rule"].endswith(
         "; interest at 0.0455 from 2024-01-10, 0.042 from 2025-01-15 (RateReset, LPR5Y 0.0385 "
@@ -412,7 +418,7 @@ def test_a_row_straddling_a_reset_carries_the_rate_in_force_on_its_last_interest
     # Row 12 (2024-12-15 .. 2025-01-15) is charged 17 days at 0.0455 and 14 at 0.042: it shows
     # 0.042, the rate in force on 2025-01-14, the last day of its period.
     _book(ledger, reset="january_first")
-    _close_through(ledger, "2024-01-15", "2024-12-31", "2025-01-15")
+    _close_past_the_reset(ledger)
     rows = _rows(ledger, "2025-01-15")
     assert [rows[number]["annual_rate"] for number in (11, 12, 13, 60)] == [
         "0.0455",
