@@ -130,14 +130,16 @@ def test_ledgers_catching_up_the_same_store_at_once_project_each_batch_once(
 
     def catch_up(reader: LoanLedger) -> None:
         reader.projections.batch_size = 10
-        process = reader.loan_state.process
+        process_page = reader.loan_state.process_page
 
-        def slowed(txn: Transaction, store: ReadStore, batch: Sequence[Recorded]) -> None:
+        def slowed(
+            txn: Transaction, store: ReadStore, batch: Sequence[Recorded], *, ends_moment: bool
+        ) -> None:
             time.sleep(0.02)
-            process(txn, store, batch)
+            process_page(txn, store, batch, ends_moment=ends_moment)
             projected.extend(item.position for item in batch)
 
-        reader.loan_state.process = slowed  # type: ignore[method-assign]
+        reader.loan_state.process_page = slowed  # type: ignore[method-assign]
         try:
             reader.projections.catch_up()
         except BaseException as error:  # the test reports any failure below

@@ -22,6 +22,7 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,7 @@ from hypothesis import strategies as st
 from loanledger import LoanLedger
 from loanledger.application import REPORTS
 from loanledger.entrypoints.synthetic import SyntheticBook
+from loanledger.projection import engine
 from loanledger.projection.kept_loans import EVENTS_KEPT, LOANS_KEPT
 
 LOANS = 16
@@ -182,3 +184,102 @@ def test_a_rebuild_that_carries_loans_writes_the_rows_of_one_that_loads_them_at_
     for table in READ_MODELS:
         assert found[table] == expected[table], table
     assert len(expected["loanledger_loan_state"]) > 10 * LOANS
+
+
+def _loads_by_page(source: Path, copy: Path, page: int) -> tuple[dict[int, list[str]], LoanLedger]:
+    """Rebuild a copy of `source` in pages of `page` events; the loans `loan_state` loaded from
+    the store, by the last position of the page that loaded them."""
+    copy.write_bytes(source.read_bytes())
+    ledger = LoanLedger.open(f"sqlite:///{copy}")
+    ledger.projections.batch_size = page
+    projection = ledger.loan_state
+    loader = projection.loader
+    loaded: dict[int, list[str]] = {}
+
+    def counted(loan_id: str) -> Any:
+        loaded.setdefault(projection._position, []).append(loan_id)
+        return loader(loan_id)
+
+    projection.loader = counted
+    ledger.rebuild()
+    return loaded, ledger
+
+
+def _moments(path: Path) -> list[tuple[int, str, str]]:
+    """(position, timestamp, loan id) of every event of the log, decoded as the rebuild does."""
+    ledger = LoanLedger.open(f"sqlite:///{path}")
+    try:
+        notifications = list(ledger.recorder.select_notifications(1, 1_000_000))
+        events = ledger._decode(notifications)
+        return [
+            (n.id, str(e.timestamp), getattr(e, "loan_id", ""))
+            for n, e in zip(notifications, events, strict=True)
+        ]
+    finally:
+        ledger.close()
+
+
+def test_a_rebuild_in_one_page_loads_no_loan_from_the_store(
+    book: tuple[Path, list[datetime], dict[str, str]], tmp_path: Path
+) -> None:
+    path, _, _ = book
+    events = len(_moments(path))
+    # The page ends at the log's head: no moment can go on past it, so the loans of its last
+    # moment are carried as they are (a page that cuts a moment loads them again, below).
+    loaded, ledger = _loads_by_page(path, tmp_path / "copy.db", page=events + 1)
+    ledger.close()
+    assert loaded == {}
+
+
+def test_a_page_that_ends_between_two_moments_loads_none_of_its_loans_again(
+    book: tuple[Path, list[datetime], dict[str, str]], tmp_path: Path
+) -> None:
+    path, _, _ = book
+    log = _moments(path)
+    # A page that ends with a whole moment (the log goes on with another), a few loans in.
+    page = next(
+        position
+        for (position, stamp, loan_id), (_, following, _) in pairwise(log)
+        if position >= 20 and loan_id and stamp != following
+    )
+    loaded, ledger = _loads_by_page(path, tmp_path / "copy.db", page=page)
+    ledger.close()
+    assert loaded.get(page, []) == []
+
+
+def _inside_a_moment(log: list[tuple[int, str, str]]) -> int:
+    """A position, a few loans in, after which the log goes on with the same moment."""
+    return next(
+        position
+        for (position, stamp, loan_id), (_, following, _) in pairwise(log)
+        if position >= 20 and loan_id and stamp == following
+    )
+
+
+def test_a_page_reads_on_to_the_end_of_its_last_moment_and_loads_no_loan_again(
+    book: tuple[Path, list[datetime], dict[str, str]], tmp_path: Path
+) -> None:
+    path, _, _ = book
+    log = _moments(path)
+    page = _inside_a_moment(log)
+    loaded, ledger = _loads_by_page(path, tmp_path / "copy.db", page=page)
+    ledger.close()
+    # Every page went on to the end of its last moment: no loan was met cut in two, and the
+    # book is too small for a loan to be dropped as idle.
+    assert loaded == {}
+
+
+def test_a_page_cut_inside_a_moment_loads_that_moments_loans_again(
+    book: tuple[Path, list[datetime], dict[str, str]],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    path, _, _ = book
+    log = _moments(path)
+    monkeypatch.setattr(engine, "MOMENT_READ_ON", 0)  # a page never reads on past its size
+    page = _inside_a_moment(log)
+    last_loan = log[page - 1][2]
+    loaded, ledger = _loads_by_page(path, tmp_path / "copy.db", page=page)
+    ledger.close()
+    # The rest of the moment is in the store already: the loan is read from there.
+    assert last_loan in loaded.get(page, [])

@@ -50,6 +50,10 @@ pages of 10,000, whose peak memory grew with the page instead (B6: a page of 10,
 twice the loans of the small book's whole rebuild; issue 20). A catch-up of a few new events is
 a page of those few."""
 
+MOMENT_READ_ON = 5_000
+"""A page goes on past `BATCH_SIZE` to the end of its last moment for at most this many events
+(see `ProjectionEngine._page`)."""
+
 DECODE_BATCH = 1000
 """Events decoded together within a page: the data keys a chunk needs are fetched in one query
 and must all fit the key cache until it is decoded (`persistence.keys.DATA_KEY_CACHE_SIZE`)."""
@@ -86,6 +90,21 @@ class Projection(ABC):
 
     @abstractmethod
     def process(self, txn: Transaction, store: ReadStore, batch: Sequence[Recorded]) -> None: ...
+
+    def process_page(
+        self,
+        txn: Transaction,
+        store: ReadStore,
+        batch: Sequence[Recorded],
+        *,
+        ends_moment: bool,
+    ) -> None:
+        """`process` for a page of the log, told whether the page ends where a moment ends
+        (the facts recorded together, in one transaction, with one timestamp): True when the
+        engine saw that the log goes on with another moment or reached its head; False when a
+        moment may go on into the next page. Only a projection that carries loans from page to
+        page needs to know (`loan_state`); the others process the batch as it is."""
+        self.process(txn, store, batch)
 
 
 class ProjectionEngine:
@@ -202,11 +221,11 @@ class ProjectionEngine:
         (`_project_singly`), which stops only the projection that fails at the event it fails
         on. A lost connection or a lock held too long is raised (nothing is stuck; the caller may
         try again)."""
-        notifications = self._select(start, self.batch_size)
+        notifications, ends_moment = self._page(start)
         if not notifications:
             return 0, start - 1
         try:
-            self._project_batch(notifications, positions)
+            self._project_batch(notifications, positions, ends_moment)
         except Exception as error:
             if is_transient(error):
                 raise
@@ -219,8 +238,42 @@ class ProjectionEngine:
             self._project_singly(notifications, positions)
         return len(notifications), notifications[-1].id
 
+    def _page(self, start: int) -> tuple[list[Notification], bool]:
+        """The page of the log from `start`: `batch_size` events and on to the end of the moment
+        the last of them belongs to (the facts recorded together: one transaction, one
+        timestamp), at most `MOMENT_READ_ON` events more; and whether it ends where a moment
+        ends (`Projection.process_page`). A page at the head of the log ends a moment: a reader
+        sees a transaction whole (the recorder assigns positions in commit order). A page cut
+        inside a moment makes `loan_state` load that moment's loans again from the store (a
+        close of day's moment touches hundreds of loans), and the same log gives the same
+        pages, so a partitioned rebuild reads the single rebuild's pages. In doubt (an event
+        that cannot be decoded: the page that holds it says why) the page is not read on."""
+        most = self.batch_size + MOMENT_READ_ON
+        page = list(self._select(start, self.batch_size + 1))
+        if len(page) <= self.batch_size:
+            return page, True
+        end = self.batch_size  # page[:end] is the page so far; page[end:] was read after it
+        while True:
+            try:
+                stamps = [event.timestamp for event in self._decode(page[end - 1 :])]
+            except Exception:
+                return page[:end], False
+            for offset, stamp in enumerate(stamps[1:], start=1):
+                if stamp != stamps[0]:
+                    return page[: end - 1 + offset], True
+            if len(page) > most:  # page[most] is still the moment's
+                return page[:most], False
+            end = len(page)
+            more = self._select(page[-1].id + 1, min(DECODE_BATCH, most + 1 - end))
+            if not more:
+                return page, True
+            page.extend(more)
+
     def _project_batch(
-        self, notifications: Sequence[Notification], positions: dict[str, int]
+        self,
+        notifications: Sequence[Notification],
+        positions: dict[str, int],
+        ends_moment: bool = False,
     ) -> None:
         batch = self._recorded(notifications)
         last = notifications[-1].id
@@ -237,7 +290,7 @@ class ProjectionEngine:
                     continue
                 mine = self._mine(projection, batch, written[projection.name])
                 if mine:
-                    projection.process(txn, self.store, mine)
+                    projection.process_page(txn, self.store, mine, ends_moment=ends_moment)
                 if written[projection.name] < last:
                     txn.execute(
                         self._tracking["upsert"], (projection.name, last, projection.version)

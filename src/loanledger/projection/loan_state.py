@@ -70,8 +70,9 @@ class LoanStateProjection(Projection):
         self._position = 0
         """The last log position of the batch being projected."""
         self._tail: dict[str, DomainEvent] = {}
-        """The loans whose last event in the batch was recorded with the batch's last event:
-        that moment's facts may go on in the next page (one transaction, cut by the page)."""
+        """The loans whose last event in the batch was recorded with the batch's last event,
+        when that moment's facts may go on in the next page (one transaction, cut by the page;
+        `Projection.process_page` says when the engine knows it is not)."""
 
     def release(self) -> None:
         """Forget the kept loans (the ledger closes: what they hold is freed at once)."""
@@ -85,8 +86,8 @@ class LoanStateProjection(Projection):
         recorded in time order and each moment's facts in one transaction (which the projection
         relies on anyway: it writes each moment once), so a loan holding one fact of a moment
         holds every fact recorded up to it. A kept loan that ends at the batch's last moment is
-        loaded all the same: the page may have cut that moment's transaction, whose other facts
-        are in the store already."""
+        loaded all the same when the page may have cut that moment's transaction, whose other
+        facts are in the store already (`_tail`)."""
         kept = self.kept.use(loan_id, self._position)
         loan = kept.loan
         tail = self._tail.get(loan_id)
@@ -139,14 +140,26 @@ class LoanStateProjection(Projection):
             txn.execute(sql[key])
 
     def process(self, txn: Transaction, store: ReadStore, batch: Sequence[Recorded]) -> None:
+        self.process_page(txn, store, batch, ends_moment=False)
+
+    def process_page(
+        self,
+        txn: Transaction,
+        store: ReadStore,
+        batch: Sequence[Recorded],
+        *,
+        ends_moment: bool,
+    ) -> None:
         # Loans are loaded here without filling the application's caches (see the loader), and
         # the domain's per-event memo is left alone too: a rebuild reads every loan once, and
         # remembering would keep the whole book's events alive (B6 memory). A page's values go
         # to a small memo of its own instead, for the loan's next moments, which ask again.
         with event_values_scoped():
-            self._process(txn, store, batch)
+            self._process(txn, store, batch, ends_moment=ends_moment)
 
-    def _process(self, txn: Transaction, store: ReadStore, batch: Sequence[Recorded]) -> None:
+    def _process(
+        self, txn: Transaction, store: ReadStore, batch: Sequence[Recorded], *, ends_moment: bool
+    ) -> None:
         sql = self.sql(store)
         found = txn.execute(sql["horizon"])
         horizon = date.fromisoformat(found[0][0]) if found else None
@@ -167,12 +180,18 @@ class LoanStateProjection(Projection):
         if horizon is None:
             return
         self._position = batch[-1].position
-        # (Only loans' events: a partitioned rebuild passes date marks of no loan.)
+        # (Only loans' events: a partitioned rebuild passes date marks of no loan.) A batch that
+        # ends with a whole moment leaves nothing of it for the next page: its loans go on as
+        # they are kept (a close of day's moment touches hundreds of loans, each of which was
+        # loaded again at every page's end before).
         last = next((item.event for item in reversed(batch) if item.event.loan_id), None)
         self._tail = {
             loan_id: events[-1]
             for loan_id, events in arrived.items()
-            if loan_id and last is not None and events[-1].timestamp == last.timestamp
+            if loan_id
+            and not ends_moment
+            and last is not None
+            and events[-1].timestamp == last.timestamp
         }
         # In a long batch (a rebuild's page), what its end would drop as idle (see `kept_loans`)
         # is dropped before its work instead, so that it is not held beside the batch's loans:
