@@ -189,3 +189,43 @@ def test_the_loan_as_known_at_each_moment_goes_forward_as_a_replay_does(
         with pytest.raises(ValueError, match="moments must go forward"):
             knowing.at(events[0].timestamp)
     assert checked > 200
+
+
+def test_the_loan_as_known_at_each_moment_goes_on_from_the_loan_before_the_page(
+    histories: dict[str, list[DomainEvent]],
+) -> None:
+    """A page's moments of a kept loan are built from the loan as the earlier pages left it
+    (`_KnownAt(loan, before=...)`), not replayed from the first fact: at every moment of the
+    page it equals `Loan.as_known_at`, and the loan it went on from is left as it was."""
+    checked = 0
+    for events in histories.values():
+        loan = replay(events)
+        for cut in range(1, len(events)):
+            if events[cut - 1].timestamp == events[cut].timestamp:
+                continue  # a page does not end inside a moment
+            before = replay(events[:cut])
+            as_it_was = state(before)
+            # The loan goes on in a copy, whose history shares the events (as `carry` does).
+            going_on = fork(before)
+            for event in events[cut:]:
+                event.mutate(going_on)
+            knowing = _KnownAt(going_on, before=before)
+            for moment in sorted({event.timestamp for event in events[cut:]}):
+                assert state(knowing.at(moment)) == state(loan.as_known_at(moment))
+                checked += 1
+            assert state(before) == as_it_was
+    assert checked > 1000
+
+
+def test_a_loan_before_the_page_that_is_not_the_kept_loans_past_is_not_gone_on_from(
+    histories: dict[str, list[DomainEvent]],
+) -> None:
+    """A loan loaded again from the store holds other event objects than the kept one: the
+    moments are replayed from the first fact, as before."""
+    _, events = long_loan(histories)
+    loan = replay(events)
+    stranger = replay([event.model_copy() for event in events[:3]])
+    knowing = _KnownAt(loan, before=stranger)
+    moment = events[3].timestamp
+    assert state(knowing.at(moment)) == state(loan.as_known_at(moment))
+    assert knowing._applied == sum(1 for event in events if event.timestamp <= moment)

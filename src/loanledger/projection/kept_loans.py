@@ -124,32 +124,42 @@ class KeptLoans:
         self._events += kept.events
         self._within_bounds()
 
-    def carry(self, loan_id: str, events: Sequence[DomainEvent], position: int) -> None:
+    def carry(
+        self,
+        loan_id: str,
+        events: Sequence[DomainEvent],
+        position: int,
+        *,
+        keep_before: bool = False,
+    ) -> Loan | None:
         """Go on with the kept loan from `events` of it (in log order, the last at `position`)
         instead of loading it again. A loan not kept yet is begun from them if they hold its
         first event (it applied in this page); otherwise it is left to be loaded. Events that
         do not follow on from the kept loan's version (another process projected those between)
-        drop the kept loan, so that it is loaded."""
+        drop the kept loan, so that it is loaded. With `keep_before`, the kept loan goes on as a
+        copy and the loan as it was before `events` is returned (None when there was none)."""
         kept = self.use(loan_id, position)
         loan = kept.loan
         have = loan.version if loan is not None else 0
         new = [event for event in events if event.originator_version > have]
         if not new:
-            return
+            return None
         if new[0].originator_version != have + 1 or (
             new[-1].originator_version - new[0].originator_version != len(new) - 1
         ):
             self.hold(kept, None)
-            return
+            return None
+        before = None
         if loan is None:
             loan = Loan(new[0].originator_id)
-        elif kept.walk is not None and kept.walk[1].loan is loan:
+        elif keep_before or (kept.walk is not None and kept.walk[1].loan is loan):
             # The kept walk's timeline holds this loan as known at its moment: it must not see
-            # later facts, so the loan goes on as a copy.
-            loan = fork(loan)
+            # later facts, so the loan goes on as a copy (as it does when the caller keeps it).
+            before, loan = loan, fork(loan)
         for event in new:
             event.mutate(loan)
         self.hold(kept, loan)
+        return before if keep_before else None
 
     def forget_idle(self, position: int, *, keep: Container[str] = ()) -> int:
         """Drop the loans unused for longer than they may be (`Kept.idle_after`) at log
