@@ -7,10 +7,13 @@ from datetime import UTC, date, datetime, timedelta, timezone
 from uuid import uuid4
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from loanledger import LoanLedger
 from loanledger.domain.loan_events import ReviewRecorded
+from loanledger.projection.loan_state import moment_text
 from tests.journal import pre_loan
 
 BEIJING = timezone(timedelta(hours=8))
@@ -54,3 +57,19 @@ def test_an_event_is_made_in_utc_only() -> None:
     assert _review(datetime(2024, 1, 2, 9, 30, tzinfo=UTC)).timestamp.utcoffset() == timedelta(0)
     with pytest.raises(ValidationError, match="offset"):
         _review(datetime(2024, 1, 2, 17, 30, tzinfo=BEIJING))
+
+
+@given(
+    st.datetimes(
+        min_value=datetime(2, 1, 1),  # (a day's margin: +08:00 moves back across year 1)
+        max_value=datetime(9998, 12, 31),
+        timezones=st.sampled_from([UTC, timezone(timedelta(hours=8))]),
+    )
+)
+def test_a_moment_is_written_as_fixed_width_utc_text_as_strftime_writes_it(
+    moment: datetime,
+) -> None:
+    """`loan_state` writes each recorded moment as text (text order is time order): the fast
+    path gives strftime's text exactly, years before 1000 included."""
+    expected = moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")
+    assert moment_text(moment) == expected

@@ -51,7 +51,11 @@ def moment_text(moment: datetime | None) -> str:
     """A recorded time as fixed-width UTC text (text order is time order); None: now and later."""
     if moment is None:
         return "9999-12-31T23:59:59.999998"
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")
+    moment = moment.astimezone(UTC)
+    if moment.year < 1000:  # `isoformat` pads the year to four digits, `strftime` does not
+        return moment.strftime("%Y-%m-%dT%H:%M:%S.%f")
+    # The same text as strftime's, at a third of its cost (a rebuild writes one per moment).
+    return moment.replace(tzinfo=None).isoformat(timespec="microseconds")
 
 
 class LoanStateProjection(Projection):
