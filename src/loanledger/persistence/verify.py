@@ -12,6 +12,7 @@ import json
 from array import array
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from itertools import repeat
 from typing import Any, NamedTuple, Protocol
 from uuid import UUID
 
@@ -192,9 +193,10 @@ class RangeVerdict:
     """Each loan's `LoanInRange.broken`, one byte a loan (1 or 0)."""
     names: list[str | None]
     """Each loan's `LoanInRange.loan_id`."""
-    openings: list[tuple[int, Any, Any, Any]]
+    openings: list[tuple[int, Any, Any, Any, bool]]
     """The loans whose first event here was not checked: (row, originator_version, topic,
-    state) of that event as stored (the key and position are the row's)."""
+    state) of that event as stored (the key and position are the row's), and whether the walk
+    read its body as JSON (`_stored_head`: the merge need not parse it again)."""
     odd: dict[str, LoanInRange]
     """The loans whose stored key is not a UUID, by the key's description (`chain_key`)."""
 
@@ -244,6 +246,8 @@ class RangeWalk:
         self.chains: dict[UUID | str, _LoanChain] = {}
         self.openings: dict[UUID | str, tuple[int, Notification | None]] = {}
         self.named: dict[UUID | str, str] = {}
+        self.readable: set[UUID] = set()
+        """The loans whose opening's row reads whatever came before it (`_stored_head`)."""
         self.events_checked = 0
         self.first_break: Break | None = None
 
@@ -260,10 +264,11 @@ class RangeWalk:
             else:
                 self.openings[key] = (notification.id, notification)
                 head = _stored_head(notification) if isinstance(key, UUID) else None
-                if head is None:
+                if head is None or not isinstance(key, UUID):
                     chain.broken = True  # the opening breaks whatever came before it
                 else:
                     chain.version, chain.link = head
+                    self.readable.add(key)
                 return
         elif key not in self.named:
             self._name(key, notification)
@@ -287,7 +292,7 @@ class RangeWalk:
         links: list[str] = []
         broken = bytearray()
         names: list[str | None] = []
-        openings: list[tuple[int, Any, Any, Any]] = []
+        openings: list[tuple[int, Any, Any, Any, bool]] = []
         odd: dict[str, LoanInRange] = {}
         for key, chain in self.chains.items():
             position, opening = self.openings[key]
@@ -298,7 +303,13 @@ class RangeWalk:
                 continue
             if opening is not None:
                 openings.append(
-                    (len(names), opening.originator_version, opening.topic, opening.state)
+                    (
+                        len(names),
+                        opening.originator_version,
+                        opening.topic,
+                        opening.state,
+                        key in self.readable,
+                    )
                 )
             keys += key.bytes
             positions.append(position)
@@ -382,28 +393,41 @@ class RangeMerge:
         if verdict.first_break is not None:
             position, found, version, why = verdict.first_break
             self._breaks.append((position, 1, _key(found), version, why))
-        openings = {row: _Opening(*fields) for row, *fields in verdict.openings}
-        for row in range(len(verdict.names)):
-            key = keys[16 * row : 16 * row + 16]
+        count = len(verdict.names)
+        rows = [keys[start : start + 16] for start in range(0, 16 * count, 16)]
+        openings = {row: fields for row, *fields in verdict.openings}
+        # Most loans are new to the merge and open with version 1 (checked by their range):
+        # their state is the row, set for every row at once below. Only the loans that an
+        # earlier range carried or that open unchecked here are looked at one by one.
+        row_of = dict(zip(rows, range(count), strict=True))
+        carried = {row_of[key] for key in row_of.keys() & chains.keys()}
+        settled: dict[bytes | str, tuple[int, int] | _LoanChain] = {}
+        for row in sorted(openings.keys() | carried):
+            key = rows[row]
             state = chains.get(key)
-            opening: StoredEvent | _Opening | None = openings.get(row)
+            fields = openings.get(row)
+            opening: StoredEvent | _Opening | None = None
+            readable = False
+            if fields is not None:
+                opening, readable = _Opening(*fields[:3]), fields[3]
             if state is None:
-                if opening is None:
-                    chains[key] = (index, row)
-                    continue
                 chain = _LoanChain(loan_id="")
             elif isinstance(state, _LoanChain) or self._broken(state):
+                settled[key] = state
                 continue
             else:
                 chain = self._chain(state)
                 if opening is None:
                     opening = self._read_one(positions[row])
-            reason = _check(chain, UUID(bytes=key), opening)
+            assert opening is not None
+            reason = _check(chain, UUID(bytes=key), opening, body_is_json=readable)
             if reason is None:
-                chains[key] = (index, row)
+                settled[key] = (index, row)
             else:
-                chains[key] = chain
+                settled[key] = chain
                 self._breaks.append((positions[row], 0, key, chain.version + 1, reason))
+        chains.update(zip(rows, zip(repeat(index), range(count)), strict=True))
+        chains.update(settled)
         for name, loan in verdict.odd.items():
             if name not in chains:  # an unreadable key's opening breaks its chain
                 chains[name] = _LoanChain(loan_id="", broken=True)
@@ -479,7 +503,12 @@ class _Row(Protocol):
     def state(self) -> Any: ...
 
 
-def _check(chain: _LoanChain, originator_id: UUID, notification: _Row) -> str | None:
+def _check(
+    chain: _LoanChain, originator_id: UUID, notification: _Row, *, body_is_json: bool = False
+) -> str | None:
+    """Why the stored event does not follow `chain` (None when it does, and `chain` moves on to
+    it). `body_is_json` when the body was already read as JSON (a range's opening, by its
+    walk): the merge checks that opening's link without parsing its body a second time."""
     version = notification.originator_version
     expected = chain.version + 1
     if not (
@@ -508,10 +537,11 @@ def _check(chain: _LoanChain, originator_id: UUID, notification: _Row) -> str | 
     computed = compute_link(chain.link, originator_id, version, notification.topic, body)
     if computed != stored_link:
         return "stored bytes do not match their chain link (altered event or altered link)"
-    try:
-        json.loads(body)
-    except (ValueError, RecursionError):
-        return "unreadable stored bytes: the body is not JSON"
+    if not body_is_json:
+        try:
+            json.loads(body)
+        except (ValueError, RecursionError):
+            return "unreadable stored bytes: the body is not JSON"
     chain.version = version
     chain.link = stored_link
     return None
