@@ -7,14 +7,16 @@ chain crosses ranges, so a task checks each loan's events from the loan's first 
 range on (`persistence.verify.RangeWalk`): from the genesis link when that event is version 1,
 else from the event's own stored version and link, keeping the event unchecked as the loan's
 opening. It returns its events walked, per loan its opening, last version and link, and its
-first break with that event's log position. The snapshots are checked per partition of loans,
-as the partitioned rebuild splits them (a stable hash of the aggregate id,
-`projection/partitions.py`): task k checks partition k's.
+first break with that event's log position, as flat columns (`persistence.verify.RangeVerdict`:
+a verdict of an object a loan cost the coordinator more to take in than the merge itself). The
+snapshots are checked per partition of loans, as the partitioned rebuild splits them (a stable
+hash of the aggregate id, `projection/partitions.py`): task k checks partition k's.
 
 The coordinator, meanwhile, reads the log for the Merkle tree as far as the largest checkpoint
 reaches (not at all without one; never in the tasks) (the transparency log's checkpoints are
 the whole book's: `persistence/book_audit.py` holds the events against them exactly as the
-single-process verify does), then merges (`persistence.verify.merge_ranges`): it carries each
+single-process verify does), then merges each range as soon as it and the ranges before it
+are back (`persistence.verify.RangeMerge`, as `merge_ranges` does all at once): it carries each
 loan's version and link through the ranges in order and checks every opening against them with
 the single walk's check, so a break on a range's first event of a loan has the single walk's
 reason; the chains' first break is the one at the lowest position among the ranges' and the
