@@ -6,15 +6,17 @@ when the walk read that body as JSON. On SQLite and PostgreSQL (the `book` fixtu
 
 from __future__ import annotations
 
+import gc
 import pickle
 
-from eventsourcing.persistence import StoredEvent
+import pytest
+from eventsourcing.persistence import Notification, StoredEvent
 
 from loanledger import LoanLedger
 from loanledger.application.partitioned_verify import walk_range
 from loanledger.persistence.chain import compute_link, seal, unseal
 from loanledger.persistence.ids import loan_uuid
-from loanledger.persistence.verify import ChainBreak, LoanInRange, RangeMerge
+from loanledger.persistence.verify import ChainBreak, LoanInRange, RangeMerge, RangeWalk
 from tests.integration.tampering import overwrite_state, stored_states
 from tests.integration.test_verify_ranges import book, merged, position_of, single_walk
 
@@ -90,3 +92,20 @@ def test_ranges_merged_one_at_a_time_give_what_they_give_merged_together(book: L
         merge.add(walk_range(book, lo, hi))
     assert merge.ranges == 3
     assert merge.result() == merged(book, bounds) == single_walk(book)
+
+
+def test_a_range_is_walked_with_the_collector_off_and_leaves_it_on(
+    book: LoanLedger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen: list[bool] = []
+    add = RangeWalk.add
+
+    def noting(walk: RangeWalk, notification: Notification) -> None:
+        seen.append(gc.isenabled())
+        add(walk, notification)
+
+    monkeypatch.setattr(RangeWalk, "add", noting)
+    until = book.recorder.max_notification_id() or 0
+    walk_range(book, 0, until)
+    assert seen == [False] * until
+    assert gc.isenabled()

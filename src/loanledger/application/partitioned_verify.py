@@ -45,6 +45,7 @@ from loanledger.persistence.verify import (
     RangeVerdict,
     RangeWalk,
     VerifyResult,
+    collector_paused,
     read_notifications,
 )
 from loanledger.projection.partitions import CappedPages, partition_of
@@ -84,7 +85,7 @@ def walk_range(ledger: LoanLedger, lo: int, hi: int) -> RangeVerdict:
     page by page as the single-process verify reads the whole log."""
     walk = RangeWalk()
     pages = CappedPages(page_reader(ledger.recorder), hi)
-    with pages.session():
+    with pages.session(), collector_paused():
         for notification in read_notifications(pages, start=lo + 1):
             walk.add(notification)
     return walk.verdict()
