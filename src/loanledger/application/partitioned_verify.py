@@ -7,14 +7,16 @@ chain crosses ranges, so a task checks each loan's events from the loan's first 
 range on (`persistence.verify.RangeWalk`): from the genesis link when that event is version 1,
 else from the event's own stored version and link, keeping the event unchecked as the loan's
 opening. It returns its events walked, per loan its opening, last version and link, and its
-first break with that event's log position. The snapshots are checked per partition of loans,
-as the partitioned rebuild splits them (a stable hash of the aggregate id,
-`projection/partitions.py`): task k checks partition k's.
+first break with that event's log position, as flat columns (`persistence.verify.RangeVerdict`:
+a verdict of an object a loan cost the coordinator more to take in than the merge itself). The
+snapshots are checked per partition of loans, as the partitioned rebuild splits them (a stable
+hash of the aggregate id, `projection/partitions.py`): task k checks partition k's.
 
 The coordinator, meanwhile, reads the log for the Merkle tree as far as the largest checkpoint
 reaches (not at all without one; never in the tasks) (the transparency log's checkpoints are
 the whole book's: `persistence/book_audit.py` holds the events against them exactly as the
-single-process verify does), then merges (`persistence.verify.merge_ranges`): it carries each
+single-process verify does), then merges each range as soon as it and the ranges before it
+are back (`persistence.verify.RangeMerge`, as `merge_ranges` does all at once): it carries each
 loan's version and link through the ranges in order and checks every opening against them with
 the single walk's check, so a break on a range's first event of a loan has the single walk's
 reason; the chains' first break is the one at the lowest position among the ranges' and the
@@ -39,15 +41,18 @@ from loanledger.persistence.ids import loan_uuid
 from loanledger.persistence.pages import page_reader
 from loanledger.persistence.verify import (
     ChainBreak,
+    RangeMerge,
     RangeVerdict,
     RangeWalk,
     VerifyResult,
-    merge_ranges,
+    collector_paused,
     read_notifications,
 )
 from loanledger.projection.partitions import CappedPages, partition_of
 
 if TYPE_CHECKING:
+    from distributed import Future
+
     from loanledger.application.ledger import LoanLedger
 
 
@@ -80,7 +85,7 @@ def walk_range(ledger: LoanLedger, lo: int, hi: int) -> RangeVerdict:
     page by page as the single-process verify reads the whole log."""
     walk = RangeWalk()
     pages = CappedPages(page_reader(ledger.recorder), hi)
-    with pages.session():
+    with pages.session(), collector_paused():
         for notification in read_notifications(pages, start=lo + 1):
             walk.add(notification)
     return walk.verdict()
@@ -143,7 +148,7 @@ def verify_partitioned(
             # event more: the tee adds an event's leaf when asked for the next one).
             for _ in islice(notifications, need + 1 if need else 0):
                 pass
-            return _merge(ledger, client.gather(futures), until)
+            return _merge(ledger, futures, until)
 
         return verify_book(
             lambda: read_notifications(pages), ledger.transparency, against, _same, chains
@@ -164,12 +169,30 @@ def _same(result: VerifyResult) -> VerifyResult:
     return result  # the snapshots were checked by the partitions
 
 
-def _merge(ledger: LoanLedger, verdicts: Sequence[PartitionVerdict], until: int) -> VerifyResult:
+def _merge(
+    ledger: LoanLedger, futures: Sequence[Future[PartitionVerdict]], until: int
+) -> VerifyResult:
+    """The tasks' verdicts merged (`RangeMerge`), each range as soon as it and the ranges
+    before it are back: the first range's loans are merged while the second is still walked,
+    instead of all of them after the last task returns."""
+    from distributed import as_completed
+
     pages = CappedPages(page_reader(ledger.recorder), until)
-    chains = merge_ranges([v.chains for v in verdicts], lambda position: pages(position, 1)[0])
-    first = chains.first_break
+    chains = RangeMerge(lambda position: pages(position, 1)[0])
+    index = {future.key: k for k, future in enumerate(futures)}
+    verdicts: list[PartitionVerdict | None] = [None] * len(futures)
+    for future in as_completed(futures):
+        verdicts[index[future.key]] = future.result()
+        while chains.ranges < len(verdicts):
+            verdict = verdicts[chains.ranges]
+            if verdict is None:
+                break
+            chains.add(verdict.chains)
+    arrived = [verdict for verdict in verdicts if verdict is not None]
+    merged = chains.result()
+    first = merged.first_break
     if first is None:
-        found = {v.snapshot_break.loan_id: v.snapshot_break for v in verdicts if v.snapshot_break}
+        found = {v.snapshot_break.loan_id: v.snapshot_break for v in arrived if v.snapshot_break}
         if found:
             snapshots = ledger.loan_snapshots
             for (loan_id,) in snapshots.store.query(snapshots._sql["loans"]):
@@ -178,8 +201,8 @@ def _merge(ledger: LoanLedger, verdicts: Sequence[PartitionVerdict], until: int)
                     break
     return VerifyResult(
         ok=first is None,
-        loans_checked=chains.loans_checked,
-        events_checked=chains.events_checked,
+        loans_checked=merged.loans_checked,
+        events_checked=merged.events_checked,
         first_break=first,
-        snapshots_checked=sum(v.snapshots_checked for v in verdicts),
+        snapshots_checked=sum(v.snapshots_checked for v in arrived),
     )
