@@ -395,7 +395,8 @@ class RangeMerge:
     def __init__(self, read_one: Callable[[int], StoredEvent]) -> None:
         self._read_one = read_one
         self._verdicts: list[RangeVerdict] = []
-        self._columns: list[tuple[list[int], list[int]]] = []
+        self._versions: list[list[int]] = []
+        """Each merged verdict's `versions` column, read once."""
         self._chains: dict[bytes | str, tuple[int, int] | _LoanChain] = {}
         """A loan's state: (verdict, row) as that row says, or a chain its opening broke."""
         self._breaks: list[tuple[int, int, bytes | str, int, str]] = []
@@ -409,8 +410,8 @@ class RangeMerge:
         """Merge the next range's verdict."""
         index = len(self._verdicts)
         self._verdicts.append(verdict)
-        positions, versions = _int64s(verdict.positions), _int64s(verdict.versions)
-        self._columns.append((positions, versions))
+        positions = _int64s(verdict.positions)
+        self._versions.append(_int64s(verdict.versions))
         chains, keys = self._chains, verdict.keys
         if verdict.first_break is not None:
             position, found, version, why = verdict.first_break
@@ -434,7 +435,7 @@ class RangeMerge:
             elif isinstance(state, _LoanChain) or self._broken(state):
                 settled[key] = state
                 continue
-            elif fields is not None and fields[3] and self._follows(state, key, fields):
+            elif fields is not None and readable and self._follows(state, key, fields):
                 settled[key] = (index, row)
                 continue
             else:
@@ -462,7 +463,7 @@ class RangeMerge:
         (`_check` names what is wrong when it is not)."""
         verdict, row = state
         version, topic, stored = fields[:3]
-        if version != self._columns[verdict][1][row] + 1:
+        if version != self._versions[verdict][row] + 1:
             return False
         link = self._verdicts[verdict].links[LINK_CHARS * row : LINK_CHARS * (row + 1)]
         stored_link, body = unseal(stored)
@@ -475,7 +476,7 @@ class RangeMerge:
     def _chain(self, state: tuple[int, int]) -> _LoanChain:
         verdict, row = state
         link = self._verdicts[verdict].links[LINK_CHARS * row : LINK_CHARS * (row + 1)]
-        return _LoanChain(loan_id="", version=self._columns[verdict][1][row], link=link)
+        return _LoanChain(loan_id="", version=self._versions[verdict][row], link=link)
 
     def result(self) -> VerifyResult:
         """The single walk's verdict of the ranges merged (all of them, for the whole log)."""
