@@ -273,7 +273,7 @@ class ProjectionEngine:
         self,
         notifications: Sequence[Notification],
         positions: dict[str, int],
-        ends_moment: bool = False,
+        ends_moment: bool,
     ) -> None:
         batch = self._recorded(notifications)
         last = notifications[-1].id
