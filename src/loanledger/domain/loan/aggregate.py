@@ -121,7 +121,7 @@ class LoanCore(EventSourcedAggregate):
         self.closed: LoanClosed | None = None
         self.rate_resets: list[RateReset] = []
         self._derived: Position | None = None
-        self._money_facts: tuple[int, list[MoneyFact]] | None = None
+        self._money_facts: tuple[tuple[object, ...], list[MoneyFact]] | None = None
         self._positions: dict[tuple[int, date, str], Position] = {}
 
     def apply(self, event: Any) -> None:
@@ -305,13 +305,19 @@ class LoanCore(EventSourcedAggregate):
         return contract_apr(self.terms(), rules, start, annual_rate)
 
     def money_facts(self) -> list[MoneyFact]:
-        """The facts of the money walk; built once per version of the loan (they are derived
-        from the loan's events alone, and every query and command asks for them)."""
+        """The facts of the money walk, built again only when what they are built from changed
+        (most facts of a loan move no money: a notice, a grade, a check). That is the single
+        events by identity, and each list of events (it only grows) by its length and last
+        event: a copy of the loan (`fork`) that goes on with facts of its own differs."""
+        lists: tuple[list[Any], ...] = (self.disbursements, self.repayments, self.refunds)
+        lists += (self.restructures, self.rate_resets)
+        ends = (self.application, self.approval, self.misuse, self.written_off, self.closed)
+        basis = (*ends, *(len(x) for x in lists), *(x[-1] if x else None for x in lists))
         cached = self._money_facts
-        if cached is not None and cached[0] == self.version:
+        if cached is not None and cached[0] == basis:
             return list(cached[1])
         facts = self._build_money_facts()
-        self._money_facts = (self.version, facts)
+        self._money_facts = (basis, facts)
         return list(facts)
 
     def _disbursement_fact(self, event: LoanDisbursed) -> MoneyFact:
