@@ -229,3 +229,48 @@ def test_a_loan_before_the_page_that_is_not_the_kept_loans_past_is_not_gone_on_f
     moment = events[3].timestamp
     assert state(knowing.at(moment)) == state(loan.as_known_at(moment))
     assert knowing._applied == sum(1 for event in events if event.timestamp <= moment)
+
+
+def test_a_timeline_going_on_from_an_earlier_one_is_the_timeline_built_afresh(
+    histories: dict[str, list[DomainEvent]],
+) -> None:
+    checked = shared = 0
+    for events in histories.values():
+        whole = replay(events)
+        if whole.application is None:
+            continue
+        afresh = Timeline(whole, CN_2023)
+        through = max(event.effective_date for event in events)
+        expected = list(afresh.segments(afresh.starts_on, through))
+        for cut in range(2, len(events) + 1):
+            known = replay(events[:cut])
+            earlier = Timeline(known, CN_2023)
+            # As `_KnownAt` does, the earlier timeline's loan is changed in place for a later
+            # moment once its segments are written: the timeline still holds what it was built
+            # from.
+            for event in events[cut : cut + 2]:
+                event.mutate(known)
+            # The same event objects: the loan goes on from the earlier one's.
+            going_on = Timeline.going_on(earlier, whole, CN_2023)
+            assert going_on.events == afresh.events
+            assert going_on.fact_dates == afresh.fact_dates
+            assert going_on.facts == afresh.facts
+            assert list(going_on.segments(going_on.starts_on, through)) == expected
+            shared += going_on.events is earlier.events
+            checked += 1
+    assert checked > 300
+    assert shared > 0  # the whole history: nothing added, nothing copied
+
+
+def test_a_timeline_of_a_loan_loaded_again_is_built_afresh(
+    histories: dict[str, list[DomainEvent]],
+) -> None:
+    _, events = long_loan(histories)
+    earlier = Timeline(replay(events[:5]), CN_2023)
+    loaded = replay([event.model_copy() for event in events])  # other objects, same facts
+    going_on = Timeline.going_on(earlier, loaded, CN_2023)
+    in_order = sorted(
+        loaded.history, key=lambda event: (event.effective_date, event.originator_version)
+    )
+    # Every event is the loaded loan's own object, none the earlier timeline's.
+    assert [id(event) for event in going_on.events] == [id(event) for event in in_order]

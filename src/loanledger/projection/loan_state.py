@@ -121,9 +121,11 @@ class LoanStateProjection(Projection):
         timeline = cursor = None
         if kept is not None and walk is not None:
             kept.walk = None  # the cursor is handed over to this walk
-            moment, timeline, cursor = walk
-            if moment != recorded or timeline.loan is not loan:
-                timeline = None  # another moment's facts: a new timeline, perhaps the same walk
+            moment, earlier, cursor = walk
+            if moment == recorded and earlier.loan is loan:
+                timeline = earlier
+            else:  # another moment's facts: a new timeline, perhaps the same walk
+                timeline = Timeline.going_on(earlier, loan, self.rules, self.products)
             if not cursor.resumes(loan, start):
                 cursor = None
         if timeline is None:

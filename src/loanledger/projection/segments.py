@@ -22,6 +22,7 @@ walk does, and takes the row at each boundary. The row at any date inside a segm
 
 from __future__ import annotations
 
+from bisect import insort
 from collections import OrderedDict
 from collections.abc import Container, Iterator, Sequence
 from dataclasses import dataclass, replace
@@ -207,16 +208,24 @@ class Timeline:
     """Walks one loan (as known at one moment) through effective time, boundary by boundary."""
 
     def __init__(self, loan: Loan, rules: RuleSet, products: ProductMemo | None = None) -> None:
-        assert loan.application is not None
-        self.loan = loan
-        self.rules = rules
-        self.products = products
-        self.events = sorted(
-            loan.history, key=lambda event: (event.effective_date, event.originator_version)
-        )
+        self._begin(loan, rules, products)
+        self.events = sorted(loan.history, key=_in_effective_order)
         self.fact_dates = sorted(
             {event.effective_date for event in self.events if not isinstance(event, ROW_NEUTRAL)}
         )
+        self._end()
+
+    def _begin(self, loan: Loan, rules: RuleSet, products: ProductMemo | None) -> None:
+        assert loan.application is not None
+        self.loan = loan
+        self.last_recorded = loan.history[-1]
+        """The loan's last event when the timeline was built."""
+        self.rules = rules
+        self.products = products
+
+    def _end(self) -> None:
+        """What follows from the loan once its events are in effective order."""
+        loan = self.loan
         self.facts = (
             sorted(loan.money_facts(), key=lambda fact: (fact.on, fact.sequence))
             if loan.approval is not None
@@ -226,6 +235,40 @@ class Timeline:
         """The cursor at the last boundary on or before `through` of the latest `segments`."""
         pricing = loan.pricing()
         self._rounding = pricing.rounding if pricing is not None else None
+
+    @classmethod
+    def going_on(
+        cls, earlier: Timeline, loan: Loan, rules: RuleSet, products: ProductMemo | None = None
+    ) -> Timeline:
+        """The timeline of `loan`, whose history goes on from `earlier.loan`'s (its first events
+        the same objects, as a kept loan's are): `earlier`'s events and fact dates, already in
+        order, with the new events put in their places, instead of sorting the whole history
+        again at each of the loan's moments. Otherwise a timeline built afresh."""
+        # (Counted from `earlier.events`, not its loan: a loan as known at one moment may be
+        # changed in place for the next once its moment's segments are written.)
+        known = len(earlier.events)
+        history = loan.history
+        if not (
+            earlier.rules is rules
+            and 0 < known <= len(history)
+            and history[known - 1] is earlier.last_recorded
+        ):
+            return cls(loan, rules, products)
+        timeline = object.__new__(cls)
+        timeline._begin(loan, rules, products)
+        events, fact_dates = earlier.events, earlier.fact_dates
+        added = history[known:]
+        if added:
+            events = list(events)
+            for event in added:
+                insort(events, event, key=_in_effective_order)
+            dates = {event.effective_date for event in added if not isinstance(event, ROW_NEUTRAL)}
+            if not dates.issubset(fact_dates):
+                fact_dates = sorted(dates.union(fact_dates))
+        # Shared with `earlier` when nothing changed them: a timeline only reads them.
+        timeline.events, timeline.fact_dates = events, fact_dates
+        timeline._end()
+        return timeline
 
     @property
     def starts_on(self) -> date:
@@ -532,6 +575,11 @@ class Summed(Position):
     @property
     def next_due(self) -> InstallmentDue | None:
         return self._next_due
+
+
+def _in_effective_order(event: DomainEvent) -> tuple[date, int]:
+    """The order a timeline walks a loan's events in: by effective date, then as recorded."""
+    return event.effective_date, event.originator_version
 
 
 def _apply(walk: Walk, fact: MoneyFact) -> None:
