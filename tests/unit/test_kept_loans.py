@@ -9,14 +9,13 @@ from typing import Any
 
 import pytest
 
-from loanledger import LoanLedger
 from loanledger.domain.event import DomainEvent
 from loanledger.domain.loan import Loan
 from loanledger.domain.rules import CN_2023
-from loanledger.entrypoints.synthetic import SyntheticBook
 from loanledger.projection.kept_loans import IDLE_GAPS, IDLE_MIN, KeptLoans, fork
 from loanledger.projection.loan_state import _KnownAt
 from loanledger.projection.segments import Timeline
+from tests.unit.demo_histories import demo_histories, replay
 
 CACHES = ("_positions", "_money_facts", "_derived")
 """What a loan derives and caches: not part of its state."""
@@ -25,25 +24,11 @@ CACHES = ("_positions", "_money_facts", "_derived")
 @pytest.fixture(scope="module")
 def histories() -> dict[str, list[DomainEvent]]:
     """Every loan's events in a small demo book (every kind of loan the demo makes)."""
-    ledger = LoanLedger.open("memory://")
-    try:
-        SyntheticBook(ledger, loans=24, seed=5, months=9).run(lambda _: None)
-        index = ledger.loan_index.sql(ledger.read_store)
-        loan_ids = [row[0] for row in ledger.read_store.query(index["all_loans"])]
-        return {loan_id: list(ledger._get(loan_id).history) for loan_id in loan_ids}
-    finally:
-        ledger.close()
+    return demo_histories(loans=24, seed=5, months=9)
 
 
 def long_loan(histories: dict[str, list[DomainEvent]]) -> tuple[str, list[DomainEvent]]:
     return next((loan_id, events) for loan_id, events in histories.items() if len(events) >= 10)
-
-
-def replay(events: list[DomainEvent]) -> Loan:
-    loan = Loan(events[0].originator_id)
-    for event in events:
-        event.mutate(loan)
-    return loan
 
 
 def state(loan: Loan) -> dict[str, Any]:

@@ -6,32 +6,17 @@ from __future__ import annotations
 
 import pytest
 
-from loanledger import LoanLedger
 from loanledger.domain.event import DomainEvent
 from loanledger.domain.loan import Loan
 from loanledger.domain.servicing import MoneyFact
-from loanledger.entrypoints.synthetic import SyntheticBook
 from loanledger.projection.kept_loans import fork
+from tests.unit.demo_histories import demo_histories, replay
 
 
 @pytest.fixture(scope="module")
 def histories() -> list[list[DomainEvent]]:
     """Every loan's events in a small demo book (every kind of loan the demo makes)."""
-    ledger = LoanLedger.open("memory://")
-    try:
-        SyntheticBook(ledger, loans=24, seed=5, months=9).run(lambda _: None)
-        index = ledger.loan_index.sql(ledger.read_store)
-        loan_ids = [row[0] for row in ledger.read_store.query(index["all_loans"])]
-        return [list(ledger._get(loan_id).history) for loan_id in loan_ids]
-    finally:
-        ledger.close()
-
-
-def replay(events: list[DomainEvent]) -> Loan:
-    loan = Loan(events[0].originator_id)
-    for event in events:
-        event.mutate(loan)
-    return loan
+    return list(demo_histories(loans=24, seed=5, months=9).values())
 
 
 def test_the_money_facts_asked_after_each_event_are_those_a_replay_builds(

@@ -14,27 +14,18 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from loanledger import LoanLedger
-from loanledger.domain.event import DomainEvent
 from loanledger.domain.loan import Loan
 from loanledger.domain.rules import CN_2023
-from loanledger.entrypoints.synthetic import SyntheticBook
 from loanledger.projection.segments import ProductMemo
 from loanledger.reports.views import product_fields
+from tests.unit.demo_histories import demo_histories, replay
 
 
 @pytest.fixture(scope="module")
 def versions() -> list[Loan]:
     """Every version of every loan of a small demo book (each loan replayed up to each of its
     events), loan by loan in version order."""
-    ledger = LoanLedger.open("memory://")
-    try:
-        SyntheticBook(ledger, loans=12, seed=3, months=5).run(lambda _: None)
-        index = ledger.loan_index.sql(ledger.read_store)
-        loan_ids = [row[0] for row in ledger.read_store.query(index["all_loans"])]
-        histories = [list(ledger._get(loan_id).history) for loan_id in loan_ids]
-    finally:
-        ledger.close()
+    histories = demo_histories(loans=12, seed=3, months=5).values()
     return [replay(events[:cut]) for events in histories for cut in range(1, len(events) + 1)]
 
 
@@ -42,13 +33,6 @@ def dates(loan: Loan) -> list[date]:
     """Each of the loan's effective dates and the day before it: where product fields change."""
     days = {event.effective_date for event in loan.history}
     return sorted(days | {day - timedelta(days=1) for day in days})
-
-
-def replay(events: list[DomainEvent]) -> Loan:
-    loan = Loan(events[0].originator_id)
-    for event in events:
-        event.mutate(loan)
-    return loan
 
 
 def test_the_memo_gives_each_version_of_a_loan_its_own_product_fields(
