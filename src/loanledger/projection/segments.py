@@ -240,12 +240,12 @@ class Timeline:
     def going_on(
         cls, earlier: Timeline, loan: Loan, rules: RuleSet, products: ProductMemo | None = None
     ) -> Timeline:
-        """The timeline of `loan`, whose history goes on from `earlier.loan`'s (its first events
-        the same objects, as a kept loan's are): `earlier`'s events and fact dates, already in
-        order, with the new events put in their places, instead of sorting the whole history
-        again at each of the loan's moments. Otherwise a timeline built afresh."""
-        # (Counted from `earlier.events`, not its loan: a loan as known at one moment may be
-        # changed in place for the next once its moment's segments are written.)
+        """The timeline of `loan`, whose history goes on from the one `earlier` was built from
+        (its first events the same objects, as a kept loan's are): `earlier`'s events and fact
+        dates, already in order, with the new events put in their places, instead of sorting the
+        whole history again at each of the loan's moments. Otherwise a timeline built afresh."""
+        # (Counted from `earlier.events`, not `earlier.loan`: a loan as known at one moment may
+        # be changed in place for the next once its moment's segments are written.)
         known = len(earlier.events)
         history = loan.history
         if not (
