@@ -277,6 +277,7 @@ def test_a_page_cut_inside_a_moment_loads_that_moments_loans_again(
     path, _, _ = book
     log = _moments(path)
     monkeypatch.setattr(engine, "MOMENT_READ_ON", 0)  # a page never reads on past its size
+    monkeypatch.setattr(engine, "PAGE_CHUNKS", 1)  # nor goes on by whole pages
     page = _inside_a_moment(log)
     last_loan = log[page - 1][2]
     loaded, ledger = _loads_by_page(path, tmp_path / "copy.db", page=page)
