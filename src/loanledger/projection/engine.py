@@ -252,7 +252,8 @@ class ProjectionEngine:
         return len(notifications), notifications[-1].id
 
     def _page(self, start: int) -> tuple[list[Notification], bool]:
-        """The page of the log from `start`: `batch_size` events and on to the end of the moment
+        """The page of the log from `start`: `batch_size` events (gone on by whole pages while
+        the loans that follow are the page's: `_go_on`) and on to the end of the moment
         the last of them belongs to (the facts recorded together: one transaction, one
         timestamp), at most `MOMENT_READ_ON` events more; and whether it ends where a moment
         ends (`Projection.process_page`). A page at the head of the log ends a moment: a reader
