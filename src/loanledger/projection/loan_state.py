@@ -30,6 +30,7 @@ from loanledger.projection.segments import (
     Timeline,
     complete_row,
     event_changes_row,
+    extends,
 )
 
 FLUSH_ROWS = 500
@@ -390,10 +391,9 @@ class _KnownAt:
 def _goes_on_from(loan: Loan, before: Loan, moment: datetime) -> bool:
     """Whether `loan` goes on from `before` (whose events are the first of the loan's, the same
     objects: not a loan loaded again from the store) with nothing recorded after `moment`."""
-    known = len(before.history)
     return (
-        0 < known <= len(loan.history)
-        and loan.history[known - 1] is before.history[-1]
+        bool(before.history)
+        and extends(loan.history, len(before.history), before.history[-1])
         and before.history[-1].timestamp <= moment
     )
 

@@ -248,11 +248,7 @@ class Timeline:
         # be changed in place for the next once its moment's segments are written.)
         known = len(earlier.events)
         history = loan.history
-        if not (
-            earlier.rules is rules
-            and 0 < known <= len(history)
-            and history[known - 1] is earlier.last_recorded
-        ):
+        if earlier.rules is not rules or not extends(history, known, earlier.last_recorded):
             return cls(loan, rules, products)
         timeline = object.__new__(cls)
         timeline._begin(loan, rules, products)
@@ -575,6 +571,13 @@ class Summed(Position):
     @property
     def next_due(self) -> InstallmentDue | None:
         return self._next_due
+
+
+def extends(history: Sequence[DomainEvent], known: int, last: DomainEvent) -> bool:
+    """Whether `history` goes on from a history of `known` events whose last was `last`: its
+    first `known` events are those, the same objects (a loan built from the kept loan's events;
+    a loan loaded again from the store holds other objects)."""
+    return 0 < known <= len(history) and history[known - 1] is last
 
 
 def _in_effective_order(event: DomainEvent) -> tuple[date, int]:
