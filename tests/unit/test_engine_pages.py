@@ -54,7 +54,8 @@ def pages_from(reader: ProjectionEngine, start: int) -> list[int]:
 
 
 def test_a_page_goes_on_while_the_loans_that_follow_are_its_own() -> None:
-    loans = [f"L-{n % 5}" for n in range(100)]  # the same five loans again and again
+    # The same five loans again and again.
+    loans = [f"L-{n % 5}" for n in range((2 * PAGE_CHUNKS + 2) * PAGE)]
     # (The last 20: a page goes on only with a whole page and an event after it to read.)
     assert pages_from(engine_over(log_of(loans)), 1) == [PAGE_CHUNKS * PAGE] * 2 + [PAGE, PAGE]
 
@@ -71,15 +72,15 @@ def test_a_page_goes_on_only_by_whole_pages_before_the_head() -> None:
     assert pages_from(engine_over(log_of(loans)), 1) == [PAGE, 5]
 
 
-def test_a_page_goes_on_when_nine_in_ten_of_the_loans_that_follow_are_its_own(
+def test_a_page_goes_on_when_three_in_four_of_the_loans_that_follow_are_its_own(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(engine, "DECODE_BATCH", PAGE)
     own = [f"L-{n}" for n in range(PAGE)]
-    one_new = [*own[:9], "L-new"]  # nine of ten loans are the page's
-    two_new = [*own[:8], "L-new", "L-other"]
-    assert pages_from(engine_over(log_of(own + one_new + own)), 1) == [2 * PAGE, PAGE]
-    assert pages_from(engine_over(log_of(own + two_new + own)), 1) == [PAGE, PAGE, PAGE]
+    two_new = [*own[:8], "L-new", "L-other"]  # eight of ten loans are the page's
+    three_new = [*own[:7], "L-new", "L-other", "L-third"]  # seven of ten
+    assert pages_from(engine_over(log_of(own + two_new + own)), 1) == [2 * PAGE, PAGE]
+    assert pages_from(engine_over(log_of(own + three_new + own)), 1) == [PAGE, PAGE, PAGE]
 
 
 @settings(max_examples=60, deadline=None)
