@@ -72,15 +72,15 @@ def test_a_page_goes_on_only_by_whole_pages_before_the_head() -> None:
     assert pages_from(engine_over(log_of(loans)), 1) == [PAGE, 5]
 
 
-def test_a_page_goes_on_when_three_in_four_of_the_loans_that_follow_are_its_own(
+def test_a_page_goes_on_when_two_in_three_of_the_loans_that_follow_are_its_own(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(engine, "DECODE_BATCH", PAGE)
     own = [f"L-{n}" for n in range(PAGE)]
-    two_new = [*own[:8], "L-new", "L-other"]  # eight of ten loans are the page's
-    three_new = [*own[:7], "L-new", "L-other", "L-third"]  # seven of ten
-    assert pages_from(engine_over(log_of(own + two_new + own)), 1) == [2 * PAGE, PAGE]
-    assert pages_from(engine_over(log_of(own + three_new + own)), 1) == [PAGE, PAGE, PAGE]
+    three_new = [*own[:7], "L-new", "L-other", "L-third"]  # seven of ten loans are the page's
+    four_new = [*own[:6], "L-new", "L-other", "L-third", "L-fourth"]  # six of ten
+    assert pages_from(engine_over(log_of(own + three_new + own)), 1) == [2 * PAGE, PAGE]
+    assert pages_from(engine_over(log_of(own + four_new + own)), 1) == [PAGE, PAGE, PAGE]
 
 
 @settings(max_examples=60, deadline=None)

@@ -59,18 +59,21 @@ PAGE_CHUNKS = 8
 """A page may go on for up to this many times `BATCH_SIZE` events while the loans of what
 follows are the page's own loans (`SAME_LOANS`): what a page holds in memory is its loans (and
 its events while they are projected), and a book whose loans are all alive at once (the demo's:
-each 5,000 events meet 780-1,760 loans, 75-96 % of them met again in the next 1,000) costs little
-more memory in pages of 40,000 events (the 2,000-loan demo book's rebuild peaked at 267 MiB in
-pages of at most 20,000, 276 MiB in pages of at most 40,000), while every page boundary costs
-each loan it cuts (`loan_state` carries each touched loan across it). A book whose loans come and
-go (B6's copies) keeps pages of 5,000."""
+each 5,000 events meet 780-1,650 loans, and 75-99 % of the next 1,000 events' loans are among
+them) costs little more memory in pages of 40,000 events (the 2,000-loan demo book's rebuild
+peaked at 267 MiB in pages of at most 20,000, 276 MiB in pages of at most 40,000), while every
+page boundary costs each loan it cuts (`loan_state` carries each touched loan across it). A book
+whose loans come and go (B6's copies) keeps pages of 5,000."""
 
-SAME_LOANS = 0.75
+SAME_LOANS = 2 / 3
 """The share of the next `DECODE_BATCH` events' loans (at most a page's) that must be the page's
-already for the page to go on by another `BATCH_SIZE` events. At 0.9 the demo's first pages, where
-new applications still arrive, stayed pages of 5,000 (pages 5,000, 5,000, 5,000, 20,000, 20,000,
-5,000 and the rest); at 0.75 they go on (40,000, 20,000 and the rest): 4 % fewer instructions in
-its rebuild (`benchmarks/instructions.py`, RESULTS.md, eleventh session)."""
+already for the page to go on by another `BATCH_SIZE` events. At 0.9 the demo's first pages,
+where new applications still arrive (75 %, 84 % and 88 % of the next events' loans are the
+page's at its first three 5,000-event boundaries, 96-99 % after), stayed pages of 5,000 (pages
+5,000, 5,000, 5,000, 20,000, 20,000, 5,000 and the rest); at two in three they go on (40,000,
+20,000 and the rest): 4 % fewer instructions in its rebuild (`benchmarks/instructions.py`,
+RESULTS.md, eleventh session). Two in three, not three in four, so that the first page of a book
+like the demo's is not decided by a hair."""
 
 DECODE_BATCH = 1000
 """Events decoded together within a page: the data keys a chunk needs are fetched in one query
