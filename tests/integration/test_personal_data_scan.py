@@ -196,3 +196,47 @@ def test_a_refunds_payee_is_sealed_under_the_borrowers_key_and_erased_with_them(
     assert [fact["data"]["payee"] for fact in refunds] == [ERASED]
     assert ledger.loan("L-0001", as_of="2024-02-21")["overpayment"] == "39.00"
     assert ledger.verify().ok
+
+
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
+def test_the_read_models_a_rebuild_drops_unzeroed_hold_no_personal_data(
+    ledger: LoanLedger,
+) -> None:
+    """A rebuild drops a read model declared free of personal data (`Projection.personal_data`)
+    without zeroing its pages; every row of its tables is scanned for the name, the id number
+    and the payee, before any forgetting."""
+    _book(ledger)
+    secrets = [*_encodings(NAME), *_encodings(ID_NUMBER), *_encodings(THIRD_PARTY)]
+    free = [p.name for p in ledger.projections.projections if not p.personal_data]
+    assert "loan_state" in free
+    tables = [
+        str(row[0])
+        for row in ledger.read_store.query("SELECT name FROM sqlite_master WHERE type = 'table'")
+        if any(str(row[0]).startswith(f"loanledger_{name}") for name in free)
+    ]
+    dump = bytearray()
+    for table in tables:
+        for row in ledger.read_store.query(f'SELECT * FROM "{table}"'):
+            dump += repr(row).encode("utf-8") + "".join(map(str, row)).encode("utf-8")
+    assert len(dump) > 10_000
+    assert [secret for secret in secrets if secret in dump] == []
+
+
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
+def test_after_a_rebuild_a_forgetting_still_leaves_no_byte_in_the_sqlite_file(
+    ledger: LoanLedger,
+) -> None:
+    """The rebuild turns zeroing off only around dropping such a read model: afterwards the
+    connection zeroes again, and the read models that hold personal data were dropped zeroed."""
+    _book(ledger)
+    ledger.rebuild()
+    ledger.report("notices", as_of=AS_OF)
+    ledger.archive("L-0001", unmasked=True)
+    assert ledger.read_store.query("PRAGMA secure_delete") == [(1,)]
+    path = Path(ledger.settings.env["SQLITE_DBNAME"])
+    secrets = [*_encodings(NAME), *_encodings(ID_NUMBER), *_encodings(THIRD_PARTY)]
+
+    ledger.forget_borrower("B-1", actor="test")
+    ledger.close()
+
+    assert [secret for secret in secrets if secret in _sqlite_bytes(path)] == []

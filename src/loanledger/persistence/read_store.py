@@ -52,6 +52,12 @@ class ReadStore(ABC):
         after forgetting someone (see README); nothing to do here."""
         return None
 
+    def unzeroed(self, txn: Transaction) -> AbstractContextManager[None]:
+        """Within this block, rows that `txn` deletes are not overwritten with zeros (only for
+        rows that hold no personal data: a rebuild dropping such a read model). PostgreSQL never
+        zeroes: nothing to do here."""
+        return nullcontext()
+
     @abstractmethod
     def close(self) -> None: ...
 
@@ -110,6 +116,15 @@ class SQLiteReadStore(ReadStore):
                 return list(cursor.fetchall())
             finally:
                 cursor.close()
+
+    @contextmanager
+    def unzeroed(self, txn: Transaction) -> Iterator[None]:
+        # `secure_delete` is the connection's, and may change inside a transaction.
+        txn.execute("PRAGMA secure_delete = OFF")
+        try:
+            yield
+        finally:
+            txn.execute("PRAGMA secure_delete = ON")
 
     def scrub(self) -> None:
         """Copy the write-ahead log into the file and truncate it, so that no superseded page

@@ -22,7 +22,7 @@ import threading
 import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 
 from eventsourcing.persistence import Notification
@@ -93,6 +93,11 @@ class Projection(ABC):
 
     name: str
     version: int = 1
+    personal_data: bool = True
+    """Whether the read model's rows may hold personal data (a name, an id number, a payee).
+    A rebuild drops a read model that holds none without overwriting its rows with zeros
+    (`ReadStore.unzeroed`): zeroing `loan_state`'s pages on the demo's 2,000-loan book cost 0.4
+    s of system time, 4 % of the rebuild, and protected nothing (a test scans its rows)."""
 
     def sql(self, store: ReadStore) -> dict[str, str]:
         return statements(self.name, store.dialect)
@@ -485,12 +490,18 @@ class ProjectionEngine:
     def _reset(self, txn: Transaction, projection: Projection) -> None:
         """Forget a projection's rows and position. With table creation off (a DBA-managed
         schema, migrations/) the rows are deleted instead of the table being dropped, since the
-        ledger's role may not own the table."""
+        ledger's role may not own the table. The rows of a read model that holds no personal
+        data are not overwritten with zeros as they go (`Projection.personal_data`)."""
+        unzeroed: AbstractContextManager[None] = (
+            nullcontext() if projection.personal_data else self.store.unzeroed(txn)
+        )
+        with unzeroed:
+            if self.create_tables:
+                projection.drop(txn, self.store)
+            else:
+                projection.clear(txn, self.store)
         if self.create_tables:
-            projection.drop(txn, self.store)
             projection.create(txn, self.store)
-        else:
-            projection.clear(txn, self.store)
         txn.execute(self._tracking["delete"], (projection.name,))
 
     def rebuild(self) -> int:

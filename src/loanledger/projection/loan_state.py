@@ -61,6 +61,7 @@ def moment_text(moment: datetime | None) -> str:
 
 class LoanStateProjection(Projection):
     name = "loan_state"
+    personal_data = False  # a row is the loan's `loan_ledger` row: its borrower's id, no name
     version = 1
 
     def __init__(self, loader: Loader, rules: RuleSet) -> None:
