@@ -312,16 +312,11 @@ def limitation_expires_on(state: PostLoanState, position: Position | None) -> da
     receipt of a demand, a claim filed, a partial payment: `domain.limitation`)."""
     if position is None:
         return None
-    # The first installment (in the position's order) both past due and unpaid; the date is
-    # compared first, as it is cheap and rules out most of a young loan's installments.
-    earliest = next(
-        (
-            due.due_date
-            for due in position.installments
-            if due.due_date < state.as_of and due.overdue_base > 0
-        ),
-        None,
-    )
+    # The first installment both past due and unpaid: installments are in due-date order, so it
+    # is the oldest unpaid one if that is past due (a position that sums its installments once
+    # for a row knows that one already).
+    oldest = position.oldest_unpaid
+    earliest = oldest.due_date if oldest is not None and oldest.due_date < state.as_of else None
     receipts = [event.effective_date for event in state.acknowledged.values()]
     return limitation_expiry(earliest, [*receipts, *state.interruptions])
 

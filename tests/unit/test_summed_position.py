@@ -1,0 +1,66 @@
+"""`segments.Summed` sums a position's installments once for a row, and `limitation_expires_on`
+takes the oldest unpaid installment from it: on every week of every demo loan, the summed
+position gives the position's own figures, and the limitation clock is the one counted from the
+first installment both past due and unpaid."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from loanledger.domain.limitation import limitation_expiry
+from loanledger.domain.loan import Loan
+from loanledger.domain.postloan import limitation_expires_on, post_loan_state
+from loanledger.projection.segments import Summed
+from tests.unit.demo_histories import demo_histories, replay
+
+FIGURES = (
+    "principal_outstanding",
+    "overdue_principal",
+    "overdue_interest",
+    "penalty_outstanding",
+    "days_past_due",
+    "next_due",
+    "oldest_unpaid",
+)
+
+
+@pytest.fixture(scope="module")
+def loans() -> list[Loan]:
+    """Every loan of a small demo book (every kind of loan the demo makes)."""
+    return [replay(events) for events in demo_histories(loans=24, seed=5, months=9).values()]
+
+
+def test_a_summed_position_gives_the_positions_own_figures_and_limitation_clock(
+    loans: list[Loan],
+) -> None:
+    checked = past_due = 0
+    for loan in loans:
+        assert loan.application is not None
+        start = loan.application.effective_date
+        for week in range(45):
+            day = start + timedelta(days=7 * week)
+            position = loan.position(day)
+            if position is None:
+                continue
+            summed = Summed.of(position)
+            for name in FIGURES:
+                assert getattr(summed, name) == getattr(position, name), (loan.loan_id, day, name)
+            state = post_loan_state(loan, day)
+            earliest = next(
+                (
+                    due.due_date
+                    for due in position.installments
+                    if due.due_date < day and due.overdue_base > 0
+                ),
+                None,
+            )
+            receipts = [event.effective_date for event in state.acknowledged.values()]
+            expected = limitation_expiry(earliest, [*receipts, *state.interruptions])
+            assert limitation_expires_on(state, position) == expected, (loan.loan_id, day)
+            assert limitation_expires_on(state, summed) == expected, (loan.loan_id, day)
+            checked += 1
+            past_due += earliest is not None
+    assert checked > 300
+    assert past_due > 20
