@@ -12,7 +12,7 @@ import pytest
 from loanledger.domain.limitation import limitation_expiry
 from loanledger.domain.loan import Loan
 from loanledger.domain.postloan import limitation_expires_on, post_loan_state
-from loanledger.projection.segments import Summed
+from loanledger.projection.segments import Summed, _state_on
 from tests.unit.demo_histories import demo_histories, replay
 
 FIGURES = (
@@ -64,3 +64,18 @@ def test_a_summed_position_gives_the_positions_own_figures_and_limitation_clock(
             past_due += earliest is not None
     assert checked > 300
     assert past_due > 20
+
+
+def test_a_checkpoints_post_loan_state_shares_no_container_with_the_walks(
+    loans: list[Loan],
+) -> None:
+    checked = 0
+    for loan in loans:
+        state = post_loan_state(loan, max(event.effective_date for event in loan.history))
+        copied = _state_on(state, state.as_of)
+        for name, value in vars(state).items():
+            assert getattr(copied, name) == value, name
+            if isinstance(value, dict | list):
+                assert getattr(copied, name) is not value, name
+                checked += 1
+    assert checked > 100

@@ -25,7 +25,7 @@ from __future__ import annotations
 from bisect import insort
 from collections import OrderedDict
 from collections.abc import Container, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import date, timedelta
 from decimal import Decimal
 from fractions import Fraction
@@ -211,7 +211,7 @@ class Timeline:
         self._begin(loan, rules, products)
         self.events = sorted(loan.history, key=_in_effective_order)
         self.fact_dates = sorted(
-            {event.effective_date for event in self.events if not isinstance(event, ROW_NEUTRAL)}
+            {event.effective_date for event in self.events if event_changes_row(event)}
         )
         self._end()
 
@@ -258,7 +258,7 @@ class Timeline:
             events = list(events)
             for event in added:
                 insort(events, event, key=_in_effective_order)
-            dates = {event.effective_date for event in added if not isinstance(event, ROW_NEUTRAL)}
+            dates = {event.effective_date for event in added if event_changes_row(event)}
             if not dates.issubset(fact_dates):
                 fact_dates = sorted(dates.union(fact_dates))
         # Shared with `earlier` when nothing changed them: a timeline only reads them.
@@ -611,21 +611,22 @@ def _apply(walk: Walk, fact: MoneyFact) -> None:
     walk.note_arrears(fact.on)
 
 
+STATE_CONTAINERS = tuple(
+    field.name for field in fields(PostLoanState) if field.default_factory in (dict, list)
+)
+"""The fields of a post-loan state that a copy must not share (the dicts and lists of what is in
+force); the others are immutable values."""
+
+
 def _state_on(state: PostLoanState, day: date) -> PostLoanState:
-    """A copy of `state` on `day` that goes on apart from it: its containers are copied, its
-    other fields are immutable values. (Not `dataclasses.replace`, which runs `__init__` with
-    every field: a copy is taken at each of a rebuild's 35,000 checkpoints.)"""
+    """A copy of `state` on `day` that goes on apart from it (`STATE_CONTAINERS` copied). Not
+    `dataclasses.replace`, which runs `__init__` with every field: a copy is taken at each of a
+    rebuild's 35,000 checkpoints."""
     copied = object.__new__(PostLoanState)
     copied.__dict__.update(state.__dict__)
     copied.as_of = day
-    copied.collateral = dict(state.collateral)
-    copied.guarantors = dict(state.guarantors)
-    copied.guarantor_ability = dict(state.guarantor_ability)
-    copied.checks = list(state.checks)
-    copied.notices = dict(state.notices)
-    copied.acknowledged = dict(state.acknowledged)
-    copied.collateral_history = list(state.collateral_history)
-    copied.interruptions = list(state.interruptions)
+    for name in STATE_CONTAINERS:
+        setattr(copied, name, getattr(state, name).copy())
     return copied
 
 
