@@ -190,11 +190,19 @@ SELECT loan_id, recorded_from, covered_to FROM loanledger_loan_state_cover
 WHERE covered_to <= ? ORDER BY loan_id
 
 -- name: horizon
-SELECT business_date FROM loanledger_loan_state_horizon WHERE id = 1
+-- Row 1 is the book's; a partitioned rebuild's partitions keep theirs in rows 2, 3, ... until
+-- it finishes (loanledger/application/partitioned.py).
+SELECT business_date FROM loanledger_loan_state_horizon WHERE id = ?
 
 -- name: upsert_horizon
-INSERT INTO loanledger_loan_state_horizon (id, business_date) VALUES (1, ?)
+INSERT INTO loanledger_loan_state_horizon (id, business_date) VALUES (?, ?)
 ON CONFLICT (id) DO UPDATE SET business_date = excluded.business_date
+
+-- name: partition_horizons
+SELECT id, business_date FROM loanledger_loan_state_horizon WHERE id <> 1 ORDER BY id
+
+-- name: delete_partition_horizons
+DELETE FROM loanledger_loan_state_horizon WHERE id <> 1
 
 -- name: known_loans
 -- Loans applied on or before the date and known at the moment: those a report must list.

@@ -26,3 +26,18 @@ SELECT pg_advisory_xact_lock(hashtext(current_schema() || '/loanledger_tracking'
 
 -- name: lock [sqlite]
 SELECT 1
+
+-- name: select_named
+-- The rows of a partitioned rebuild's partitions (`loan_state@1/2`, ...): see
+-- loanledger/application/partitioned.py.
+SELECT projection, position, version FROM loanledger_tracking WHERE projection LIKE ?
+
+-- name: delete_named
+DELETE FROM loanledger_tracking WHERE projection LIKE ?
+
+-- name: lock_named [postgresql]
+-- A partition's own lock (its rows are its loans'; partitions write side by side).
+SELECT pg_advisory_xact_lock(hashtext(current_schema() || '/loanledger_tracking/' || ?))
+
+-- name: lock_named [sqlite]
+SELECT ?

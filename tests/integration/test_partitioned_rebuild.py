@@ -1,7 +1,9 @@
 """The partitioned rebuild on Dask gives the single-process rebuild's read models byte for byte
 (every row of every read-model table, and the tracking), on random books and 1, 2 and 3
 partitions, on PostgreSQL and SQLite; a worker killed with SIGKILL mid-rebuild is replaced and
-its partition resumes to the same rows."""
+its partition resumes to the same rows. On PostgreSQL, where the partitions write the book's read
+models themselves, a rebuild whose coordinator stopped goes on from its partitions' rows when run
+again with as many workers, and any other catch-up builds the partial read models again."""
 
 from __future__ import annotations
 
@@ -22,7 +24,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from loanledger import DomainError, LoanLedger
-from loanledger.application.partitioned import local_cluster, partition_place, partition_store
+from loanledger.application.partitioned import PartitionTask, _mark, local_cluster, run_partition
 from loanledger.domain.errors import InvalidCommandError
 from loanledger.persistence.ids import loan_uuid
 from loanledger.projection.partitions import partition_of
@@ -233,22 +235,86 @@ def test_a_worker_killed_mid_rebuild_is_replaced_and_its_partition_resumes_to_th
 
         rebuilding = threading.Thread(target=run)
         rebuilding.start()
-        place = partition_place(ledger.settings, 0, 2)
-        store = partition_store(ledger.settings, place)
+        # The partitions write the book's read models, each with its own tracking rows.
+        store = ledger.read_store
         killed_at = 0
-        try:
-            deadline = time.monotonic() + 120
-            while time.monotonic() < deadline and not killed_at:
-                with contextlib.suppress(Exception):
-                    rows = store.query("SELECT min(position) FROM loanledger_tracking")
-                    if rows and rows[0][0] and 0 < rows[0][0] < head:
-                        killed_at = int(rows[0][0])
-                time.sleep(0.05)
-        finally:
-            store.close()
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not killed_at:
+            with contextlib.suppress(Exception):
+                rows = store.query(
+                    "SELECT min(position) FROM loanledger_tracking WHERE projection LIKE '%@1/2'"
+                )
+                if rows and rows[0][0] and 0 < rows[0][0] < head:
+                    killed_at = int(rows[0][0])
+            time.sleep(0.05)
         assert killed_at, "the rebuild finished before a worker could be killed"
         for pid in pids.values():
             os.kill(pid, signal.SIGKILL)
         rebuilding.join(timeout=300)
         assert not rebuilding.is_alive() and not failure, failure
         assert dump(ledger) == serial
+
+
+def stop_after_first_partition(ledger: LoanLedger) -> None:
+    """What a coordinator leaves when it stops after partition 1 of 2 finished and before
+    partition 2 began: the read models emptied and marked, partition 1's rows written."""
+    head = ledger.recorder.max_notification_id() or 0
+    with ledger.projections.held(reset=True):
+        _mark(ledger, 2)
+        ledger.loan_state.release()
+        task = PartitionTask(
+            ledger.settings.url, 0, 2, head, ledger.projections.batch_size, shared=True
+        )
+        assert run_partition(task) == head
+
+
+@pytest.mark.postgres
+def test_a_postgresql_rebuild_that_stopped_goes_on_where_its_partitions_stopped(
+    postgres_url: str, cluster: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with opened("postgresql", postgres_url) as ledger:
+        ledger.projections.batch_size = 25
+        record(ledger, many_loans(12))
+        close_and_acknowledge(ledger)
+        ledger.rebuild()
+        serial = dump(ledger)
+        stop_after_first_partition(ledger)
+        partway = dump(ledger)
+        assert 0 < len(partway["loanledger_loan_index"]) < len(serial["loanledger_loan_index"])
+        resets: list[bool] = []
+        held = ledger.projections.held
+
+        def watched(*, reset: bool = False) -> Any:
+            resets.append(reset)
+            return held(reset=reset)
+
+        monkeypatch.setattr(ledger.projections, "held", watched)
+        ledger.rebuild(workers=2, scheduler=cluster.scheduler_address)
+        assert resets == [False]  # partition 1's rows were kept, not written again
+        assert dump(ledger) == serial
+
+
+@pytest.mark.postgres
+def test_read_models_a_stopped_postgresql_rebuild_left_are_built_again_by_the_next_catch_up(
+    postgres_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    with opened("postgresql", postgres_url) as ledger:
+        ledger.projections.batch_size = 25
+        record(ledger, many_loans(12))
+        close_and_acknowledge(ledger)
+        ledger.rebuild()
+        serial = dump(ledger)
+        stop_after_first_partition(ledger)
+        partway = dump(ledger)
+        # Opening the store (as every worker does) leaves the marked read models alone ...
+        other = LoanLedger.open(ledger.settings.url)
+        other.projections.batch_size = 25  # the same pages as the single rebuild's
+        try:
+            assert dump(other) == partway
+            # ... and a catch-up builds them again from the first event.
+            with caplog.at_level("WARNING", logger="loanledger.projection.engine"):
+                other.projections.catch_up()
+            assert dump(other) == serial
+            assert "left by a partitioned rebuild that stopped" in caplog.text
+        finally:
+            other.close()

@@ -75,6 +75,13 @@ page's at its first three 5,000-event boundaries, 96-99 % after), stayed pages o
 RESULTS.md, eleventh session). Two in three, not three in four, so that the first page of a book
 like the demo's is not decided by a hair."""
 
+PARTITIONED_VERSION = -1
+"""A tracking version at or below this marks a read model that a partitioned rebuild on
+PostgreSQL writes into directly (`application/partitioned.py`: the version is minus the number
+of partitions): no process opening the store resets it, so the rebuild's workers can open the
+store, and a catch-up builds it again from the first event, since a rebuild that stopped left
+it partial."""
+
 DECODE_BATCH = 1000
 """Events decoded together within a page: the data keys a chunk needs are fetched in one query
 and must all fit the key cache until it is decoded (`persistence.keys.DATA_KEY_CACHE_SIZE`)."""
@@ -165,15 +172,46 @@ class ProjectionEngine:
             if create_tables:
                 txn.execute(self._tracking["create"])
             for projection in self.projections:
-                row = txn.execute(self._tracking["select"], (projection.name,))
-                if row and row[0][1] != projection.version:
+                row = txn.execute(self._tracking["select"], (self.tracked(projection),))
+                if row and row[0][1] != projection.version and row[0][1] > PARTITIONED_VERSION:
                     self._reset(txn, projection)
                 elif create_tables:
                     projection.create(txn, store)
 
+    def tracked(self, projection: Projection) -> str:
+        """The name of the projection's row in the tracking table."""
+        return projection.name
+
+    def _lock_tracking(self, txn: Transaction) -> None:
+        """Serialise catch-ups of these rows across processes (tracking.sql, `lock`)."""
+        txn.execute(self._tracking["lock"])
+
     def position(self, projection: Projection) -> int:
-        rows = self.store.query(self._tracking["select"], (projection.name,))
+        rows = self.store.query(self._tracking["select"], (self.tracked(projection),))
         return int(rows[0][0]) if rows else 0
+
+    def _positions(self) -> dict[str, int]:
+        """Each projection's position, read once for a catch-up. A read model that a
+        partitioned rebuild was filling when it stopped (its tracking version
+        `PARTITIONED_VERSION` or below: `application/partitioned.py`) is reset first, so that the
+        catch-up builds it from the first event instead of adding to a partial one."""
+        positions: dict[str, int] = {}
+        for projection in self.projections:
+            rows = self.store.query(self._tracking["select"], (self.tracked(projection),))
+            if rows and rows[0][1] <= PARTITIONED_VERSION:
+                with self.store.transaction() as txn:
+                    self._lock_tracking(txn)
+                    rows = txn.execute(self._tracking["select"], (self.tracked(projection),))
+                    if rows and rows[0][1] <= PARTITIONED_VERSION:
+                        logger.warning(
+                            "read model %s was left by a partitioned rebuild that stopped: "
+                            "it is built again from the first event",
+                            projection.name,
+                        )
+                        self._reset(txn, projection)
+                        rows = []
+            positions[projection.name] = int(rows[0][0]) if rows else 0
+        return positions
 
     def catch_up(self) -> int:
         """Process every event recorded so far; return how many were processed (none, inside
@@ -214,7 +252,7 @@ class ProjectionEngine:
         with self._lock, self._select.session(), self.store.session():
             # Read once; after each batch the positions read under the tracking lock (fresher)
             # are carried on, so a batch costs no position queries beyond those.
-            positions = {p.name: self.position(p) for p in self.projections}
+            positions = self._positions()
             processed = self._retry_stuck(positions)
             # The collector does not run during a page: every object of the page is freed by
             # then. Between pages only the young generations are collected (see the function).
@@ -333,9 +371,9 @@ class ProjectionEngine:
         with self.store.transaction() as txn:
             # Another process may have projected this batch since the positions were read:
             # under the lock, read them again and take only what is still new.
-            txn.execute(self._tracking["lock"])
+            self._lock_tracking(txn)
             for projection in self.projections:
-                row = txn.execute(self._tracking["select"], (projection.name,))
+                row = txn.execute(self._tracking["select"], (self.tracked(projection),))
                 written[projection.name] = int(row[0][0]) if row else 0
             for projection in self.projections:
                 if projection.name in self.stuck:
@@ -345,7 +383,8 @@ class ProjectionEngine:
                     projection.process_page(txn, self.store, mine, ends_moment=ends_moment)
                 if written[projection.name] < last:
                     txn.execute(
-                        self._tracking["upsert"], (projection.name, last, projection.version)
+                        self._tracking["upsert"],
+                        (self.tracked(projection), last, projection.version),
                     )
                     written[projection.name] = last
         positions.update(written)
@@ -417,8 +456,8 @@ class ProjectionEngine:
             for projection in todo:
                 try:
                     with self.store.transaction() as txn:
-                        txn.execute(self._tracking["lock"])
-                        row = txn.execute(self._tracking["select"], (projection.name,))
+                        self._lock_tracking(txn)
+                        row = txn.execute(self._tracking["select"], (self.tracked(projection),))
                         written = int(row[0][0]) if row else 0
                         if written < notification.id:
                             if not isinstance(event, BookEvent):  # no loan's (see above)
@@ -426,7 +465,7 @@ class ProjectionEngine:
                                 projection.process(txn, self.store, records)
                             txn.execute(
                                 self._tracking["upsert"],
-                                (projection.name, notification.id, projection.version),
+                                (self.tracked(projection), notification.id, projection.version),
                             )
                             written = notification.id
                     positions[projection.name] = written
@@ -502,7 +541,9 @@ class ProjectionEngine:
                 projection.clear(txn, self.store)
         if self.create_tables:
             projection.create(txn, self.store)
-        txn.execute(self._tracking["delete"], (projection.name,))
+        txn.execute(self._tracking["delete"], (self.tracked(projection),))
+        # (The rows of a partitioned rebuild's partitions, if one stopped: partitioned.py.)
+        txn.execute(self._tracking["delete_named"], (f"{self.tracked(projection)}@%",))
 
     def rebuild(self) -> int:
         """Drop every projection and build it again from the first event."""

@@ -40,6 +40,9 @@ the batch changes them): few statements a batch, and a batch's rows are not all 
 EARLY_FORGET_EVENTS = 1000
 """A batch longer than this drops idle loans before its work as well as after it."""
 
+BOOK_HORIZON = 1
+"""The horizon table's row of the book's business horizon (reports' and catch-ups')."""
+
 OPEN = "9999-12-31T23:59:59.999999"
 """`recorded_to` of a segment nothing has superseded yet."""
 
@@ -75,6 +78,12 @@ class LoanStateProjection(Projection):
         """Each loan's product fields, from one of its timelines to the next."""
         self._position = 0
         """The last log position of the batch being projected."""
+        self.horizon_row = BOOK_HORIZON
+        """The row of the horizon table this projection keeps its business horizon in (a
+        partition writing the book's read models keeps its own: `application/partitioned.py`)."""
+        self.owns: Callable[[str], bool] | None = None
+        """Whether a loan is this projection's, when it shares its tables with projections of
+        the other loans (a partition's): only its own loans are carried to the horizon."""
         self._tail: dict[str, DomainEvent] = {}
         """The loans whose last event in the batch was recorded with the batch's last event,
         when that moment's facts may go on in the next page (one transaction, cut by the page;
@@ -169,7 +178,7 @@ class LoanStateProjection(Projection):
         self, txn: Transaction, store: ReadStore, batch: Sequence[Recorded], *, ends_moment: bool
     ) -> None:
         sql = self.sql(store)
-        found = txn.execute(sql["horizon"])
+        found = txn.execute(sql["horizon"], (self.horizon_row,))
         horizon = date.fromisoformat(found[0][0]) if found else None
         # Each moment's segments reach the business horizon as it stood when its events were
         # recorded (the running latest effective date in log order), not the batch's end: a
@@ -208,7 +217,7 @@ class LoanStateProjection(Projection):
         # cover of a loan with no event in the batch). A short batch (a catch-up after a
         # command) holds little: it is left to the end, without the extra query.
         if len(batch) > EARLY_FORGET_EVENTS:
-            carried_on = {row[0] for row in txn.execute(sql["stale"], (horizon.isoformat(),))}
+            carried_on = {row[0] for row in self._stale(txn, sql, horizon)}
             self.kept.forget_idle(self._position, keep=arrived.keys() | carried_on)
         before: dict[str, Loan] = {}
         for loan_id, events in arrived.items():
@@ -223,7 +232,7 @@ class LoanStateProjection(Projection):
                 )
                 if earlier is not None:
                     before[loan_id] = earlier
-        txn.execute(sql["upsert_horizon"], (horizon.isoformat(),))
+        txn.execute(sql["upsert_horizon"], (self.horizon_row, horizon.isoformat()))
         writes = _Writes()
         if touched:
             loan_ids = sorted(touched)
@@ -245,11 +254,17 @@ class LoanStateProjection(Projection):
                 if len(writes.inserts) >= FLUSH_ROWS:
                     writes.flush(txn, sql)  # the loan's rows are final: nothing revisits them
             writes.flush(txn, sql)
-        for loan_id, recorded_from, covered_to in txn.execute(sql["stale"], (horizon.isoformat(),)):
+        for loan_id, recorded_from, covered_to in self._stale(txn, sql, horizon):
             self._extend(writes, loan_id, recorded_from, date.fromisoformat(covered_to), horizon)
         writes.flush(txn, sql)
         self.kept.forget_idle(self._position)
         self.products.keep_only(self.kept)
+
+    def _stale(self, txn: Transaction, sql: dict[str, str], horizon: date) -> list[Row]:
+        """The loans whose segments stop short of `horizon` (this projection's own, see `owns`)."""
+        rows = txn.execute(sql["stale"], (horizon.isoformat(),))
+        owns = self.owns
+        return rows if owns is None else [row for row in rows if owns(row[0])]
 
     def _stored_open(
         self,

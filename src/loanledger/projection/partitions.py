@@ -4,10 +4,12 @@ The loans are split into N partitions by a stable hash of the loan's aggregate i
 uuid5 of the loan id, `persistence/ids.py`), so every process, every run and every store agrees
 on a loan's partition. A `PartitionEngine` reads the same pages of the notification log as the
 single-process engine (same page boundaries, same `batch_size`) and hands each projection only
-its partition's events; its read models live in their own schema (or SQLite file), so its
-`loan_state` end-of-batch extension, which reads every loan of its table, sees only its loans,
-and its tracking commits with its rows, page by page, as the single engine's does. The
-coordinator (`application/partitioned.py`) merges the partitions' rows and tracking.
+its partition's events, and its tracking commits with its rows, page by page, as the single
+engine's does. On SQLite its read models are its own file, which the coordinator
+(`application/partitioned.py`) merges. On PostgreSQL it writes the book's read models beside the
+other partitions (`PartitionEngine.shared`): its tracking rows, its lock and its row of the
+business horizon are its own, and its `loan_state` carries only its own loans to the horizon at
+a page's end (`LoanStateProjection.owns`); the coordinator then sets the book's tracking.
 
 One fact is the whole book's: the `loan_state` projection writes each moment's segments up to
 the business horizon, the latest effective date recorded *by any loan* so far in log order
@@ -37,7 +39,7 @@ from loanledger.domain.event import DomainEvent
 from loanledger.domain.loan_events import ClassificationChanged
 from loanledger.domain.policy import BookEvent
 from loanledger.persistence.pages import PageReader
-from loanledger.persistence.read_store import ReadStore
+from loanledger.persistence.read_store import ReadStore, Transaction
 from loanledger.projection.engine import Projection, ProjectionEngine, Recorded
 
 DATED = frozenset({"loan_state"})
@@ -46,6 +48,12 @@ DATED = frozenset({"loan_state"})
 _EFFECTIVE_DATE = re.compile(rb'"effective_date":"(\d{4}-\d{2}-\d{2})"')
 """An event's effective date in its stored body (compact JSON: a quote inside a string value
 is escaped, so this cannot match inside one)."""
+
+
+def partition_tracked(name: str, partition: int, partitions: int) -> str:
+    """The tracking row of projection `name` in partition `partition` (from 0) of
+    `partitions`, beside the book's own row `name` (see `PartitionEngine.shared`)."""
+    return f"{name}@{partition + 1}/{partitions}"
 
 
 def partition_of(aggregate_id: UUID | str, partitions: int) -> int:
@@ -108,12 +116,37 @@ class PartitionEngine(ProjectionEngine):
         *,
         partition: int,
         partitions: int,
+        shared: bool = False,
     ) -> None:
-        super().__init__(store, projections, select, decode, batch_size)
         self.partition = partition
         self.partitions = partitions
+        self.shared = shared
+        """Whether `store` holds the book's read models themselves, which every partition
+        writes side by side (PostgreSQL), rather than this partition's own (SQLite): then its
+        tracking rows are its own (`tracked`), so is its lock, and it creates and resets
+        nothing (the coordinator did)."""
+        super().__init__(store, projections, select, decode, batch_size, create_tables=not shared)
         self._seen: date | None = None
         """The latest effective date this process has seen (its own events' and the marks')."""
+
+    def tracked(self, projection: Projection) -> str:
+        if not self.shared:
+            return projection.name
+        return partition_tracked(projection.name, self.partition, self.partitions)
+
+    def _lock_tracking(self, txn: Transaction) -> None:
+        if not self.shared:
+            super()._lock_tracking(txn)
+            return
+        txn.execute(self._tracking["lock_named"], (f"{self.partition + 1}/{self.partitions}",))
+
+    def _reset(self, txn: Transaction, projection: Projection) -> None:
+        if self.shared:  # the book's read models: only the coordinator resets them
+            raise RuntimeError(
+                f"partition {self.partition + 1} of {self.partitions} found {projection.name} "
+                "of another version in the book's tracking"
+            )
+        super()._reset(txn, projection)
 
     def _recorded(self, notifications: Sequence[Notification]) -> list[Recorded]:
         own: list[Notification] = []
