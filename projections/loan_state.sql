@@ -190,11 +190,18 @@ SELECT loan_id, recorded_from, covered_to FROM loanledger_loan_state_cover
 WHERE covered_to <= ? ORDER BY loan_id
 
 -- name: horizon
--- Row 1 is the book's; a partitioned rebuild's partitions keep theirs in rows 2, 3, ... until
--- it finishes (loanledger/application/partitioned.py).
-SELECT business_date FROM loanledger_loan_state_horizon WHERE id = ?
+SELECT business_date FROM loanledger_loan_state_horizon WHERE id = 1
 
 -- name: upsert_horizon
+INSERT INTO loanledger_loan_state_horizon (id, business_date) VALUES (1, ?)
+ON CONFLICT (id) DO UPDATE SET business_date = excluded.business_date
+
+-- name: horizon_of
+-- Row 1 is the book's (above); a partitioned rebuild's partitions keep theirs in rows 2, 3, ...
+-- until it finishes (loanledger/application/partitioned.py).
+SELECT business_date FROM loanledger_loan_state_horizon WHERE id = ?
+
+-- name: upsert_horizon_of
 INSERT INTO loanledger_loan_state_horizon (id, business_date) VALUES (?, ?)
 ON CONFLICT (id) DO UPDATE SET business_date = excluded.business_date
 

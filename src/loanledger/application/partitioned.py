@@ -418,7 +418,7 @@ def _finish(ledger: LoanLedger, partitions: int) -> None:
         if len(horizons) > 1:
             raise RuntimeError(f"rebuild partitions disagree on the horizon: {sorted(horizons)}")
         if horizons:
-            txn.execute(state["upsert_horizon"], (BOOK_HORIZON, horizons.pop()))
+            txn.execute(state["upsert_horizon_of"], (BOOK_HORIZON, horizons.pop()))
         txn.execute(state["delete_partition_horizons"])
 
 

@@ -178,7 +178,7 @@ class LoanStateProjection(Projection):
         self, txn: Transaction, store: ReadStore, batch: Sequence[Recorded], *, ends_moment: bool
     ) -> None:
         sql = self.sql(store)
-        found = txn.execute(sql["horizon"], (self.horizon_row,))
+        found = txn.execute(sql["horizon_of"], (self.horizon_row,))
         horizon = date.fromisoformat(found[0][0]) if found else None
         # Each moment's segments reach the business horizon as it stood when its events were
         # recorded (the running latest effective date in log order), not the batch's end: a
@@ -232,7 +232,7 @@ class LoanStateProjection(Projection):
                 )
                 if earlier is not None:
                     before[loan_id] = earlier
-        txn.execute(sql["upsert_horizon"], (self.horizon_row, horizon.isoformat()))
+        txn.execute(sql["upsert_horizon_of"], (self.horizon_row, horizon.isoformat()))
         writes = _Writes()
         if touched:
             loan_ids = sorted(touched)
