@@ -284,3 +284,29 @@ def test_a_page_cut_inside_a_moment_loads_that_moments_loans_again(
     ledger.close()
     # The rest of the moment is in the store already: the loan is read from there.
     assert last_loan in loaded.get(page, [])
+
+
+def test_a_rebuild_begins_with_nothing_kept_from_the_one_before_it(
+    book: tuple[Path, list[datetime], dict[str, str]],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    path, _, _ = book
+    monkeypatch.setattr(engine, "MOMENT_READ_ON", 0)  # pages cut inside moments, as above
+    monkeypatch.setattr(engine, "PAGE_CHUNKS", 1)
+    page = _inside_a_moment(_moments(path))
+    first, ledger = _loads_by_page(path, tmp_path / "copy.db", page=page)
+    try:
+        assert first  # a page cut inside a moment loads that moment's loans again
+        expected = {position: list(loans) for position, loans in first.items()}
+        rows = read_models(tmp_path / "copy.db")
+        first.clear()  # (the loader still counts into it)
+        ledger.rebuild()
+        again = first
+        # The read models were reset, and so is what their projection kept in memory: the
+        # second rebuild does the first one's work (a rebuild's cost, and what it holds, do not
+        # depend on what ran before it in the process) and writes its rows.
+        assert again == expected
+        assert read_models(tmp_path / "copy.db") == rows
+    finally:
+        ledger.close()

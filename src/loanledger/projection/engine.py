@@ -121,6 +121,11 @@ class Projection(ABC):
         """Empty the read model without DDL (for a DBA-managed schema)."""
         txn.execute(self.sql(store)["clear"])
 
+    def release(self) -> None:
+        """Forget what the projection keeps in memory between batches (nothing, unless it says
+        otherwise): its rows are reset, or the ledger closes."""
+        return None
+
     @abstractmethod
     def process(self, txn: Transaction, store: ReadStore, batch: Sequence[Recorded]) -> None: ...
 
@@ -541,6 +546,9 @@ class ProjectionEngine:
                 projection.clear(txn, self.store)
         if self.create_tables:
             projection.create(txn, self.store)
+        # What it kept of the rows it had (a rebuild must not go on from the last one's loans:
+        # its work, and what it holds, would depend on what ran before it in the process).
+        projection.release()
         txn.execute(self._tracking["delete"], (self.tracked(projection),))
         # (The rows of a partitioned rebuild's partitions, if one stopped: partitioned.py.)
         txn.execute(self._tracking["delete_named"], (f"{self.tracked(projection)}@%",))

@@ -90,7 +90,8 @@ class LoanStateProjection(Projection):
         `Projection.process_page` says when the engine knows it is not)."""
 
     def release(self) -> None:
-        """Forget the kept loans (the ledger closes: what they hold is freed at once)."""
+        """Forget the kept loans (the read model is reset, or the ledger closes: what they
+        hold is freed at once)."""
         self.kept.clear()
         self.products.clear()
 
