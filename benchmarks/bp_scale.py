@@ -131,7 +131,11 @@ def _pair(
     workers: int,
 ) -> None:
     bench = report.bench
-    report.add(Figure(bench, f"postgresql {name}, 1 process", events / median(serial), "events/s"))
+    report.add(
+        Figure(
+            bench, f"postgresql {name}, 1 process", events / median(serial), "events/s", runs=serial
+        )
+    )
     report.add(
         Figure(
             bench,
