@@ -60,9 +60,13 @@ def cluster() -> Iterator[Any]:
         yield local
 
 
-def dump(ledger: LoanLedger) -> dict[str, list[tuple[Any, ...]]]:
+Tables = dict[str, list[tuple[Any, ...]]]
+"""Every read-model table's rows, by table (`dump`)."""
+
+
+def dump(ledger: LoanLedger) -> Tables:
     """Every read-model table's rows, sorted (tables a store lacks are left out)."""
-    tables: dict[str, list[tuple[Any, ...]]] = {}
+    tables: Tables = {}
     for table in READ_MODELS:
         try:
             rows = ledger.read_store.query(f"SELECT * FROM {table}")
@@ -158,6 +162,18 @@ def test_a_partitioned_rebuild_equals_the_single_process_rebuild_on_random_sqlit
         assert not list(Path(ledger.settings.env["SQLITE_DBNAME"]).parent.glob("*rebuild_*"))
 
 
+@contextlib.contextmanager
+def a_rebuilt_book(postgres_url: str) -> Iterator[tuple[LoanLedger, Tables]]:
+    """A PostgreSQL book of 12 loans (pages of 25 events), rebuilt in one process: the ledger
+    and its read models."""
+    with opened("postgresql", postgres_url) as ledger:
+        ledger.projections.batch_size = 25
+        record(ledger, many_loans(12))
+        close_and_acknowledge(ledger)
+        ledger.rebuild()
+        yield ledger, dump(ledger)
+
+
 def many_loans(count: int) -> list[dict[str, Any]]:
     commands: list[dict[str, Any]] = []
     for number in range(count):
@@ -173,12 +189,7 @@ def many_loans(count: int) -> list[dict[str, Any]]:
 def test_a_rebuild_without_a_scheduler_starts_a_local_cluster_of_the_workers_asked_for(
     postgres_url: str,
 ) -> None:
-    with opened("postgresql", postgres_url) as ledger:
-        ledger.projections.batch_size = 25
-        record(ledger, many_loans(12))
-        close_and_acknowledge(ledger)
-        ledger.rebuild()
-        serial = dump(ledger)
+    with a_rebuilt_book(postgres_url) as (ledger, serial):
         seen: list[tuple[int, int]] = []
         ledger.rebuild(workers=2, progress=lambda done, total: seen.append((done, total)))
         assert dump(ledger) == serial
@@ -268,19 +279,22 @@ def stop_after_first_partition(ledger: LoanLedger) -> None:
         assert run_partition(task) == head
 
 
+@contextlib.contextmanager
+def a_stopped_rebuild(postgres_url: str) -> Iterator[tuple[LoanLedger, Tables, Tables]]:
+    """A book, its read models as the single-process rebuild writes them, and as a rebuild into
+    2 partitions left them when it stopped after partition 1."""
+    with a_rebuilt_book(postgres_url) as (ledger, serial):
+        stop_after_first_partition(ledger)
+        partway = dump(ledger)
+        assert 0 < len(partway["loanledger_loan_index"]) < len(serial["loanledger_loan_index"])
+        yield ledger, serial, partway
+
+
 @pytest.mark.postgres
 def test_a_postgresql_rebuild_that_stopped_goes_on_where_its_partitions_stopped(
     postgres_url: str, cluster: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    with opened("postgresql", postgres_url) as ledger:
-        ledger.projections.batch_size = 25
-        record(ledger, many_loans(12))
-        close_and_acknowledge(ledger)
-        ledger.rebuild()
-        serial = dump(ledger)
-        stop_after_first_partition(ledger)
-        partway = dump(ledger)
-        assert 0 < len(partway["loanledger_loan_index"]) < len(serial["loanledger_loan_index"])
+    with a_stopped_rebuild(postgres_url) as (ledger, serial, _):
         resets: list[bool] = []
         held = ledger.projections.held
 
@@ -298,14 +312,7 @@ def test_a_postgresql_rebuild_that_stopped_goes_on_where_its_partitions_stopped(
 def test_read_models_a_stopped_postgresql_rebuild_left_are_built_again_by_the_next_catch_up(
     postgres_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    with opened("postgresql", postgres_url) as ledger:
-        ledger.projections.batch_size = 25
-        record(ledger, many_loans(12))
-        close_and_acknowledge(ledger)
-        ledger.rebuild()
-        serial = dump(ledger)
-        stop_after_first_partition(ledger)
-        partway = dump(ledger)
+    with a_stopped_rebuild(postgres_url) as (ledger, serial, partway):
         # Opening the store (as every worker does) leaves the marked read models alone ...
         other = LoanLedger.open(ledger.settings.url)
         other.projections.batch_size = 25  # the same pages as the single rebuild's

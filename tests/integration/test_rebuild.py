@@ -256,6 +256,14 @@ def _inside_a_moment(log: list[tuple[int, str, str]]) -> int:
     )
 
 
+def _cut_inside_a_moment(log: list[tuple[int, str, str]], monkeypatch: pytest.MonkeyPatch) -> int:
+    """A page size that cuts a moment (`_inside_a_moment`), with pages that never read on past
+    their size nor go on by whole pages."""
+    monkeypatch.setattr(engine, "MOMENT_READ_ON", 0)
+    monkeypatch.setattr(engine, "PAGE_CHUNKS", 1)
+    return _inside_a_moment(log)
+
+
 def test_a_page_reads_on_to_the_end_of_its_last_moment_and_loads_no_loan_again(
     book: tuple[Path, list[datetime], dict[str, str]], tmp_path: Path
 ) -> None:
@@ -276,9 +284,7 @@ def test_a_page_cut_inside_a_moment_loads_that_moments_loans_again(
 ) -> None:
     path, _, _ = book
     log = _moments(path)
-    monkeypatch.setattr(engine, "MOMENT_READ_ON", 0)  # a page never reads on past its size
-    monkeypatch.setattr(engine, "PAGE_CHUNKS", 1)  # nor goes on by whole pages
-    page = _inside_a_moment(log)
+    page = _cut_inside_a_moment(log, monkeypatch)
     last_loan = log[page - 1][2]
     loaded, ledger = _loads_by_page(path, tmp_path / "copy.db", page=page)
     ledger.close()
@@ -292,9 +298,7 @@ def test_a_rebuild_begins_with_nothing_kept_from_the_one_before_it(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     path, _, _ = book
-    monkeypatch.setattr(engine, "MOMENT_READ_ON", 0)  # pages cut inside moments, as above
-    monkeypatch.setattr(engine, "PAGE_CHUNKS", 1)
-    page = _inside_a_moment(_moments(path))
+    page = _cut_inside_a_moment(_moments(path), monkeypatch)
     first, ledger = _loads_by_page(path, tmp_path / "copy.db", page=page)
     try:
         assert first  # a page cut inside a moment loads that moment's loans again
