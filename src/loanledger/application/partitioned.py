@@ -39,6 +39,7 @@ the key is never sent over the cluster's network.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
 import re
@@ -85,6 +86,9 @@ WHOLE_BOOK_TABLES = frozenset({"loanledger_loan_state_horizon"})
 rows (checked), which are copied once."""
 
 TRACKING_TABLE = "loanledger_tracking"
+
+OWNED_KEPT = 65_536
+"""Loans whose partition a task remembers (see `run_partition`)."""
 
 
 @dataclass(frozen=True)
@@ -168,7 +172,14 @@ def run_partition(task: PartitionTask) -> int:
         if task.shared:
             loan_state.horizon_row = BOOK_HORIZON + 1 + task.index
             index, partitions = task.index, task.partitions
-            loan_state.owns = lambda loan_id: partition_of(loan_uuid(loan_id), partitions) == index
+
+            # Asked at every page's end for each loan behind the horizon, every partition's:
+            # remembered (a uuid5 and a BLAKE2b digest a loan), within a bound.
+            @functools.lru_cache(maxsize=OWNED_KEPT)
+            def owns(loan_id: str) -> bool:
+                return partition_of(loan_uuid(loan_id), partitions) == index
+
+            loan_state.owns = owns
         engine = PartitionEngine(
             store,
             [LoanIndexProjection(), loan_state, NoticesProjection()],
