@@ -273,9 +273,7 @@ def stop_after_first_partition(ledger: LoanLedger) -> None:
     with ledger.projections.held(reset=True):
         _mark(ledger, 2)
         ledger.loan_state.release()
-        task = PartitionTask(
-            ledger.settings.url, 0, 2, head, ledger.projections.batch_size, shared=True
-        )
+        task = PartitionTask(ledger.settings.url, 0, 2, head, ledger.projections.batch_size)
         assert run_partition(task) == head
 
 

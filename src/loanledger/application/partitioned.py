@@ -44,7 +44,6 @@ import logging
 import os
 import re
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -53,7 +52,6 @@ from loanledger.domain.errors import InvalidCommandError
 from loanledger.persistence.ids import loan_uuid
 from loanledger.persistence.pages import page_reader
 from loanledger.persistence.read_store import (
-    PostgresReadStore,
     ReadStore,
     SQLiteReadStore,
     Transaction,
@@ -100,9 +98,6 @@ class PartitionTask:
     partitions: int
     until: int
     batch_size: int
-    shared: bool = False
-    """Write the book's read models themselves, beside the other partitions (PostgreSQL),
-    instead of the partition's own file (SQLite)."""
 
 
 def check_workers(workers: int, kind: str) -> None:
@@ -119,24 +114,20 @@ def check_workers(workers: int, kind: str) -> None:
 # --- where a partition's read models live ----------------------------------------------------
 
 
-def partition_place(settings: StoreSettings, index: int, partitions: int) -> str:
-    """The partition's schema (PostgreSQL) or file (SQLite), named after the book's."""
-    suffix = f"rebuild_{index + 1}_of_{partitions}"
-    if settings.kind == "postgresql":
-        return f"{main_schema(settings)[: 62 - len(suffix)]}_{suffix}"
-    return f"{settings.env['SQLITE_DBNAME']}.{suffix}"
+def shares_read_models(settings: StoreSettings) -> bool:
+    """Whether a rebuild's partitions write the book's read models themselves, side by side
+    (PostgreSQL: many writers), rather than files of their own merged at the end (SQLite: one
+    writer at a time). The coordinator and every task decide it from the same URL."""
+    return settings.kind == "postgresql"
+
+
+def partition_file(settings: StoreSettings, index: int, partitions: int) -> str:
+    """The SQLite file of a partition's read models, beside the book's."""
+    return f"{settings.env['SQLITE_DBNAME']}.rebuild_{index + 1}_of_{partitions}"
 
 
 def main_schema(settings: StoreSettings) -> str:
     return settings.env.get("POSTGRES_SCHEMA", "public")
-
-
-def partition_store(settings: StoreSettings, place: str) -> ReadStore:
-    if settings.kind == "postgresql":
-        return PostgresReadStore(
-            StoreSettings(settings.url, settings.kind, {**settings.env, "POSTGRES_SCHEMA": place})
-        )
-    return SQLiteReadStore(place)
 
 
 # --- the task, in a worker process -----------------------------------------------------------
@@ -159,17 +150,18 @@ def open_in_worker(url: str, *, withhold_personal_data: bool = False) -> LoanLed
 def run_partition(task: PartitionTask) -> int:
     """Rebuild one partition's read models up to `task.until`; return the events read."""
     settings = parse_store_url(task.url)
+    shared = shares_read_models(settings)
     ledger = open_in_worker(task.url, withhold_personal_data=True)
-    store = (
+    store: ReadStore = (
         ledger.read_store
-        if task.shared
-        else partition_store(settings, partition_place(settings, task.index, task.partitions))
+        if shared
+        else SQLiteReadStore(partition_file(settings, task.index, task.partitions))
     )
     try:
         loan_state = LoanStateProjection(
             lambda loan_id: ledger._get(loan_id, remember=False), ledger.rules
         )
-        if task.shared:
+        if shared:
             loan_state.horizon_row = BOOK_HORIZON + 1 + task.index
             index, partitions = task.index, task.partitions
 
@@ -188,11 +180,11 @@ def run_partition(task: PartitionTask) -> int:
             task.batch_size,
             partition=task.index,
             partitions=task.partitions,
-            shared=task.shared,
+            shared=shared,
         )
         return engine.catch_up()
     finally:
-        if not task.shared:
+        if not shared:
             store.close()
         ledger.close()
 
@@ -260,12 +252,12 @@ def rebuild_partitioned(
     settings = ledger.settings
     check_workers(workers, settings.kind)
     until = ledger.recorder.max_notification_id() or 0
-    shared = settings.kind == "postgresql"
-    places = [] if shared else [partition_place(settings, k, workers) for k in range(workers)]
+    shared = shares_read_models(settings)
+    places = [] if shared else [partition_file(settings, k, workers) for k in range(workers)]
     _drop_other_partitions(ledger, places)
     ledger.loan_snapshots.clear()
     tasks = [
-        PartitionTask(settings.url, k, workers, until, ledger.projections.batch_size, shared)
+        PartitionTask(settings.url, k, workers, until, ledger.projections.batch_size)
         for k in range(workers)
     ]
     # No catch-up of this ledger writes the read models until the partitions are merged. On
@@ -278,16 +270,14 @@ def rebuild_partitioned(
         ledger.loan_state.release()
         with dask_client(workers, scheduler) as client:
             futures = client.map(run_partition, tasks, pure=False)
-            reached = (
-                _shared_reached(ledger, workers) if shared else _places_reached(settings, places)
-            )
-            _wait(futures, workers, until, progress, reached)
+            with _reached(ledger, places, workers) as reached:
+                _wait(futures, workers, until, progress, reached)
             counts = client.gather(futures)
         if shared:
             _finish(ledger, workers)
         else:
             _merge(ledger, places)
-    _drop(ledger, places)
+            _drop(ledger, places)
     ledger.loan_state.release()
     ledger.projections.catch_up()  # anything recorded since the rebuild began
     return max(counts, default=0)
@@ -298,79 +288,66 @@ Reached = Callable[[int], int]
 
 
 def _wait(
-    futures: Sequence[Any],
-    partitions: int,
-    until: int,
-    progress: Progress | None,
-    reached: Callable[[], AbstractContextManager[Reached]],
+    futures: Sequence[Any], partitions: int, until: int, progress: Progress | None, reached: Reached
 ) -> None:
     from distributed import wait
 
     if progress is None:
         wait(futures)
         return
-    with reached() as position:
-        while True:
-            try:
-                wait(futures, timeout=0.5)
-                finished = True
-            except TimeoutError:
-                finished = False
-            total = sum(until if finished else position(k) for k in range(partitions))
-            progress(total // max(partitions, 1), until)
-            if finished:
-                return
-
-
-def _places_reached(
-    settings: StoreSettings, places: Sequence[str]
-) -> Callable[[], AbstractContextManager[Reached]]:
-    """`Reached` of partitions in their own files (SQLite), each read from its tracking."""
-
-    @contextlib.contextmanager
-    def reached() -> Iterator[Reached]:
-        stores: dict[str, ReadStore] = {}
+    while True:
         try:
-            yield lambda k: _position(settings, places[k], stores)
-        finally:
-            for store in stores.values():
-                store.close()
+            wait(futures, timeout=0.5)
+            finished = True
+        except TimeoutError:
+            finished = False
+        total = sum(until if finished else reached(k) for k in range(partitions))
+        progress(total // max(partitions, 1), until)
+        if finished:
+            return
 
-    return reached
+
+@contextlib.contextmanager
+def _reached(ledger: LoanLedger, files: Sequence[str], partitions: int) -> Iterator[Reached]:
+    """How far each partition got: read from the partition's rows in the book's tracking when
+    the partitions share its read models (no `files`), else from each partition's file (opened
+    when first asked, closed at the end)."""
+    if not files:
+        store = ledger.read_store
+        tracking = statements("tracking", store.dialect)
+        names = [projection.name for projection in ledger.projections.projections]
+
+        def shared(k: int) -> int:
+            found = {
+                str(row[0]): int(row[1])
+                for row in store.query(tracking["select_named"], (f"%@{k + 1}/{partitions}",))
+            }
+            return min(
+                (found.get(partition_tracked(n, k, partitions), 0) for n in names), default=0
+            )
+
+        yield shared
+        return
+    stores: dict[str, ReadStore] = {}
+    try:
+        yield lambda k: _file_position(files[k], stores)
+    finally:
+        for opened in stores.values():
+            opened.close()
 
 
-def _position(settings: StoreSettings, place: str, stores: dict[str, ReadStore]) -> int:
-    """The least position a partition's projections reached (0 before it began)."""
-    if settings.kind == "sqlite" and not Path(place).exists():
+def _file_position(path: str, stores: dict[str, ReadStore]) -> int:
+    """The least position a partition's projections reached in its file (0 before it began)."""
+    if not Path(path).exists():
         return 0
-    store = stores.get(place)
+    store = stores.get(path)
     if store is None:
-        store = stores[place] = partition_store(settings, place)
+        store = stores[path] = SQLiteReadStore(path)
     try:
         rows = store.query(f"SELECT min(position) FROM {TRACKING_TABLE}")
     except Exception:  # the worker has not created its tables yet
         return 0
     return int(rows[0][0]) if rows and rows[0][0] is not None else 0
-
-
-def _shared_reached(
-    ledger: LoanLedger, partitions: int
-) -> Callable[[], AbstractContextManager[Reached]]:
-    """`Reached` of partitions writing the book's read models: their rows in its tracking."""
-    store = ledger.read_store
-    tracking = statements("tracking", store.dialect)
-    names = [projection.name for projection in ledger.projections.projections]
-
-    def position(k: int) -> int:
-        found = {
-            str(row[0]): int(row[1])
-            for row in store.query(tracking["select_named"], (f"%@{k + 1}/{partitions}",))
-        }
-        return min(
-            (found.get(partition_tracked(name, k, partitions), 0) for name in names), default=0
-        )
-
-    return lambda: contextlib.nullcontext(position)
 
 
 # --- PostgreSQL: the partitions write the book's read models -------------------------------
@@ -436,19 +413,17 @@ def _finish(ledger: LoanLedger, partitions: int) -> None:
 # --- SQLite: the partitions' files are merged ------------------------------------------------
 
 
-def _merge(ledger: LoanLedger, places: Sequence[str]) -> None:
-    """Copy every partition's rows into the read models and set their tracking, in one
-    transaction (the partitions stay until it commits)."""
+def _merge(ledger: LoanLedger, files: Sequence[str]) -> None:
+    """Copy every partition file's rows into the read models and set their tracking, in one
+    transaction (the files stay until it commits)."""
     store = ledger.read_store
     tracking = statements("tracking", store.dialect)
-    sqlite = store.dialect == "sqlite"
-    names = [f"p{k}" for k in range(len(places))] if sqlite else [_quoted(p) for p in places]
-    if sqlite:
-        for name, place in zip(names, places, strict=True):
-            store.query(f"ATTACH DATABASE ? AS {name}", (place,))
+    names = [f"p{k}" for k in range(len(files))]
+    for name, path in zip(names, files, strict=True):
+        store.query(f"ATTACH DATABASE ? AS {name}", (path,))
     try:
         with store.transaction() as txn:
-            tables = _tables(txn, places, names, sqlite)
+            tables = _tables(txn, names[0])
             positions = _tracking(txn, names)
             for table in tables:
                 if table in WHOLE_BOOK_TABLES:
@@ -459,21 +434,12 @@ def _merge(ledger: LoanLedger, places: Sequence[str]) -> None:
             for projection, (position, version) in positions.items():
                 txn.execute(tracking["upsert"], (projection, position, version))
     finally:
-        if sqlite:
-            for name in names:
-                store.query(f"DETACH DATABASE {name}")
+        for name in names:
+            store.query(f"DETACH DATABASE {name}")
 
 
-def _tables(
-    txn: Transaction, places: Sequence[str], names: Sequence[str], sqlite: bool
-) -> list[str]:
-    if sqlite:
-        found = txn.execute(f"SELECT name FROM {names[0]}.sqlite_master WHERE type = 'table'")
-    else:
-        found = txn.execute(
-            "SELECT table_name FROM information_schema.tables WHERE table_schema = ?",
-            (places[0],),
-        )
+def _tables(txn: Transaction, name: str) -> list[str]:
+    found = txn.execute(f"SELECT name FROM {name}.sqlite_master WHERE type = 'table'")
     tables = sorted(str(row[0]) for row in found if row[0] != TRACKING_TABLE)
     for table in tables:
         if not re.fullmatch(r"[a-z_][a-z0-9_]*", table):
@@ -505,6 +471,8 @@ def _copy_whole_book(txn: Transaction, table: str, names: Sequence[str]) -> None
 
 
 def _drop(ledger: LoanLedger, places: Sequence[str]) -> None:
+    """Drop partitions: files beside a SQLite book; on PostgreSQL, schemas an earlier version of
+    this rebuild wrote its partitions into (`_drop_other_partitions`)."""
     if ledger.settings.kind == "postgresql":
         with ledger.read_store.transaction() as txn:
             for place in places:
@@ -517,7 +485,9 @@ def _drop(ledger: LoanLedger, places: Sequence[str]) -> None:
 
 
 def _drop_other_partitions(ledger: LoanLedger, keep: Sequence[str]) -> None:
-    """Partitions left by an interrupted rebuild into another number of partitions."""
+    """Partitions left by an interrupted rebuild into another number of partitions (SQLite
+    files), or by an interrupted rebuild of an earlier version, which gave each partition a
+    schema of its own (PostgreSQL)."""
     settings = ledger.settings
     if settings.kind == "postgresql":
         prefix = main_schema(settings)
