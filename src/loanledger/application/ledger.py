@@ -15,7 +15,7 @@ from datetime import date, datetime
 from os import PathLike
 from typing import Any
 
-from eventsourcing.persistence import Notification
+from eventsourcing.persistence import StoredEvent
 from eventsourcing.utils import Environment, EnvType
 
 from loanledger.application.audit import Audit
@@ -33,7 +33,7 @@ from loanledger.domain.rules import CN_2023, RuleSet
 from loanledger.persistence.chain import ChainHeads
 from loanledger.persistence.keys import DataKeys, Keyring, load_keyring
 from loanledger.persistence.mapper import LedgerMapper
-from loanledger.persistence.pages import page_reader
+from loanledger.persistence.pages import events_reader, page_reader
 from loanledger.persistence.read_store import open_read_store
 from loanledger.persistence.snapshots import Snapshots
 from loanledger.persistence.sql import statements
@@ -96,8 +96,9 @@ class LoanLedger(Commands, Desk, ChainedRecording):
         self.read_store = open_read_store(settings)
         self.data_keys.attach(self.read_store, create_tables=self.create_tables)
         self.loan_index = LoanIndexProjection()
+        self._events_of = events_reader(self.recorder)
         self.loan_state = LoanStateProjection(
-            lambda loan_id: self._get(loan_id, remember=False), self.rules
+            lambda loan_id: self._get(loan_id, remember=False), self.rules, self._get_many
         )
         self.notices = NoticesProjection()
         self.projections = ProjectionEngine(
@@ -111,7 +112,7 @@ class LoanLedger(Commands, Desk, ChainedRecording):
         self.loan_snapshots = Snapshots(
             self.read_store,
             self.recorder.select_events,
-            self.mapper.to_domain_event,
+            self._decode,
             self.data_keys,
             clock,
             create_tables=self.create_tables,
@@ -177,10 +178,11 @@ class LoanLedger(Commands, Desk, ChainedRecording):
             ),
         )
 
-    def _decode(self, notifications: Iterable[Notification]) -> list[DomainEvent]:
-        """A page of the notification log as events, for the projection engine."""
+    def _decode(self, stored: Iterable[StoredEvent]) -> list[DomainEvent]:
+        """Stored events as events, in one batch: a page of the notification log for the
+        projection engine, a loan's events for its snapshots' loads."""
         assert isinstance(self.mapper, LedgerMapper)
-        return self.mapper.to_domain_events(notifications)
+        return self.mapper.to_domain_events(stored)
 
     # --- eventsourcing hooks -------------------------------------------------------------------
 

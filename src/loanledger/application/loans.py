@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import date, datetime
 from uuid import UUID
 
@@ -16,6 +16,7 @@ from loanledger.domain.errors import CorruptHistoryError, LoanNotFoundError
 from loanledger.domain.event import DomainEvent
 from loanledger.domain.loan import Loan
 from loanledger.persistence.ids import loan_uuid
+from loanledger.persistence.pages import EventsOf
 
 
 class LoanEvents:
@@ -81,6 +82,7 @@ class Loading(LedgerBase):
     """The ledger's loan loader (`_get`) and what reads loans through it."""
 
     _loan_events: LoanEvents
+    _events_of: EventsOf
 
     def _get(
         self, loan_id: str, *, fresh_through: int | None = None, remember: bool = True
@@ -120,6 +122,35 @@ class Loading(LedgerBase):
             self._loan_events.put(aggregate_id, events, fresh_through or 0)
         self.loan_snapshots.consider(loan_id, aggregate_id, events)
         return self._replay(aggregate_id, events)
+
+    def _get_many(self, loan_ids: Sequence[str]) -> dict[str, Loan]:
+        """`_get(loan_id, remember=False)` of each loan (the projections' loader), the loans of
+        which no events are cached read together: which have a snapshot in one query, the
+        events of the others in another, decoded in one batch (`Snapshots.first_loads`)."""
+        loans: dict[str, Loan] = {}
+        fresh: list[tuple[str, UUID]] = []
+        for loan_id in loan_ids:
+            aggregate_id = loan_uuid(loan_id)
+            if self._loan_events.get(aggregate_id)[0]:
+                loans[loan_id] = self._get(loan_id, remember=False)
+            else:
+                fresh.append((loan_id, aggregate_id))
+        try:
+            found = self.loan_snapshots.first_loads(fresh, self._events_of)
+        except MapperDeserialisationError:
+            # One by one: `_get` names the loan whose stored events cannot be read.
+            for loan_id, _ in fresh:
+                loans[loan_id] = self._get(loan_id, remember=False)
+            found = {}
+        for loan_id, aggregate_id in fresh:
+            if loan_id in loans:
+                continue
+            events = found.get(aggregate_id)
+            if not events:
+                raise LoanNotFoundError(f"loan {loan_id} has not applied")
+            self.loan_snapshots.consider(loan_id, aggregate_id, events)
+            loans[loan_id] = self._replay(aggregate_id, events)
+        return {loan_id: loans[loan_id] for loan_id in loan_ids}
 
     @staticmethod
     def _replay(aggregate_id: UUID, events: list[DomainEvent]) -> Loan:

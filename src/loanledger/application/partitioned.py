@@ -159,7 +159,7 @@ def run_partition(task: PartitionTask) -> int:
     )
     try:
         loan_state = LoanStateProjection(
-            lambda loan_id: ledger._get(loan_id, remember=False), ledger.rules
+            lambda loan_id: ledger._get(loan_id, remember=False), ledger.rules, ledger._get_many
         )
         if shared:
             loan_state.horizon_row = BOOK_HORIZON + 1 + task.index

@@ -49,12 +49,14 @@ from uuid import UUID
 from eventsourcing.persistence import StoredEvent
 from eventsourcing.utils import get_topic
 from pydantic import BaseModel, create_model
+from pydantic_core import to_json
 
 from loanledger.domain.errors import PersonalDataKeyError
 from loanledger.domain.event import DomainEvent
 from loanledger.persistence.chain import unseal
 from loanledger.persistence.keys import DataKeys
 from loanledger.persistence.mapper import decode_body, dump_state
+from loanledger.persistence.pages import EventsOf
 from loanledger.persistence.personal_data import PERSONAL_FIELDS
 from loanledger.persistence.read_store import ReadStore
 from loanledger.persistence.sql import statements
@@ -75,8 +77,10 @@ log = logging.getLogger("loanledger.snapshots")
 Select = Callable[..., Sequence[StoredEvent]]
 """`recorder.select_events(originator_id, *, gt=, lte=)`."""
 
-Decode = Callable[[StoredEvent], Any]
-"""The mapper's `to_domain_event`: strips the link, opens personal data, validates."""
+Decode = Callable[[Sequence[StoredEvent]], list[DomainEvent]]
+"""The mapper's `to_domain_events`: strips each link, opens personal data, validates (one
+pydantic-core call per event class of the loan, not one per event: a loan loaded again in a
+rebuild decoded its events at four times a page's cost per event)."""
 
 
 @cache
@@ -204,6 +208,30 @@ class Snapshots:
             self.stats["served"] += 1
         return events + self._decoded(stored[1:])
 
+    def first_loads(
+        self, loans: Sequence[tuple[str, UUID]], events_of: EventsOf
+    ) -> dict[UUID, list[DomainEvent]]:
+        """`events_after(loan_id, aggregate_id, [])` of each of `loans` (nothing of them known):
+        one query for which have a snapshot (loaded as `events_after` loads them) and one for
+        the events of the others, decoded in one batch, instead of two queries and a decode a
+        loan. (A loan with no events has no entry.)"""
+        held: set[str] = set()
+        if self.every and loans:
+            ids = to_json([loan_id for loan_id, _ in loans]).decode("utf-8")
+            held = {str(row[0]) for row in self.store.query(self._sql["held"], (ids,))}
+        found: dict[UUID, list[DomainEvent]] = {}
+        plain: list[UUID] = []
+        for loan_id, aggregate_id in loans:
+            if loan_id in held:
+                found[aggregate_id] = self.events_after(loan_id, aggregate_id, ())
+                continue
+            plain.append(aggregate_id)
+            if self.every:
+                self._remember(aggregate_id, 0)
+        for event in self._decoded(events_of(plain)):
+            found.setdefault(event.originator_id, []).append(event)
+        return found
+
     def restore(self, aggregate_id: UUID, version: int, body: bytes) -> list[DomainEvent]:
         """Events 1..`version` from a snapshot body (one validation call for the plain events;
         personal ones opened like the mapper opens them)."""
@@ -227,7 +255,7 @@ class Snapshots:
         return events
 
     def _decoded(self, stored: Sequence[StoredEvent]) -> list[DomainEvent]:
-        return [cast(DomainEvent, self._decode(item)) for item in stored]
+        return self._decode(stored) if stored else []
 
     def _reject(self, loan_id: str, version: int, digest: str, error: Exception) -> None:
         log.warning(

@@ -22,7 +22,7 @@ from loanledger.domain.loan_events import LoanApproved
 from loanledger.domain.rules import RuleSet
 from loanledger.persistence.read_store import ReadStore, Row, Transaction
 from loanledger.projection.engine import Projection, Recorded
-from loanledger.projection.kept_loans import KeptLoans, fork
+from loanledger.projection.kept_loans import Kept, KeptLoans, fork
 from loanledger.projection.segments import (
     FOREVER,
     ProductMemo,
@@ -50,6 +50,10 @@ Loader = Callable[[str], Loan]
 """Gives a loan with every event recorded so far (the projection needs a loan's earlier facts,
 not only the batch's)."""
 
+ManyLoader = Callable[[Sequence[str]], dict[str, Loan]]
+"""`Loader` of several loans at once (a page's loans that are not kept: one query, not one or
+two a loan)."""
+
 
 def moment_text(moment: datetime | None) -> str:
     """A recorded time as fixed-width UTC text (text order is time order); None: now and later."""
@@ -67,8 +71,11 @@ class LoanStateProjection(Projection):
     personal_data = False  # a row is the loan's `loan_ledger` row: its borrower's id, no name
     version = 1
 
-    def __init__(self, loader: Loader, rules: RuleSet) -> None:
+    def __init__(self, loader: Loader, rules: RuleSet, load_many: ManyLoader | None = None) -> None:
         self.loader = loader
+        self.load_many: ManyLoader = load_many or (
+            lambda loan_ids: {loan_id: loader(loan_id) for loan_id in loan_ids}
+        )
         self.rules = rules
         self.kept = KeptLoans()
         """Loans carried from page to page (bounded, see `kept_loans`): each one's events
@@ -95,23 +102,31 @@ class LoanStateProjection(Projection):
         self.kept.clear()
         self.products.clear()
 
-    def _load(self, loan_id: str, versions: int) -> Loan:
-        """The loan with at least its first `versions` events: the kept one (see
-        `KeptLoans.carry`) if it has them, else loaded (every event recorded so far). Either is
-        what a fresh load gives as known at each of the batch's moments: a loan's facts are
-        recorded in time order and each moment's facts in one transaction (which the projection
-        relies on anyway: it writes each moment once), so a loan holding one fact of a moment
-        holds every fact recorded up to it. A kept loan that ends at the batch's last moment is
-        loaded all the same when the page may have cut that moment's transaction, whose other
-        facts are in the store already (`_tail`)."""
-        kept = self.kept.use(loan_id, self._position)
-        loan = kept.loan
-        tail = self._tail.get(loan_id)
-        cut = tail is not None and loan is not None and loan.history[-1] is tail
-        if loan is None or loan.version < versions or cut:
-            loan = self.loader(loan_id)
-            self.kept.hold(kept, loan)
-        return loan
+    def _load(self, versions: dict[str, int], loan_ids: Sequence[str]) -> dict[str, Loan]:
+        """Each loan with at least its first `versions` events: the kept one (see
+        `KeptLoans.carry`) if it has them, else loaded (every event recorded so far; the loans
+        to load are loaded together). Either is what a fresh load gives as known at each of the
+        batch's moments: a loan's facts are recorded in time order and each moment's facts in
+        one transaction (which the projection relies on anyway: it writes each moment once), so
+        a loan holding one fact of a moment holds every fact recorded up to it. A kept loan that
+        ends at the batch's last moment is loaded all the same when the page may have cut that
+        moment's transaction, whose other facts are in the store already (`_tail`)."""
+        loans: dict[str, Loan] = {}
+        missing: dict[str, Kept] = {}
+        for loan_id in loan_ids:
+            kept = self.kept.use(loan_id, self._position)
+            loan = kept.loan
+            tail = self._tail.get(loan_id)
+            cut = tail is not None and loan is not None and loan.history[-1] is tail
+            if loan is None or loan.version < versions[loan_id] or cut:
+                missing[loan_id] = kept
+            else:
+                loans[loan_id] = loan
+        if missing:
+            for loan_id, loan in self.load_many(list(missing)).items():
+                self.kept.hold(missing[loan_id], loan)
+                loans[loan_id] = loan
+        return {loan_id: loans[loan_id] for loan_id in loan_ids}
 
     def _known(self, loan_id: str, recorded: str) -> Loan:
         """The loan as known at the moment `recorded` (text): the kept timeline's if it was
@@ -243,7 +258,7 @@ class LoanStateProjection(Projection):
                     sql["covers"], (_json(loan_ids),)
                 )
             }
-            loans = {loan_id: self._load(loan_id, versions[loan_id]) for loan_id in loan_ids}
+            loans = self._load(versions, loan_ids)
             moments = {loan_id: sorted(touched[loan_id].items()) for loan_id in loan_ids}
             stored_open = self._stored_open(txn, sql, covers, loans, moments)
             for loan_id in loan_ids:
