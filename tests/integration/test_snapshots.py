@@ -281,3 +281,29 @@ def test_known_at_before_and_after_the_snapshot_gives_the_events_answer(
     finally:
         if reader is not ledger:
             reader.close()
+
+
+def test_a_rebuild_that_loads_a_long_loan_snapshots_it_with_its_rows_and_logs_no_failure(
+    ledger: LoanLedger, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A load inside a projection's page (the rebuild keeps no loan from page to page here)
+    takes the loan's snapshot within the page's transaction: on SQLite, whose read
+    models have one connection, as a savepoint of it (a second `BEGIN` used to fail, and a
+    warning was logged for every load of a long loan)."""
+    record(ledger, journal())
+    fresh = cold(ledger)
+    try:
+        fresh.projections.batch_size = 10
+        fresh.loan_state.kept.loans_kept = 0
+        with caplog.at_level("WARNING", logger="loanledger.snapshots"):
+            fresh.rebuild()
+        assert [record.getMessage() for record in caplog.records] == []
+        # Loaded at the page ending at event 30 (every stored event: 35, snapshotted) and at
+        # the next page, from that snapshot.
+        row = snapshot_row(fresh)
+        assert row is not None and row[0] == 35
+        assert fresh.loan_snapshots.stats == {"served": 1, "rejected": 0, "taken": 1}
+        assert fresh.verify().snapshots_checked == 1
+    finally:
+        if fresh is not ledger:
+            fresh.close()

@@ -95,16 +95,28 @@ class SQLiteReadStore(ReadStore):
 
     @contextmanager
     def transaction(self) -> Iterator[Transaction]:
+        """A write transaction. Inside another one of this thread (the lock keeps every other
+        thread out while one is open) it is a savepoint of it, as psycopg nests transactions
+        on one connection: a loan's snapshot taken by a load during a projection's page is
+        written with the page, where `BEGIN` would fail on the one connection."""
         with self._lock:
             cursor = self._connection.cursor()
-            cursor.execute("BEGIN IMMEDIATE")
+            nested = self._connection.in_transaction
+            begin, commit, rollback = (
+                ("SAVEPOINT nested", "RELEASE nested", "ROLLBACK TO nested")
+                if nested
+                else ("BEGIN IMMEDIATE", "COMMIT", "ROLLBACK")
+            )
+            cursor.execute(begin)
             try:
                 yield _SQLiteTransaction(cursor)
             except BaseException:
-                cursor.execute("ROLLBACK")
+                cursor.execute(rollback)
+                if nested:
+                    cursor.execute(commit)  # the savepoint, rolled back, is let go
                 raise
             else:
-                cursor.execute("COMMIT")
+                cursor.execute(commit)
             finally:
                 cursor.close()
 
