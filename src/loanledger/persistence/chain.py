@@ -43,17 +43,10 @@ def compute_link(
     previous_link: str, originator_id: UUID, version: int, topic: str, body: bytes
 ) -> str:
     """Return the link of one event from its predecessor's link and its own canonical fields."""
-    digest = hashlib.sha256()
-    digest.update(previous_link.encode("ascii"))
-    digest.update(b"|")
-    digest.update(originator_id.hex.encode("ascii"))
-    digest.update(b"|")
-    digest.update(str(version).encode("ascii"))
-    digest.update(b"|")
-    digest.update(topic.encode("utf-8"))
-    digest.update(b"|")
-    digest.update(body)
-    return digest.hexdigest()
+    # One update of the joined fields: the same bytes hashed, with a fifth of the calls (a
+    # verify hashes every event of the book).
+    head = f"{previous_link}|{originator_id.hex}|{version}|{topic}|".encode()
+    return hashlib.sha256(head + body).hexdigest()
 
 
 def seal(link: str, body: bytes) -> bytes:
