@@ -28,7 +28,7 @@ from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.sqlite import SQLiteApplicationRecorder
 from psycopg import Connection
 from psycopg.rows import tuple_row
-from psycopg.sql import SQL, Identifier
+from psycopg.sql import SQL, Composed, Identifier
 
 from loanledger.persistence.pool import HeldConnections
 
@@ -86,6 +86,11 @@ class _SQLitePages:
         return nullcontext()
 
 
+def _events_statement(recorder: PostgresApplicationRecorder, text: str) -> Composed:
+    """`text` with `{table}` the recorder's events table, in its schema."""
+    return SQL(text).format(table=Identifier(recorder.datastore.schema, recorder.events_table_name))
+
+
 def uuid_or_raw(value: Any) -> Any:
     """The loan's UUID; a value that is not one (a tampered row) is passed on as stored, for
     `verify()` to name as a break."""
@@ -98,12 +103,10 @@ def uuid_or_raw(value: Any) -> Any:
 class _PostgresPages:
     def __init__(self, recorder: PostgresApplicationRecorder) -> None:
         self._datastore = recorder.datastore
-        self._statement = SQL(
+        self._statement = _events_statement(
+            recorder,
             "SELECT notification_id, originator_id, originator_version, topic, state "
-            "FROM {schema}.{table} WHERE notification_id>=%s ORDER BY notification_id LIMIT %s"
-        ).format(
-            schema=Identifier(recorder.datastore.schema),
-            table=Identifier(recorder.events_table_name),
+            "FROM {table} WHERE notification_id>=%s ORDER BY notification_id LIMIT %s",
         )
         self._connections: HeldConnections[Connection[Any]] = HeldConnections(
             recorder.datastore.get_connection
@@ -172,12 +175,10 @@ class _SQLiteEventsOf:
 class _PostgresEventsOf:
     def __init__(self, recorder: PostgresApplicationRecorder) -> None:
         self._datastore = recorder.datastore
-        self._statement = SQL(
+        self._statement = _events_statement(
+            recorder,
             "SELECT originator_id, originator_version, topic, state "
-            "FROM {schema}.{table} WHERE originator_id = ANY(%s)"
-        ).format(
-            schema=Identifier(recorder.datastore.schema),
-            table=Identifier(recorder.events_table_name),
+            "FROM {table} WHERE originator_id = ANY(%s)",
         )
 
     def __call__(self, ids: Sequence[UUID]) -> list[StoredEvent]:
