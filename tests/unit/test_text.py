@@ -84,3 +84,24 @@ def test_free_text_refuses_controls_surrogates_and_bidi_overrides(text: str, fou
 def test_a_name_is_one_line(name: str) -> None:
     with pytest.raises(InvalidCommandError, match="a name is one line of printable characters"):
         check_line(name)
+
+
+def test_every_ascii_character_is_allowed_in_an_identifier_exactly_as_its_unicode_rule_says() -> (
+    None
+):
+    """ASCII identifiers take a shortcut (`_ASCII_ID`); it allows exactly the characters the
+    character-by-character rule allows: each in the middle of an id, and at a part's start."""
+    import unicodedata
+
+    for code in range(128):
+        character = chr(code)
+        category = unicodedata.category(character)
+        allowed = character in "-_.:/" or category[0] in "LM" or category == "Nd"
+        starts = category[0] == "L" or category == "Nd"
+        for value, expected in ((f"A{character}1", allowed), (f"{character}1", starts)):
+            try:
+                check_identifier(value)
+                accepted = True
+            except InvalidCommandError:
+                accepted = False
+            assert accepted == expected, (code, value)

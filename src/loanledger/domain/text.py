@@ -22,6 +22,7 @@ Every refusal is an `InvalidCommandError` naming the rule; the command parser ad
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from typing import Annotated
 
@@ -68,15 +69,22 @@ def _named(character: str) -> str:
     return repr(character) if character.isprintable() else f"U+{ord(character):04X}"
 
 
+_ASCII_ID = re.compile("[A-Za-z0-9" + re.escape(ID_SEPARATORS) + "]*")
+"""The ASCII characters `_id_character_allowed` allows (ASCII letters are L*, its digits Nd):
+most identifiers are ASCII, and a load checks several a line."""
+
+
 def check_identifier(value: str) -> str:
     """`value` if it is a valid identifier (see the module's rule), else `InvalidCommandError`."""
     if not 1 <= len(value) <= MAX_ID_LENGTH:
         raise InvalidCommandError(f"{ID_RULE}; got {len(value)} characters")
-    if not unicodedata.is_normalized("NFC", value):
-        raise InvalidCommandError(f"{ID_RULE}; {_shown(value)} is not in NFC")
-    for character in value:
-        if not _id_character_allowed(character):
-            raise InvalidCommandError(f"{ID_RULE}; {_shown(value)} holds {_named(character)}")
+    if not (value.isascii() and _ASCII_ID.fullmatch(value)):
+        # ASCII is in NFC; any other value is checked character by character.
+        if not unicodedata.is_normalized("NFC", value):
+            raise InvalidCommandError(f"{ID_RULE}; {_shown(value)} is not in NFC")
+        for character in value:
+            if not _id_character_allowed(character):
+                raise InvalidCommandError(f"{ID_RULE}; {_shown(value)} holds {_named(character)}")
     for part in value.split("/"):
         if not part or not _part_start_allowed(part[0]):
             raise InvalidCommandError(f"{ID_RULE}; {_shown(value)} has the part {part!r}")
