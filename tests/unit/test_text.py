@@ -105,3 +105,22 @@ def test_every_ascii_character_is_allowed_in_an_identifier_exactly_as_its_unicod
             except InvalidCommandError:
                 accepted = False
             assert accepted == expected, (code, value)
+
+
+def test_every_ascii_character_is_allowed_in_free_text_and_names_exactly_as_the_rule_says() -> None:
+    """ASCII text that is all printable takes a shortcut; each ASCII character is taken or
+    refused in free text and in a name as the character-by-character rule says."""
+    for code in range(128):
+        character = chr(code)
+        value = f"a{character}b"
+        controls = code < 32 or code == 127
+        for check, allowed in (
+            (check_text, not controls or character in "\t\n\r"),
+            (check_line, not controls),
+        ):
+            try:
+                check(value)
+                accepted = True
+            except InvalidCommandError:
+                accepted = False
+            assert accepted == allowed, (code, check.__name__)

@@ -92,6 +92,8 @@ def check_identifier(value: str) -> str:
 
 
 def _text_problem(value: str, *, one_line: bool) -> str | None:
+    if value.isascii() and value.isprintable():
+        return None  # no control character, line break or tab, and nothing outside ASCII
     for character in value:
         if one_line and (character in _LINE_BREAKS or character == "\t"):
             return "a line break or tab"
