@@ -6,6 +6,7 @@ realistic book stores, on every store."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from typing import Any
 from uuid import UUID
 
@@ -64,49 +65,55 @@ def exactly(event: DomainEvent) -> str:
     return f"{type(event).__qualname__}{event.model_dump()!r}"
 
 
+@pytest.fixture(scope="module")
+def books() -> Iterator[dict[str, LoanLedger]]:
+    """The book of each store kind, built once for the module: its tests only read it."""
+    built: dict[str, LoanLedger] = {}
+    yield built
+    for ledger in built.values():
+        ledger.close()
+
+
 @pytest.fixture
-def book(store_url: str) -> LoanLedger:
-    ledger = LoanLedger.open(store_url)
-    SyntheticBook(ledger, loans=12, seed=11, months=12).run(lambda command: None)
-    return ledger
+def book(store_url: str, books: dict[str, LoanLedger]) -> LoanLedger:
+    kind = store_url.split(":", 1)[0]
+    if kind not in books:
+        ledger = LoanLedger.open(store_url)
+        SyntheticBook(ledger, loans=12, seed=11, months=12).run(lambda command: None)
+        books[kind] = ledger
+    return books[kind]
 
 
 def test_every_stored_event_decodes_exactly_as_the_reference(book: LoanLedger) -> None:
-    try:
-        notifications = book.recorder.select_notifications(1, 1_000_000)
-        assert isinstance(book.mapper, LedgerMapper)
-        batch = book.mapper.to_domain_events(notifications)
-        topics = set()
-        for notification, from_batch in zip(notifications, batch, strict=True):
-            expected = exactly(reference_decode(book, notification))
-            assert exactly(book.mapper.to_domain_event(notification)) == expected
-            assert exactly(from_batch) == expected
-            topics.add(notification.topic)
-        # The book covers the pre-loan, in-loan and post-loan kinds, personal data included.
-        assert len(topics) >= 10, topics
-        assert any(topic.endswith("LoanApplied") for topic in topics)
-    finally:
-        book.close()
+    notifications = book.recorder.select_notifications(1, 1_000_000)
+    assert isinstance(book.mapper, LedgerMapper)
+    batch = book.mapper.to_domain_events(notifications)
+    topics = set()
+    for notification, from_batch in zip(notifications, batch, strict=True):
+        expected = exactly(reference_decode(book, notification))
+        assert exactly(book.mapper.to_domain_event(notification)) == expected
+        assert exactly(from_batch) == expected
+        topics.add(notification.topic)
+    # The book covers the pre-loan, in-loan and post-loan kinds, personal data included.
+    assert len(topics) >= 10, topics
+    assert any(topic.endswith("LoanApplied") for topic in topics)
 
 
 def test_batch_decoding_leaves_each_loans_newest_link_in_the_chain_heads(
     book: LoanLedger,
 ) -> None:
-    try:
-        notifications = book.recorder.select_notifications(1, 1_000_000)
-        newest: dict[UUID, tuple[int, str]] = {}
-        for notification in notifications:
-            link, _ = unseal(notification.state)
-            originator_id = UUID(str(notification.originator_id))
-            newest[originator_id] = (notification.originator_version, link)
-        heads = ChainHeads()
-        mapper = LedgerMapper(heads, book.data_keys)
-        mapper.to_domain_events(notifications)
-        for originator_id, (version, link) in newest.items():
-            assert heads.get(originator_id, version) == link
-            assert heads.get(originator_id, version - 1) is None
-    finally:
-        book.close()
+    notifications = book.recorder.select_notifications(1, 1_000_000)
+    newest: dict[UUID, tuple[int, str]] = {}
+    for notification in notifications:
+        link, _ = unseal(notification.state)
+        originator_id = UUID(str(notification.originator_id))
+        newest[originator_id] = (notification.originator_version, link)
+    heads = ChainHeads()
+    mapper = LedgerMapper(heads, book.data_keys)
+    mapper.to_domain_events(notifications)
+    for originator_id, (version, link) in newest.items():
+        assert heads.get(originator_id, version) == link
+        assert heads.get(originator_id, version - 1) is None
 
 
 BODY = (
@@ -155,45 +162,39 @@ def test_a_body_the_fast_path_refuses_gives_what_the_reference_gives(body: bytes
 
 
 def test_an_unreadable_event_in_a_batch_is_named_as_before(book: LoanLedger) -> None:
-    try:
-        notifications: list[StoredEvent] = list(book.recorder.select_notifications(1, 5))
-        broken = notifications[2]
-        notifications[2] = StoredEvent(
-            originator_id=broken.originator_id,
-            originator_version=broken.originator_version,
-            topic=broken.topic,
-            state=broken.state[:-1] + b"x",  # one character in place of the closing brace
-        )
-        assert isinstance(book.mapper, LedgerMapper)
-        with pytest.raises(MapperDeserialisationError, match="cannot read stored event"):
-            book.mapper.to_domain_events(notifications)
-    finally:
-        book.close()
+    notifications: list[StoredEvent] = list(book.recorder.select_notifications(1, 5))
+    broken = notifications[2]
+    notifications[2] = StoredEvent(
+        originator_id=broken.originator_id,
+        originator_version=broken.originator_version,
+        topic=broken.topic,
+        state=broken.state[:-1] + b"x",  # one character in place of the closing brace
+    )
+    assert isinstance(book.mapper, LedgerMapper)
+    with pytest.raises(MapperDeserialisationError, match="cannot read stored event"):
+        book.mapper.to_domain_events(notifications)
 
 
 def test_a_batch_raises_what_decoding_one_by_one_raises_first(book: LoanLedger) -> None:
     """Without data keys the first sealed event raises the key error; an unreadable event
     before it is named instead, as decoding in order would."""
-    try:
-        every = book.recorder.select_notifications(1, 200)
-        # From the first event that is not sealed: a sealed one comes after it.
-        first = next(i for i, n in enumerate(every) if b"personal_data" not in n.state)
-        notifications: list[StoredEvent] = list(every[first : first + 40])
-        assert any(b"personal_data" in n.state for n in notifications)
-        keyless = LedgerMapper(ChainHeads())
-        with pytest.raises(MasterKeyMissingError):
-            keyless.to_domain_events(notifications)
-        broken = notifications[0]
-        notifications[0] = StoredEvent(
-            originator_id=broken.originator_id,
-            originator_version=broken.originator_version,
-            topic=broken.topic,
-            state=broken.state + b"x",
-        )
-        with pytest.raises(
-            MapperDeserialisationError,
-            match=f"cannot read stored event {broken.originator_version} of",
-        ):
-            keyless.to_domain_events(notifications)
-    finally:
-        book.close()
+    every = book.recorder.select_notifications(1, 200)
+    # From the first event that is not sealed: a sealed one comes after it.
+    first = next(i for i, n in enumerate(every) if b"personal_data" not in n.state)
+    notifications: list[StoredEvent] = list(every[first : first + 40])
+    assert any(b"personal_data" in n.state for n in notifications)
+    keyless = LedgerMapper(ChainHeads())
+    with pytest.raises(MasterKeyMissingError):
+        keyless.to_domain_events(notifications)
+    broken = notifications[0]
+    notifications[0] = StoredEvent(
+        originator_id=broken.originator_id,
+        originator_version=broken.originator_version,
+        topic=broken.topic,
+        state=broken.state + b"x",
+    )
+    with pytest.raises(
+        MapperDeserialisationError,
+        match=f"cannot read stored event {broken.originator_version} of",
+    ):
+        keyless.to_domain_events(notifications)
