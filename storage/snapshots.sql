@@ -44,8 +44,10 @@ SELECT loan_id FROM loanledger_snapshots ORDER BY loan_id
 DELETE FROM loanledger_snapshots
 
 -- name: held [sqlite]
--- Which of a batch's loans (a JSON array of loan ids) have a snapshot.
-SELECT loan_id FROM loanledger_snapshots WHERE loan_id IN (SELECT value FROM json_each(?))
+-- `latest` of each of a batch's loans (a JSON array of loan ids) that has a snapshot.
+SELECT loan_id, version, link, format, digest, body FROM loanledger_snapshots
+WHERE loan_id IN (SELECT value FROM json_each(?))
 
 -- name: held [postgresql]
-SELECT loan_id FROM loanledger_snapshots WHERE loan_id IN (SELECT jsonb_array_elements_text(?::jsonb))
+SELECT loan_id, version, link, format, digest, body FROM loanledger_snapshots
+WHERE loan_id IN (SELECT jsonb_array_elements_text(?::jsonb))

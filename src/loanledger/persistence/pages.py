@@ -166,10 +166,11 @@ class _SQLiteEventsOf:
     def __call__(self, ids: Sequence[UUID]) -> list[StoredEvent]:
         if not ids:
             return []
+        asked = {id_.hex: id_ for id_ in ids}  # the recorder's text of each id
         with self._datastore.transaction(commit=False) as cursor:
-            cursor.execute(self._statement, (json.dumps([id_.hex for id_ in ids]),))
+            cursor.execute(self._statement, (json.dumps(list(asked)),))
             rows: list[Any] = cursor.fetchall()
-        return _in_order(ids, [(UUID(row[0]), *row[1:]) for row in rows])
+        return _in_order(ids, [(asked[row[0]], *row[1:]) for row in rows])
 
 
 class _PostgresEventsOf:

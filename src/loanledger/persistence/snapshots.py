@@ -58,7 +58,7 @@ from loanledger.persistence.keys import DataKeys
 from loanledger.persistence.mapper import decode_body, dump_state
 from loanledger.persistence.pages import EventsOf
 from loanledger.persistence.personal_data import PERSONAL_FIELDS
-from loanledger.persistence.read_store import ReadStore
+from loanledger.persistence.read_store import ReadStore, Row
 from loanledger.persistence.sql import statements
 from loanledger.persistence.verify import ChainBreak, VerifyResult
 
@@ -183,7 +183,12 @@ class Snapshots:
         if not row:
             self._remember(aggregate_id, 0)
             return self._decoded(self._select(aggregate_id))
-        version, link, form, digest, body = row[0]
+        return self._from_snapshot(loan_id, aggregate_id, row[0])
+
+    def _from_snapshot(self, loan_id: str, aggregate_id: UUID, row: Row) -> list[DomainEvent]:
+        """The loan's events from its snapshot `row` (version, link, format, digest, body) and
+        the events stored after it; from the events alone if the snapshot is not usable."""
+        version, link, form, digest, body = row
         version = int(version)
         stored = self._select(aggregate_id, gt=version - 1)
         try:
@@ -212,18 +217,19 @@ class Snapshots:
         self, loans: Sequence[tuple[str, UUID]], events_of: EventsOf
     ) -> dict[UUID, list[DomainEvent]]:
         """`events_after(loan_id, aggregate_id, [])` of each of `loans` (nothing of them known):
-        one query for which have a snapshot (loaded as `events_after` loads them) and one for
-        the events of the others, decoded in one batch, instead of two queries and a decode a
-        loan. (A loan with no events has no entry.)"""
-        held: set[str] = set()
+        one query for their snapshots (each loaded as `events_after` loads it) and one for the
+        events of the others, decoded in one batch, instead of two queries and a decode a loan.
+        (A loan with no events has no entry.)"""
+        held: dict[str, Row] = {}
         if self.every and loans:
             ids = to_json([loan_id for loan_id, _ in loans]).decode("utf-8")
-            held = {str(row[0]) for row in self.store.query(self._sql["held"], (ids,))}
+            held = {str(row[0]): row[1:] for row in self.store.query(self._sql["held"], (ids,))}
         found: dict[UUID, list[DomainEvent]] = {}
         plain: list[UUID] = []
         for loan_id, aggregate_id in loans:
-            if loan_id in held:
-                found[aggregate_id] = self.events_after(loan_id, aggregate_id, ())
+            row = held.get(loan_id)
+            if row is not None:
+                found[aggregate_id] = self._from_snapshot(loan_id, aggregate_id, row)
                 continue
             plain.append(aggregate_id)
             if self.every:
