@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from itertools import pairwise
@@ -102,14 +102,22 @@ def read_models(path: Path) -> dict[str, list[tuple[Any, ...]]]:
 
 
 def rebuilt(
-    source: Path, copy: Path, *, page: int, loans_kept: int, events_kept: int = EVENTS_KEPT
+    source: Path,
+    copy: Path,
+    *,
+    page: int,
+    loans_kept: int = LOANS_KEPT,
+    events_kept: int = EVENTS_KEPT,
+    prepare: Callable[[LoanLedger], None] = lambda ledger: None,
 ) -> LoanLedger:
-    """A copy of `source`'s store, rebuilt in pages of `page` events with the given bounds."""
+    """A copy of `source`'s store, rebuilt in pages of `page` events with the given bounds
+    (after `prepare` had the ledger)."""
     copy.write_bytes(source.read_bytes())
     ledger = LoanLedger.open(f"sqlite:///{copy}")
     ledger.projections.batch_size = page
     ledger.loan_state.kept.loans_kept = loans_kept
     ledger.loan_state.kept.events_kept = events_kept
+    prepare(ledger)
     ledger.rebuild()
     return ledger
 
@@ -189,24 +197,23 @@ def test_a_rebuild_that_carries_loans_writes_the_rows_of_one_that_loads_them_at_
 def _loads_by_page(source: Path, copy: Path, page: int) -> tuple[dict[int, list[str]], LoanLedger]:
     """Rebuild a copy of `source` in pages of `page` events; the loans `loan_state` loaded from
     the store, by the last position of the page that loaded them."""
-    copy.write_bytes(source.read_bytes())
-    ledger = LoanLedger.open(f"sqlite:///{copy}")
-    ledger.projections.batch_size = page
-    projection = ledger.loan_state
-    loader, load_many = projection.loader, projection.load_many
     loaded: dict[int, list[str]] = {}
 
-    def counted(loan_id: str) -> Any:
-        loaded.setdefault(projection._position, []).append(loan_id)
-        return loader(loan_id)
+    def counting(ledger: LoanLedger) -> None:
+        projection = ledger.loan_state
+        loader, load_many = projection.loader, projection.load_many
 
-    def counted_many(loan_ids: Sequence[str]) -> Any:
-        loaded.setdefault(projection._position, []).extend(loan_ids)
-        return load_many(loan_ids)
+        def counted(loan_id: str) -> Any:
+            loaded.setdefault(projection._position, []).append(loan_id)
+            return loader(loan_id)
 
-    projection.loader, projection.load_many = counted, counted_many
-    ledger.rebuild()
-    return loaded, ledger
+        def counted_many(loan_ids: Sequence[str]) -> Any:
+            loaded.setdefault(projection._position, []).extend(loan_ids)
+            return load_many(loan_ids)
+
+        projection.loader, projection.load_many = counted, counted_many
+
+    return loaded, rebuilt(source, copy, page=page, prepare=counting)
 
 
 def _moments(path: Path) -> list[tuple[int, str, str]]:
@@ -326,12 +333,9 @@ def _rebuilt_loading(
     """The read models of a copy of `source` rebuilt in pages of 64 events, keeping at most
     `loans_kept` loans: a page's loans loaded together (each batch's size in `batches`), or
     each alone (`batches` None)."""
-    copy.write_bytes(source.read_bytes())
-    ledger = LoanLedger.open(f"sqlite:///{copy}")
-    try:
-        ledger.projections.batch_size = 64
+
+    def loading(ledger: LoanLedger) -> None:
         projection = ledger.loan_state
-        projection.kept.loans_kept = loans_kept
         loader, load_many = projection.loader, projection.load_many
 
         def together(ids: Sequence[str]) -> Any:
@@ -341,9 +345,8 @@ def _rebuilt_loading(
             return load_many(ids)
 
         projection.load_many = together
-        ledger.rebuild()
-    finally:
-        ledger.close()
+
+    rebuilt(source, copy, page=64, loans_kept=loans_kept, prepare=loading).close()
     return read_models(copy)
 
 
