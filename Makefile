@@ -36,8 +36,13 @@ layers: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
+# The suite runs in TEST_WORKERS processes (pytest-xdist; `auto`: one a core), each test file whole
+# in one of them (`--dist loadfile`), so a module's shared book is built once. TEST_WORKERS=0 runs
+# it in this process.
+TEST_WORKERS ?= auto
+
 test: lint layers typecheck
-	HYPOTHESIS_PROFILE=$${HYPOTHESIS_PROFILE:-ci} $(BIN)/pytest -q
+	HYPOTHESIS_PROFILE=$${HYPOTHESIS_PROFILE:-ci} $(BIN)/pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis .import_linter_cache .grimp_cache
