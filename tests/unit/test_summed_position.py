@@ -1,7 +1,8 @@
 """`segments.Summed` sums a position's installments once for a row, and `limitation_expires_on`
 takes the oldest unpaid installment from it: on every week of every demo loan, the summed
 position gives the position's own figures, and the limitation clock is the one counted from the
-first installment both past due and unpaid."""
+first installment both past due and unpaid. Its fees outstanding and the installments that bear
+penalty are those the position gives."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ FIGURES = (
     "overdue_principal",
     "overdue_interest",
     "penalty_outstanding",
+    "fees_outstanding",
     "days_past_due",
     "next_due",
     "oldest_unpaid",
@@ -35,7 +37,7 @@ def loans() -> list[Loan]:
 def test_a_summed_position_gives_the_positions_own_figures_and_limitation_clock(
     loans: list[Loan],
 ) -> None:
-    checked = past_due = 0
+    checked = past_due = bearing = 0
     for loan in loans:
         assert loan.application is not None
         start = loan.application.effective_date
@@ -46,7 +48,17 @@ def test_a_summed_position_gives_the_positions_own_figures_and_limitation_clock(
                 continue
             summed = Summed.of(position)
             for name in FIGURES:
-                assert getattr(summed, name) == getattr(position, name), (loan.loan_id, day, name)
+                # The same Decimal, exponent included (a row prints them).
+                expected_figure = getattr(position, name)
+                assert getattr(summed, name) == expected_figure, (loan.loan_id, day, name)
+                assert str(getattr(summed, name)) == str(expected_figure), (loan.loan_id, day)
+            grace = timedelta(days=position.grace_days)
+            assert summed.penalty_bases == [
+                (due.penalty_unpaid, due.overdue_base if due.due_date + grace <= day else 0)
+                for due in position.installments
+                if due.penalty_unpaid or (due.due_date + grace <= day and due.overdue_base > 0)
+            ], (loan.loan_id, day)
+            bearing += any(base > 0 for _, base in summed.penalty_bases)
             state = post_loan_state(loan, day)
             earliest = next(
                 (
@@ -64,6 +76,7 @@ def test_a_summed_position_gives_the_positions_own_figures_and_limitation_clock(
             past_due += earliest is not None
     assert checked > 300
     assert past_due > 20
+    assert bearing > 20
 
 
 def test_a_checkpoints_post_loan_state_shares_no_container_with_the_walks(

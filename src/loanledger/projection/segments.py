@@ -353,16 +353,13 @@ class Timeline:
         (row,) = loan_ledger_rows([loan_row(loan, day, rules, details=False, derived=derived)])
         overdue_since = None
         penalties: list[tuple[Fraction, Fraction]] = []
-        grace = timedelta(days=position.grace_days) if position is not None else timedelta(0)
         if figures is not None:
+            assert isinstance(figures, Summed)
             if figures.days_past_due > 0:
                 overdue_since = day - timedelta(days=figures.days_past_due)
-            for due in figures.installments:
-                # Penalty accrues from the day after the due date + the product's grace.
-                base = due.overdue_base if due.due_date + grace <= day else 0
-                if due.penalty_unpaid or base > 0:
-                    accrues = Fraction(base) * daily if base > 0 else Fraction(0)
-                    penalties.append((due.penalty_unpaid, accrues))
+            for unpaid, base in figures.penalty_bases:
+                accrues = Fraction(base) * daily if base > 0 else Fraction(0)
+                penalties.append((unpaid, accrues))
         return row, {
             "contagion_grade": self._contagion_grade(risk, state, figures),
             "overdue_since": overdue_since,
@@ -391,39 +388,46 @@ class Timeline:
                 candidates.append(fact_date)
                 break
         if position is not None:
-            # Installments are in due-date order, so the first match is the nearest. On a due
-            # date itself only held overpayment moves (it is applied); the day after, whatever
-            # is still unpaid of the installment is overdue and next due moves on. An
-            # installment already paid changes nothing on either day.
-            if position.overpayment > 0:
-                for due in position.installments:
-                    if due.due_date > day:
-                        candidates.append(due.due_date)
-                        break
-            for due in position.installments:
-                if due.due_date + ONE_DAY > day and due.overdue_base > 0:
-                    candidates.append(due.due_date + ONE_DAY)
-                    break
+            # Installments are in due-date order, so the first match of each kind is the
+            # nearest; one pass finds them all. On a due date itself only held overpayment moves
+            # (it is applied); the day after, whatever is still unpaid of the installment is
+            # overdue and next due moves on. An installment already paid changes nothing on
+            # either day.
             grace = timedelta(days=position.grace_days)
-            if grace:
-                # A product's grace: an unpaid installment starts to bear penalty the day after
-                # its due date + grace (the row's daily accrual changes from there).
-                for due in position.installments:
-                    if due.due_date + grace > day and due.overdue_base > 0:
-                        candidates.append(due.due_date + grace)
-                        break
             late = pricing.late_fee if (pricing := self.loan.pricing()) is not None else None
-            if late is not None:
-                # A product's late fee is charged at the end of an unpaid installment's late-fee
-                # day (due date + grace + after_days): the row of that day shows it.
-                for due in position.installments:
-                    charged_on = due.due_date + grace + timedelta(days=late.after_days)
-                    if charged_on > day and not due.late_fee_decided and due.overdue_base > 0:
-                        candidates.append(charged_on)
-                        break
-            first_unpaid = next(
-                (due for due in position.installments if due.overdue_base > 0), None
-            )
+            # A product's late fee is charged at the end of an unpaid installment's late-fee day
+            # (due date + grace + after_days): the row of that day shows it.
+            late_after = grace + timedelta(days=late.after_days) if late is not None else None
+            overpaid = position.overpayment > 0
+            first_unpaid = None
+            falls_due = overdue = bears = charged = False
+            for due in position.installments:
+                if overpaid and not falls_due and due.due_date > day:
+                    candidates.append(due.due_date)
+                    falls_due = True
+                if due.overdue_base > 0:
+                    if first_unpaid is None:
+                        first_unpaid = due
+                    if not overdue and due.due_date + ONE_DAY > day:
+                        candidates.append(due.due_date + ONE_DAY)
+                        overdue = True
+                    # A product's grace: an unpaid installment starts to bear penalty the day
+                    # after its due date + grace (the row's daily accrual changes from there).
+                    if grace and not bears and due.due_date + grace > day:
+                        candidates.append(due.due_date + grace)
+                        bears = True
+                    if late_after is not None and not charged and not due.late_fee_decided:
+                        charged_on = due.due_date + late_after
+                        if charged_on > day:
+                            candidates.append(charged_on)
+                            charged = True
+                if (
+                    overdue
+                    and (falls_due or not overpaid)
+                    and (bears or not grace)
+                    and (charged or late_after is None)
+                ):
+                    break  # (the first unpaid comes before the first overdue one)
             if first_unpaid is not None:
                 for threshold in change_points(self.rules):
                     candidate = first_unpaid.due_date + grace + timedelta(days=threshold)
@@ -515,18 +519,24 @@ class Summed(Position):
     _overdue_principal: Decimal
     _overdue_interest: Decimal
     _penalty_outstanding: Decimal
+    _fees_outstanding: Decimal
     _days_past_due: int
     _next_due: InstallmentDue | None
     _oldest_unpaid: InstallmentDue | None
+    penalty_bases: list[tuple[Fraction, Decimal]]
+    """Each installment with penalty unpaid or bearing penalty (its due date + the grace past):
+    its penalty unpaid and its overdue base (zero while it bears none), in due-date order."""
 
     @classmethod
     def of(cls, position: Position) -> Summed:
         summed = object.__new__(cls)
         summed.__dict__.update(position.__dict__)
         as_of, money, rounding = position.as_of, position.currency, position.rounding
-        principal = overdue_principal = overdue_interest = penalty = ZERO
+        bears_from = as_of - timedelta(days=position.grace_days)
+        principal = overdue_principal = overdue_interest = penalty = fees = ZERO
         days_past_due: int | None = None
         next_due = oldest_unpaid = None
+        penalty_bases: list[tuple[Fraction, Decimal]] = []
         for due in position.installments:
             principal_unpaid = due.principal - due.principal_paid  # `principal_unpaid`
             interest_unpaid = due.interest - due.interest_paid  # `interest_unpaid`
@@ -536,19 +546,28 @@ class Summed(Position):
                 overdue_interest += interest_unpaid
             if due.penalty_unpaid:  # `penalty_owed` (adding its zero changes nothing)
                 penalty += round_to_minor(due.penalty_unpaid, money, rounding)
-            if principal_unpaid + interest_unpaid + due.scheduled_fee_unpaid > 0:  # `overdue_base`
+            fees += due.fee + due.late_fee - due.fee_paid  # `fee_unpaid`
+            base = due.overdue_base
+            if base > 0:
                 if oldest_unpaid is None:  # `oldest_unpaid`, and `days_past_due` from it
                     oldest_unpaid = due
                     days_past_due = max((as_of - due.due_date).days - position.grace_days, 0)
                 if next_due is None and due.due_date >= as_of:
                     next_due = due
+            # Penalty accrues from the day after the due date + the product's grace.
+            if due.due_date > bears_from:
+                base = ZERO
+            if due.penalty_unpaid or base > 0:
+                penalty_bases.append((due.penalty_unpaid, base))
         summed._principal_outstanding = principal
         summed._overdue_principal = overdue_principal
         summed._overdue_interest = overdue_interest
         summed._penalty_outstanding = penalty
+        summed._fees_outstanding = fees
         summed._days_past_due = days_past_due or 0
         summed._next_due = next_due
         summed._oldest_unpaid = oldest_unpaid
+        summed.penalty_bases = penalty_bases
         return summed
 
     @property
@@ -566,6 +585,10 @@ class Summed(Position):
     @property
     def penalty_outstanding(self) -> Decimal:
         return self._penalty_outstanding
+
+    @property
+    def fees_outstanding(self) -> Decimal:
+        return self._fees_outstanding
 
     @property
     def days_past_due(self) -> int:
