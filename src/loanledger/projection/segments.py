@@ -405,7 +405,10 @@ class Timeline:
                 if overpaid and not falls_due and due.due_date > day:
                     candidates.append(due.due_date)
                     falls_due = True
-                if due.overdue_base > 0:
+                base = due.principal - due.principal_paid + due.interest - due.interest_paid
+                if due.fee:  # `overdue_base`
+                    base += due.scheduled_fee_unpaid
+                if base > 0:
                     if first_unpaid is None:
                         first_unpaid = due
                     if not overdue and due.due_date + ONE_DAY > day:
@@ -544,10 +547,14 @@ class Summed(Position):
             if due.due_date < as_of:
                 overdue_principal += principal_unpaid
                 overdue_interest += interest_unpaid
-            if due.penalty_unpaid:  # `penalty_owed` (adding its zero changes nothing)
-                penalty += round_to_minor(due.penalty_unpaid, money, rounding)
+            penalty_unpaid = due.penalty_unpaid
+            owes_penalty = bool(penalty_unpaid)
+            if owes_penalty:  # `penalty_owed` (adding its zero changes nothing)
+                penalty += round_to_minor(penalty_unpaid, money, rounding)
             fees += due.fee + due.late_fee - due.fee_paid  # `fee_unpaid`
-            base = due.overdue_base
+            base = principal_unpaid + interest_unpaid  # `overdue_base`
+            if due.fee:
+                base += due.scheduled_fee_unpaid
             if base > 0:
                 if oldest_unpaid is None:  # `oldest_unpaid`, and `days_past_due` from it
                     oldest_unpaid = due
@@ -557,8 +564,8 @@ class Summed(Position):
             # Penalty accrues from the day after the due date + the product's grace.
             if due.due_date > bears_from:
                 base = ZERO
-            if due.penalty_unpaid or base > 0:
-                penalty_bases.append((due.penalty_unpaid, base))
+            if owes_penalty or base > 0:
+                penalty_bases.append((penalty_unpaid, base))
         summed._principal_outstanding = principal
         summed._overdue_principal = overdue_principal
         summed._overdue_interest = overdue_interest
