@@ -4,12 +4,17 @@ them again, and the facts it hands out are always those a replay of its events b
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime
+
 import pytest
 
+from loanledger import LoanLedger
 from loanledger.domain.event import DomainEvent
 from loanledger.domain.loan import Loan
 from loanledger.domain.servicing import MoneyFact
 from loanledger.projection.kept_loans import fork
+from tests.journal import disburse, pre_loan, repay, write_off
 from tests.unit.demo_histories import demo_histories, replay
 
 
@@ -67,3 +72,92 @@ def test_a_fact_that_moves_no_money_does_not_build_the_money_facts_again(
     later = replay(events[: events.index(repayment) + 1])
     later.money_facts()
     assert len(built) == 2  # money moved: built again
+
+
+def test_a_repayment_puts_its_fact_among_those_remembered_instead_of_building_them_all_again(
+    histories: list[list[DomainEvent]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    built: list[int] = []
+    build = Loan._build_money_facts
+
+    def counted(loan: Loan) -> list[MoneyFact]:
+        built.append(loan.version)
+        return build(loan)
+
+    monkeypatch.setattr(Loan, "_build_money_facts", counted)
+    added = 0
+    for events in histories:
+        loan = Loan(events[0].originator_id)
+        for count, event in enumerate(events, start=1):
+            event.mutate(loan)
+            before = len(built)
+            facts = loan.money_facts()
+            if type(event).__name__ == "RepaymentReceived" and count > 1:
+                # Only the repayment was added since the facts were last asked for.
+                assert len(built) == before, (loan.loan_id, count)
+                added += 1
+            assert facts == build(replay(events[:count]))
+    assert added > 50
+
+
+def test_a_repayment_after_a_restructure_a_refund_and_a_write_off_keeps_the_facts_order(
+    clock: Callable[[], datetime], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Facts list disbursements, repayments, refunds, restructures, then endings: a repayment's
+    fact goes among the repayments, before those of later kinds recorded earlier."""
+    ledger = LoanLedger.open("memory://", clock=clock)
+    try:
+        for command in [
+            *pre_loan("L-1", amount="12000.00", term_months=12),
+            disburse("L-1", "2024-01-15", "12000.00"),
+            repay("L-1", "2024-02-15", "1032.80", "R-1"),
+            {
+                "command": "restructure",
+                "loan_id": "L-1",
+                "on": "2024-04-20",
+                "approver": "approver-2",
+                "term_months": 12,
+                "annual_rate": "0.05",
+                "repayment_method": "annuity",
+                "reason": "hardship",
+            },
+            repay("L-1", "2024-05-20", "2000.00", "R-2"),
+            {
+                "command": "refund",
+                "loan_id": "L-1",
+                "on": "2024-05-21",
+                "amount": "50.00",
+                "reference": "RF-1",
+            },
+            repay("L-1", "2024-06-20", "900.00", "R-3"),
+            write_off("L-1", "2024-12-20"),
+            repay("L-1", "2025-01-20", "500.00", "R-4"),
+        ]:
+            ledger.execute(command)
+        events = list(ledger._get("L-1").history)
+    finally:
+        ledger.close()
+    assert [type(event).__name__ for event in events[4:]] == [
+        "LoanDisbursed",
+        "RepaymentReceived",
+        "LoanRestructured",
+        "RepaymentReceived",
+        "OverpaymentRefunded",
+        "RepaymentReceived",
+        "LoanWrittenOff",
+        "RepaymentReceived",
+    ]
+    built: list[int] = []
+    build = Loan._build_money_facts
+
+    def counted(loan: Loan) -> list[MoneyFact]:
+        built.append(loan.version)
+        return build(loan)
+
+    monkeypatch.setattr(Loan, "_build_money_facts", counted)
+    loan = Loan(events[0].originator_id)
+    for count, event in enumerate(events, start=1):
+        event.mutate(loan)
+        assert loan.money_facts() == build(replay(events[:count])), count
+    # Built afresh only when something other than a repayment was added.
+    assert built == [1, 4, 5, 7, 9, 11]
