@@ -19,7 +19,7 @@ Where each part lives, by stage of the loan's life:
 - `dispatch`: `Loan` itself (the core and every stage's handlers as one class) and `handle`;
 - `results`: `Outcome` and the JSON summaries of the money commands;
 - `memo`: the process-wide memo of values derived from one event; `limits`: what a loan may
-  accumulate.
+  accumulate; `money_facts`: the money facts put together again after repayments alone.
 """
 
 from loanledger.domain.loan.aggregate import APPLIERS, LoanCore

@@ -32,6 +32,7 @@ from loanledger.domain.loan.limits import (
     MAX_REMEMBERED_POSITIONS,
 )
 from loanledger.domain.loan.memo import EVENT_VALUES
+from loanledger.domain.loan.money_facts import with_new_repayments
 from loanledger.domain.loan_events import (
     AllocationRevised,
     ApplicationWithdrawn,
@@ -306,9 +307,9 @@ class LoanCore(EventSourcedAggregate):
 
     def money_facts(self) -> list[MoneyFact]:
         """The facts of the money walk, built again only when what they are built from changed
-        (most facts of a loan move no money: a notice, a grade, a check). That is the single
-        events by identity, and each list of events (it only grows) by its length and last
-        event: a copy of the loan (`fork`) that goes on with facts of its own differs."""
+        (the single events by identity, each list of events, which only grows, by its length and
+        last event: a `fork` going on with facts of its own differs), and then only the new
+        ones when repayments alone were added (`money_facts.with_new_repayments`)."""
         lists: tuple[list[Any], ...] = (self.disbursements, self.repayments, self.refunds)
         lists += (self.restructures, self.rate_resets)
         ends = (self.application, self.approval, self.misuse, self.written_off, self.closed)
@@ -316,35 +317,12 @@ class LoanCore(EventSourcedAggregate):
         cached = self._money_facts
         if cached is not None and cached[0] == basis:
             return list(cached[1])
-        facts = self._with_new_repayments(cached, basis) if cached is not None else None
+        new = (len(self.disbursements), self.repayments, self._repayment_fact)
+        facts = with_new_repayments(cached, basis, *new) if cached is not None else None
         if facts is None:
             facts = self._build_money_facts()
         self._money_facts = (basis, facts)
         return list(facts)
-
-    def _with_new_repayments(
-        self, cached: tuple[tuple[object, ...], list[MoneyFact]], basis: tuple[object, ...]
-    ) -> list[MoneyFact] | None:
-        """The facts of `cached` with those of the repayments recorded since put in their place,
-        when repayments are all that was added (what most of a loan's money facts are, one by
-        one: a reader going through the loan's moments built them all again at each); else None.
-        `_build_money_facts` lists one fact per disbursement, then one per repayment."""
-        earlier, facts = cached
-        # basis: the 5 ends, then the length of each list, then its last event (see above);
-        # the repayments are the second list. Everything else must be as it was.
-        same = (0, 1, 2, 3, 4, 10, 12, 13, 14)
-        if any(earlier[i] is not basis[i] for i in same):
-            return None
-        if any(earlier[i] != basis[i] for i in (5, 7, 8, 9)):
-            return None
-        known = earlier[6]
-        assert isinstance(known, int)
-        repayments = self.repayments
-        if known >= len(repayments) or (known and repayments[known - 1] is not earlier[11]):
-            return None
-        at = len(self.disbursements) + known
-        added = [EVENT_VALUES.get(event, self._repayment_fact) for event in repayments[known:]]
-        return [*facts[:at], *added, *facts[at:]]
 
     def _disbursement_fact(self, event: LoanDisbursed) -> MoneyFact:
         return MoneyFact(
