@@ -14,11 +14,13 @@ subtracted. Every folder's modules are compiled first: with `PYTHONDONTWRITEBYTE
 some environments) a folder that never wrote its `.pyc` files would compile every module in each
 counted run.
 
-    python -m benchmarks.instructions [--loans 250] [--months 18] [--page N] [--sources DIR ...]
+    python -m benchmarks.instructions [--book demo|b2] [--loans 250] [--months 18] [--page N]
+                                      [--sources DIR ...]
 
-The book is the demo's (`b2r_demo_books.journal`, cached in `LOANLEDGER_BENCH_CACHE`), loaded
-once into a temporary SQLite file; each count runs on a fresh copy of it, with `PYTHONHASHSEED=0`
-(the same code then counts the same within about 1 %).
+The book is the demo's (`b2r_demo_books.journal`, cached in `LOANLEDGER_BENCH_CACHE`), or with
+`--book b2` B2's (B1's journal of 500 loans, loaded loan by loan, so the business horizon runs
+ahead of most facts), loaded once into a temporary SQLite file; each count runs on a fresh copy
+of it, with `PYTHONHASHSEED=0` (the same code then counts the same within about 1 %).
 """
 
 from __future__ import annotations
@@ -33,7 +35,9 @@ import sys
 import tempfile
 from pathlib import Path
 
+from benchmarks.b1_import import B1_LOANS
 from benchmarks.b2r_demo_books import journal
+from benchmarks.journal import generate
 from loanledger import LoanLedger
 from loanledger.persistence.keys import MASTER_KEY_ENV, MasterKey
 
@@ -83,6 +87,12 @@ def count(sources: Path, book: Path, work: Path, runs: int, page: int | None) ->
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--book",
+        choices=("demo", "b2"),
+        default="demo",
+        help="the demo's book (--loans, --months) or B2's (B1's journal, 500 loans)",
+    )
     parser.add_argument("--loans", type=int, default=250)
     parser.add_argument("--months", type=int, default=18)
     parser.add_argument("--page", type=int, default=None, help="events per page of the rebuild")
@@ -99,13 +109,19 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="loanledger-instructions-") as folder:
         work = Path(folder)
         book = work / "book.sqlite"
+        if args.book == "b2":
+            source = generate(B1_LOANS).write(work / "b2.jsonl")
+            name = f"B2's book (B1's journal, {B1_LOANS} loans)"
+        else:
+            source = journal(args.loans, args.months)
+            name = f"the demo's book of {args.loans} loans, {args.months} months"
         ledger = LoanLedger.open(f"sqlite:///{book}")
         try:
-            ledger.load(journal(args.loans, args.months))
+            ledger.load(source)
             events = ledger.recorder.max_notification_id() or 0
         finally:
             ledger.close()
-        print(f"the demo's book of {args.loans} loans, {args.months} months: {events} events")
+        print(f"{name}: {events} events")
         for sources in (path.resolve() for path in args.sources):
             compileall.compile_dir(str(sources), quiet=1)
             start = count(sources, book, work, 0, args.page)
