@@ -24,6 +24,23 @@ def histories() -> list[list[DomainEvent]]:
     return list(demo_histories(loans=24, seed=5, months=9).values())
 
 
+BUILD = Loan._build_money_facts
+"""Building a loan's money facts afresh (the reference the tests compare with)."""
+
+
+@pytest.fixture
+def built(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The version of each loan whose money facts were built afresh, in order."""
+    versions: list[int] = []
+
+    def counted(loan: Loan) -> list[MoneyFact]:
+        versions.append(loan.version)
+        return BUILD(loan)
+
+    monkeypatch.setattr(Loan, "_build_money_facts", counted)
+    return versions
+
+
 def test_the_money_facts_asked_after_each_event_are_those_a_replay_builds(
     histories: list[list[DomainEvent]],
 ) -> None:
@@ -46,15 +63,8 @@ def test_the_money_facts_asked_after_each_event_are_those_a_replay_builds(
 
 
 def test_a_fact_that_moves_no_money_does_not_build_the_money_facts_again(
-    histories: list[list[DomainEvent]], monkeypatch: pytest.MonkeyPatch
+    histories: list[list[DomainEvent]], built: list[int]
 ) -> None:
-    built: list[int] = []
-    build = Loan._build_money_facts
-
-    def counted(loan: Loan) -> list[MoneyFact]:
-        built.append(loan.version)
-        return build(loan)
-
     events = next(
         events
         for events in histories
@@ -62,7 +72,6 @@ def test_a_fact_that_moves_no_money_does_not_build_the_money_facts_again(
     )
     cut = next(i for i, event in enumerate(events) if type(event).__name__ == "NoticeIssued")
     loan = replay(events[:cut])
-    monkeypatch.setattr(Loan, "_build_money_facts", counted)
     before = loan.money_facts()
     assert built == [loan.version]
     events[cut].mutate(loan)  # a notice: no money moves
@@ -75,16 +84,8 @@ def test_a_fact_that_moves_no_money_does_not_build_the_money_facts_again(
 
 
 def test_a_repayment_puts_its_fact_among_those_remembered_instead_of_building_them_all_again(
-    histories: list[list[DomainEvent]], monkeypatch: pytest.MonkeyPatch
+    histories: list[list[DomainEvent]], built: list[int]
 ) -> None:
-    built: list[int] = []
-    build = Loan._build_money_facts
-
-    def counted(loan: Loan) -> list[MoneyFact]:
-        built.append(loan.version)
-        return build(loan)
-
-    monkeypatch.setattr(Loan, "_build_money_facts", counted)
     added = 0
     for events in histories:
         loan = Loan(events[0].originator_id)
@@ -96,12 +97,12 @@ def test_a_repayment_puts_its_fact_among_those_remembered_instead_of_building_th
                 # Only the repayment was added since the facts were last asked for.
                 assert len(built) == before, (loan.loan_id, count)
                 added += 1
-            assert facts == build(replay(events[:count]))
+            assert facts == BUILD(replay(events[:count]))
     assert added > 50
 
 
 def test_a_repayment_after_a_restructure_a_refund_and_a_write_off_keeps_the_facts_order(
-    clock: Callable[[], datetime], monkeypatch: pytest.MonkeyPatch
+    clock: Callable[[], datetime], request: pytest.FixtureRequest
 ) -> None:
     """Facts list disbursements, repayments, refunds, restructures, then endings: a repayment's
     fact goes among the repayments, before those of later kinds recorded earlier."""
@@ -147,17 +148,10 @@ def test_a_repayment_after_a_restructure_a_refund_and_a_write_off_keeps_the_fact
         "LoanWrittenOff",
         "RepaymentReceived",
     ]
-    built: list[int] = []
-    build = Loan._build_money_facts
-
-    def counted(loan: Loan) -> list[MoneyFact]:
-        built.append(loan.version)
-        return build(loan)
-
-    monkeypatch.setattr(Loan, "_build_money_facts", counted)
+    built: list[int] = request.getfixturevalue("built")  # (not while the ledger records)
     loan = Loan(events[0].originator_id)
     for count, event in enumerate(events, start=1):
         event.mutate(loan)
-        assert loan.money_facts() == build(replay(events[:count])), count
+        assert loan.money_facts() == BUILD(replay(events[:count])), count
     # Built afresh only when something other than a repayment was added.
     assert built == [1, 4, 5, 7, 9, 11]
