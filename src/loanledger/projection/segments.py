@@ -338,23 +338,19 @@ class Timeline:
         self, day: date, position: Position | None, state: PostLoanState, daily: Fraction
     ) -> tuple[dict[str, Any], dict[str, Any]]:
         loan, rules = self.loan, self.rules
-        if position is not None:
-            position = Summed.of(position)
-        figures = position if position is not None and position.disbursed > 0 else None
+        summed = Summed.of(position) if position is not None else None
+        figures = summed if summed is not None and summed.disbursed > 0 else None
         risk = assess(state, figures, rules)
         product = (
             self.products.fields(loan, rules, day)
             if self.products is not None
             else product_fields(loan, rules, day)
         )
-        derived = Derived(
-            position, figures, state, risk, loan.status_on(day, position, risk), product
-        )
+        derived = Derived(summed, figures, state, risk, loan.status_on(day, summed, risk), product)
         (row,) = loan_ledger_rows([loan_row(loan, day, rules, details=False, derived=derived)])
         overdue_since = None
         penalties: list[tuple[Fraction, Fraction]] = []
         if figures is not None:
-            assert isinstance(figures, Summed)
             if figures.days_past_due > 0:
                 overdue_since = day - timedelta(days=figures.days_past_due)
             for unpaid, base in figures.penalty_bases:

@@ -11,9 +11,14 @@ from loanledger.domain.loan.memo import EVENT_VALUES
 from loanledger.domain.loan_events import RepaymentReceived
 from loanledger.domain.servicing import MoneyFact
 
-SAME = (0, 1, 2, 3, 4, 10, 12, 13, 14)
-"""Where a money-facts basis (`LoanCore.money_facts`: the 5 ends, then the length of each list,
-then its last event; the repayments are the second list) holds an event that must be the same."""
+LENGTH, LAST = 6, 11
+"""Where a money-facts basis (`LoanCore.money_facts`: the 5 ends, then the length of each of the 5
+lists, then its last event) holds the repayments' length and last event (the second list)."""
+
+
+def _others(basis: tuple[object, ...]) -> tuple[object, ...]:
+    """Everything in `basis` but the repayments."""
+    return basis[:LENGTH] + basis[LENGTH + 1 : LAST] + basis[LAST + 1 :]
 
 
 def with_new_repayments(
@@ -27,13 +32,11 @@ def with_new_repayments(
     their place, when repayments are all that was added; else None (build them again).
     `_build_money_facts` lists one fact per disbursement, then one per repayment."""
     earlier, facts = cached
-    if any(earlier[i] is not basis[i] for i in SAME):
+    if _others(earlier) != _others(basis):  # compared as the cache compares a whole basis
         return None
-    if any(earlier[i] != basis[i] for i in (5, 7, 8, 9)):
-        return None
-    known = earlier[6]
+    known = earlier[LENGTH]
     assert isinstance(known, int)
-    if known >= len(repayments) or (known and repayments[known - 1] is not earlier[11]):
+    if known >= len(repayments) or (known and repayments[known - 1] is not earlier[LAST]):
         return None
     at = disbursements + known
     added = [EVENT_VALUES.get(event, fact_of) for event in repayments[known:]]
